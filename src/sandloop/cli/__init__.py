@@ -1,0 +1,3 @@
+"""sandloop.cli."""
+
+__all__: tuple[str, ...] = ()

@@ -1,0 +1,3 @@
+"""sandloop.client."""
+
+__all__: tuple[str, ...] = ()

@@ -1,0 +1,3 @@
+"""sandloop.dispatch."""
+
+__all__: tuple[str, ...] = ()

@@ -1,0 +1,334 @@
+"""Every exception sandloop raises, in one tree.
+
+A leaf of the data flow: any module may import it, it imports nothing of ours.
+
+    SandloopError
+    ├── ConfigError                  bad options, missing API key, duplicate tool names
+    ├── ApiError                     talking to the Responses API
+    │   ├── ApiConnectionError       could not connect, or the connection broke
+    │   │   └── ApiTimeoutError      no answer in time
+    │   ├── ApiStatusError           an HTTP error status (status_code, request_id, code)
+    │   │   ├── BadRequestError      400 / 422
+    │   │   ├── AuthenticationError  401
+    │   │   ├── PermissionDeniedError 403
+    │   │   ├── NotFoundError        404
+    │   │   ├── ConflictError        409
+    │   │   ├── RateLimitError       429
+    │   │   └── ServerError          5xx
+    │   ├── InvalidResponseError     a body or SSE stream we cannot parse, or a cut stream
+    │   └── ResponseFailedError      a Response whose status is "failed" (or "cancelled")
+    ├── RunError                     the agent loop could not finish
+    │   ├── MaxTurnsExceeded         carries the partial RunResult
+    │   ├── RunTimeoutError          the run's wall-clock limit passed
+    │   ├── ResponseIncompleteError  the model stopped early (max_output_tokens, content_filter)
+    │   └── ModelBehaviorError       the model produced something we cannot act on
+    ├── ToolError                    a tool call failed; becomes the call's output by default
+    │   ├── ToolArgumentsError       arguments not valid JSON or not valid for the schema
+    │   ├── ToolTimeoutError         the tool ran past its timeout
+    │   ├── ApprovalDeniedError      the approval callback said no
+    │   └── SandboxFileError         a file operation in the sandbox failed (path, reason)
+    │       └── WorkspacePathError   the path leaves the workspace (.., absolute, symlink)
+    ├── PatchError                   an apply_patch diff could not be applied
+    │   ├── PatchParseError          the diff is malformed
+    │   └── PatchConflictError       a hunk does not match the file
+    └── SandboxError                 the sandbox itself is unusable: stops the run
+        ├── SandboxUnavailableError  no Docker engine, or the image is missing
+        ├── SandboxStartError        the container would not start
+        ├── SandboxDiedError         the container or its runner died
+        └── SandboxTimeoutError      the runner did not answer in time
+
+Errors carry structured attributes; code never parses messages.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = (
+    "ApiConnectionError",
+    "ApiError",
+    "ApiStatusError",
+    "ApiTimeoutError",
+    "ApprovalDeniedError",
+    "AuthenticationError",
+    "BadRequestError",
+    "ConfigError",
+    "ConflictError",
+    "InvalidResponseError",
+    "MaxTurnsExceeded",
+    "ModelBehaviorError",
+    "NotFoundError",
+    "PatchConflictError",
+    "PatchError",
+    "PatchParseError",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "ResponseFailedError",
+    "ResponseIncompleteError",
+    "RunError",
+    "RunTimeoutError",
+    "SandboxDiedError",
+    "SandboxError",
+    "SandboxFileError",
+    "SandboxStartError",
+    "SandboxTimeoutError",
+    "SandboxUnavailableError",
+    "SandloopError",
+    "ServerError",
+    "ToolArgumentsError",
+    "ToolError",
+    "ToolTimeoutError",
+    "WorkspacePathError",
+)
+
+
+class SandloopError(Exception):
+    """Base class of every error sandloop raises."""
+
+
+class ConfigError(SandloopError):
+    """The options given cannot work (missing API key, duplicate tool names, ...)."""
+
+
+# --- the Responses API -------------------------------------------------------------------
+
+
+class ApiError(SandloopError):
+    """Something went wrong talking to the Responses API."""
+
+
+class ApiConnectionError(ApiError):
+    """The server could not be reached, or the connection broke mid-request."""
+
+
+class ApiTimeoutError(ApiConnectionError):
+    """The server did not answer within the timeout."""
+
+
+class ApiStatusError(ApiError):
+    """The server answered with an HTTP error status.
+
+    Attributes:
+        status_code: The HTTP status.
+        request_id: The ``x-request-id`` header, when the server sent one.
+        code: The API's error code (``error.code`` in the body), when present.
+        body: The decoded error body (a dict when it was JSON, else the text).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int,
+        request_id: str | None = None,
+        code: str | None = None,
+        body: Any = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status_code = status_code
+        self.request_id = request_id
+        self.code = code
+        self.body = body
+
+    def __str__(self) -> str:
+        rid = f", request id {self.request_id}" if self.request_id else ""
+        return f"HTTP {self.status_code}{rid}: {self.message}"
+
+
+class BadRequestError(ApiStatusError):
+    """400 or 422: the request was malformed; retrying will not help."""
+
+
+class AuthenticationError(ApiStatusError):
+    """401: the API key is missing or wrong."""
+
+
+class PermissionDeniedError(ApiStatusError):
+    """403: the key may not use this model or endpoint."""
+
+
+class NotFoundError(ApiStatusError):
+    """404: unknown model, response id or endpoint."""
+
+
+class ConflictError(ApiStatusError):
+    """409: the request conflicts with the resource's state (retried by default)."""
+
+
+class RateLimitError(ApiStatusError):
+    """429: too many requests or tokens; retried after the server's Retry-After."""
+
+
+class ServerError(ApiStatusError):
+    """5xx: the server failed; retried by default."""
+
+
+class InvalidResponseError(ApiError):
+    """The server's body or event stream could not be understood, or the stream was cut."""
+
+
+class ResponseFailedError(ApiError):
+    """The model call finished with status ``failed`` (or ``cancelled``).
+
+    Attributes:
+        response: The final Response object (``sandloop.items.Response``).
+        code: ``response.error.code`` when present.
+    """
+
+    def __init__(self, message: str, *, response: Any = None, code: str | None = None) -> None:
+        super().__init__(message)
+        self.response = response
+        self.code = code
+
+
+# --- the agent loop ----------------------------------------------------------------------
+
+
+class RunError(SandloopError):
+    """The agent loop could not finish the run.
+
+    Attributes:
+        result: The partial ``RunResult`` up to the point of failure, when there is one.
+    """
+
+    def __init__(self, message: str, *, result: Any = None) -> None:
+        super().__init__(message)
+        self.result = result
+
+
+class MaxTurnsExceeded(RunError):
+    """The run used ``max_turns`` model calls without reaching a final answer."""
+
+
+class RunTimeoutError(RunError):
+    """The run's wall-clock limit passed."""
+
+
+class ResponseIncompleteError(RunError):
+    """The model stopped early; ``reason`` is ``max_output_tokens`` or ``content_filter``."""
+
+    def __init__(self, message: str, *, result: Any = None, reason: str | None = None) -> None:
+        super().__init__(message, result=result)
+        self.reason = reason
+
+
+class ModelBehaviorError(RunError):
+    """The model produced something the loop cannot act on."""
+
+
+# --- tools -------------------------------------------------------------------------------
+
+
+class ToolError(SandloopError):
+    """A tool call failed. By default the dispatcher turns it into the call's output item."""
+
+
+class ToolArgumentsError(ToolError):
+    """The call's arguments are not valid JSON or do not match the tool's schema."""
+
+
+class ToolTimeoutError(ToolError):
+    """The tool ran longer than its timeout and was stopped."""
+
+
+class ApprovalDeniedError(ToolError):
+    """The approval callback refused the call."""
+
+
+class SandboxFileError(ToolError):
+    """A file operation inside the sandbox failed.
+
+    Attributes:
+        path: The path as the caller gave it.
+        reason: A short machine-readable reason: ``not_found``, ``is_directory``,
+            ``not_a_directory``, ``exists``, ``escape``, ``permission``, ``too_large``, ``io``.
+    """
+
+    def __init__(self, message: str, *, path: str, reason: str) -> None:
+        super().__init__(message)
+        self.path = path
+        self.reason = reason
+
+
+class WorkspacePathError(SandboxFileError):
+    """The path leaves the workspace: absolute outside it, ``..``, or through a symlink."""
+
+    def __init__(self, message: str, *, path: str) -> None:
+        super().__init__(message, path=path, reason="escape")
+
+
+# --- patches -----------------------------------------------------------------------------
+
+
+class PatchError(SandloopError):
+    """An apply_patch operation could not be applied. Nothing was written.
+
+    Attributes:
+        path: The file the failing part of the patch is about, when known.
+    """
+
+    def __init__(self, message: str, *, path: str | None = None) -> None:
+        super().__init__(message)
+        self.path = path
+
+
+class PatchParseError(PatchError):
+    """The diff is not valid V4A, unified diff or envelope syntax.
+
+    Attributes:
+        line_number: 1-based line of the diff where parsing failed, when known.
+    """
+
+    def __init__(
+        self, message: str, *, path: str | None = None, line_number: int | None = None
+    ) -> None:
+        super().__init__(message, path=path)
+        self.line_number = line_number
+
+
+class PatchConflictError(PatchError):
+    """A hunk's context or removed lines were not found in the file.
+
+    Attributes:
+        hunk: 1-based number of the failing hunk.
+        line: The first line of the hunk that did not match.
+        closest: The lines of the file that came closest, for the model to compare.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: str | None = None,
+        hunk: int | None = None,
+        line: str | None = None,
+        closest: tuple[str, ...] = (),
+    ) -> None:
+        super().__init__(message, path=path)
+        self.hunk = hunk
+        self.line = line
+        self.closest = closest
+
+
+# --- sandboxes ---------------------------------------------------------------------------
+
+
+class SandboxError(SandloopError):
+    """The sandbox itself cannot be used. The loop stops the run instead of feeding it back."""
+
+
+class SandboxUnavailableError(SandboxError):
+    """No Docker engine answers, or the image does not exist (the message says what to do)."""
+
+
+class SandboxStartError(SandboxError):
+    """The container or its runner would not start."""
+
+
+class SandboxDiedError(SandboxError):
+    """The container or the runner inside it died; pending calls fail at once."""
+
+
+class SandboxTimeoutError(SandboxError):
+    """The runner did not answer within the protocol timeout."""

@@ -1,0 +1,3 @@
+"""sandloop.executors."""
+
+__all__: tuple[str, ...] = ()

@@ -1,0 +1,68 @@
+"""The tool contract: what the dispatcher asks of every tool family.
+
+Sits between ``dispatch`` (which routes call items) and the sandboxes (where most tools run).
+Each family — function, custom, shell, local_shell, apply_patch, computer — implements
+:class:`Tool`. A tool turns one call item into exactly one output item; when it cannot, it raises
+a :class:`~sandloop.errors.ToolError` (the dispatcher writes the failed output the model sees) or
+a :class:`~sandloop.errors.SandboxError` (the run stops).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from sandloop.sandboxes.base import Sandbox
+
+__all__ = ("Tool", "ToolContext")
+
+
+@dataclass(frozen=True, slots=True)
+class ToolContext:
+    """What a running tool may know about its run. Injected into function tools that ask for it.
+
+    Attributes:
+        run_id: The run's unique id (also names its transcript).
+        call_id: The call being executed (``call_id``; for ``local_shell_call`` its ``call_id``).
+        sandbox: The run's sandbox, or ``None`` when the run has none.
+        turn: 1-based number of the model call that produced this call.
+        extra: Free-form values the embedder passed to the run (``context=`` on ``run``).
+    """
+
+    run_id: str
+    call_id: str
+    sandbox: Sandbox | None = None
+    turn: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@runtime_checkable
+class Tool(Protocol):
+    """A tool the model can call, and the code that executes its calls.
+
+    Attributes:
+        call_type: The wire type of the call items this tool executes (``"function_call"``,
+            ``"custom_tool_call"``, ``"shell_call"``, ``"apply_patch_call"``,
+            ``"local_shell_call"``, ``"computer_call"``).
+        name: The tool name the calls carry (function and custom tools), else ``None``.
+        namespace: The ``namespace`` tool this function belongs to, else ``None``.
+        sequential: When true, a call of this tool runs alone, never beside another call.
+        needs_approval: When true, each call goes through the run's approval callback.
+        timeout: Seconds a call may take before it is cancelled; ``None`` for no limit.
+    """
+
+    call_type: str
+    name: str | None
+    namespace: str | None
+    sequential: bool
+    needs_approval: bool
+    timeout: float | None
+
+    def definition(self) -> dict[str, Any]:
+        """The entry for the request's ``tools`` list, as wire JSON."""
+        ...
+
+    async def execute(self, call: Any, ctx: ToolContext) -> Any:
+        """Run one call item and return its output item (a ``sandloop.items`` model)."""
+        ...

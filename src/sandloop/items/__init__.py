@@ -1,0 +1,3 @@
+"""sandloop.items."""
+
+__all__: tuple[str, ...] = ()

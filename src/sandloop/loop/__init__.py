@@ -1,0 +1,3 @@
+"""sandloop.loop."""
+
+__all__: tuple[str, ...] = ()

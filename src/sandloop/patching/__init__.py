@@ -1,0 +1,3 @@
+"""sandloop.patching."""
+
+__all__: tuple[str, ...] = ()

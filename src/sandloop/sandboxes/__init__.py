@@ -1,0 +1,3 @@
+"""sandloop.sandboxes."""
+
+__all__: tuple[str, ...] = ()

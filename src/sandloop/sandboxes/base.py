@@ -1,0 +1,163 @@
+"""The sandbox contract: what every executor may ask of a sandbox.
+
+Bottom of the data flow (``loop → dispatch → executors → sandboxes``). Executors only ever see
+this class; ``DockerSandbox`` and ``LocalSandbox`` implement it over the in-sandbox runner.
+
+Paths given to the file operations are relative to :attr:`Sandbox.workdir` (absolute paths are
+accepted only inside it). Confinement is enforced where the operation happens, inside the
+sandbox, so a path that leaves the workspace through ``..`` or a symlink — including a symlink
+swapped in between a check and the write — raises :class:`~sandloop.errors.WorkspacePathError`.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Literal, Self
+
+__all__ = ("DEFAULT_MAX_OUTPUT", "ExecResult", "FileEntry", "Sandbox")
+
+#: Bytes of stdout (and, separately, of stderr) a command keeps by default: head and tail halves.
+DEFAULT_MAX_OUTPUT = 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class ExecResult:
+    """What one command did.
+
+    Attributes:
+        exit_code: The exit status; ``128 + n`` (shell style) when killed by signal ``n``;
+            ``None`` when it timed out and was killed.
+        stdout: Captured standard output: the head and tail when it was larger than the cap.
+        stderr: Captured standard error, capped the same way.
+        timed_out: The command ran past its timeout; its whole process group was killed.
+        stdout_dropped: Bytes dropped from the middle of stdout to respect the cap.
+        stderr_dropped: Bytes dropped from the middle of stderr.
+        duration: Wall-clock seconds the command ran.
+    """
+
+    exit_code: int | None
+    stdout: bytes
+    stderr: bytes
+    timed_out: bool = False
+    stdout_dropped: int = 0
+    stderr_dropped: int = 0
+    duration: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        """True when the command exited with status 0."""
+        return self.exit_code == 0 and not self.timed_out
+
+    def stdout_text(self) -> str:
+        """stdout decoded as UTF-8 (invalid bytes replaced), with a note where bytes were cut."""
+        return _decode(self.stdout, self.stdout_dropped)
+
+    def stderr_text(self) -> str:
+        """stderr decoded as UTF-8 (invalid bytes replaced), with a note where bytes were cut."""
+        return _decode(self.stderr, self.stderr_dropped)
+
+
+def _decode(data: bytes, dropped: int) -> str:
+    if not dropped:
+        return data.decode("utf-8", "replace")
+    half = len(data) // 2
+    head = data[:half].decode("utf-8", "replace")
+    tail = data[half:].decode("utf-8", "replace")
+    return f"{head}\n[... {dropped} bytes omitted ...]\n{tail}"
+
+
+@dataclass(frozen=True, slots=True)
+class FileEntry:
+    """One entry of a directory listing or a stat.
+
+    Attributes:
+        path: Path relative to the workspace (``"src/app.py"``).
+        kind: ``file``, ``dir``, ``symlink`` or ``other``.
+        size: Size in bytes (of the link itself for a symlink).
+        mode: Permission bits (``0o644``).
+    """
+
+    path: str
+    kind: Literal["file", "dir", "symlink", "other"]
+    size: int
+    mode: int
+
+
+class Sandbox(abc.ABC):
+    """An isolated place to run commands and touch files; an async context manager.
+
+    ``async with sandbox:`` starts it and always cleans up (also on errors and cancellation).
+    Methods raise :class:`~sandloop.errors.SandboxError` subclasses when the sandbox itself is
+    broken (the loop then stops the run) and :class:`~sandloop.errors.SandboxFileError` when
+    one file operation fails (the call's output then says why).
+    """
+
+    #: The workspace directory inside the sandbox; relative paths are resolved against it.
+    workdir: str = "/workspace"
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    @abc.abstractmethod
+    async def start(self) -> None:
+        """Create and start the sandbox. Idempotent."""
+
+    @abc.abstractmethod
+    async def aclose(self) -> None:
+        """Stop and remove the sandbox. Idempotent; safe to call after a failed start."""
+
+    @abc.abstractmethod
+    async def exec(
+        self,
+        command: str | Sequence[str],
+        *,
+        cwd: str | None = None,
+        env: Mapping[str, str] | None = None,
+        timeout: float | None = None,
+        user: str | None = None,
+        stdin: bytes | None = None,
+        max_output: int = DEFAULT_MAX_OUTPUT,
+    ) -> ExecResult:
+        """Run a command and wait for it.
+
+        Args:
+            command: A shell string (run with ``bash -c``) or an argv list (run directly).
+            cwd: Working directory, relative to the workspace or absolute; default the workspace.
+            env: Extra environment variables (the host's environment never enters).
+            timeout: Seconds before the command's whole process group is killed.
+            user: Run as this user instead of the sandbox's default, where supported.
+            stdin: Bytes fed to the command's standard input (closed after).
+            max_output: Cap in bytes for stdout and for stderr, each (head and tail kept).
+        """
+
+    @abc.abstractmethod
+    async def read_file(self, path: str, *, max_bytes: int | None = None) -> bytes:
+        """Return a file's bytes. Raises ``SandboxFileError`` (``not_found``, ``too_large``...)."""
+
+    @abc.abstractmethod
+    async def write_file(self, path: str, data: bytes, *, mode: int | None = None) -> None:
+        """Write a file atomically (temp file + rename), creating parent directories."""
+
+    @abc.abstractmethod
+    async def delete_file(self, path: str) -> None:
+        """Delete a file (not a directory). Raises ``SandboxFileError`` when it is missing."""
+
+    @abc.abstractmethod
+    async def stat(self, path: str) -> FileEntry | None:
+        """Describe a path without following a final symlink; ``None`` when it does not exist."""
+
+    @abc.abstractmethod
+    async def list_dir(self, path: str = ".") -> list[FileEntry]:
+        """List a directory's entries (not recursive), sorted by name."""

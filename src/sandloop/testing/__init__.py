@@ -1,0 +1,3 @@
+"""sandloop.testing."""
+
+__all__: tuple[str, ...] = ()
