@@ -1,0 +1,147 @@
+"""Response objects and realistic SSE event sequences for the scripted server."""
+
+from __future__ import annotations
+
+import copy
+import json
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+__all__ = ("build_response", "encode_event", "stream_events")
+
+_ECHOED = (
+    "instructions", "model", "tools", "tool_choice", "parallel_tool_calls", "temperature",
+    "top_p", "previous_response_id", "reasoning", "text", "truncation", "max_output_tokens",
+    "metadata", "store", "background", "service_tier", "prompt_cache_key",
+)  # fmt: skip
+_DEFAULTS: Mapping[str, Any] = {
+    "model": "scripted-model", "tools": [], "tool_choice": "auto", "parallel_tool_calls": True,
+    "temperature": 1.0, "top_p": 1.0, "truncation": "disabled", "metadata": {}, "store": True,
+    "background": False, "service_tier": "default",
+}  # fmt: skip
+_MAX_DELTAS = 8
+
+
+def build_response(
+    *,
+    response_id: str,
+    request: Mapping[str, Any],
+    output: Sequence[Mapping[str, Any]],
+    status: str,
+    usage: Mapping[str, Any] | None,
+    error: Mapping[str, Any] | None = None,
+    incomplete_reason: str | None = None,
+) -> dict[str, Any]:
+    """A full Response object answering ``request`` with ``output``."""
+    now = int(time.time())
+    response: dict[str, Any] = {
+        "id": response_id,
+        "object": "response",
+        "created_at": now,
+        "status": status,
+        "completed_at": now if status == "completed" else None,
+        "error": dict(error) if error is not None else None,
+        "incomplete_details": {"reason": incomplete_reason} if incomplete_reason else None,
+        "output": [dict(item) for item in output],
+        "usage": dict(usage) if usage is not None else None,
+    }
+    for key in _ECHOED:
+        response[key] = request.get(key, _DEFAULTS.get(key))
+    return response
+
+
+def rough_usage(request: Mapping[str, Any], output: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """Token counts of about one token per four characters, so token budgets can be tested."""
+    inp = max(1, len(json.dumps(request.get("input", ""))) // 4)
+    out = max(1, len(json.dumps(list(output))) // 4)
+    return {
+        "input_tokens": inp,
+        "input_tokens_details": {"cached_tokens": 0},
+        "output_tokens": out,
+        "output_tokens_details": {"reasoning_tokens": 0},
+        "total_tokens": inp + out,
+    }
+
+
+def encode_event(event: Mapping[str, Any]) -> bytes:
+    """One SSE frame: an ``event:`` line, a ``data:`` line and a blank line."""
+    data = json.dumps(event, separators=(",", ":"))
+    return f"event: {event['type']}\ndata: {data}\n\n".encode()
+
+
+def stream_events(response: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The event sequence a streamed ``response`` produces, numbered from 0."""
+    start = dict(response, status="in_progress", output=[], usage=None, completed_at=None)
+    start.update(error=None, incomplete_details=None)
+    events: list[dict[str, Any]] = [
+        {"type": "response.created", "response": start},
+        {"type": "response.in_progress", "response": start},
+    ]
+    for index, item in enumerate(response["output"]):
+        events.extend(_item_events(index, item))
+    final = {
+        "completed": "response.completed",
+        "failed": "response.failed",
+        "incomplete": "response.incomplete",
+    }[response["status"]]
+    events.append({"type": final, "response": response})
+    for number, event in enumerate(events):
+        event["sequence_number"] = number
+    return events
+
+
+def _item_events(index: int, item: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
+    kind = item.get("type")
+    item_id = item.get("id", "")
+    at = {"item_id": item_id, "output_index": index}
+    yield {"type": "response.output_item.added", "output_index": index, "item": _skeleton(item)}
+    if kind == "message":
+        for content_index, part in enumerate(item.get("content") or []):
+            yield from _part_events(dict(at, content_index=content_index), part)
+    elif kind == "function_call":
+        for piece in _pieces(item.get("arguments", "")):
+            yield {"type": "response.function_call_arguments.delta", **at, "delta": piece}
+        done = {"arguments": item.get("arguments", ""), "name": item.get("name")}
+        yield {"type": "response.function_call_arguments.done", **at, **done}
+    elif kind == "custom_tool_call":
+        for piece in _pieces(item.get("input", "")):
+            yield {"type": "response.custom_tool_call_input.delta", **at, "delta": piece}
+        yield {"type": "response.custom_tool_call_input.done", **at, "input": item.get("input")}
+    yield {"type": "response.output_item.done", "output_index": index, "item": dict(item)}
+
+
+def _part_events(at: dict[str, Any], part: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
+    if part.get("type") != "output_text":
+        yield {"type": "response.content_part.added", **at, "part": dict(part)}
+        yield {"type": "response.content_part.done", **at, "part": dict(part)}
+        return
+    text = part.get("text", "")
+    empty = dict(part, text="", annotations=[])
+    yield {"type": "response.content_part.added", **at, "part": empty}
+    for piece in _pieces(text):
+        yield {"type": "response.output_text.delta", **at, "delta": piece, "logprobs": []}
+    yield {"type": "response.output_text.done", **at, "text": text, "logprobs": []}
+    yield {"type": "response.content_part.done", **at, "part": dict(part)}
+
+
+def _skeleton(item: Mapping[str, Any]) -> dict[str, Any]:
+    skeleton = copy.deepcopy(dict(item))
+    kind = skeleton.get("type")
+    if "status" in skeleton:
+        skeleton["status"] = "in_progress"
+    if kind == "message":
+        skeleton["content"] = []
+    elif kind == "function_call":
+        skeleton["arguments"] = ""
+    elif kind == "custom_tool_call":
+        skeleton["input"] = ""
+    return skeleton
+
+
+def _pieces(text: str) -> list[str]:
+    # A few deltas per field, like a real model, without paying for one event per character.
+    if not text:
+        return []
+    size = max(1, -(-len(text) // _MAX_DELTAS))
+    return [text[i : i + size] for i in range(0, len(text), size)]

@@ -1,0 +1,468 @@
+"""ScriptedResponsesServer: a real Responses API server on 127.0.0.1 that plays a script.
+
+Users and our own tests point a ``ResponsesClient`` (or a whole agent) at ``server.base_url``.
+Each ``POST /responses`` plays the next turn of the script, answered as JSON or as a realistic
+SSE stream, after checking the request strictly against the conversation so far.
+"""
+
+from __future__ import annotations
+
+import base64
+import itertools
+import random
+import threading
+import time
+from collections.abc import Iterable, Sequence
+from types import TracebackType
+from typing import Any, Self
+
+from sandloop.testing._events import build_response, encode_event, rough_usage, stream_events
+from sandloop.testing._httpd import HttpServer, ResponseWriter
+from sandloop.testing._protocol import Conversation, check_request, normalize_input
+from sandloop.testing._script import (
+    Fault,
+    ItemLike,
+    RecordedRequest,
+    ScriptedServerError,
+    Turn,
+    TurnLike,
+)
+
+__all__ = ("ScriptedResponsesServer",)
+
+_TERMINAL = frozenset({"completed", "failed", "incomplete", "cancelled"})
+_ids = itertools.count(1)
+
+
+class ScriptedResponsesServer:
+    """A scripted Responses API on a real socket, for testing agents without a model.
+
+    A script is a list of turns; each ``POST /responses`` plays the next one. A turn is a list
+    of output items (dicts, e.g. from :mod:`sandloop.testing` builders, or item models), a
+    callable that receives the :class:`RecordedRequest` and returns items, or a :class:`Turn`
+    for a failed/incomplete answer, custom usage or injected faults.
+
+    Every request is checked: each client-executable call of the previous response must be
+    answered by exactly one output of the right type and call id; ``previous_response_id`` must
+    be known; without it, the full history must be replayed in order. A broken request, an
+    extra request or an unused turn is reported: the offending request gets a 400 whose message
+    names the problem, and :meth:`assert_done` (also run when the ``with`` block exits) raises
+    :class:`ScriptedServerError`.
+
+    Example::
+
+        with ScriptedResponsesServer([[function_call("add", {"a": 1, "b": 2})],
+                                      [message("3", phase="final_answer")]]) as server:
+            client = ResponsesClient(base_url=server.base_url)
+            ...
+
+    Args:
+        turns: The script. More can be added with :meth:`add_turn`.
+        stream_chunk_size: How streamed bodies are cut into flushed chunks: ``None`` for one
+            chunk per event, an int for fixed-size chunks, or ``(low, high)`` for random sizes
+            (exercises SSE parsing across arbitrary boundaries).
+        seed: Seed for the random chunk sizes.
+        check_protocol: Set ``False`` to skip the conversation checks.
+    """
+
+    def __init__(
+        self,
+        turns: Iterable[TurnLike] = (),
+        *,
+        stream_chunk_size: int | tuple[int, int] | None = None,
+        seed: int = 0,
+        check_protocol: bool = True,
+    ) -> None:
+        self._turns: list[Turn] = [_as_turn(t) for t in turns]
+        self._chunking = stream_chunk_size
+        self._random = random.Random(seed)
+        self._check = check_protocol
+        self._lock = threading.Lock()
+        self._next_turn = 0
+        self._faults_used = 0
+        self._conversations: dict[str, Conversation] = {}
+        self._last: Conversation | None = None
+        self._compactions: list[list[dict[str, Any]]] = []
+        self._background: dict[str, _Background] = {}
+        self._http: HttpServer | None = None
+        #: Every request received, in order.
+        self.requests: list[RecordedRequest] = []
+        #: Every Response object served, by id (final form for background responses).
+        self.responses: dict[str, dict[str, Any]] = {}
+        #: Every protocol problem found so far.
+        self.problems: list[str] = []
+
+    # --- lifecycle --------------------------------------------------------------------------
+
+    @property
+    def base_url(self) -> str:
+        """``http://127.0.0.1:<port>/v1``; pass it as the client's ``base_url``."""
+        if self._http is None:
+            raise RuntimeError("the server is not running: use it as a context manager")
+        return f"http://127.0.0.1:{self._http.port}/v1"
+
+    def start(self) -> Self:
+        """Bind an ephemeral port on 127.0.0.1 and serve from a background thread."""
+        if self._http is None:
+            self._http = HttpServer(self._handle)
+            self._http.start()
+        return self
+
+    def close(self) -> None:
+        """Stop serving and close every connection. Safe to call twice."""
+        if self._http is not None:
+            self._http.close()
+            self._http = None
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+        self._finish(exc)
+
+    async def __aenter__(self) -> Self:
+        return self.start()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        import anyio
+
+        await anyio.to_thread.run_sync(self.close)
+        self._finish(exc)
+
+    def _finish(self, exc: BaseException | None) -> None:
+        problems = self._all_problems()
+        if not problems:
+            return
+        if exc is None:
+            raise ScriptedServerError(problems)
+        # Do not hide the real failure; attach what the server saw to it.
+        exc.add_note(str(ScriptedServerError(problems)))
+
+    # --- script -----------------------------------------------------------------------------
+
+    def add_turn(self, turn: TurnLike) -> None:
+        """Append a turn to the script (a list of items, a callable, or a :class:`Turn`)."""
+        with self._lock:
+            self._turns.append(_as_turn(turn))
+
+    def turn(self, *items: ItemLike, **options: Any) -> None:
+        """Append ``Turn(list(items), **options)``: ``server.turn(message("hi"))``."""
+        self.add_turn(Turn(list(items), **options))
+
+    @property
+    def create_requests(self) -> list[RecordedRequest]:
+        """The ``POST /responses`` requests only."""
+        return [r for r in self.requests if r.method == "POST" and r.path == "/responses"]
+
+    @property
+    def remaining_turns(self) -> int:
+        """How many turns have not been played yet."""
+        return len(self._turns) - self._next_turn
+
+    def assert_done(self) -> None:
+        """Raise :class:`ScriptedServerError` if a problem was seen or a turn was not played."""
+        problems = self._all_problems()
+        if problems:
+            raise ScriptedServerError(problems)
+
+    def _all_problems(self) -> list[str]:
+        with self._lock:
+            problems = list(self.problems)
+            left = len(self._turns) - self._next_turn
+        if left:
+            played = self._next_turn
+            problems.append(f"{left} scripted turn(s) never requested ({played} played)")
+        return problems
+
+    # --- request handling -------------------------------------------------------------------
+
+    def _handle(self, request: RecordedRequest, writer: ResponseWriter) -> None:
+        with self._lock:
+            self.requests.append(request)
+        parts = request.path.strip("/").split("/")
+        route = (request.method, len(parts))
+        if parts[0] != "responses":
+            self._reject(writer, f"unexpected request {request.method} {request.path}", 404)
+        elif route == ("POST", 1):
+            self._create(request, writer)
+        elif route == ("POST", 2) and parts[1] == "compact":
+            self._compact(request, writer)
+        elif route == ("GET", 2):
+            self._retrieve(parts[1], writer)
+        elif route == ("POST", 3) and parts[2] == "cancel":
+            self._cancel(parts[1], writer)
+        else:
+            self._reject(writer, f"unexpected request {request.method} {request.path}", 404)
+
+    def _reject(self, writer: ResponseWriter, problem: str, status: int = 400) -> None:
+        with self._lock:
+            self.problems.append(problem)
+        error = {
+            "message": f"scripted server: {problem}",
+            "type": "invalid_request_error",
+            "code": "scripted_protocol_error",
+            "param": None,
+        }
+        writer.json(status, {"error": error})
+
+    def _create(self, request: RecordedRequest, writer: ResponseWriter) -> None:
+        body = request.body
+        if not isinstance(body, dict):
+            self._reject(writer, "POST /responses needs a JSON object body")
+            return
+        with self._lock:
+            plan = self._plan(body)
+        if isinstance(plan, str):
+            self._reject(writer, plan)
+            return
+        turn, fault, wait = plan
+        if wait:
+            time.sleep(wait)
+        if fault is not None and fault.kind == "status":
+            writer.json(fault.status, fault.body, fault.headers)
+            return
+        response = self._play(turn, request, consume=fault is None)
+        if fault is not None:
+            self._serve_fault(fault, response, body, writer)
+        elif body.get("background"):
+            writer.json(200, self._background[response["id"]].visible())
+        elif body.get("stream"):
+            writer.stream(self._pieces(stream_events(response)))
+        else:
+            writer.json(200, response)
+
+    def _plan(self, body: dict[str, Any]) -> str | tuple[Turn, Fault | None, float]:
+        """Under the lock: check the request and pick the turn and the fault to serve."""
+        if self._next_turn >= len(self._turns):
+            n = len(self._turns)
+            return f"unexpected extra request: all {n} scripted turn(s) were already played"
+        turn = self._turns[self._next_turn]
+        if self._check and not turn.new_conversation:
+            last = self._last
+            check = check_request(
+                body, responses=self._conversations, last=last, compactions=self._compactions
+            )
+            if check.problems:
+                return "; ".join(check.problems)
+        wait = 0.0
+        while self._faults_used < len(turn.faults):
+            fault = turn.faults[self._faults_used]
+            self._faults_used += 1
+            if fault.kind == "delay":
+                wait += fault.seconds
+                continue
+            if turn.items is None and self._faults_used == len(turn.faults):
+                self._advance()
+            return turn, fault, wait
+        return turn, None, wait
+
+    def _advance(self) -> None:
+        self._next_turn += 1
+        self._faults_used = 0
+
+    def _play(self, turn: Turn, request: RecordedRequest, *, consume: bool) -> dict[str, Any]:
+        """Build the turn's Response; when ``consume``, record it as served and advance."""
+        body = request.body
+        items: Any = turn.items(request) if callable(turn.items) else turn.items
+        if isinstance(items, Turn):
+            turn = Turn(**{**_turn_fields(items), "faults": ()})
+            items = turn.items
+        output = [_item_dict(item) for item in items or ()]
+        response = build_response(
+            response_id=f"resp_scripted_{next(_ids):06d}",
+            request=body,
+            output=output,
+            status=turn.status,
+            usage=turn.usage if turn.usage is not None else rough_usage(body, output),
+            error=_error(turn),
+            incomplete_reason=turn.incomplete_reason if turn.status == "incomplete" else None,
+        )
+        if consume:
+            with self._lock:
+                self._record(turn, body, response)
+        return response
+
+    def _record(self, turn: Turn, body: dict[str, Any], response: dict[str, Any]) -> None:
+        prev = self._conversations.get(body.get("previous_response_id") or "")
+        history = normalize_input(body.get("input"))
+        chained = (prev.history + prev.output if prev else ()) + tuple(history)
+        conv = Conversation(chained, tuple(normalize_input(response["output"])))
+        if body.get("store", True):
+            self._conversations[response["id"]] = conv
+        self._last = conv
+        self.responses[response["id"]] = response
+        if body.get("background"):
+            self._background[response["id"]] = _Background(response, turn.background_polls)
+        self._advance()
+
+    def _serve_fault(
+        self, fault: Fault, response: dict[str, Any], body: dict[str, Any], writer: ResponseWriter
+    ) -> None:
+        if not body.get("stream"):
+            if fault.kind == "drop":
+                writer.drop()
+            else:
+                writer.raw(200, b'{"id": "resp_broken", "output": [', "application/json")
+            return
+        events = [encode_event(e) for e in stream_events(response)[: fault.after_events]]
+        if fault.kind == "drop":
+            writer.stream(self._split(b"".join(events)), complete=False)
+            return
+        bad = b"event: response.output_text.delta\ndata: {this is not json\n\n"
+        writer.stream(self._split(b"".join(events) + bad))
+
+    def _pieces(self, events: Sequence[dict[str, Any]]) -> list[bytes]:
+        encoded = [encode_event(e) for e in events]
+        if self._chunking is None:
+            return encoded
+        return self._split(b"".join(encoded))
+
+    def _split(self, data: bytes) -> list[bytes]:
+        if self._chunking is None:
+            return [data]
+        pieces: list[bytes] = []
+        pos = 0
+        while pos < len(data):
+            if isinstance(self._chunking, int):
+                size = self._chunking
+            else:
+                with self._lock:
+                    size = self._random.randint(*self._chunking)
+            pieces.append(data[pos : pos + max(1, size)])
+            pos += max(1, size)
+        return pieces
+
+    def _retrieve(self, response_id: str, writer: ResponseWriter) -> None:
+        with self._lock:
+            background = self._background.get(response_id)
+            answer = background.poll() if background else self.responses.get(response_id)
+        if answer is None:
+            writer.json(404, _not_found(response_id))
+        else:
+            writer.json(200, answer)
+
+    def _cancel(self, response_id: str, writer: ResponseWriter) -> None:
+        with self._lock:
+            background = self._background.get(response_id)
+            if background is None:
+                known = response_id in self.responses
+                answer = None
+            else:
+                answer = background.cancel()
+                if answer["status"] == "cancelled":
+                    self._conversations[response_id] = Conversation(
+                        self._conversations[response_id].history, ()
+                    )
+        if answer is not None:
+            writer.json(200, answer)
+        elif known:
+            self._reject(
+                writer, f"cancel {response_id}: only background responses can be cancelled"
+            )
+        else:
+            writer.json(404, _not_found(response_id))
+
+    def _compact(self, request: RecordedRequest, writer: ResponseWriter) -> None:
+        body = request.body if isinstance(request.body, dict) else {}
+        with self._lock:
+            prev = self._conversations.get(body.get("previous_response_id") or "")
+            history = (prev.history + prev.output if prev else ()) + tuple(
+                normalize_input(body.get("input"))
+            )
+            users = [i for i in history if i.get("type") == "message" and i.get("role") == "user"]
+            number = next(_ids)
+            secret = base64.b64encode(f"compacted {len(history)} items #{number}".encode())
+            compaction = {
+                "type": "compaction",
+                "id": f"cmp_scripted_{number:06d}",
+                "encrypted_content": secret.decode(),
+            }
+            output = [*users, compaction]
+            self._compactions.append(output)
+        writer.json(200, {
+            "id": f"resp_compact_{number:06d}",
+            "object": "response.compaction",
+            "created_at": int(time.time()),
+            "output": output,
+            "usage": rough_usage(body, output),
+        })  # fmt: skip
+
+
+class _Background:
+    """A background response: queued, then in_progress for N retrieves, then final."""
+
+    __slots__ = ("final", "polls_left", "status")
+
+    def __init__(self, final: dict[str, Any], polls: int) -> None:
+        self.final = final
+        self.polls_left = polls
+        self.status = "queued"
+
+    def visible(self) -> dict[str, Any]:
+        if self.status in _TERMINAL:
+            return self.final
+        return dict(self.final, status=self.status, output=[], usage=None, completed_at=None,
+                    error=None, incomplete_details=None)  # fmt: skip
+
+    def poll(self) -> dict[str, Any]:
+        if self.status not in _TERMINAL:
+            if self.polls_left > 0:
+                self.polls_left -= 1
+                self.status = "in_progress"
+            else:
+                self.status = self.final["status"]
+        return self.visible()
+
+    def cancel(self) -> dict[str, Any]:
+        if self.status not in _TERMINAL:
+            self.status = "cancelled"
+            self.final = dict(self.final, status="cancelled", output=[], usage=None,
+                              completed_at=None)  # fmt: skip
+        return self.visible()
+
+
+def _as_turn(turn: TurnLike) -> Turn:
+    if isinstance(turn, Turn):
+        return turn
+    if callable(turn):
+        return Turn(turn)
+    return Turn(list(turn))
+
+
+def _turn_fields(turn: Turn) -> dict[str, Any]:
+    return {name: getattr(turn, name) for name in Turn.__slots__}
+
+
+def _item_dict(item: Any) -> dict[str, Any]:
+    if isinstance(item, dict):
+        return item
+    dump = getattr(item, "model_dump", None)
+    if dump is None:
+        raise TypeError(f"a scripted output item must be a dict or a pydantic model, not {item!r}")
+    result: dict[str, Any] = dump(mode="json", by_alias=True, exclude_none=True)
+    return result
+
+
+def _error(turn: Turn) -> dict[str, Any] | None:
+    if turn.status != "failed":
+        return None
+    if turn.error is not None:
+        return dict(turn.error)
+    return {"code": "server_error", "message": "The model failed (scripted)."}
+
+
+def _not_found(response_id: str) -> dict[str, Any]:
+    message = f"No response found with id '{response_id}'."
+    return {"error": {"message": message, "type": "invalid_request_error", "code": None,
+                      "param": None}}  # fmt: skip
