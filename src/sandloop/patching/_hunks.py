@@ -1,0 +1,98 @@
+"""Applying located hunks: the one edit step shared by the V4A and unified dialects.
+
+Each dialect parses its text into :class:`Hunk` values; :func:`apply_hunks` finds them in the
+file in order (one forward cursor, an index per fuzz level) and splices the new lines in. All
+hunks are located before anything is produced, so a failure leaves no half-patched text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sandloop.patching._match import LineIndex
+from sandloop.patching._report import anchor_missing, block_missing
+from sandloop.patching._text import TextLines, join_lines
+
+__all__ = ("Hunk", "apply_hunks")
+
+
+@dataclass(frozen=True, slots=True)
+class Hunk:
+    """One change to a file, in a dialect-neutral form.
+
+    Attributes:
+        number: 1-based position of the hunk in its diff (for messages).
+        old: The lines the file must contain here: context and removed lines, in order.
+        new: What replaces them: a ``str`` is an added line, an ``int`` the index in ``old`` of
+            a context line, which keeps the file's own text even when it matched fuzzily.
+        anchors: Lines to find first, in order (V4A ``@@ text``); the hunk comes after them.
+        eof: The old lines must be the last lines of the file (V4A ``*** End of File``).
+        near: Where the old lines should start (0-based), from a unified diff's header; the
+            closest match wins instead of the first one.
+    """
+
+    number: int
+    old: tuple[str, ...]
+    new: tuple[str | int, ...]
+    anchors: tuple[str, ...] = ()
+    eof: bool = False
+    near: int | None = None
+
+
+def apply_hunks(
+    text: TextLines, hunks: Sequence[Hunk], *, path: str, final_newline: bool | None = None
+) -> str:
+    """Apply ``hunks`` to ``text`` in order and return the new text.
+
+    Args:
+        text: The file, split.
+        hunks: The changes, in file order.
+        path: The file's name, for messages.
+        final_newline: Force whether the result ends with a newline; by default it keeps the
+            original's.
+
+    Raises:
+        PatchConflictError: An anchor or a hunk's lines are not in the file after the previous
+            hunk. Nothing is returned.
+    """
+    lines = text.lines
+    index = LineIndex(lines)
+    out: list[str] = []
+    cursor = 0
+    for hunk in hunks:
+        at, end = _locate(index, hunk, cursor=cursor, path=path)
+        out.extend(lines[cursor:at])
+        out.extend(lines[at + item] if isinstance(item, int) else item for item in hunk.new)
+        cursor = end
+    out.extend(lines[cursor:])
+    keep = text.final_newline if final_newline is None else final_newline
+    return join_lines(out, eol=text.eol, final_newline=keep, bom=text.bom)
+
+
+def _locate(index: LineIndex, hunk: Hunk, *, cursor: int, path: str) -> tuple[int, int]:
+    """The span ``[at, end)`` of the file that ``hunk`` replaces."""
+    start, anchor_at = cursor, None
+    for anchor in hunk.anchors:
+        anchor_at = index.find_line(anchor, start=start)
+        if anchor_at is None:
+            raise anchor_missing(index, hunk, anchor, start=start, path=path)
+        start = anchor_at + 1
+    if not hunk.old:
+        point = _insertion_point(index, hunk, cursor, anchor_at)
+        return point, point
+    # The block may begin on the anchor line itself: models often repeat it as context.
+    search = cursor if anchor_at is None else anchor_at
+    found = index.find_block(hunk.old, start=search, eof=hunk.eof, near=hunk.near)
+    if found is None:
+        raise block_missing(index, hunk, start=search, path=path)
+    return found, found + len(hunk.old)
+
+
+def _insertion_point(index: LineIndex, hunk: Hunk, cursor: int, anchor_at: int | None) -> int:
+    """Where a pure addition goes: after its anchor, at its line number, else at the end."""
+    if anchor_at is not None and not hunk.eof:
+        return anchor_at + 1
+    if hunk.near is not None:
+        return min(max(hunk.near, cursor), len(index.lines))
+    return len(index.lines)
