@@ -1,0 +1,706 @@
+"""sandloop's in-sandbox runner: a standalone, stdlib-only python3 program.
+
+It is copied into the container (or run by ``LocalSandbox`` with the host's python) and started
+once; the sandbox then talks to it over its stdin/stdout with framed messages, so a command costs
+a fork+exec instead of a ``docker exec`` round trip.
+
+Protocol (version 1). Every frame is a 4-byte big-endian length and that many bytes of UTF-8 JSON.
+The runner first sends ``{"id": 0, "ok": true, "result": {"hello": "sandloop-runner", ...}}``.
+Requests are ``{"id": N, "op": NAME, ...}`` with ids chosen by the client; each gets exactly one
+reply ``{"id": N, "ok": true, "result": {...}}`` or ``{"id": N, "ok": false, "error": {...}}``.
+Replies come in completion order, so several requests can be in flight. Binary payloads are
+base64 strings. The runner never relies on stdin EOF, but exits on it (or on ``shutdown``), killing
+the commands it started.
+
+File operations are confined to the workspace root given as ``argv[1]``: every path is walked one
+component at a time with directory file descriptors and ``O_NOFOLLOW``; symlinks are resolved here,
+in user space, and refused when they lead out. A symlink swapped in between two steps is therefore
+seen and judged at the step that meets it.
+
+To add an operation, write ``def op_name(runner, request) -> dict`` and add it to ``OPS``.
+
+This file must stay importable by any python3 >= 3.8: no third-party imports, no new syntax.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import errno
+import json
+import os
+import posixpath
+import secrets
+import selectors
+import shutil
+import signal
+import stat
+import struct
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, Dict  # noqa: UP035
+
+PROTOCOL = 1
+HEADER = struct.Struct(">I")
+MAX_FRAME = 512 * 1024 * 1024
+CHUNK = 65536
+# After the command's leader exits, background children may still hold its pipes open; we read
+# what they wrote in this grace period and then return instead of waiting for them.
+PIPE_GRACE = 0.2
+MAX_SYMLINKS = 40
+_CREATE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+
+# typing.Dict, not dict[...]: these aliases are evaluated at run time, on python3 < 3.9 too.
+Request = Dict[str, Any]  # noqa: UP006
+Reply = Dict[str, Any]  # noqa: UP006
+
+
+class FileOpError(Exception):
+    """A file operation failed; ``reason`` is one of the SandboxFileError reasons."""
+
+    def __init__(self, reason: str, message: str, path: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+        self.path = path
+
+
+_ERRNO_REASONS = {
+    errno.ENOENT: "not_found",
+    errno.EISDIR: "is_directory",
+    errno.ENOTDIR: "not_a_directory",
+    errno.EEXIST: "exists",
+    errno.EACCES: "permission",
+    errno.EPERM: "permission",
+    errno.ENOTEMPTY: "exists",
+}
+
+
+def _os_error(exc: OSError, path: str) -> FileOpError:
+    reason = _ERRNO_REASONS.get(exc.errno or 0, "io")
+    return FileOpError(reason, f"{path}: {exc.strerror or exc}", path)
+
+
+# --- bounded output capture ------------------------------------------------------------------
+
+
+class Capture:
+    """Keeps the first and last bytes of a stream and counts what fell out of the middle."""
+
+    def __init__(self, cap: int) -> None:
+        self.head_cap = max(cap, 0) // 2
+        self.tail_cap = max(cap, 0) - self.head_cap
+        self.head = bytearray()
+        self.tail = bytearray()
+        self.total = 0
+
+    def feed(self, data: bytes) -> None:
+        self.total += len(data)
+        room = self.head_cap - len(self.head)
+        if room > 0:
+            self.head += data[:room]
+            data = data[room:]
+        if data and self.tail_cap:
+            self.tail += data
+            # Trim in batches so a flood of small chunks does not copy the tail each time.
+            if len(self.tail) > 2 * self.tail_cap + CHUNK:
+                del self.tail[: len(self.tail) - self.tail_cap]
+
+    def result(self) -> tuple[bytes, int]:
+        tail = bytes(self.tail[-self.tail_cap :]) if self.tail_cap else b""
+        body = bytes(self.head) + tail
+        return body, self.total - len(body)
+
+
+# --- commands --------------------------------------------------------------------------------
+
+
+def _session_members(leader: int) -> list[int]:
+    """Pids in the leader's session or process group, or descended from it (Linux /proc)."""
+    found = set()
+    parents: dict[int, int] = {}
+    try:
+        names = os.listdir("/proc")
+    except OSError:
+        return []
+    for name in names:
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat", "rb") as fh:
+                fields = fh.read().rsplit(b")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        pid, ppid, pgrp, sid = int(name), int(fields[1]), int(fields[2]), int(fields[3])
+        parents[pid] = ppid
+        if leader in (pgrp, sid):
+            found.add(pid)
+    for pid in list(parents):
+        seen = 0
+        cur = pid
+        while cur in parents and seen < 64:
+            if parents[cur] == leader or parents[cur] in found:
+                found.add(pid)
+                break
+            cur, seen = parents[cur], seen + 1
+    found.discard(os.getpid())
+    return sorted(found)
+
+
+def kill_tree(leader: int) -> None:
+    """SIGKILL the command's process group and every process it spawned, even ones that setsid."""
+    members = _session_members(leader)
+    with contextlib.suppress(OSError):
+        os.killpg(leader, signal.SIGKILL)
+    for pid in members:
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
+
+
+class Command:
+    """One running command: pipes pumped through a selector into bounded captures."""
+
+    def __init__(self, runner: Runner, req: Request) -> None:
+        self.runner = runner
+        self.req = req
+        cap = int(req.get("max_output", 1024 * 1024))
+        self.out = Capture(cap)
+        self.err = Capture(cap)
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.killed_reason: str | None = None
+        self.lock = threading.Lock()
+
+    def kill(self, reason: str) -> None:
+        with self.lock:
+            if self.killed_reason is None:
+                self.killed_reason = reason
+            proc = self.proc
+        if proc is not None:
+            kill_tree(proc.pid)
+
+    def argv(self) -> list[str]:
+        if "shell" in self.req:
+            return [self.runner.shell, "-c", str(self.req["shell"])]
+        argv = [str(a) for a in self.req.get("argv") or []]
+        if not argv:
+            raise FileOpError("invalid", "empty command", "")
+        return argv
+
+    def run(self) -> Reply:
+        start = time.monotonic()
+        cwd = self.runner.command_cwd(self.req.get("cwd"))
+        env = dict(self.runner.base_env)
+        env.update({str(k): str(v) for k, v in (self.req.get("env") or {}).items()})
+        env["PWD"] = cwd
+        stdin_data = base64.b64decode(self.req["stdin"]) if self.req.get("stdin") else None
+        try:
+            proc = subprocess.Popen(
+                self.argv(),
+                cwd=cwd,
+                env=env,
+                stdin=subprocess.PIPE if stdin_data is not None else subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                start_new_session=True,
+            )
+        except OSError as exc:
+            code = 126 if exc.errno in (errno.EACCES, errno.ENOEXEC) else 127
+            self.err.feed((f"sandloop: {self.argv()[0]}: {exc.strerror}\n").encode())
+            return self.reply(code, False, start)
+        with self.lock:
+            self.proc = proc
+            pending_kill = self.killed_reason is not None
+        if pending_kill:
+            kill_tree(proc.pid)
+        _raise_oom_score(proc.pid)
+        timeout = self.req.get("timeout")
+        deadline = start + float(timeout) if timeout is not None else None
+        self.pump(proc, stdin_data, deadline)
+        code = proc.wait()
+        if code < 0:
+            code = 128 - code
+        timed_out = self.killed_reason == "timeout"
+        return self.reply(None if timed_out else code, timed_out, start)
+
+    def pump(self, proc: subprocess.Popen[bytes], data: bytes | None, deadline: Any) -> None:
+        sel = selectors.DefaultSelector()
+        assert proc.stdout is not None
+        assert proc.stderr is not None
+        sinks = {proc.stdout.fileno(): self.out, proc.stderr.fileno(): self.err}
+        for fd in sinks:
+            sel.register(fd, selectors.EVENT_READ)
+        if proc.stdin is not None:
+            os.set_blocking(proc.stdin.fileno(), False)
+            sel.register(proc.stdin.fileno(), selectors.EVENT_WRITE)
+        view = memoryview(data or b"")
+        exited_at: float | None = None
+        while sel.get_map():
+            now = time.monotonic()
+            if deadline is not None and now >= deadline and self.killed_reason is None:
+                self.kill("timeout")
+            if exited_at is None and proc.poll() is not None:
+                exited_at = now
+            if exited_at is not None and now - exited_at > PIPE_GRACE:
+                break
+            for key, _ in sel.select(0.05):
+                fd = key.fd
+                if fd in sinks:
+                    chunk = os.read(fd, CHUNK)
+                    if chunk:
+                        sinks[fd].feed(chunk)
+                    else:
+                        sel.unregister(fd)
+                else:
+                    view = self.feed_stdin(sel, proc, view)
+        if proc.stdin is not None and not proc.stdin.closed:
+            self.close_stdin(sel, proc)
+        sel.close()
+        for pipe in (proc.stdout, proc.stderr):
+            pipe.close()
+
+    def feed_stdin(self, sel: Any, proc: Any, view: memoryview) -> memoryview:
+        try:
+            written = os.write(proc.stdin.fileno(), view[:CHUNK])
+        except BlockingIOError:
+            return view
+        except OSError:  # the command closed its stdin (EPIPE): the rest is not wanted
+            self.close_stdin(sel, proc)
+            return view[:0]
+        view = view[written:]
+        if not view:
+            self.close_stdin(sel, proc)
+        return view
+
+    def close_stdin(self, sel: Any, proc: Any) -> None:
+        fd = proc.stdin.fileno()
+        if fd in sel.get_map():
+            sel.unregister(fd)
+        with contextlib.suppress(OSError):
+            proc.stdin.close()
+
+    def reply(self, code: int | None, timed_out: bool, start: float) -> Reply:
+        out, out_dropped = self.out.result()
+        err, err_dropped = self.err.result()
+        return {
+            "exit_code": code,
+            "timed_out": timed_out,
+            "cancelled": self.killed_reason == "cancel",
+            "stdout": base64.b64encode(out).decode("ascii"),
+            "stderr": base64.b64encode(err).decode("ascii"),
+            "stdout_dropped": out_dropped,
+            "stderr_dropped": err_dropped,
+            "duration": time.monotonic() - start,
+        }
+
+
+def _raise_oom_score(pid: int) -> None:
+    """Make the command, not the runner, the OOM killer's first choice (no privilege needed)."""
+    try:
+        with open(f"/proc/{pid}/oom_score_adj", "w") as fh:
+            fh.write("1000")
+    except OSError:
+        pass
+
+
+# --- confined paths --------------------------------------------------------------------------
+
+
+class Workspace:
+    """Resolves caller paths inside the root with directory fds, never leaving it."""
+
+    def __init__(self, root: str) -> None:
+        self.root = os.path.realpath(root)
+
+    def relative(self, path: str) -> list[str]:
+        """The path's components relative to the root; raises ``escape`` for outside paths."""
+        if "\x00" in path:
+            raise FileOpError("invalid", "path contains a NUL byte", path)
+        if path.startswith("/"):
+            prefix = self.root.rstrip("/") + "/"
+            if path.rstrip("/") == self.root:
+                path = ""
+            elif path.startswith(prefix):
+                path = path[len(prefix) :]
+            else:
+                raise FileOpError("escape", f"{path} is outside the workspace {self.root}", path)
+        return [part for part in path.split("/") if part not in ("", ".")]
+
+    def display(self, path: str) -> str:
+        """The logical workspace-relative form of a path, for listings."""
+        rel = posixpath.normpath("/".join(self.relative(path)) or ".")
+        return "" if rel == "." else rel
+
+    def resolve(self, path: str, *, create: bool = False, follow: bool = True) -> Resolved:
+        """Walk to the path's parent directory; returns the open parent fd and the final name.
+
+        The final name is ``None`` when the path is a directory reached by the walk itself (the
+        root, or a path ending in ``..``). With ``follow``, a final symlink is resolved too.
+        """
+        pending = self.relative(path)
+        fds = [os.open(self.root, os.O_RDONLY | os.O_DIRECTORY)]
+        links = 0
+        try:
+            while pending:
+                name = pending.pop(0)
+                if name == "..":
+                    if len(fds) == 1:
+                        raise FileOpError("escape", f"{path} leaves the workspace via '..'", path)
+                    os.close(fds.pop())
+                    continue
+                target = _readlink(fds[-1], name) if (pending or follow) else None
+                if target is not None:
+                    links += 1
+                    if links > MAX_SYMLINKS:
+                        raise FileOpError("io", f"{path}: too many levels of symlinks", path)
+                    pending = self._link_parts(target, path, fds) + pending
+                    continue
+                if not pending:
+                    return Resolved(fds, name)
+                fds.append(self._open_dir(fds[-1], name, path, create))
+            return Resolved(fds, None)
+        except BaseException:
+            for fd in fds:
+                os.close(fd)
+            raise
+
+    def _link_parts(self, target: str, path: str, fds: list[int]) -> list[str]:
+        if not target.startswith("/"):
+            return [part for part in target.split("/") if part not in ("", ".")]
+        if not (target.rstrip("/") == self.root or target.startswith(self.root.rstrip("/") + "/")):
+            raise FileOpError("escape", f"{path}: a symlink leads out of the workspace", path)
+        while len(fds) > 1:
+            os.close(fds.pop())
+        return self.relative(target)
+
+    @staticmethod
+    def _open_dir(parent: int, name: str, path: str, create: bool) -> int:
+        flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
+        for _ in range(2):
+            try:
+                return os.open(name, flags, dir_fd=parent)
+            except FileNotFoundError:
+                if not create:
+                    msg = f"{path}: no such directory {name!r}"
+                    raise FileOpError("not_found", msg, path) from None
+                with contextlib.suppress(FileExistsError):
+                    os.mkdir(name, 0o777, dir_fd=parent)
+            except OSError as exc:
+                # A symlink swapped in after our readlink shows up here as ELOOP: refuse it.
+                if exc.errno == errno.ELOOP:
+                    msg = f"{path}: symlink changed during the walk"
+                    raise FileOpError("escape", msg, path) from None
+                raise _os_error(exc, path) from None
+        raise FileOpError("io", f"{path}: could not create directory {name!r}", path)
+
+
+def _readlink(dir_fd: int, name: str) -> str | None:
+    try:
+        return os.readlink(name, dir_fd=dir_fd)
+    except OSError:
+        return None
+
+
+class Resolved:
+    """An open parent directory (plus its ancestors' fds) and the final name within it."""
+
+    def __init__(self, fds: list[int], name: str | None) -> None:
+        self.fds = fds
+        self.name = name
+
+    @property
+    def parent(self) -> int:
+        return self.fds[-1]
+
+    def __enter__(self) -> Resolved:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for fd in self.fds:
+            os.close(fd)
+
+
+# --- file operations -------------------------------------------------------------------------
+
+
+def op_read(runner: Runner, req: Request) -> Reply:
+    path = str(req["path"])
+    with runner.workspace.resolve(path) as res:
+        if res.name is None:
+            raise FileOpError("is_directory", f"{path} is a directory", path)
+        try:
+            fd = os.open(res.name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=res.parent)
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                msg = f"{path}: symlink changed during the read"
+                raise FileOpError("escape", msg, path) from None
+            raise _os_error(exc, path) from None
+        with os.fdopen(fd, "rb") as fh:
+            info = os.fstat(fd)
+            if stat.S_ISDIR(info.st_mode):
+                raise FileOpError("is_directory", f"{path} is a directory", path)
+            if not stat.S_ISREG(info.st_mode):
+                raise FileOpError("io", f"{path} is not a regular file", path)
+            limit = req.get("max_bytes")
+            if limit is not None and info.st_size > int(limit):
+                msg = f"{path} is {info.st_size} bytes, more than the {limit} allowed"
+                raise FileOpError("too_large", msg, path)
+            data = fh.read()
+    return {"data": base64.b64encode(data).decode("ascii")}
+
+
+def op_write(runner: Runner, req: Request) -> Reply:
+    path = str(req["path"])
+    data = base64.b64decode(req.get("data") or "")
+    with runner.workspace.resolve(path, create=True) as res:
+        if res.name is None:
+            raise FileOpError("is_directory", f"{path} is a directory", path)
+        mode = req.get("mode")
+        if mode is None:
+            mode = _existing_mode(res.parent, res.name, runner.default_mode)
+        tmp = f".{res.name[:100]}.{secrets.token_hex(4)}.sandloop-tmp"
+        try:
+            fd = os.open(tmp, _CREATE_FLAGS, 0o600, dir_fd=res.parent)
+        except OSError as exc:
+            raise _os_error(exc, path) from None
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+                os.fchmod(fd, int(mode) & 0o7777)
+            os.rename(tmp, res.name, src_dir_fd=res.parent, dst_dir_fd=res.parent)
+        except OSError as exc:
+            _unlink_quietly(tmp, res.parent)
+            raise _os_error(exc, path) from None
+    return {"size": len(data)}
+
+
+def _existing_mode(parent: int, name: str, default: int) -> int:
+    try:
+        info = os.stat(name, dir_fd=parent, follow_symlinks=False)
+    except OSError:
+        return default
+    return stat.S_IMODE(info.st_mode) if stat.S_ISREG(info.st_mode) else default
+
+
+def _unlink_quietly(name: str, parent: int) -> None:
+    with contextlib.suppress(OSError):
+        os.unlink(name, dir_fd=parent)
+
+
+def op_delete(runner: Runner, req: Request) -> Reply:
+    path = str(req["path"])
+    with runner.workspace.resolve(path, follow=False) as res:
+        if res.name is None:
+            raise FileOpError("is_directory", f"{path} is a directory", path)
+        try:
+            info = os.stat(res.name, dir_fd=res.parent, follow_symlinks=False)
+            if stat.S_ISDIR(info.st_mode):
+                raise FileOpError("is_directory", f"{path} is a directory", path)
+            os.unlink(res.name, dir_fd=res.parent)
+        except OSError as exc:
+            raise _os_error(exc, path) from None
+    return {}
+
+
+def _entry(path: str, info: os.stat_result) -> Reply:
+    mode = info.st_mode
+    if stat.S_ISLNK(mode):
+        kind = "symlink"
+    elif stat.S_ISDIR(mode):
+        kind = "dir"
+    elif stat.S_ISREG(mode):
+        kind = "file"
+    else:
+        kind = "other"
+    return {"path": path, "kind": kind, "size": info.st_size, "mode": stat.S_IMODE(mode)}
+
+
+def op_stat(runner: Runner, req: Request) -> Reply:
+    path = str(req["path"])
+    shown = runner.workspace.display(path) or "."
+    try:
+        with runner.workspace.resolve(path, follow=False) as res:
+            if res.name is None:
+                return {"entry": _entry(shown, os.fstat(res.parent))}
+            info = os.stat(res.name, dir_fd=res.parent, follow_symlinks=False)
+    except FileOpError as exc:
+        if exc.reason in ("not_found", "not_a_directory"):
+            return {"entry": None}
+        raise
+    except (FileNotFoundError, NotADirectoryError):
+        return {"entry": None}
+    return {"entry": _entry(shown, info)}
+
+
+def op_listdir(runner: Runner, req: Request) -> Reply:
+    path = str(req.get("path") or ".")
+    base = runner.workspace.display(path)
+    with runner.workspace.resolve(path) as res:
+        dir_fd = res.parent
+        if res.name is not None:
+            dir_fd = Workspace._open_dir(res.parent, res.name, path, False)
+            res.fds.append(dir_fd)
+        entries = []
+        for name in sorted(os.listdir(dir_fd)):
+            try:
+                info = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+            except OSError:
+                continue  # removed while we listed
+            entries.append(_entry(posixpath.join(base, name) if base else name, info))
+    return {"entries": entries}
+
+
+# --- the runner ------------------------------------------------------------------------------
+
+
+def op_exec(runner: Runner, req: Request) -> Reply:
+    command = Command(runner, req)
+    with runner.lock:
+        if req["id"] in runner.cancelled:
+            command.killed_reason = "cancel"
+        runner.commands[req["id"]] = command
+    try:
+        return command.run()
+    finally:
+        with runner.lock:
+            runner.commands.pop(req["id"], None)
+            runner.cancelled.discard(req["id"])
+
+
+def op_cancel(runner: Runner, req: Request) -> Reply:
+    target = req["target"]
+    with runner.lock:
+        command = runner.commands.get(target)
+        if command is None:
+            runner.cancelled.add(target)
+    if command is not None:
+        command.kill("cancel")
+    return {"found": command is not None}
+
+
+def op_ping(runner: Runner, req: Request) -> Reply:
+    return {"pid": os.getpid()}
+
+
+#: Operations run inline on the reader thread (they must be quick and never block).
+INLINE = {"cancel", "ping"}
+
+OPS: dict[str, Callable[[Runner, Request], Reply]] = {
+    "exec": op_exec,
+    "cancel": op_cancel,
+    "ping": op_ping,
+    "read": op_read,
+    "write": op_write,
+    "delete": op_delete,
+    "stat": op_stat,
+    "listdir": op_listdir,
+}
+
+
+class Runner:
+    """Reads requests from the channel, runs each on a thread, writes replies."""
+
+    def __init__(self, root: str, in_fd: int, out_fd: int) -> None:
+        self.workspace = Workspace(root)
+        self.in_fd = in_fd
+        self.out_fd = out_fd
+        self.write_lock = threading.Lock()
+        self.lock = threading.Lock()
+        self.commands: dict[Any, Command] = {}
+        self.cancelled: set[Any] = set()
+        self.shell = shutil.which("bash") or "/bin/sh"
+        self.base_env = dict(os.environ)
+        umask = os.umask(0)
+        os.umask(umask)
+        self.default_mode = 0o666 & ~umask
+
+    def command_cwd(self, cwd: str | None) -> str:
+        if not cwd:
+            return self.workspace.root
+        full = posixpath.normpath(posixpath.join(self.workspace.root, cwd))
+        if not os.path.isdir(full):
+            raise FileOpError("not_found", f"working directory {cwd} does not exist", cwd)
+        return full
+
+    def send(self, message: Reply) -> None:
+        body = json.dumps(message, separators=(",", ":")).encode("utf-8")
+        data = memoryview(HEADER.pack(len(body)) + body)
+        with self.write_lock:
+            while data:
+                data = data[os.write(self.out_fd, data) :]
+
+    def handle(self, req: Request) -> None:
+        rid = req.get("id")
+        try:
+            op = OPS.get(str(req.get("op")))
+            if op is None:
+                raise FileOpError("invalid", "unknown operation {!r}".format(req.get("op")), "")
+            reply: Reply = {"id": rid, "ok": True, "result": op(self, req)}
+        except FileOpError as exc:
+            error = {"type": "file", "reason": exc.reason, "message": exc.message, "path": exc.path}
+            reply = {"id": rid, "ok": False, "error": error}
+        except Exception as exc:  # a bug or an odd request must not kill the runner
+            error = {"type": "internal", "message": f"{type(exc).__name__}: {exc}"}
+            reply = {"id": rid, "ok": False, "error": error}
+        # When the channel is gone the reader loop sees EOF and exits; nothing to do here.
+        with contextlib.suppress(OSError):
+            self.send(reply)
+
+    def frames(self) -> Any:
+        buf = bytearray()
+        while True:
+            chunk = os.read(self.in_fd, CHUNK * 4)
+            if not chunk:
+                return
+            buf += chunk
+            while len(buf) >= HEADER.size:
+                (size,) = HEADER.unpack_from(buf)
+                if size > MAX_FRAME:
+                    raise ValueError(f"frame of {size} bytes exceeds the limit")
+                if len(buf) < HEADER.size + size:
+                    break
+                body = bytes(buf[HEADER.size : HEADER.size + size])
+                del buf[: HEADER.size + size]
+                yield json.loads(body.decode("utf-8"))
+
+    def serve(self) -> None:
+        hello = {"hello": "sandloop-runner", "protocol": PROTOCOL, "pid": os.getpid()}
+        hello.update(root=self.workspace.root, python=sys.version.split()[0], ops=sorted(OPS))
+        self.send({"id": 0, "ok": True, "result": hello})
+        try:
+            for req in self.frames():
+                if req.get("op") == "shutdown":
+                    self.send({"id": req.get("id"), "ok": True, "result": {}})
+                    return
+                if req.get("op") in INLINE:
+                    self.handle(req)
+                else:
+                    threading.Thread(target=self.handle, args=(req,), daemon=True).start()
+        finally:
+            with self.lock:
+                commands = list(self.commands.values())
+            for command in commands:
+                command.kill("shutdown")
+
+
+def main(argv: list[str]) -> int:
+    root = argv[1] if len(argv) > 1 else os.getcwd()
+    # Keep the channel on private fds and point 0/1 elsewhere, so nothing (a stray print, a
+    # child) can read our requests or write into the reply stream.
+    in_fd, out_fd = os.dup(0), os.dup(1)
+    devnull = os.open(os.devnull, os.O_RDWR)
+    os.dup2(devnull, 0)
+    os.dup2(2, 1)
+    os.close(devnull)
+    try:
+        Runner(root, in_fd, out_fd).serve()
+    except (OSError, ValueError) as exc:
+        sys.stderr.write(f"sandloop-runner: channel failed: {exc}\n")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

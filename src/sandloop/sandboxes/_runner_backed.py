@@ -1,0 +1,139 @@
+"""The Sandbox operations implemented once over the runner protocol.
+
+``LocalSandbox`` and ``DockerSandbox`` differ only in how they start the runner and open the
+channel to it (their provisioner); everything an executor calls lives here.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from sandloop.errors import ConfigError, SandboxError
+from sandloop.sandboxes._protocol import RunnerClient
+from sandloop.sandboxes.base import DEFAULT_MAX_OUTPUT, ExecResult, FileEntry, Sandbox
+
+__all__ = ("RUNNER_PATH", "RunnerSandbox", "exec_request")
+
+#: The runner program's source file, copied into containers and run by LocalSandbox.
+RUNNER_PATH = Path(__file__).with_name("_runner.py")
+#: Seconds a file operation may take before the runner counts as hung.
+FILE_OP_TIMEOUT = 120.0
+
+
+def exec_request(
+    command: str | Sequence[str],
+    *,
+    cwd: str | None,
+    env: Mapping[str, str] | None,
+    timeout: float | None,
+    stdin: bytes | None,
+    max_output: int,
+) -> dict[str, Any]:
+    """The runner's ``exec`` request for a command; validates what the runner cannot."""
+    request: dict[str, Any] = {"max_output": max(int(max_output), 0)}
+    if isinstance(command, str):
+        if not command.strip():
+            raise ConfigError("empty command")
+        request["shell"] = command
+    else:
+        argv = [str(arg) for arg in command]
+        if not argv:
+            raise ConfigError("empty command")
+        request["argv"] = argv
+    if cwd:
+        request["cwd"] = cwd
+    if env:
+        request["env"] = {str(k): str(v) for k, v in env.items()}
+    if timeout is not None:
+        if timeout <= 0:
+            raise ConfigError(f"timeout must be positive, got {timeout}")
+        request["timeout"] = float(timeout)
+    if stdin is not None:
+        request["stdin"] = base64.b64encode(stdin).decode("ascii")
+    return request
+
+
+def _exec_result(reply: Mapping[str, Any]) -> ExecResult:
+    return ExecResult(
+        exit_code=reply.get("exit_code"),
+        stdout=base64.b64decode(reply.get("stdout") or ""),
+        stderr=base64.b64decode(reply.get("stderr") or ""),
+        timed_out=bool(reply.get("timed_out")),
+        stdout_dropped=int(reply.get("stdout_dropped") or 0),
+        stderr_dropped=int(reply.get("stderr_dropped") or 0),
+        duration=float(reply.get("duration") or 0.0),
+    )
+
+
+def _file_entry(raw: Mapping[str, Any]) -> FileEntry:
+    return FileEntry(path=raw["path"], kind=raw["kind"], size=int(raw["size"]), mode=raw["mode"])
+
+
+class RunnerSandbox(Sandbox):
+    """A sandbox whose operations travel to a runner over a :class:`RunnerClient`.
+
+    Subclasses set ``self._client`` in ``start()`` and clear it in ``aclose()``.
+    """
+
+    _client: RunnerClient | None = None
+
+    def _runner(self) -> RunnerClient:
+        if self._client is None:
+            raise SandboxError(f"{type(self).__name__} is not started: use `async with sandbox:`")
+        return self._client
+
+    async def _run_as_user(
+        self, user: str, request: dict[str, Any]
+    ) -> ExecResult:  # pragma: no cover - overridden where supported
+        raise SandboxError(f"{type(self).__name__} cannot run commands as another user ({user!r})")
+
+    async def exec(
+        self,
+        command: str | Sequence[str],
+        *,
+        cwd: str | None = None,
+        env: Mapping[str, str] | None = None,
+        timeout: float | None = None,
+        user: str | None = None,
+        stdin: bytes | None = None,
+        max_output: int = DEFAULT_MAX_OUTPUT,
+    ) -> ExecResult:
+        request = exec_request(
+            command, cwd=cwd, env=env, timeout=timeout, stdin=stdin, max_output=max_output
+        )
+        if user is not None:
+            return await self._run_as_user(user, request)
+        reply = await self._runner().call("exec", request, cancel_on_abort=True)
+        return _exec_result(reply)
+
+    async def read_file(self, path: str, *, max_bytes: int | None = None) -> bytes:
+        request: dict[str, Any] = {"path": path}
+        if max_bytes is not None:
+            request["max_bytes"] = max_bytes
+        reply = await self._runner().call("read", request, timeout=FILE_OP_TIMEOUT)
+        return base64.b64decode(reply["data"])
+
+    async def write_file(self, path: str, data: bytes, *, mode: int | None = None) -> None:
+        request: dict[str, Any] = {"path": path, "data": base64.b64encode(data).decode("ascii")}
+        if mode is not None:
+            request["mode"] = mode
+        await self._runner().call("write", request, timeout=FILE_OP_TIMEOUT)
+
+    async def delete_file(self, path: str) -> None:
+        await self._runner().call("delete", {"path": path}, timeout=FILE_OP_TIMEOUT)
+
+    async def stat(self, path: str) -> FileEntry | None:
+        reply = await self._runner().call("stat", {"path": path}, timeout=FILE_OP_TIMEOUT)
+        entry = reply.get("entry")
+        return _file_entry(entry) if entry else None
+
+    async def list_dir(self, path: str = ".") -> list[FileEntry]:
+        reply = await self._runner().call("listdir", {"path": path}, timeout=FILE_OP_TIMEOUT)
+        return [_file_entry(raw) for raw in reply["entries"]]
+
+    async def ping(self) -> None:
+        """Round-trip a no-op through the runner (raises ``SandboxError`` when it is gone)."""
+        await self._runner().call("ping", {}, timeout=FILE_OP_TIMEOUT)

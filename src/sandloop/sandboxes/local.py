@@ -1,0 +1,125 @@
+"""LocalSandbox: the runner as a plain local subprocess. NOT isolated.
+
+Commands run on the host as the current user, with the host's filesystem and network; only the
+file operations are confined to ``root``. Use it for trusted code and fast tests. It speaks the
+same protocol as ``DockerSandbox`` (the channel is the subprocess's pipes).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import IO
+
+import anyio
+import anyio.abc
+from anyio.streams.stapled import StapledByteStream
+
+from sandloop.errors import ConfigError, SandboxStartError
+from sandloop.sandboxes._protocol import RunnerClient
+from sandloop.sandboxes._runner_backed import RUNNER_PATH, RunnerSandbox
+
+__all__ = ("LocalSandbox",)
+
+#: Host variables a local command gets; everything else (API keys above all) stays out.
+_PASSED_THROUGH = ("PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "TZ", "TMPDIR", "TERM")
+
+
+class LocalSandbox(RunnerSandbox):
+    """Runs commands in a local subprocess rooted at ``root``. NOT an isolation boundary.
+
+    Args:
+        root: The workspace directory; ``workdir`` is its absolute path.
+        python: The interpreter that runs the runner (default: this one).
+        env: Variables every command gets, on top of a minimal set copied from the host
+            (``PATH``, ``HOME``, ``LANG``...). Nothing else of the host's environment passes.
+        start_timeout: Seconds to wait for the runner to start.
+    """
+
+    def __init__(
+        self,
+        root: str | os.PathLike[str],
+        *,
+        python: str = sys.executable,
+        env: Mapping[str, str] | None = None,
+        start_timeout: float = 30.0,
+    ) -> None:
+        path = Path(root).expanduser().resolve()
+        if not path.is_dir():
+            raise ConfigError(f"LocalSandbox root {str(root)!r} is not a directory")
+        self.root = path
+        self.workdir = str(path)
+        self._python = python
+        self._env = dict(env or {})
+        self._start_timeout = start_timeout
+        self._process: anyio.abc.Process | None = None
+        self._stderr: IO[bytes] | None = None
+
+    def _environment(self) -> dict[str, str]:
+        env = {key: os.environ[key] for key in _PASSED_THROUGH if key in os.environ}
+        env.setdefault("LANG", "C.UTF-8")
+        env.update(self._env)
+        return env
+
+    async def start(self) -> None:
+        if self._client is not None:
+            return
+        # A file, not a pipe: nobody has to drain it, and it explains a crash afterwards.
+        self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 - closed in aclose()
+        try:
+            self._process = await anyio.open_process(
+                [self._python, "-u", str(RUNNER_PATH), self.workdir],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=self._stderr,
+                env=self._environment(),
+                cwd=self.workdir,
+            )
+        except OSError as exc:
+            await self.aclose()
+            raise SandboxStartError(f"could not start {self._python}: {exc}") from exc
+        assert self._process.stdin is not None
+        assert self._process.stdout is not None
+        stream = StapledByteStream(self._process.stdin, self._process.stdout)
+        client = RunnerClient(stream, diagnose=self._diagnose)
+        try:
+            await client.handshake(timeout=self._start_timeout)
+        except BaseException:
+            await client.aclose()
+            await self.aclose()
+            raise
+        self._client = client
+
+    def _diagnose(self) -> str:
+        code = self._process.returncode if self._process is not None else None
+        tail = b""
+        if self._stderr is not None:
+            self._stderr.seek(0, os.SEEK_END)
+            self._stderr.seek(max(0, self._stderr.tell() - 2000))
+            tail = self._stderr.read()
+        said = f"; it said: {tail.decode('utf-8', 'replace').strip()}" if tail.strip() else ""
+        return f"runner exit status {code}{said}"
+
+    async def aclose(self) -> None:
+        client, self._client = self._client, None
+        process, self._process = self._process, None
+        with anyio.CancelScope(shield=True):
+            if client is not None:
+                await client.aclose()
+            if process is not None:
+                with anyio.move_on_after(5):
+                    await process.wait()
+                if process.returncode is None:
+                    process.kill()
+                    await process.wait()
+                await process.aclose()
+        if self._stderr is not None:
+            self._stderr.close()
+            self._stderr = None
+
+    def __repr__(self) -> str:
+        return f"LocalSandbox(root={self.workdir!r})"
