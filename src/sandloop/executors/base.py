@@ -9,13 +9,45 @@ a :class:`~sandloop.errors.SandboxError` (the run stops).
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
     from sandloop.sandboxes.base import Sandbox
 
-__all__ = ("Tool", "ToolContext")
+__all__ = ("ApprovalCallback", "ApprovalRequest", "Approver", "Tool", "ToolContext")
+
+
+@dataclass(frozen=True, slots=True)
+class ApprovalRequest:
+    """One decision the run's approval callback is asked to make.
+
+    Attributes:
+        run_id: The run asking.
+        kind: ``call`` (a tool call about to run), ``mcp`` (an ``mcp_approval_request`` from
+            the server) or ``safety_check`` (a computer call's ``pending_safety_checks``).
+        call: The item concerned: the call item, or the ``mcp_approval_request``.
+        tool: The tool name (function/custom/MCP tools) or the call type (``shell_call``, ...).
+        arguments: What the call will do, as text: JSON arguments, custom input, commands, the
+            patch operation, or the MCP call's arguments.
+        detail: More words for a human, e.g. the safety checks' messages.
+    """
+
+    run_id: str
+    kind: Literal["call", "mcp", "safety_check"]
+    call: Any
+    tool: str
+    arguments: str = ""
+    detail: str = ""
+
+
+#: The user's callback: return ``True`` to allow. It may be sync or async, and may raise
+#: :class:`~sandloop.errors.ApprovalDeniedError` to refuse with a reason the model will read.
+ApprovalCallback = Callable[[ApprovalRequest], "bool | Awaitable[bool]"]
+
+#: The normalised async form executors receive in :attr:`ToolContext.approver`.
+Approver = Callable[[ApprovalRequest], Awaitable[bool]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +60,9 @@ class ToolContext:
         sandbox: The run's sandbox, or ``None`` when the run has none.
         turn: 1-based number of the model call that produced this call.
         extra: Free-form values the embedder passed to the run (``context=`` on ``run``).
+        approver: The run's approval callback (async form), or ``None`` when there is none.
+            Executors with decisions of their own to ask (computer safety checks) use
+            :meth:`request_approval`.
     """
 
     run_id: str
@@ -35,6 +70,26 @@ class ToolContext:
     sandbox: Sandbox | None = None
     turn: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
+    approver: Approver | None = None
+
+    async def request_approval(
+        self,
+        call: Any,
+        *,
+        kind: Literal["call", "mcp", "safety_check"],
+        tool: str,
+        arguments: str = "",
+        detail: str = "",
+    ) -> bool:
+        """Ask the run's approval callback; ``False`` (denied) when the run has none.
+
+        Raises:
+            ApprovalDeniedError: the callback refused with a reason.
+        """
+        if self.approver is None:
+            return False
+        request = ApprovalRequest(self.run_id, kind, call, tool, arguments, detail)
+        return await self.approver(request)
 
 
 @runtime_checkable
