@@ -1,9 +1,9 @@
 """Streaming events (``stream: true``): every ``ResponseStreamEvent`` of openapi.yaml (spec §5).
 
 The client decodes each SSE ``data:`` line with ``parse_event``; the loop reacts to the lifecycle,
-output item and delta events defined here. Hosted-tool progress events live in
-``progress_events``. An event type this version does not know becomes ``UnknownEvent``, so a
-newer server never breaks a stream.
+output item and call-argument events defined here. Message text and reasoning deltas live in
+``message_events``, hosted-tool progress events in ``progress_events``. An event type this
+version does not know becomes ``UnknownEvent``, so a newer server never breaks a stream.
 """
 
 from __future__ import annotations
@@ -15,8 +15,22 @@ from pydantic import Discriminator, Tag, TypeAdapter, ValidationError
 
 from sandloop.errors import InvalidResponseError
 from sandloop.items._base import WIRE_CONTEXT, StreamEventBase, UnknownWireModel, type_tagger
-from sandloop.items.content import ContentPart
 from sandloop.items.items import Item, describe_validation_error
+from sandloop.items.message_events import (
+    ResponseContentPartAddedEvent,
+    ResponseContentPartDoneEvent,
+    ResponseOutputTextAnnotationAddedEvent,
+    ResponseReasoningSummaryPartAddedEvent,
+    ResponseReasoningSummaryPartDoneEvent,
+    ResponseReasoningSummaryTextDeltaEvent,
+    ResponseReasoningSummaryTextDoneEvent,
+    ResponseReasoningTextDeltaEvent,
+    ResponseReasoningTextDoneEvent,
+    ResponseRefusalDeltaEvent,
+    ResponseRefusalDoneEvent,
+    ResponseTextDeltaEvent,
+    ResponseTextDoneEvent,
+)
 from sandloop.items.progress_events import (
     ResponseApplyPatchCallOperationDiffDeltaEvent,
     ResponseApplyPatchCallOperationDiffDoneEvent,
@@ -58,8 +72,6 @@ from sandloop.items.response import Response
 
 __all__ = (
     "ResponseCompletedEvent",
-    "ResponseContentPartAddedEvent",
-    "ResponseContentPartDoneEvent",
     "ResponseCreatedEvent",
     "ResponseCustomToolCallInputDeltaEvent",
     "ResponseCustomToolCallInputDoneEvent",
@@ -71,18 +83,7 @@ __all__ = (
     "ResponseIncompleteEvent",
     "ResponseOutputItemAddedEvent",
     "ResponseOutputItemDoneEvent",
-    "ResponseOutputTextAnnotationAddedEvent",
     "ResponseQueuedEvent",
-    "ResponseReasoningSummaryPartAddedEvent",
-    "ResponseReasoningSummaryPartDoneEvent",
-    "ResponseReasoningSummaryTextDeltaEvent",
-    "ResponseReasoningSummaryTextDoneEvent",
-    "ResponseReasoningTextDeltaEvent",
-    "ResponseReasoningTextDoneEvent",
-    "ResponseRefusalDeltaEvent",
-    "ResponseRefusalDoneEvent",
-    "ResponseTextDeltaEvent",
-    "ResponseTextDoneEvent",
     "StreamEvent",
     "StreamEventBase",
     "UnknownEvent",
@@ -148,79 +149,6 @@ class ResponseOutputItemDoneEvent(StreamEventBase):
     item: Item
 
 
-class ResponseContentPartAddedEvent(StreamEventBase):
-    """A content part of a message started."""
-
-    type: Literal["response.content_part.added"] = "response.content_part.added"
-    item_id: str | None = None
-    output_index: int | None = None
-    content_index: int | None = None
-    part: ContentPart
-
-
-class ResponseContentPartDoneEvent(StreamEventBase):
-    """A content part of a message is final."""
-
-    type: Literal["response.content_part.done"] = "response.content_part.done"
-    item_id: str | None = None
-    output_index: int | None = None
-    content_index: int | None = None
-    part: ContentPart
-
-
-class ResponseTextDeltaEvent(StreamEventBase):
-    """A fragment of output text."""
-
-    type: Literal["response.output_text.delta"] = "response.output_text.delta"
-    item_id: str | None = None
-    output_index: int | None = None
-    content_index: int | None = None
-    delta: str
-    logprobs: list[dict[str, Any]] | None = None
-
-
-class ResponseTextDoneEvent(StreamEventBase):
-    """The full text of an output text part."""
-
-    type: Literal["response.output_text.done"] = "response.output_text.done"
-    item_id: str | None = None
-    output_index: int | None = None
-    content_index: int | None = None
-    text: str
-    logprobs: list[dict[str, Any]] | None = None
-
-
-class ResponseOutputTextAnnotationAddedEvent(StreamEventBase):
-    """An annotation (citation) was added to output text."""
-
-    type: Literal["response.output_text.annotation.added"] = "response.output_text.annotation.added"
-    item_id: str | None = None
-    output_index: int | None = None
-    content_index: int | None = None
-    annotation_index: int | None = None
-    annotation: dict[str, Any] | None = None
-
-
-class ResponseRefusalDeltaEvent(StreamEventBase):
-    """A fragment of a refusal."""
-
-    type: Literal["response.refusal.delta"] = "response.refusal.delta"
-    item_id: str | None = None
-    output_index: int | None = None
-    content_index: int | None = None
-    delta: str
-
-
-class ResponseRefusalDoneEvent(StreamEventBase):
-    """The full refusal text."""
-
-    type: Literal["response.refusal.done"] = "response.refusal.done"
-    item_id: str | None = None
-    output_index: int | None = None
-    content_index: int | None = None
-    refusal: str
-
-
 class ResponseFunctionCallArgumentsDeltaEvent(StreamEventBase):
     """A fragment of a function call's arguments."""
 
@@ -258,66 +186,6 @@ class ResponseCustomToolCallInputDoneEvent(StreamEventBase):
     item_id: str | None = None
     output_index: int | None = None
     input: str
-
-
-class ResponseReasoningSummaryPartAddedEvent(StreamEventBase):
-    """A reasoning summary part started."""
-
-    type: Literal["response.reasoning_summary_part.added"] = "response.reasoning_summary_part.added"
-    item_id: str | None = None
-    output_index: int | None = None
-    summary_index: int | None = None
-    part: ContentPart
-
-
-class ResponseReasoningSummaryPartDoneEvent(StreamEventBase):
-    """A reasoning summary part is final."""
-
-    type: Literal["response.reasoning_summary_part.done"] = "response.reasoning_summary_part.done"
-    item_id: str | None = None
-    output_index: int | None = None
-    summary_index: int | None = None
-    part: ContentPart
-
-
-class ResponseReasoningSummaryTextDeltaEvent(StreamEventBase):
-    """A fragment of reasoning summary text."""
-
-    type: Literal["response.reasoning_summary_text.delta"] = "response.reasoning_summary_text.delta"
-    item_id: str | None = None
-    output_index: int | None = None
-    summary_index: int | None = None
-    delta: str
-
-
-class ResponseReasoningSummaryTextDoneEvent(StreamEventBase):
-    """The full text of a reasoning summary part."""
-
-    type: Literal["response.reasoning_summary_text.done"] = "response.reasoning_summary_text.done"
-    item_id: str | None = None
-    output_index: int | None = None
-    summary_index: int | None = None
-    text: str
-
-
-class ResponseReasoningTextDeltaEvent(StreamEventBase):
-    """A fragment of reasoning text."""
-
-    type: Literal["response.reasoning_text.delta"] = "response.reasoning_text.delta"
-    item_id: str | None = None
-    output_index: int | None = None
-    content_index: int | None = None
-    delta: str
-
-
-class ResponseReasoningTextDoneEvent(StreamEventBase):
-    """The full reasoning text of a part."""
-
-    type: Literal["response.reasoning_text.done"] = "response.reasoning_text.done"
-    item_id: str | None = None
-    output_index: int | None = None
-    content_index: int | None = None
-    text: str
 
 
 class ResponseErrorEvent(StreamEventBase):
