@@ -1,3 +1,8 @@
-"""sandloop.client."""
+"""sandloop.client: the async Responses API client (the only place that speaks HTTP)."""
 
-__all__: tuple[str, ...] = ()
+from sandloop.client._config import DEFAULT_BASE_URL
+from sandloop.client._retry import RetryPolicy
+from sandloop.client._stream import ResponseStream
+from sandloop.client.responses import ResponsesClient
+
+__all__ = ("DEFAULT_BASE_URL", "ResponseStream", "ResponsesClient", "RetryPolicy")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import socket
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -153,6 +154,12 @@ class _Server(ThreadingHTTPServer):
         with self._lock:
             self._request_count += 1
             return f"req_scripted_{self._request_count:06d}"
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client hanging up (or a connection we dropped on purpose) is not an error."""
+        if isinstance(sys.exc_info()[1], OSError):
+            return
+        super().handle_error(request, client_address)
 
     def close_connections(self) -> None:
         with self._lock:

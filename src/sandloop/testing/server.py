@@ -190,6 +190,15 @@ class ScriptedResponsesServer:
     def _handle(self, request: RecordedRequest, writer: ResponseWriter) -> None:
         with self._lock:
             self.requests.append(request)
+        try:
+            self._route(request, writer)
+        except OSError:
+            raise  # the client went away; nothing to answer
+        except Exception as exc:
+            # A turn callable (or the server) failed: fail the request loudly and remember it.
+            self._reject(writer, f"{request.method} {request.path} raised {exc!r}")
+
+    def _route(self, request: RecordedRequest, writer: ResponseWriter) -> None:
         parts = request.path.strip("/").split("/")
         route = (request.method, len(parts))
         if parts[0] != "responses":
@@ -447,6 +456,11 @@ def _turn_fields(turn: Turn) -> dict[str, Any]:
 def _item_dict(item: Any) -> dict[str, Any]:
     if isinstance(item, dict):
         return item
+    # sandloop.items models serialise with to_wire(); any other pydantic model with model_dump.
+    to_wire = getattr(item, "to_wire", None)
+    if to_wire is not None:
+        wire: dict[str, Any] = to_wire()
+        return wire
     dump = getattr(item, "model_dump", None)
     if dump is None:
         raise TypeError(f"a scripted output item must be a dict or a pydantic model, not {item!r}")

@@ -1,0 +1,160 @@
+"""ResponseStream: the typed events of one streamed response, and the final Response.
+
+Bytes from the HTTP body go through the SSE decoder, each ``data:`` is parsed into a typed
+event (unknown event types are skipped), and the output items are assembled from the events and
+checked against the ``response.completed`` payload, which stays authoritative.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AsyncExitStack
+from types import TracebackType
+from typing import Any, Self
+
+from sandloop.client._assemble import OutputAssembler
+from sandloop.client._http import HttpStream
+from sandloop.client._sse import SseDecoder
+from sandloop.errors import ApiConnectionError, InvalidResponseError, ResponseFailedError
+from sandloop.items import (
+    Response,
+    ResponseCompletedEvent,
+    ResponseErrorEvent,
+    ResponseFailedEvent,
+    ResponseIncompleteEvent,
+    StreamEvent,
+    UnknownEvent,
+    parse_event,
+)
+
+__all__ = ("ResponseStream", "failed_error")
+
+StreamOpener = Callable[[AsyncExitStack], Awaitable[HttpStream]]
+_TERMINAL = (ResponseCompletedEvent, ResponseFailedEvent, ResponseIncompleteEvent)
+
+
+class ResponseStream:
+    """The events of one ``stream=True`` response; use it as an async context manager.
+
+    Example::
+
+        async with client.stream(params) as stream:
+            async for event in stream:
+                if isinstance(event, ResponseTextDeltaEvent):
+                    print(event.delta, end="")
+        response = stream.response   # the final, checked Response
+
+    Iterating yields every known event, including the terminal ``response.completed`` or
+    ``response.incomplete`` one. A ``response.failed`` event or an ``error`` event raises
+    ``ResponseFailedError``; a cut or malformed stream raises ``ApiConnectionError`` or
+    ``InvalidResponseError``, never a silent end.
+    """
+
+    def __init__(self, opener: StreamOpener) -> None:
+        self._opener = opener
+        self._stack = AsyncExitStack()
+        self._http: HttpStream | None = None
+        self._events: AsyncIterator[StreamEvent] | None = None
+        self._response: Response | None = None
+        self._assembler = OutputAssembler()
+
+    async def __aenter__(self) -> Self:
+        self._http = await self._opener(self._stack)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Stop reading and release the connection."""
+        if self._events is not None:
+            await self._events.aclose()  # type: ignore[attr-defined]
+        await self._stack.aclose()
+
+    def __aiter__(self) -> AsyncIterator[StreamEvent]:
+        if self._http is None:
+            raise RuntimeError("use the stream as a context manager: async with client.stream(...)")
+        if self._events is None:
+            self._events = self._iterate(self._http)
+        return self._events
+
+    @property
+    def response(self) -> Response:
+        """The final Response (``completed`` or ``incomplete``), once the stream has ended."""
+        if self._response is None:
+            raise RuntimeError("the stream has not finished: iterate it to the end first")
+        return self._response
+
+    async def get_final_response(self) -> Response:
+        """Read the rest of the stream and return the final Response."""
+        async for _ in self:
+            pass
+        return self.response
+
+    async def _iterate(self, http: HttpStream) -> AsyncIterator[StreamEvent]:
+        decoder = SseDecoder()
+        count = 0
+        try:
+            async for chunk in http.chunks():
+                for message in decoder.feed(chunk):
+                    event = _parse(message.data, count)
+                    if event is None:
+                        continue
+                    count += 1
+                    final = self._take(event)
+                    if not isinstance(event, UnknownEvent):
+                        yield event
+                    if final:
+                        return
+        except ApiConnectionError as exc:
+            raise type(exc)(f"{exc} (the stream was cut after {count} events)") from exc
+        raise InvalidResponseError(
+            f"the event stream ended after {count} events without response.completed, "
+            "response.incomplete or response.failed"
+        )
+
+    def _take(self, event: StreamEvent) -> bool:
+        """Account for one event; return whether it ended the response."""
+        if isinstance(event, ResponseErrorEvent):
+            raise ResponseFailedError(
+                f"the stream reported an error: {event.code or 'error'}: {event.message}",
+                code=event.code,
+            )
+        if isinstance(event, ResponseFailedEvent):
+            raise failed_error(event.response)
+        if isinstance(event, _TERMINAL):
+            self._response = self._assembler.finish(event.response)
+            return True
+        self._assembler.add(event)
+        return False
+
+
+def _parse(data: str, count: int) -> StreamEvent | None:
+    if data == "[DONE]":
+        return None
+    try:
+        payload: Any = json.loads(data)
+    except ValueError as exc:
+        snippet = data if len(data) <= 120 else data[:117] + "..."
+        raise InvalidResponseError(
+            f"event {count + 1} of the stream is not JSON ({exc}): {snippet!r}"
+        ) from exc
+    if not isinstance(payload, dict):
+        raise InvalidResponseError(f"event {count + 1} of the stream is not a JSON object")
+    return parse_event(payload)
+
+
+def failed_error(response: Response) -> ResponseFailedError:
+    """The error for a Response whose status is ``failed`` or ``cancelled``."""
+    error = response.error
+    code = error.code if error is not None else None
+    detail = f"{code or 'error'}: {error.message}" if error is not None else "no error details"
+    return ResponseFailedError(
+        f"response {response.id} {response.status}: {detail}", response=response, code=code
+    )
