@@ -68,6 +68,10 @@ class FileOpError(Exception):
         self.path = path
 
 
+class BadRequest(Exception):
+    """The request itself is wrong (unknown op, empty command): a client bug, not a file error."""
+
+
 _ERRNO_REASONS = {
     errno.ENOENT: "not_found",
     errno.EISDIR: "is_directory",
@@ -186,7 +190,7 @@ class Command:
             return [self.runner.shell, "-c", str(self.req["shell"])]
         argv = [str(a) for a in self.req.get("argv") or []]
         if not argv:
-            raise FileOpError("invalid", "empty command", "")
+            raise BadRequest("empty command")
         return argv
 
     def run(self) -> Reply:
@@ -316,6 +320,7 @@ class Workspace:
 
     def relative(self, path: str) -> list[str]:
         """The path's components relative to the root; raises ``escape`` for outside paths."""
+        original = path
         if "\x00" in path:
             raise FileOpError("invalid", "path contains a NUL byte", path)
         if path.startswith("/"):
@@ -326,7 +331,13 @@ class Workspace:
                 path = path[len(prefix) :]
             else:
                 raise FileOpError("escape", f"{path} is outside the workspace {self.root}", path)
-        return [part for part in path.split("/") if part not in ("", ".")]
+        parts = [part for part in path.split("/") if part not in ("", ".")]
+        depth = 0
+        for part in parts:
+            depth += -1 if part == ".." else 1
+            if depth < 0:
+                raise FileOpError("escape", f"{original} leaves the workspace via '..'", original)
+        return parts
 
     def display(self, path: str) -> str:
         """The logical workspace-relative form of a path, for listings."""
@@ -437,18 +448,26 @@ def op_read(runner: Runner, req: Request) -> Reply:
                 msg = f"{path}: symlink changed during the read"
                 raise FileOpError("escape", msg, path) from None
             raise _os_error(exc, path) from None
+        _check_regular(fd, path)
         with os.fdopen(fd, "rb") as fh:
-            info = os.fstat(fd)
-            if stat.S_ISDIR(info.st_mode):
-                raise FileOpError("is_directory", f"{path} is a directory", path)
-            if not stat.S_ISREG(info.st_mode):
-                raise FileOpError("io", f"{path} is not a regular file", path)
             limit = req.get("max_bytes")
-            if limit is not None and info.st_size > int(limit):
-                msg = f"{path} is {info.st_size} bytes, more than the {limit} allowed"
+            size = os.fstat(fd).st_size
+            if limit is not None and size > int(limit):
+                msg = f"{path} is {size} bytes, more than the {limit} allowed"
                 raise FileOpError("too_large", msg, path)
             data = fh.read()
     return {"data": base64.b64encode(data).decode("ascii")}
+
+
+def _check_regular(fd: int, path: str) -> None:
+    """Raise (closing the fd) unless it is a regular file: never read a directory or a FIFO."""
+    mode = os.fstat(fd).st_mode
+    if stat.S_ISREG(mode):
+        return
+    os.close(fd)
+    if stat.S_ISDIR(mode):
+        raise FileOpError("is_directory", f"{path} is a directory", path)
+    raise FileOpError("io", f"{path} is not a regular file", path)
 
 
 def op_write(runner: Runner, req: Request) -> Reply:
@@ -636,11 +655,13 @@ class Runner:
         try:
             op = OPS.get(str(req.get("op")))
             if op is None:
-                raise FileOpError("invalid", "unknown operation {!r}".format(req.get("op")), "")
+                raise BadRequest("unknown operation {!r}".format(req.get("op")))
             reply: Reply = {"id": rid, "ok": True, "result": op(self, req)}
         except FileOpError as exc:
             error = {"type": "file", "reason": exc.reason, "message": exc.message, "path": exc.path}
             reply = {"id": rid, "ok": False, "error": error}
+        except BadRequest as exc:
+            reply = {"id": rid, "ok": False, "error": {"type": "request", "message": str(exc)}}
         except Exception as exc:  # a bug or an odd request must not kill the runner
             error = {"type": "internal", "message": f"{type(exc).__name__}: {exc}"}
             reply = {"id": rid, "ok": False, "error": error}
