@@ -1,0 +1,272 @@
+"""The dispatcher: runs the client calls of one response and collects one output per call.
+
+Part of ``dispatch`` (``loop → dispatch → executors``). For each call it asks for approval when
+needed, finds the tool in the :class:`~sandloop.dispatch.registry.ToolRegistry`, runs it under
+its timeout, and turns every failure into an output item the model can act on. Calls run
+concurrently in an anyio task group under a limit; a ``sequential`` tool's call runs alone.
+Outputs keep call order. A :class:`~sandloop.errors.SandboxError` is the exception: it cancels
+the batch and stops the run.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import anyio
+import anyio.abc
+
+from sandloop.dispatch.approvals import Approvals
+from sandloop.dispatch.outputs import (
+    call_arguments_text,
+    call_id_of,
+    call_label,
+    failure_note,
+    failure_output,
+)
+from sandloop.dispatch.registry import ToolRegistry
+from sandloop.errors import ApprovalDeniedError, SandboxError, ToolArgumentsError, ToolError
+from sandloop.executors.base import Tool, ToolContext
+from sandloop.sandboxes.base import Sandbox
+
+__all__ = ("CallOutcome", "CallStatus", "Dispatcher", "RunScope")
+
+CallStatus = Literal[
+    "completed", "failed", "invalid_arguments", "unknown_tool", "denied", "timed_out", "cancelled"
+]
+
+
+@dataclass(frozen=True, slots=True)
+class RunScope:
+    """What every call of a run shares: ids, sandbox, the embedder's values.
+
+    Attributes:
+        run_id: The run's id.
+        sandbox: The run's sandbox, or ``None``.
+        extra: The embedder's ``context=`` values, passed to tools as ``ToolContext.extra``.
+    """
+
+    run_id: str
+    sandbox: Sandbox | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class CallOutcome:
+    """What happened to one call.
+
+    Attributes:
+        index: The call's position in the response's calls.
+        call: The call item.
+        output: Its output item.
+        status: How it ended.
+        duration: Seconds from start to finish (0 for calls that never ran).
+        error: The message given to the model when the call did not complete.
+        note: An extra item to append after the output (for outputs that cannot hold text).
+    """
+
+    index: int
+    call: Any
+    output: Any
+    status: CallStatus
+    duration: float = 0.0
+    error: str | None = None
+    note: Any = None
+
+
+#: Called when a call starts (``outcome is None``) and when it finishes.
+CallListener = Callable[[int, Any, "CallOutcome | None"], Awaitable[None]]
+
+
+class Dispatcher:
+    """Runs calls through their tools. One per run.
+
+    Args:
+        registry: The tools.
+        approvals: Who decides on calls that need approval.
+        max_concurrency: How many calls of one response run at once.
+        listener: Told when each call starts and finishes (the loop turns this into events).
+    """
+
+    def __init__(
+        self,
+        registry: ToolRegistry,
+        *,
+        approvals: Approvals,
+        max_concurrency: int = 8,
+        listener: CallListener | None = None,
+    ) -> None:
+        self.registry = registry
+        self.approvals = approvals
+        self._limiter = anyio.CapacityLimiter(max(1, max_concurrency))
+        self._listener = listener
+
+    async def run(
+        self, calls: Sequence[Any], *, scope: RunScope, turn: int, results: list[CallOutcome]
+    ) -> None:
+        """Run ``calls`` and append one outcome per call to ``results``, in call order.
+
+        ``results`` is filled as calls finish, so after a cancellation or a
+        ``SandboxError`` the caller still sees what finished (and answers the rest itself).
+
+        Raises:
+            SandboxError: a tool reported its sandbox unusable; other calls were cancelled.
+        """
+        done: dict[int, CallOutcome] = {}
+        try:
+            runnable = await self._decide(calls, scope, turn, done)
+            await self._run_groups(runnable, calls, scope, turn, done)
+        finally:
+            results.extend(done[i] for i in sorted(done))
+
+    async def _decide(
+        self, calls: Sequence[Any], scope: RunScope, turn: int, done: dict[int, CallOutcome]
+    ) -> list[tuple[int, Tool]]:
+        """Route each call and ask approvals in call order; settle the ones that cannot run."""
+        runnable: list[tuple[int, Tool]] = []
+        for index, call in enumerate(calls):
+            tool = self.registry.lookup(call)
+            if tool is None:
+                known = ", ".join(self.registry.names()) or "none"
+                message = f"Unknown tool {call_label(call)!r}. Available tools: {known}."
+                await self._settle(done, index, call, "unknown_tool", message)
+                continue
+            denial = await self._approval(call, tool, scope)
+            if denial is not None:
+                await self._settle(done, index, call, "denied", denial)
+                continue
+            runnable.append((index, tool))
+        return runnable
+
+    async def _approval(self, call: Any, tool: Tool, scope: RunScope) -> str | None:
+        if not self.approvals.required(tool):
+            return None
+        try:
+            allowed = await self.approvals.ask_call(
+                scope.run_id, call, call_label(call), call_arguments_text(call)
+            )
+        except ApprovalDeniedError as exc:
+            return f"The user denied this {call_label(call)} call: {exc}"
+        if allowed:
+            return None
+        return f"The user denied this {call_label(call)} call. Do not retry it as is."
+
+    async def _run_groups(
+        self,
+        runnable: list[tuple[int, Tool]],
+        calls: Sequence[Any],
+        scope: RunScope,
+        turn: int,
+        done: dict[int, CallOutcome],
+    ) -> None:
+        batch: list[tuple[int, Tool]] = []
+        for index, tool in runnable:
+            if tool.sequential:
+                await self._run_batch(batch, calls, scope, turn, done)
+                await self._run_batch([(index, tool)], calls, scope, turn, done)
+                batch = []
+            else:
+                batch.append((index, tool))
+        await self._run_batch(batch, calls, scope, turn, done)
+
+    async def _run_batch(
+        self,
+        batch: list[tuple[int, Tool]],
+        calls: Sequence[Any],
+        scope: RunScope,
+        turn: int,
+        done: dict[int, CallOutcome],
+    ) -> None:
+        if not batch:
+            return
+        fatal: list[SandboxError] = []
+        async with anyio.create_task_group() as tg:
+            for index, tool in batch:
+                call = calls[index]
+                tg.start_soon(self._guarded, index, call, tool, scope, turn, done, fatal, tg)
+        if fatal:
+            raise fatal[0]
+
+    async def _guarded(
+        self,
+        index: int,
+        call: Any,
+        tool: Tool,
+        scope: RunScope,
+        turn: int,
+        done: dict[int, CallOutcome],
+        fatal: list[SandboxError],
+        group: anyio.abc.TaskGroup,
+    ) -> None:
+        try:
+            async with self._limiter:
+                await self._execute(index, call, tool, scope, turn, done)
+        except SandboxError as exc:
+            # The sandbox is gone: cancel the batch's other calls; the run re-raises it (kept
+            # out of the task group so callers see a SandboxError, not an ExceptionGroup).
+            fatal.append(exc)
+            group.cancel_scope.cancel()
+
+    async def _execute(
+        self,
+        index: int,
+        call: Any,
+        tool: Tool,
+        scope: RunScope,
+        turn: int,
+        done: dict[int, CallOutcome],
+    ) -> None:
+        ctx = ToolContext(
+            run_id=scope.run_id,
+            call_id=call_id_of(call),
+            sandbox=scope.sandbox,
+            turn=turn,
+            extra=scope.extra,
+            approver=self.approvals.approver,
+        )
+        if self._listener is not None:
+            await self._listener(index, call, None)
+        start = time.perf_counter()
+        status: CallStatus = "completed"
+        error: str | None = None
+        output: Any = None
+        with anyio.move_on_after(tool.timeout) as deadline:
+            try:
+                output = await tool.execute(call, ctx)
+            except SandboxError:
+                raise
+            except ToolArgumentsError as exc:
+                status, error = "invalid_arguments", str(exc)
+            except ToolError as exc:
+                status, error = "failed", f"{call_label(call)} failed: {exc}"
+            except Exception as exc:
+                status, error = "failed", _describe_crash(call, exc)
+        if deadline.cancelled_caught:
+            status = "timed_out"
+            error = f"{call_label(call)} timed out after {tool.timeout:g} seconds and was stopped."
+        duration = time.perf_counter() - start
+        if error is not None:
+            output = failure_output(call, error, timed_out=status == "timed_out")
+        note = failure_note(call, error) if error is not None else None
+        await self._record(done, CallOutcome(index, call, output, status, duration, error, note))
+
+    async def _settle(
+        self, done: dict[int, CallOutcome], index: int, call: Any, status: CallStatus, error: str
+    ) -> None:
+        output = failure_output(call, error)
+        outcome = CallOutcome(index, call, output, status, 0.0, error, failure_note(call, error))
+        if self._listener is not None:
+            await self._listener(index, call, None)
+        await self._record(done, outcome)
+
+    async def _record(self, done: dict[int, CallOutcome], outcome: CallOutcome) -> None:
+        done[outcome.index] = outcome
+        if self._listener is not None:
+            await self._listener(outcome.index, outcome.call, outcome)
+
+
+def _describe_crash(call: Any, exc: Exception) -> str:
+    text = str(exc) or "(no message)"
+    return f"{call_label(call)} raised {type(exc).__name__}: {text}"

@@ -1,0 +1,141 @@
+"""The tool registry: which tool executes which call, and the request's ``tools`` list.
+
+Part of ``dispatch`` (``loop → dispatch → executors``). Function and custom tools are keyed by
+``(namespace, name)``; the other families (shell, apply_patch, local_shell, computer) by their
+call type, one tool each. Hosted tools (web search, MCP, file search, ...) are plain definitions
+passed through to the API. Conflicts are found when the agent is built, not mid-run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from sandloop.errors import ConfigError
+from sandloop.executors.base import Tool
+
+__all__ = ("NAMED_CALL_TYPES", "ToolRegistry", "call_tool_key")
+
+#: Call types routed by tool name (and namespace); every other call type is routed by type.
+NAMED_CALL_TYPES = frozenset({"function_call", "custom_tool_call"})
+
+ToolKey = tuple[str | None, str]
+
+
+def call_tool_key(call: Any) -> ToolKey | str:
+    """The registry key a call item is routed by: ``(namespace, name)`` or its call type."""
+    kind: str = call.type
+    if kind in NAMED_CALL_TYPES:
+        return (getattr(call, "namespace", None), call.name)
+    return kind
+
+
+class ToolRegistry:
+    """Tools by routing key, plus the cached wire ``tools`` list.
+
+    Args:
+        tools: Executable tools (anything implementing :class:`~sandloop.executors.base.Tool`)
+            and hosted tool definitions (dicts or ``sandloop.items`` tool params) to pass through.
+        namespaces: Descriptions of the ``namespace`` tools that group namespaced functions.
+
+    Raises:
+        ConfigError: two tools share a name (within a namespace), two tools execute the same call
+            type, or an entry is neither a tool nor a definition.
+    """
+
+    def __init__(
+        self, tools: Iterable[Any], *, namespaces: Mapping[str, str] | None = None
+    ) -> None:
+        self._tools: dict[ToolKey | str, Tool] = {}
+        self._hosted: list[dict[str, Any]] = []
+        self._order: list[Tool] = []
+        for entry in tools:
+            self._add(entry)
+        self._namespaces = dict(namespaces or {})
+        self._definitions = self._build_definitions()
+
+    def _add(self, entry: Any) -> None:
+        if isinstance(entry, Tool):
+            key = _tool_key(entry)
+            if key in self._tools:
+                raise ConfigError(_duplicate_message(key, self._tools[key], entry))
+            self._tools[key] = entry
+            self._order.append(entry)
+        elif isinstance(entry, Mapping):
+            self._hosted.append(dict(entry))
+        elif callable(getattr(entry, "to_wire", None)):
+            self._hosted.append(entry.to_wire())
+        else:
+            raise ConfigError(
+                f"{entry!r} is not a tool: decorate functions with @sandloop.tool, or pass a "
+                "tool object (ShellTool(), ApplyPatchTool(), ...) or a hosted tool definition dict"
+            )
+
+    def __len__(self) -> int:
+        return len(self._order)
+
+    def __iter__(self) -> Any:
+        return iter(self._order)
+
+    def lookup(self, call: Any) -> Tool | None:
+        """The tool that executes ``call``, or ``None`` when no tool matches."""
+        tool = self._tools.get(call_tool_key(call))
+        if tool is not None and tool.call_type != call.type:
+            return None
+        return tool
+
+    def names(self) -> list[str]:
+        """Readable names of the executable tools, for messages to the model."""
+        return [_display(_tool_key(t)) for t in self._order]
+
+    def definitions(self) -> list[dict[str, Any]]:
+        """The request's ``tools`` list (built once; do not modify it)."""
+        return self._definitions
+
+    def _build_definitions(self) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        grouped: dict[str, dict[str, Any]] = {}
+        for tool in self._order:
+            definition = tool.definition()
+            if tool.namespace is None:
+                out.append(definition)
+                continue
+            group = grouped.get(tool.namespace)
+            if group is None:
+                description = self._namespaces.get(
+                    tool.namespace, f"Tools of the {tool.namespace} namespace."
+                )
+                group = {
+                    "type": "namespace",
+                    "name": tool.namespace,
+                    "description": description,
+                    "tools": [],
+                }
+                grouped[tool.namespace] = group
+                out.append(group)
+            group["tools"].append(definition)
+        return out + self._hosted
+
+
+def _tool_key(tool: Tool) -> ToolKey | str:
+    if tool.call_type in NAMED_CALL_TYPES:
+        if not tool.name:
+            raise ConfigError(f"{tool!r} has no name")
+        return (tool.namespace, tool.name)
+    return tool.call_type
+
+
+def _display(key: ToolKey | str) -> str:
+    if isinstance(key, str):
+        return key.removesuffix("_call")
+    namespace, name = key
+    return f"{namespace}.{name}" if namespace else name
+
+
+def _duplicate_message(key: ToolKey | str, first: Tool, second: Tool) -> str:
+    if isinstance(key, str):
+        return f"two tools execute {key} items ({first!r} and {second!r}); keep one"
+    return (
+        f"duplicate tool name {_display(key)!r} ({first!r} and {second!r}); "
+        "give one of them another name with @sandloop.tool(name=...)"
+    )
