@@ -47,16 +47,21 @@ def parse_envelope(text: str) -> list[FileOp]:
         PatchParseError: The envelope is malformed; ``line_number`` says where.
     """
     rows = [row.removesuffix("\r") for row in text.removeprefix("\ufeff").split("\n")]
+    while rows and not rows[-1].strip():
+        rows.pop()
     first = next((i for i, row in enumerate(rows) if row.strip()), len(rows))
     if first == len(rows) or rows[first].strip() != BEGIN:
         _fail(first + 1, f"a patch starts with `{BEGIN}`")
     ops: list[FileOp] = []
     i = first + 1
     while i < len(rows) and rows[i].strip() != END:
+        if not rows[i].strip():
+            i += 1  # blank lines between sections carry nothing
+            continue
         op, i = _section(rows, i)
         ops.append(op)
     if i == len(rows):
-        _fail(i, f"no `{END}` line: the patch looks cut off, so none of it was applied")
+        _fail(i + 1, f"no `{END}` line: the patch looks cut off, so none of it was applied")
     if not ops:
         _fail(i + 1, "the patch has no file sections")
     if extra := next((j for j in range(i + 1, len(rows)) if rows[j].strip()), None):

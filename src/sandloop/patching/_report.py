@@ -58,7 +58,7 @@ def block_missing(index: LineIndex, hunk: Hunk, *, start: int, path: str) -> Pat
         head = f"none of its lines is in the file{where}; first: `{_clip(line)}`."
         return _conflict(path, hunk, head, line, near, index, "Lines that look closest:")
     spot = at + bad
-    shown = list(range(max(at, spot - 2), min(len(index.lines), spot + 3)))
+    shown = list(range(max(0, spot - 2), min(len(index.lines), spot + 3)))
     head = (
         f"line {bad + 1} of the hunk, `{_clip(line)}`, does not match the file{where}. "
         f"The best match of the hunk is at line {at + 1}; around the mismatch the file has:"

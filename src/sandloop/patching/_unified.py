@@ -52,7 +52,8 @@ def _parse_errors(path: str) -> Iterator[None]:
     try:
         yield
     except (UnidiffParseError, ValueError) as exc:
-        raise PatchParseError(f"{path}: not a valid unified diff: {exc}.", path=path) from exc
+        detail = str(exc).strip().rstrip(".")
+        raise PatchParseError(f"{path}: not a valid unified diff: {detail}.", path=path) from exc
 
 
 def _one_file(diff: str, *, path: str) -> PatchedFile:

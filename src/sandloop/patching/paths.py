@@ -34,7 +34,7 @@ def workspace_path(path: str, *, root: str = "/workspace") -> str:
     if path.startswith("/"):
         base = posixpath.normpath(root)
         full = posixpath.normpath(path)
-        if not full.startswith(base.rstrip("/") + "/"):
+        if full != base and not full.startswith(base.rstrip("/") + "/"):
             raise _escape(given, f"is an absolute path outside the workspace {base}")
         path = posixpath.relpath(full, base)
     norm = posixpath.normpath(path)
