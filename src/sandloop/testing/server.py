@@ -274,6 +274,8 @@ class ScriptedResponsesServer:
             if turn.items is None and self._faults_used == len(turn.faults):
                 self._advance()
             return turn, fault, wait
+        # Claim the turn now, so a retry that overtakes a slow answer gets the next turn.
+        self._advance()
         return turn, None, wait
 
     def _advance(self) -> None:
@@ -281,7 +283,7 @@ class ScriptedResponsesServer:
         self._faults_used = 0
 
     def _play(self, turn: Turn, request: RecordedRequest, *, consume: bool) -> dict[str, Any]:
-        """Build the turn's Response; when ``consume``, record it as served and advance."""
+        """Build the turn's Response; when ``consume``, record it as served."""
         body = request.body
         items: Any = turn.items(request) if callable(turn.items) else turn.items
         if isinstance(items, Turn):
@@ -313,7 +315,6 @@ class ScriptedResponsesServer:
         self.responses[response["id"]] = response
         if body.get("background"):
             self._background[response["id"]] = _Background(response, turn.background_polls)
-        self._advance()
 
     def _serve_fault(
         self, fault: Fault, response: dict[str, Any], body: dict[str, Any], writer: ResponseWriter
