@@ -7,7 +7,7 @@ The loop's history is a list of ``Item``: ``parse_item`` turns wire dicts into t
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Annotated, Any, Literal
 
 from pydantic import Discriminator, Field, Tag, TypeAdapter, ValidationError
@@ -68,7 +68,7 @@ class Message(WireModel):
 
     type: Literal["message"] = "message"
     role: Literal["user", "assistant", "system", "developer"]
-    content: str | list[ContentPart]
+    content: str | Sequence[ContentPart]
     phase: str | None = None
     status: str | None = None
     id: str | None = None

@@ -7,6 +7,7 @@ accepted as extra fields and sent as given.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated, Any
 
 from pydantic import Field
@@ -24,7 +25,7 @@ _Tool = Annotated[ToolParam | dict[str, Any], Field(union_mode="left_to_right")]
 
 
 def _dump_input(value: Any) -> Any:
-    if isinstance(value, list):
+    if isinstance(value, Sequence) and not isinstance(value, str):
         return [dump_item(item) for item in value]
     return value
 
@@ -46,7 +47,7 @@ class ResponseCreateParams(_RequestBody):
     """The body of ``POST /responses``. Only the fields you set are sent."""
 
     model: str | None = None
-    input: str | list[_InputItem] | None = None
+    input: str | Sequence[_InputItem] | None = None
     instructions: str | None = None
     previous_response_id: str | None = None
     conversation: str | dict[str, Any] | None = None
@@ -56,7 +57,7 @@ class ResponseCreateParams(_RequestBody):
     stream: bool | None = None
     stream_options: dict[str, Any] | None = None
     context_management: list[dict[str, Any]] | None = None
-    tools: list[_Tool] | None = None
+    tools: Sequence[_Tool] | None = None
     tool_choice: str | dict[str, Any] | None = None
     parallel_tool_calls: bool | None = None
     max_tool_calls: int | None = None
@@ -80,7 +81,7 @@ class CompactParams(_RequestBody):
     """The body of ``POST /responses/compact``."""
 
     model: str | None = None
-    input: str | list[_InputItem] | None = None
+    input: str | Sequence[_InputItem] | None = None
     instructions: str | None = None
     previous_response_id: str | None = None
     prompt_cache_key: str | None = None

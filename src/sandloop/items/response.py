@@ -146,7 +146,7 @@ class Response(WireModel):
             part.text
             for item in self.output
             if isinstance(item, Message) and item.role == "assistant"
-            for part in (item.content if isinstance(item.content, list) else ())
+            for part in (() if isinstance(item.content, str) else item.content)
             if isinstance(part, OutputText)
         )
 

@@ -1,7 +1,8 @@
-"""The openapi.yaml examples, loaded once per session and fed to the round-trip tests.
+"""The openapi.yaml examples, loaded once per session (``functools.cache``).
 
-Tests ask for ``request_example``, ``response_example`` or ``event_example`` and are
-parametrized over every matching example of the official document.
+``conftest.py`` parametrizes the tests that ask for ``request_example``, ``response_example`` or
+``event_example`` over every matching example of the official document. The module has a
+distinctive name because test directories have no ``__init__.py`` (imports are by basename).
 """
 
 from __future__ import annotations
@@ -99,14 +100,3 @@ def event_examples() -> list[Example]:
         if example:
             out.append(Example(name, example))
     return out
-
-
-def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    for fixture, source in (
-        ("request_example", request_examples),
-        ("response_example", response_examples),
-        ("event_example", event_examples),
-    ):
-        if fixture in metafunc.fixturenames:
-            examples = source()
-            metafunc.parametrize(fixture, examples, ids=[e.name for e in examples])

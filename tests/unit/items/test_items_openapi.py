@@ -7,9 +7,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from openapi_examples import INVALID_JSON_EVENT_EXAMPLES, Example, event_examples, response_examples
 from pydantic import BaseModel
 
-from conftest import INVALID_JSON_EVENT_EXAMPLES, Example, event_examples, response_examples
 from sandloop.items import (
     CompactedResponse,
     CompactParams,
