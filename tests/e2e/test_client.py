@@ -62,7 +62,8 @@ async def test_json_round_trip() -> None:
             {"model": "m", "previous_response_id": first.id, "input": answer}
         )
         assert second.output_text == "3"
-        assert second.usage is not None and second.usage.total_tokens > 0
+        assert second.usage is not None
+        assert second.usage.total_tokens > 0
     assert len(server.create_requests) == 2
 
 
@@ -86,7 +87,8 @@ async def test_stream_survives_random_rechunking(seed: int) -> None:
     assert "".join(e.delta for e in args) == json.dumps({"query": "ö" * 50})
     assert isinstance(events[-1], ResponseCompletedEvent)
     numbers = [e.sequence_number for e in events]
-    assert numbers == sorted(numbers) and len(set(numbers)) == len(numbers)
+    assert numbers == sorted(numbers)
+    assert len(set(numbers)) == len(numbers)
     response = stream.response
     assert [item.type for item in response.output] == [i["type"] for i in items]
     assert response.output_text == LONG_TEXT
@@ -188,7 +190,8 @@ async def test_rate_limit_exhausting_retries_raises_rate_limit_error() -> None:
             with pytest.raises(RateLimitError) as info:
                 await client.create({"model": "m"})
         assert info.value.status_code == 429
-        assert info.value.request_id is not None and info.value.request_id.startswith("req_")
+        assert info.value.request_id is not None
+        assert info.value.request_id.startswith("req_")
 
 
 async def test_server_error_then_success() -> None:
@@ -201,10 +204,10 @@ async def test_server_error_then_success() -> None:
 async def test_bad_request_is_raised_at_once_with_the_api_message() -> None:
     fault = bad_request("Invalid 'input[2]': unknown item type.", code="invalid_value",
                         param="input[2]")  # fmt: skip
-    async with ScriptedResponsesServer([Turn(None, faults=[fault])]) as server:
-        async with client_for(server) as client:
-            with pytest.raises(BadRequestError) as info:
-                await client.create({"model": "m"})
+    server = ScriptedResponsesServer([Turn(None, faults=[fault])])
+    async with server, client_for(server) as client:
+        with pytest.raises(BadRequestError) as info:
+            await client.create({"model": "m"})
     assert info.value.code == "invalid_value"
     assert "unknown item type" in str(info.value)
     assert len(server.requests) == 1
@@ -234,7 +237,7 @@ async def test_malformed_stream_is_invalid_response() -> None:
         client_for(server) as client,
     ):
         async with client.stream({"model": "m"}) as stream:
-            with pytest.raises(InvalidResponseError, match="event 3 .* not JSON"):
+            with pytest.raises(InvalidResponseError, match=r"event 3 .* not JSON"):
                 await stream.get_final_response()
         async with client.stream({"model": "m"}) as stream:
             await stream.get_final_response()
@@ -242,10 +245,11 @@ async def test_malformed_stream_is_invalid_response() -> None:
 
 async def test_slow_server_times_out() -> None:
     turns = [Turn([message("late")], faults=[delay(1.0)])]
-    async with ScriptedResponsesServer(turns) as server:
-        async with client_for(server, timeout=0.2, retry=RetryPolicy(max_retries=0)) as client:
-            with pytest.raises(ApiTimeoutError):
-                await client.create({"model": "m"})
+    server = ScriptedResponsesServer(turns)
+    no_retry = RetryPolicy(max_retries=0)
+    async with server, client_for(server, timeout=0.2, retry=no_retry) as client:
+        with pytest.raises(ApiTimeoutError):
+            await client.create({"model": "m"})
     # The server still produced the answer the client gave up on: the turn counts as played.
     assert server.remaining_turns == 0
 

@@ -112,8 +112,10 @@ async def test_client_errors_are_mapped_and_not_retried(
     assert len(rec.requests) == 1
 
 
-@pytest.mark.parametrize(("status", "kind"), [(429, RateLimitError), (500, ServerError),
-                                              (503, ServerError), (409, ConflictError)])  # fmt: skip
+RETRYABLE = [(429, RateLimitError), (500, ServerError), (503, ServerError), (409, ConflictError)]
+
+
+@pytest.mark.parametrize(("status", "kind"), RETRYABLE)
 async def test_retryable_statuses_are_retried_then_raised(
     status: int, kind: type[ApiStatusError]
 ) -> None:
@@ -255,7 +257,7 @@ async def test_stream_without_terminal_event_is_an_error() -> None:
     body = sse({"type": "response.created", "response": response_json("in_progress")})
     rec = Recorder(httpx.Response(200, content=body))
     async with make_client(rec) as client, client.stream({"model": "m"}) as stream:
-        with pytest.raises(InvalidResponseError, match="without response.completed"):
+        with pytest.raises(InvalidResponseError, match=r"without response\.completed"):
             await stream.get_final_response()
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -45,7 +47,7 @@ def test_one_byte_at_a_time() -> None:
 def test_any_split_points(cuts: list[int]) -> None:
     points = sorted(set(cuts))
     bounds = [0, *points, len(STREAM)]
-    chunks = [STREAM[a:b] for a, b in zip(bounds, bounds[1:], strict=False)]
+    chunks = [STREAM[a:b] for a, b in itertools.pairwise(bounds)]
     assert decode(chunks) == EXPECTED
 
 
