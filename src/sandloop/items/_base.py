@@ -40,15 +40,12 @@ class WireModel(BaseModel):
 
     Unknown fields are kept (``model_extra``) and serialised back. Models built in Python always
     serialise their discriminator (``type``) even though it has a default; models parsed from the
-    wire serialise exactly the keys they arrived with.
+    wire serialise exactly the keys they arrived with. ``model_validate`` and the ``parse_*``
+    functions treat their input as wire data; a ``TypeAdapter`` of your own should pass
+    ``context=WIRE_CONTEXT`` to get the same behaviour.
     """
 
-    model_config = ConfigDict(
-        extra="allow",
-        populate_by_name=True,
-        arbitrary_types_allowed=False,
-        ser_json_inf_nan="constants",
-    )
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
 
     # Fields a model built in Python must always send, although they have a default.
     _always_sent: ClassVar[tuple[str, ...]] = ("type",)
