@@ -45,7 +45,8 @@ class WireModel(BaseModel):
     ``context=WIRE_CONTEXT`` to get the same behaviour.
     """
 
-    model_config = ConfigDict(extra="allow", populate_by_name=True)
+    # "constants" keeps a received Infinity/NaN as is (pydantic would turn it into null): lossless.
+    model_config = ConfigDict(extra="allow", populate_by_name=True, ser_json_inf_nan="constants")
 
     # Fields a model built in Python must always send, although they have a default.
     _always_sent: ClassVar[tuple[str, ...]] = ("type",)
