@@ -1,10 +1,31 @@
 """sandloop.sandboxes: where tool calls run.
 
-``Sandbox`` is the contract executors code against; ``LocalSandbox`` runs the in-sandbox runner
-as a local subprocess (not isolated).
+``Sandbox`` is the contract executors code against. ``DockerSandbox`` is a hardened container
+with the runner inside; ``LocalSandbox`` runs the same runner as a local subprocess (not
+isolated). ``DockerSandbox`` is imported on first use, so ``import sandloop`` stays light.
 """
+
+from typing import TYPE_CHECKING, Any
 
 from sandloop.sandboxes.base import DEFAULT_MAX_OUTPUT, ExecResult, FileEntry, Sandbox
 from sandloop.sandboxes.local import LocalSandbox
 
-__all__ = ("DEFAULT_MAX_OUTPUT", "ExecResult", "FileEntry", "LocalSandbox", "Sandbox")
+if TYPE_CHECKING:
+    from sandloop.sandboxes.docker import DockerSandbox
+
+__all__ = (
+    "DEFAULT_MAX_OUTPUT",
+    "DockerSandbox",
+    "ExecResult",
+    "FileEntry",
+    "LocalSandbox",
+    "Sandbox",
+)
+
+
+def __getattr__(name: str) -> Any:
+    if name == "DockerSandbox":
+        from sandloop.sandboxes.docker import DockerSandbox
+
+        return DockerSandbox
+    raise AttributeError(f"module 'sandloop.sandboxes' has no attribute {name!r}")

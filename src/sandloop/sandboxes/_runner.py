@@ -689,6 +689,7 @@ class Runner:
     def serve(self) -> None:
         hello = {"hello": "sandloop-runner", "protocol": PROTOCOL, "pid": os.getpid()}
         hello.update(root=self.workspace.root, python=sys.version.split()[0], ops=sorted(OPS))
+        hello.update(uid=os.getuid(), gid=os.getgid())
         self.send({"id": 0, "ok": True, "result": hello})
         try:
             for req in self.frames():

@@ -1,0 +1,101 @@
+"""Channels: async byte streams to a runner.
+
+``LocalSandbox`` uses its subprocess's pipes directly (``StapledByteStream``). For a container the
+channel is the engine's *attach* connection: a socket carrying our writes to the runner's stdin and,
+from the engine, the runner's stdout and stderr multiplexed in frames of
+``[stream, 0, 0, 0, size (4 bytes, big-endian)] + payload`` (the format of a container started
+without a TTY). :class:`AttachChannel` turns that into a plain byte stream of the runner's stdout
+and keeps the tail of its stderr for error messages.
+
+Knows sockets, not the docker SDK: a later backend (a remote engine, a Kubernetes attach
+websocket) adds its own channel here and reuses everything above it.
+"""
+
+from __future__ import annotations
+
+import socket
+import struct
+
+import anyio
+import anyio.abc
+
+__all__ = ("AttachChannel",)
+
+_FRAME = struct.Struct(">BxxxI")
+_STDOUT, _STDERR = 1, 2
+_STDERR_KEEP = 4096
+
+
+class AttachChannel(anyio.abc.ByteStream):
+    """An engine attach socket as an anyio byte stream of the runner's stdout.
+
+    Args:
+        sock: A connected socket after the HTTP upgrade; the channel owns and closes it.
+    """
+
+    def __init__(self, sock: socket.socket) -> None:
+        sock.setblocking(False)
+        self._sock = sock
+        self._raw = bytearray()
+        self._stderr = bytearray()
+        self._closed = False
+
+    @property
+    def stderr_tail(self) -> str:
+        """The last few KiB the runner wrote to stderr (for error messages)."""
+        return self._stderr.decode("utf-8", "replace")
+
+    async def receive(self, max_bytes: int = 65536) -> bytes:
+        while True:
+            if len(self._raw) >= _FRAME.size:
+                kind, size = _FRAME.unpack_from(self._raw)
+                if len(self._raw) >= _FRAME.size + size:
+                    payload = bytes(self._raw[_FRAME.size : _FRAME.size + size])
+                    del self._raw[: _FRAME.size + size]
+                    if kind == _STDOUT and payload:
+                        return payload
+                    if kind == _STDERR:
+                        self._stderr += payload
+                        del self._stderr[:-_STDERR_KEEP]
+                    continue
+            await self._recv_more(max(max_bytes, 65536))
+
+    async def _recv_more(self, max_bytes: int) -> None:
+        while True:
+            if self._closed:
+                raise anyio.ClosedResourceError
+            try:
+                chunk = self._sock.recv(max_bytes)
+            except BlockingIOError:
+                await anyio.wait_readable(self._sock)
+                continue
+            except OSError as exc:
+                raise anyio.BrokenResourceError from exc
+            if not chunk:
+                raise anyio.EndOfStream
+            self._raw += chunk
+            return
+
+    async def send(self, item: bytes) -> None:
+        view = memoryview(item)
+        while view:
+            if self._closed:
+                raise anyio.ClosedResourceError
+            try:
+                sent = self._sock.send(view)
+            except BlockingIOError:
+                await anyio.wait_writable(self._sock)
+                continue
+            except OSError as exc:
+                raise anyio.BrokenResourceError from exc
+            view = view[sent:]
+
+    async def send_eof(self) -> None:
+        # The protocol never needs stdin EOF; the engine would not pass it on anyway.
+        raise NotImplementedError("the runner protocol does not use EOF")
+
+    async def aclose(self) -> None:
+        if not self._closed:
+            self._closed = True
+            anyio.notify_closing(self._sock)  # wake a task waiting to read or write
+            self._sock.close()

@@ -1,0 +1,174 @@
+"""Copy-mode workspaces: pack a host tree into a tar, and diff two tars as a git-style patch.
+
+``DockerSandbox(mount="copy")`` sends :func:`pack_tree`'s tar into the container and keeps it as
+the baseline; ``diff()`` fetches the container's tree as a tar and :func:`diff_trees` compares
+the two, so the edits come back exactly (new, deleted, changed, binary and mode-only changes)
+without the host directory ever being touched. Pure tar and text work: no Docker here.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import os
+import stat
+import tarfile
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+__all__ = ("TreeEntry", "diff_trees", "extract_tree", "index_tar", "pack_tree")
+
+#: Directories never diffed (their contents are tool state, not edits).
+DEFAULT_DIFF_EXCLUDE = (".git",)
+
+
+@dataclass(frozen=True, slots=True)
+class TreeEntry:
+    """One file or symlink of a tree, as a tar member."""
+
+    path: str
+    mode: int  # git-style: 0o100644, 0o100755 or 0o120000
+    digest: str
+    member: tarfile.TarInfo
+
+
+def pack_tree(root: Path, dest: IO[bytes], *, uid: int, gid: int) -> None:
+    """Write ``root`` as a tar (paths relative to it, owned by ``uid:gid``) into ``dest``."""
+
+    def own(info: tarfile.TarInfo) -> tarfile.TarInfo | None:
+        if not (info.isfile() or info.isdir() or info.issym()):
+            return None  # sockets, fifos, devices: nothing an edit could need
+        info.uid, info.gid, info.uname, info.gname = uid, gid, "", ""
+        return info
+
+    with tarfile.open(fileobj=dest, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        tar.add(str(root), arcname=".", recursive=True, filter=own)
+
+
+def _member_path(name: str, strip: int) -> str | None:
+    parts = [p for p in name.split("/") if p not in ("", ".")]
+    parts = parts[strip:]
+    return "/".join(parts) if parts else None
+
+
+def index_tar(tar: tarfile.TarFile, *, strip: int = 0) -> dict[str, TreeEntry]:
+    """Map each file and symlink of a tar to its mode and content digest."""
+    entries: dict[str, TreeEntry] = {}
+    for member in tar:
+        path = _member_path(member.name, strip)
+        if path is None:
+            continue
+        if member.issym():
+            mode, digest = 0o120000, hashlib.sha256(member.linkname.encode()).hexdigest()
+        elif member.isfile():
+            mode = 0o100755 if member.mode & 0o111 else 0o100644
+            fh = tar.extractfile(member)
+            digest = _digest(fh) if fh is not None else ""
+        else:
+            continue
+        entries[path] = TreeEntry(path, mode, digest, member)
+    return entries
+
+
+def _digest(fh: IO[bytes]) -> str:
+    h = hashlib.sha256()
+    for block in iter(lambda: fh.read(1 << 20), b""):
+        h.update(block)
+    return h.hexdigest()
+
+
+def _content(tar: tarfile.TarFile, entry: TreeEntry | None) -> bytes:
+    if entry is None:
+        return b""
+    if entry.mode == 0o120000:
+        return entry.member.linkname.encode()
+    fh = tar.extractfile(entry.member)
+    return fh.read() if fh is not None else b""
+
+
+def _excluded(path: str, exclude: Iterable[str]) -> bool:
+    return any(path == top or path.startswith(top + "/") for top in exclude)
+
+
+def diff_trees(
+    old_tar: tarfile.TarFile,
+    old: dict[str, TreeEntry],
+    new_tar: tarfile.TarFile,
+    new: dict[str, TreeEntry],
+    *,
+    exclude: Iterable[str] = DEFAULT_DIFF_EXCLUDE,
+) -> str:
+    """A git-style unified diff from ``old`` to ``new`` (``git apply`` accepts it)."""
+    exclude = tuple(exclude)
+    chunks: list[str] = []
+    for path in sorted(set(old) | set(new)):
+        if _excluded(path, exclude):
+            continue
+        before, after = old.get(path), new.get(path)
+        if before and after and (before.mode, before.digest) == (after.mode, after.digest):
+            continue
+        chunks.append(
+            _file_diff(path, before, after, _content(old_tar, before), _content(new_tar, after))
+        )
+    return "".join(chunks)
+
+
+def _file_diff(
+    path: str, before: TreeEntry | None, after: TreeEntry | None, old: bytes, new: bytes
+) -> str:
+    head = [f"diff --git a/{path} b/{path}\n"]
+    if before is None and after is not None:
+        head.append(f"new file mode {after.mode:o}\n")
+    elif after is None and before is not None:
+        head.append(f"deleted file mode {before.mode:o}\n")
+    elif before is not None and after is not None and before.mode != after.mode:
+        head += [f"old mode {before.mode:o}\n", f"new mode {after.mode:o}\n"]
+    if old == new:
+        return "".join(head)
+    a = f"a/{path}" if before is not None else "/dev/null"
+    b = f"b/{path}" if after is not None else "/dev/null"
+    old_text, new_text = _text(old), _text(new)
+    if old_text is None or new_text is None:
+        return "".join([*head, f"Binary files {a} and {b} differ\n"])
+    lines = difflib.unified_diff(
+        old_text.splitlines(keepends=True), new_text.splitlines(keepends=True), a, b, n=3
+    )
+    return "".join(head) + "".join(_mark_missing_newlines(lines))
+
+
+def _text(data: bytes) -> str | None:
+    if b"\0" in data:
+        return None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+
+
+def _mark_missing_newlines(lines: Iterable[str]) -> Iterable[str]:
+    for i, line in enumerate(lines):
+        if i < 2:  # the ---/+++ header lines end with a newline from difflib
+            yield line if line.endswith("\n") else line + "\n"
+        elif line.endswith("\n"):
+            yield line
+        else:
+            yield line + "\n\\ No newline at end of file\n"
+
+
+def extract_tree(tar: tarfile.TarFile, dest: Path, *, strip: int = 1) -> None:
+    """Extract a tar into ``dest`` (which must be empty or missing), dropping ``strip`` leading
+    path components, refusing members or links that would land outside it."""
+    if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
+        raise FileExistsError(f"{dest} exists and is not an empty directory")
+    dest.mkdir(parents=True, exist_ok=True)
+    members = []
+    for member in tar.getmembers():
+        path = _member_path(member.name, strip)
+        if path is None:
+            continue
+        member.name = path
+        members.append(member)
+    tar.extractall(dest, members=members, filter="data")
+    os.chmod(dest, stat.S_IMODE(dest.stat().st_mode) | 0o700)
