@@ -128,6 +128,7 @@ def check_request(
             them instead of the full history.
     """
     items = normalize_input(body.get("input"))
+    stripped = _check_created_by(body.get("input"))
     prev_id = body.get("previous_response_id")
     if prev_id is not None:
         prev = responses.get(prev_id)
@@ -136,15 +137,26 @@ def check_request(
             msg = f"previous_response_id {prev_id!r} is unknown (served: {known})"
             return RequestCheck((msg,), tuple(items))
         chained = prev.history + prev.output
-        problems = _check_not_resent(items, chained)
+        problems = stripped + _check_not_resent(items, chained)
         problems += _check_outputs(items, pending_calls(prev.output))
         return RequestCheck(tuple(problems), chained + tuple(items))
     if last is None:
-        return RequestCheck((), tuple(items))
+        return RequestCheck(tuple(stripped), tuple(items))
     new, problems = _split_replay(items, last, compactions)
     if new is not None:
         problems += _check_outputs(new, pending_calls(last.output))
-    return RequestCheck(tuple(problems), tuple(items))
+    return RequestCheck(tuple(stripped + problems), tuple(items))
+
+
+def _check_created_by(raw: Any) -> list[str]:
+    """``created_by`` belongs to the output form of items only: replays must strip it."""
+    if not isinstance(raw, list):
+        return []
+    return [
+        f"input item {i} carries created_by: strip it when replaying output items"
+        for i, item in enumerate(raw)
+        if isinstance(item, dict) and "created_by" in item
+    ]
 
 
 def _split_replay(
