@@ -1,0 +1,136 @@
+"""Reading a patch's files from the sandbox, and writing its plan back all or nothing.
+
+Private to ``executors``: :mod:`.apply_patch` checks the paths, reads every file a patch
+touches here, plans the change with :mod:`sandloop.patching` (pure), then writes it here. When a
+write fails or the call is cancelled mid-way, the files already written are put back as they
+were, so the workspace never holds half a patch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from contextlib import suppress
+from dataclasses import dataclass
+
+import anyio
+
+from sandloop.errors import PatchError, SandboxError, SandboxFileError
+from sandloop.patching import PatchPlan
+from sandloop.sandboxes.base import Sandbox
+
+__all__ = ("MAX_FILE_BYTES", "FileState", "read_files", "write_plan")
+
+#: Largest file apply_patch edits (the API caps a diff at 10 MiB; files get some headroom).
+MAX_FILE_BYTES = 32 * 1024 * 1024
+
+# Text files are decoded losslessly: bytes that are not UTF-8 survive untouched lines.
+_ENCODING, _ERRORS = "utf-8", "surrogateescape"
+
+
+@dataclass(frozen=True, slots=True)
+class FileState:
+    """One path of a patch as it was before the patch.
+
+    Attributes:
+        path: Workspace-relative path.
+        data: The file's bytes, or ``None`` when it does not exist.
+        mode: Its permission bits, when it exists.
+    """
+
+    path: str
+    data: bytes | None
+    mode: int | None = None
+
+    @property
+    def text(self) -> str | None:
+        """The content as text (lossless for any bytes), or ``None``."""
+        return None if self.data is None else self.data.decode(_ENCODING, _ERRORS)
+
+    @property
+    def binary(self) -> bool:
+        """The file looks binary (a NUL byte near the start)."""
+        return self.data is not None and b"\0" in self.data[:8192]
+
+
+def encode(text: str) -> bytes:
+    """The bytes to write for a planned text."""
+    return text.encode(_ENCODING, _ERRORS)
+
+
+async def read_files(sandbox: Sandbox, paths: Iterable[str]) -> dict[str, FileState]:
+    """Read every path (in order, before anything is written).
+
+    Raises:
+        WorkspacePathError: A path leads out of the workspace through a symlink.
+        SandboxFileError: A path is a directory or cannot be read.
+    """
+    states: dict[str, FileState] = {}
+    for path in paths:
+        if path not in states:
+            states[path] = await _read(sandbox, path)
+    return states
+
+
+async def _read(sandbox: Sandbox, path: str) -> FileState:
+    entry = await sandbox.stat(path)
+    if entry is None:
+        return FileState(path, None)
+    if entry.kind == "dir":
+        raise SandboxFileError(
+            f"{path} is a directory, not a file.", path=path, reason="is_directory"
+        )
+    try:
+        data = await sandbox.read_file(path, max_bytes=MAX_FILE_BYTES)
+    except SandboxFileError as exc:
+        if entry.kind == "symlink" and exc.reason == "not_found":
+            return FileState(path, None)  # a dangling link inside the workspace: writable
+        raise
+    return FileState(path, data, entry.mode)
+
+
+async def write_plan(
+    sandbox: Sandbox, plan: PatchPlan, states: Mapping[str, FileState], modes: Mapping[str, int]
+) -> None:
+    """Write every change of ``plan``; on failure or cancellation, undo the ones made.
+
+    Args:
+        sandbox: Where the files live.
+        plan: The computed changes.
+        states: What each path held before (for the undo).
+        modes: Permission bits for new files (a renamed file keeps its source's).
+
+    Raises:
+        PatchError: A write failed; every file is back as it was (``path`` names the file).
+    """
+    done: list[str] = []
+    try:
+        for change in plan.changes:
+            if change.after is None:
+                await sandbox.delete_file(change.path)
+            else:
+                await sandbox.write_file(
+                    change.path, encode(change.after), mode=modes.get(change.path)
+                )
+            done.append(change.path)
+    except SandboxFileError as exc:
+        await _undo(sandbox, done, states)
+        raise PatchError(
+            f"could not write {exc.path}: {exc}. The files already written were restored; "
+            "nothing was changed.",
+            path=exc.path,
+        ) from exc
+    except BaseException:
+        await _undo(sandbox, done, states)
+        raise
+
+
+async def _undo(sandbox: Sandbox, done: list[str], states: Mapping[str, FileState]) -> None:
+    # Shielded: a cancelled call must still leave the workspace whole before it unwinds.
+    with anyio.CancelScope(shield=True):
+        for path in reversed(done):
+            before = states[path]
+            with suppress(SandboxFileError, SandboxError):
+                if before.data is None:
+                    await sandbox.delete_file(path)
+                else:
+                    await sandbox.write_file(path, before.data, mode=before.mode)
