@@ -174,12 +174,16 @@ class ResponseFailedError(ApiError):
     Attributes:
         response: The final Response object (``sandloop.items.Response``).
         code: ``response.error.code`` when present.
+        result: The partial ``RunResult`` when the failure ended an agent run, else ``None``.
     """
 
-    def __init__(self, message: str, *, response: Any = None, code: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, response: Any = None, code: str | None = None, result: Any = None
+    ) -> None:
         super().__init__(message)
         self.response = response
         self.code = code
+        self.result = result
 
 
 # --- the agent loop ----------------------------------------------------------------------

@@ -94,11 +94,6 @@ class CustomTool:
     def __repr__(self) -> str:
         return f"CustomTool({self.name!r})"
 
-    @property
-    def import_path(self) -> str:
-        """``module:qualname`` of the function."""
-        return f"{self.func.__module__}:{self.func.__qualname__}"
-
     def definition(self) -> dict[str, Any]:
         """The ``{"type": "custom", ...}`` entry of the request's ``tools`` (built once)."""
         return self._definition

@@ -1,3 +1,42 @@
-"""sandloop.loop."""
+"""sandloop.loop: the agent loop — Agent, run / run_sync / stream, RunResult, run events.
 
-__all__: tuple[str, ...] = ()
+The top of the data flow: ``loop → dispatch → executors → sandboxes``, with the model reached
+through ``client``.
+"""
+
+from sandloop.loop.agent import Agent
+from sandloop.loop.api import run, run_sync, stream
+from sandloop.loop.events import (
+    Compacted,
+    ResponseCreated,
+    RunEnded,
+    RunEvent,
+    RunStarted,
+    TextDelta,
+    ToolCallFinished,
+    ToolCallStarted,
+    TurnEnded,
+    TurnStarted,
+)
+from sandloop.loop.result import RunResult, RunStatus
+from sandloop.loop.runner import AgentLoop
+
+__all__ = (
+    "Agent",
+    "AgentLoop",
+    "Compacted",
+    "ResponseCreated",
+    "RunEnded",
+    "RunEvent",
+    "RunResult",
+    "RunStarted",
+    "RunStatus",
+    "TextDelta",
+    "ToolCallFinished",
+    "ToolCallStarted",
+    "TurnEnded",
+    "TurnStarted",
+    "run",
+    "run_sync",
+    "stream",
+)

@@ -1,0 +1,134 @@
+"""Agent: the model, instructions, tools and limits of a run, as plain data.
+
+Part of ``loop``. An agent holds no connection and no sandbox; :func:`sandloop.run` combines it
+with those. Building one validates the tool set (duplicate names are a ``ConfigError`` here, not
+mid-run) and caches the wire ``tools`` list. :meth:`Agent.to_dict` / :meth:`Agent.from_dict`
+round-trip it through JSON with tools named by import path (DESIGN §7).
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from sandloop.dispatch import ApprovalPolicy, ToolRegistry
+from sandloop.errors import ConfigError
+from sandloop.executors.base import Tool
+
+__all__ = ("Agent",)
+
+
+@dataclass(frozen=True, slots=True)
+class Agent:
+    """What to run: model, instructions, tools, state mode and limits.
+
+    Attributes:
+        model: The model name (``"gpt-5.1"``).
+        instructions: The system/developer instructions, resent every turn.
+        tools: ``@sandloop.tool`` functions, tool objects (``ShellTool()``, ``CustomTool(...)``),
+            and hosted tool definitions as dicts (``{"type": "web_search"}``).
+        max_turns: Model calls allowed before ``MaxTurnsExceeded``.
+        timeout: Wall-clock seconds for the whole run, or ``None``.
+        store: ``True`` chains turns with ``previous_response_id``; ``False`` is stateless: the
+            whole history is resent each turn, with encrypted reasoning.
+        background: Create responses with ``background=True`` and poll them.
+        reasoning: The request's ``reasoning`` object (``{"effort": "low"}``).
+        max_concurrency: Calls of one response that run at once.
+        approval_policy: Which calls need the approval callback: ``"tools"`` (tools marked
+            ``needs_approval``), ``"all"`` or ``"never"``.
+        compact_threshold: Compact the history once a response's input tokens reach this.
+        compaction: ``"client"`` calls ``POST /responses/compact``; ``"server"`` asks the API
+            with ``context_management`` instead.
+        namespaces: Descriptions of the namespaces tools are grouped in.
+        request_options: Other request fields sent as given (``temperature``, ``text``, ...).
+    """
+
+    model: str
+    instructions: str | None = None
+    tools: Sequence[Any] = ()
+    max_turns: int = 100
+    timeout: float | None = None
+    store: bool = True
+    background: bool = False
+    reasoning: Mapping[str, Any] | None = None
+    max_concurrency: int = 8
+    approval_policy: ApprovalPolicy = "tools"
+    compact_threshold: int | None = None
+    compaction: Literal["client", "server"] = "client"
+    namespaces: Mapping[str, str] = field(default_factory=dict)
+    request_options: Mapping[str, Any] = field(default_factory=dict)
+    registry: ToolRegistry = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "tools", tuple(self.tools))
+        if not self.model:
+            raise ConfigError("Agent needs a model name")
+        if self.max_turns < 1:
+            raise ConfigError(f"max_turns must be at least 1, not {self.max_turns}")
+        if self.background and not self.store:
+            raise ConfigError("background=True needs store=True: the server must keep it")
+        if self.compaction not in ("client", "server"):
+            raise ConfigError(f"compaction must be 'client' or 'server', not {self.compaction!r}")
+        if self.compact_threshold is not None and self.compact_threshold < 1:
+            raise ConfigError("compact_threshold must be a positive token count")
+        registry = ToolRegistry(self.tools, namespaces=self.namespaces)
+        object.__setattr__(self, "registry", registry)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready description; tools by import path (``module:name``) or as dicts."""
+        return {
+            "model": self.model,
+            "instructions": self.instructions,
+            "tools": [_tool_ref(t) for t in self.tools],
+            "max_turns": self.max_turns,
+            "timeout": self.timeout,
+            "store": self.store,
+            "background": self.background,
+            "reasoning": dict(self.reasoning) if self.reasoning is not None else None,
+            "max_concurrency": self.max_concurrency,
+            "approval_policy": self.approval_policy,
+            "compact_threshold": self.compact_threshold,
+            "compaction": self.compaction,
+            "namespaces": dict(self.namespaces),
+            "request_options": dict(self.request_options),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Agent:
+        """Rebuild an agent from :meth:`to_dict` output, importing its tools.
+
+        Raises:
+            ConfigError: a tool path cannot be imported.
+        """
+        values = dict(data)
+        values["tools"] = [_load_tool(t) for t in values.get("tools", ())]
+        return cls(**values)
+
+
+def _tool_ref(tool: Any) -> str | dict[str, Any]:
+    if isinstance(tool, Mapping):
+        return dict(tool)
+    path = getattr(tool, "import_path", None)
+    if isinstance(path, str):
+        return path
+    # Other tool objects are rebuilt from their class with default options.
+    kind = type(tool)
+    return f"{kind.__module__}:{kind.__qualname__}"
+
+
+def _load_tool(ref: str | Mapping[str, Any]) -> Any:
+    if isinstance(ref, Mapping):
+        return dict(ref)
+    module_name, _, name = ref.partition(":")
+    try:
+        target: Any = importlib.import_module(module_name)
+        for part in name.split("."):
+            target = getattr(target, part)
+    except (ImportError, AttributeError) as exc:
+        raise ConfigError(f"cannot import tool {ref!r}: {exc}") from exc
+    tool = target() if isinstance(target, type) else target
+    if not isinstance(tool, Tool):
+        raise ConfigError(f"{ref!r} is not a tool (decorate it with @sandloop.tool)")
+    return tool

@@ -1,0 +1,178 @@
+"""Typed run events: what the loop tells the CLI and embedders while a run goes on.
+
+Part of ``loop``. The loop emits these to one sink: :func:`sandloop.stream` yields them,
+:func:`sandloop.run` passes them to ``on_event`` (or drops them). Events are frozen dataclasses
+that hold references to the run's items, never copies, so emitting costs next to nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from sandloop.dispatch import CallStatus
+    from sandloop.items import Response, Usage
+    from sandloop.loop.result import RunResult
+
+__all__ = (
+    "Compacted",
+    "ResponseCreated",
+    "RunEnded",
+    "RunEvent",
+    "RunStarted",
+    "TextDelta",
+    "ToolCallFinished",
+    "ToolCallStarted",
+    "TurnEnded",
+    "TurnStarted",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class RunEvent:
+    """Base of every run event.
+
+    Attributes:
+        run_id: The run the event belongs to.
+    """
+
+    run_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class RunStarted(RunEvent):
+    """The run began.
+
+    Attributes:
+        model: The model it uses.
+        stateless: ``True`` when the whole history is resent each turn (``store=False``).
+    """
+
+    model: str
+    stateless: bool
+
+
+@dataclass(frozen=True, slots=True)
+class TurnStarted(RunEvent):
+    """A model call is about to be sent.
+
+    Attributes:
+        turn: 1-based number of the model call.
+    """
+
+    turn: int
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseCreated(RunEvent):
+    """The server accepted the request and named the response.
+
+    Attributes:
+        turn: The model call.
+        response_id: The response's id.
+    """
+
+    turn: int
+    response_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class TextDelta(RunEvent):
+    """A fragment of the model's text (streaming runs only).
+
+    Attributes:
+        turn: The model call.
+        item_id: The message item the text belongs to.
+        delta: The new text.
+    """
+
+    turn: int
+    item_id: str | None
+    delta: str
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCallStarted(RunEvent):
+    """A tool call began (or is about to be answered without running: unknown, denied).
+
+    Attributes:
+        turn: The model call that asked for it.
+        call_id: The call's id.
+        tool: The tool name, or the call family (``shell``, ``apply_patch``, ...).
+        call: The call item.
+    """
+
+    turn: int
+    call_id: str
+    tool: str
+    call: Any
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCallFinished(RunEvent):
+    """A tool call has its output.
+
+    Attributes:
+        turn: The model call that asked for it.
+        call_id: The call's id.
+        tool: The tool name or call family.
+        status: ``completed``, ``failed``, ``invalid_arguments``, ``unknown_tool``, ``denied``,
+            ``timed_out`` or ``cancelled``.
+        duration: Seconds the call ran.
+        output: The output item sent back.
+        error: What the model was told when the call did not complete.
+    """
+
+    turn: int
+    call_id: str
+    tool: str
+    status: CallStatus
+    duration: float
+    output: Any
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TurnEnded(RunEvent):
+    """A model call finished and its output was recorded.
+
+    Attributes:
+        turn: The model call.
+        response: The Response.
+        usage: Its token usage (zero when the server sent none).
+        pending_calls: How many client calls it asked for.
+    """
+
+    turn: int
+    response: Response
+    usage: Usage
+    pending_calls: int
+
+
+@dataclass(frozen=True, slots=True)
+class Compacted(RunEvent):
+    """The history was compacted with ``POST /responses/compact``.
+
+    Attributes:
+        turn: The last model call before compaction.
+        items_before: History length before.
+        items_after: History length after.
+    """
+
+    turn: int
+    items_before: int
+    items_after: int
+
+
+@dataclass(frozen=True, slots=True)
+class RunEnded(RunEvent):
+    """The run finished (successfully or not); the last event of every run.
+
+    Attributes:
+        result: The result (partial when the run failed).
+        error: The exception that ended the run, or ``None``.
+    """
+
+    result: RunResult
+    error: BaseException | None = None

@@ -1,0 +1,97 @@
+"""RunResult: what a run produced, and the text of its final answer.
+
+Part of ``loop``. A result is plain data: :meth:`RunResult.to_dict` gives JSON-ready values
+(items in wire form) so a run's outcome can travel between processes (DESIGN §7).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from sandloop.items import Message, OutputText, Response, Usage, dump_item
+
+__all__ = ("RunResult", "RunStatus", "final_text")
+
+RunStatus = Literal[
+    "completed", "incomplete", "failed", "max_turns", "timeout", "cancelled", "sandbox_error"
+]
+
+
+@dataclass(slots=True)
+class RunResult:
+    """The outcome of a run (partial when it stopped early; errors carry it as ``.result``).
+
+    Attributes:
+        run_id: The run's id.
+        status: ``completed`` or why the run stopped.
+        final_output: Text of the final assistant message (``phase: "final_answer"`` preferred),
+            ``""`` when there is none.
+        items: Every item of the run in order: the input, each response's output, each output
+            the client sent. Every call has its output, so the items can be sent again.
+        responses: Every Response, in order.
+        usage: Token usage summed over all model calls (and compactions).
+        turns: Number of model calls.
+        history: The items a next request must build on: ``items`` unless the run compacted
+            its history, then the compacted items and what followed.
+        last_response_id: The id of the last response (to chain a follow-up run).
+    """
+
+    run_id: str
+    status: RunStatus
+    final_output: str
+    items: list[Any]
+    responses: list[Response] = field(default_factory=list)
+    usage: Usage = field(default_factory=Usage.zero)
+    turns: int = 0
+    history: list[Any] = field(default_factory=list)
+    last_response_id: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form: items and responses in wire form."""
+        return {
+            "run_id": self.run_id,
+            "status": self.status,
+            "final_output": self.final_output,
+            "items": [dump_item(i) for i in self.items],
+            "responses": [r.to_wire() for r in self.responses],
+            "usage": self.usage.to_wire(),
+            "turns": self.turns,
+            "history": [dump_item(i) for i in self.history],
+            "last_response_id": self.last_response_id,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RunResult:
+        """Rebuild a result from :meth:`to_dict` output."""
+        from sandloop.items import parse_items, parse_response
+
+        return cls(
+            run_id=data["run_id"],
+            status=data["status"],
+            final_output=data["final_output"],
+            items=parse_items(data["items"]),
+            responses=[parse_response(r) for r in data["responses"]],
+            usage=Usage.model_validate(data["usage"]),
+            turns=data["turns"],
+            history=parse_items(data["history"]),
+            last_response_id=data.get("last_response_id"),
+        )
+
+
+def final_text(items: list[Any]) -> str:
+    """Text of the last assistant message, preferring the last ``final_answer`` one."""
+    last: Message | None = None
+    for item in reversed(items):
+        if isinstance(item, Message) and item.role == "assistant":
+            if item.phase == "final_answer":
+                return _text(item)
+            if last is None:
+                last = item
+    return _text(last) if last is not None else ""
+
+
+def _text(message: Message) -> str:
+    if isinstance(message.content, str):
+        return message.content
+    return "".join(p.text for p in message.content if isinstance(p, OutputText))

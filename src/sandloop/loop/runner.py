@@ -1,0 +1,320 @@
+"""AgentLoop: the agent loop itself — request, record, dispatch, repeat.
+
+Part of ``loop``, the top of the data flow (``loop → dispatch → executors → sandboxes``; the
+model is reached through ``client``). :meth:`AgentLoop.run` fits on one screen; each step is a
+named method. Events go to one sink (``emit``), so :func:`sandloop.run` and
+:func:`sandloop.stream` share this code path.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import uuid
+from collections.abc import Awaitable, Callable, Iterator
+from typing import Any
+
+import anyio
+
+from sandloop.client import ResponsesClient
+from sandloop.dispatch import Approvals, CallOutcome, Dispatcher, RunScope
+from sandloop.dispatch.outputs import call_id_of, call_label
+from sandloop.errors import (
+    ApiError,
+    ConfigError,
+    MaxTurnsExceeded,
+    ResponseFailedError,
+    ResponseIncompleteError,
+    RunTimeoutError,
+    SandboxError,
+    SandloopError,
+)
+from sandloop.executors.base import ApprovalCallback
+from sandloop.items import (
+    CompactParams,
+    Response,
+    ResponseCreatedEvent,
+    ResponseTextDeltaEvent,
+    Usage,
+)
+from sandloop.loop import events as ev
+from sandloop.loop.agent import Agent
+from sandloop.loop.result import RunResult, RunStatus, final_text
+from sandloop.loop.transcript import Transcript, client_calls, to_items
+from sandloop.sandboxes.base import Sandbox
+
+__all__ = ("AgentLoop", "EventSink")
+
+EventSink = Callable[[ev.RunEvent], Awaitable[None]]
+
+
+async def _drop(event: ev.RunEvent) -> None:
+    return None
+
+
+class AgentLoop:
+    """One run of an agent. Use :func:`sandloop.run` / :func:`sandloop.stream` unless you need
+    the loop object itself (e.g. to read :attr:`transcript` after cancelling the run).
+
+    Args:
+        agent: What to run.
+        input: A user message, or items (also a previous result's ``history`` to resume).
+        client: The Responses API client.
+        sandbox: Passed to tools through ``ToolContext.sandbox``.
+        approve: The approval callback (sync or async).
+        context: Values passed to tools as ``ToolContext.extra``.
+        previous_response_id: Chain the first request onto this stored response.
+        stream: Stream each response (text deltas become :class:`~sandloop.loop.events.TextDelta`).
+        emit: Where events go.
+        run_id: The run's id; a fresh one when left out.
+    """
+
+    def __init__(
+        self,
+        agent: Agent,
+        input: str | list[Any],
+        *,
+        client: ResponsesClient,
+        sandbox: Sandbox | None = None,
+        approve: ApprovalCallback | None = None,
+        context: dict[str, Any] | None = None,
+        previous_response_id: str | None = None,
+        stream: bool = False,
+        emit: EventSink | None = None,
+        run_id: str | None = None,
+    ) -> None:
+        self.agent = agent
+        self.client = client
+        self.run_id = run_id or f"run_{uuid.uuid4().hex[:16]}"
+        self.transcript = Transcript(
+            to_items(input), stateless=not agent.store, previous_response_id=previous_response_id
+        )
+        self.responses: list[Response] = []
+        self.usage = Usage.zero()
+        self.turn = 0
+        self.status: RunStatus = "completed"
+        self._first_output = len(self.transcript.log)
+        self._stream = stream and not agent.background
+        self._emit = emit or _drop
+        approvals = Approvals(approve, policy=agent.approval_policy)
+        if approve is None and any(approvals.required(t) for t in agent.registry):
+            raise ConfigError("some tools need approval: pass approve= (a callback) to the run")
+        self._scope = RunScope(self.run_id, sandbox, dict(context or {}))
+        self._dispatcher = Dispatcher(
+            agent.registry,
+            approvals=approvals,
+            max_concurrency=agent.max_concurrency,
+            listener=self._on_call,
+        )
+        self._base = self._base_body()
+
+    async def run(self) -> RunResult:
+        """Run until a completed response asks for nothing more; return the result.
+
+        Raises:
+            MaxTurnsExceeded, RunTimeoutError, ResponseIncompleteError: with ``.result``.
+            ResponseFailedError: the model call failed (``.result`` set too).
+            SandboxError: the sandbox died; the history was settled first.
+        """
+        await self._emit(ev.RunStarted(self.run_id, self.agent.model, self.transcript.stateless))
+        try:
+            with self._guard():
+                while True:
+                    self._check_turn_limit()
+                    response = await self._call_model()
+                    calls, approvals = client_calls(response.output)
+                    self._check_status(response)
+                    if not calls and not approvals:
+                        break
+                    await self._answer_approvals(approvals)
+                    await self._run_calls(calls)
+                    await self._compact_if_needed()
+        except SandloopError as exc:
+            await self._emit(ev.RunEnded(self.run_id, self.result(), exc))
+            raise
+        result = self.result()
+        await self._emit(ev.RunEnded(self.run_id, result))
+        return result
+
+    # --- steps ------------------------------------------------------------------------------
+
+    def _check_turn_limit(self) -> None:
+        if self.turn >= self.agent.max_turns:
+            self.status = "max_turns"
+            raise MaxTurnsExceeded(
+                f"the run used its {self.agent.max_turns} model calls without a final answer",
+                result=self.result(),
+            )
+
+    async def _call_model(self) -> Response:
+        self.turn += 1
+        await self._emit(ev.TurnStarted(self.run_id, self.turn))
+        body = self._request_body()
+        response = await (self._stream_response(body) if self._stream else self._create(body))
+        self.responses.append(response)
+        if response.usage is not None:
+            self.usage = self.usage + response.usage
+        self.transcript.add_response(response.id, response.output)
+        pending = len(client_calls(response.output)[0])
+        usage = response.usage or Usage.zero()
+        await self._emit(ev.TurnEnded(self.run_id, self.turn, response, usage, pending))
+        return response
+
+    def _check_status(self, response: Response) -> None:
+        if response.status == "incomplete":
+            reason = response.incomplete_details.reason if response.incomplete_details else None
+            self.status = "incomplete"
+            self.transcript.settle("Not run: the response was incomplete.")
+            raise ResponseIncompleteError(
+                f"the model stopped early ({reason or 'no reason given'})",
+                result=self.result(),
+                reason=reason,
+            )
+
+    async def _answer_approvals(self, requests: list[Any]) -> None:
+        answers = [await self._dispatcher.approvals.answer_mcp(self.run_id, r) for r in requests]
+        self.transcript.add(answers)
+
+    async def _run_calls(self, calls: list[Any]) -> None:
+        results: list[CallOutcome] = []
+        try:
+            await self._dispatcher.run(calls, scope=self._scope, turn=self.turn, results=results)
+        finally:
+            # Also after a cancellation or a dead sandbox: what finished goes in, in call order.
+            self.transcript.add(r.output for r in results)
+            self.transcript.add(r.note for r in results if r.note is not None)
+
+    async def _compact_if_needed(self) -> None:
+        threshold = self.agent.compact_threshold
+        last = self.responses[-1].usage if self.responses else None
+        if self.agent.compaction != "client" or threshold is None or last is None:
+            return
+        if last.input_tokens + last.output_tokens < threshold:
+            return
+        before = len(self.transcript.history)
+        params = CompactParams(model=self.agent.model, input=self.transcript.history)
+        if self.agent.instructions is not None:
+            params.instructions = self.agent.instructions
+        compacted = await self.client.compact(params)
+        if compacted.usage is not None:
+            self.usage = self.usage + compacted.usage
+        self.transcript.replace(compacted.output)
+        after = len(self.transcript.history)
+        await self._emit(ev.Compacted(self.run_id, self.turn, before, after))
+
+    # --- requests ---------------------------------------------------------------------------
+
+    def _base_body(self) -> dict[str, Any]:
+        agent = self.agent
+        body: dict[str, Any] = dict(agent.request_options)
+        body["model"] = agent.model
+        if agent.instructions is not None:
+            body["instructions"] = agent.instructions
+        tools = agent.registry.definitions()
+        if tools:
+            body["tools"] = tools
+        if agent.reasoning is not None:
+            body["reasoning"] = dict(agent.reasoning)
+        if not agent.store:
+            body["store"] = False
+            include = list(body.get("include") or [])
+            if "reasoning.encrypted_content" not in include:
+                include.append("reasoning.encrypted_content")
+            body["include"] = include
+        if agent.background:
+            body["background"] = True
+        if agent.compaction == "server" and agent.compact_threshold is not None:
+            threshold = max(1000, agent.compact_threshold)  # the API's minimum
+            body["context_management"] = [{"type": "compaction", "compact_threshold": threshold}]
+        return body
+
+    def _request_body(self) -> dict[str, Any]:
+        body = dict(self._base)
+        body["input"] = self.transcript.request_input()
+        if self.transcript.previous_response_id is not None:
+            body["previous_response_id"] = self.transcript.previous_response_id
+        return body
+
+    async def _create(self, body: dict[str, Any]) -> Response:
+        response = await self.client.create(body)
+        await self._emit(ev.ResponseCreated(self.run_id, self.turn, response.id))
+        return response
+
+    async def _stream_response(self, body: dict[str, Any]) -> Response:
+        async with self.client.stream(body) as stream:
+            async for event in stream:
+                if isinstance(event, ResponseTextDeltaEvent):
+                    await self._emit(
+                        ev.TextDelta(self.run_id, self.turn, event.item_id, event.delta)
+                    )
+                elif isinstance(event, ResponseCreatedEvent):
+                    await self._emit(ev.ResponseCreated(self.run_id, self.turn, event.response.id))
+        return stream.response
+
+    async def _on_call(self, index: int, call: Any, outcome: CallOutcome | None) -> None:
+        tool = call_label(call)
+        if outcome is None:
+            await self._emit(
+                ev.ToolCallStarted(self.run_id, self.turn, call_id_of(call), tool, call)
+            )
+            return
+        await self._emit(
+            ev.ToolCallFinished(
+                self.run_id,
+                self.turn,
+                call_id_of(call),
+                tool,
+                outcome.status,
+                outcome.duration,
+                outcome.output,
+                outcome.error,
+            )
+        )
+
+    # --- results and failures ---------------------------------------------------------------
+
+    def result(self) -> RunResult:
+        """The result so far (partial while the run goes on or after it failed)."""
+        log = self.transcript.log
+        return RunResult(
+            run_id=self.run_id,
+            status=self.status,
+            final_output=final_text(log[self._first_output :]),
+            items=list(log),
+            responses=list(self.responses),
+            usage=self.usage,
+            turns=self.turn,
+            history=list(self.transcript.history),
+            last_response_id=self.responses[-1].id if self.responses else None,
+        )
+
+    @contextlib.contextmanager
+    def _guard(self) -> Iterator[None]:
+        """Apply the run timeout; on any way out but success, leave a history valid to resend."""
+        deadline = self.agent.timeout if self.agent.timeout is not None else math.inf
+        try:
+            with anyio.fail_after(deadline):
+                yield
+        except anyio.get_cancelled_exc_class():
+            self._stop("cancelled", "Not run: the run was cancelled.")
+            raise
+        except TimeoutError as exc:
+            self._stop("timeout", "Not run: the run's time limit passed.")
+            message = f"the run took longer than its {self.agent.timeout:g} s limit"
+            raise RunTimeoutError(message, result=self.result()) from exc
+        except SandboxError:
+            self._stop("sandbox_error", "Not run: the sandbox stopped working.")
+            raise
+        except ResponseFailedError as exc:
+            if exc.response is not None:
+                self.responses.append(exc.response)
+            self._stop("failed", "Not run: the response failed.")
+            exc.result = self.result()
+            raise
+        except ApiError:
+            self._stop("failed", "Not run: the model call failed.")
+            raise
+
+    def _stop(self, status: RunStatus, message: str) -> None:
+        self.status = status
+        self.transcript.settle(message)

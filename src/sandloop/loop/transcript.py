@@ -1,0 +1,130 @@
+"""Transcript: the run's history, its wire form, and what the next request must send.
+
+Part of ``loop``. Each item is dumped to its wire dict once, when it is added, and that dict is
+reused for every later request: chained mode (``previous_response_id``) sends only the items
+added since the last response, stateless mode resends every dict in order (reasoning items
+verbatim, next to their calls, ``created_by`` stripped). Compaction replaces the history with
+the compacted items.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sandloop.dispatch.outputs import call_id_of, failure_output, output_key
+from sandloop.items import McpApprovalRequest, McpApprovalResponse, Message, dump_item, parse_item
+
+__all__ = ("Transcript", "client_calls", "to_items")
+
+_CALL_TYPES = frozenset(
+    {
+        "function_call",
+        "custom_tool_call",
+        "shell_call",
+        "apply_patch_call",
+        "local_shell_call",
+        "computer_call",
+        "tool_search_call",
+    }
+)
+
+
+def to_items(value: str | Iterable[Any]) -> list[Any]:
+    """The run input as items: a string is one user message; dicts are parsed."""
+    if isinstance(value, str):
+        return [Message(role="user", content=value)]
+    return [parse_item(v) if isinstance(v, dict) else v for v in value]
+
+
+def _client_executable(item: Any) -> bool:
+    kind = getattr(item, "type", None)
+    if kind not in _CALL_TYPES:
+        return False
+    if kind == "shell_call":
+        # Calls for a hosted container are run by the API, which sends their outputs itself.
+        env = item.environment or {}
+        return bool(env.get("type", "local") == "local")
+    if kind == "tool_search_call":
+        return getattr(item, "execution", None) == "client"
+    return True
+
+
+def client_calls(output: Sequence[Any]) -> tuple[list[Any], list[McpApprovalRequest]]:
+    """The calls in ``output`` the client must answer, and the MCP approval requests.
+
+    A call already answered inside the same output (a hosted shell, for one) is left out.
+    """
+    answered = {key for item in output if (key := output_key(item)) is not None}
+    calls = [i for i in output if _client_executable(i) and call_id_of(i) not in answered]
+    approvals = [i for i in output if isinstance(i, McpApprovalRequest) and i.id not in answered]
+    return calls, approvals
+
+
+class Transcript:
+    """The history of a run and the request input built from it.
+
+    Args:
+        items: The run's input items.
+        stateless: Resend the whole history each turn instead of chaining.
+        previous_response_id: Chain the first request onto this stored response.
+    """
+
+    def __init__(
+        self, items: Iterable[Any], *, stateless: bool, previous_response_id: str | None = None
+    ) -> None:
+        self.stateless = stateless
+        self.previous_response_id = None if stateless else previous_response_id
+        self.history: list[Any] = []
+        self._wire: list[dict[str, Any]] = []
+        self._known = 0  # items the server already has (chained mode)
+        self.log: list[Any] = []  # every item of the run, compaction or not
+        self.add(items)
+
+    def add(self, items: Iterable[Any]) -> None:
+        """Append items (inputs or outputs the client produced)."""
+        for item in items:
+            self.history.append(item)
+            self._wire.append(dump_item(item))
+            self.log.append(item)
+
+    def add_response(self, response_id: str | None, output: Sequence[Any]) -> None:
+        """Append a response's output; in chained mode the server now knows everything."""
+        self.add(output)
+        if not self.stateless and response_id is not None:
+            self.previous_response_id = response_id
+            self._known = len(self.history)
+
+    def request_input(self) -> list[dict[str, Any]]:
+        """The ``input`` of the next request (wire dicts, shared: do not modify them)."""
+        if self.stateless or self.previous_response_id is None:
+            return list(self._wire)
+        return self._wire[self._known :]
+
+    def replace(self, items: Sequence[Any]) -> None:
+        """Continue from compacted items: they replace the history; the chain restarts."""
+        self.history = list(items)
+        self._wire = [dump_item(i) for i in items]
+        self._known = 0
+        self.previous_response_id = None
+
+    def unanswered(self) -> tuple[list[Any], list[McpApprovalRequest]]:
+        """Calls and MCP approval requests in the history that have no answer yet."""
+        return client_calls(self.history)
+
+    def settle(self, message: str) -> int:
+        """Answer every unanswered call with a failure output saying ``message``.
+
+        Keeps the history valid to send again after a run stopped mid-turn.
+
+        Returns:
+            How many outputs were added.
+        """
+        calls, approvals = self.unanswered()
+        outputs: list[Any] = [failure_output(c, message) for c in calls]
+        outputs += [
+            McpApprovalResponse(approval_request_id=a.id, approve=False, reason=message)
+            for a in approvals
+        ]
+        self.add(outputs)
+        return len(outputs)
