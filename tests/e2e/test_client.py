@@ -94,6 +94,17 @@ async def test_stream_survives_random_rechunking(seed: int) -> None:
     assert response.output_text == LONG_TEXT
 
 
+async def test_streams_and_requests_reuse_one_pooled_connection() -> None:
+    turns = [[message(f"answer {i}")] for i in range(6)]
+    server = ScriptedResponsesServer(turns, check_protocol=False, stream_chunk_size=5)
+    async with server, client_for(server) as client:
+        for i in range(3):
+            async with client.stream({"model": "m", "input": str(i)}) as stream:
+                await stream.get_final_response()
+            await client.create({"model": "m", "input": str(i)})
+    assert {r.connection for r in server.requests} == {1}
+
+
 async def test_stream_reports_incomplete_and_failed() -> None:
     turns = [
         Turn([message("partial")], status="incomplete", incomplete_reason="max_output_tokens"),

@@ -100,20 +100,27 @@ class ResponseStream:
     async def _iterate(self, http: HttpStream) -> AsyncIterator[StreamEvent]:
         decoder = SseDecoder()
         count = 0
+        finished = False
         try:
             async for chunk in http.chunks():
+                if finished:
+                    continue  # read to the end, so the connection goes back to the pool
                 for message in decoder.feed(chunk):
                     event = _parse(message.data, count)
                     if event is None:
                         continue
                     count += 1
-                    final = self._take(event)
+                    finished = self._take(event)
                     if not isinstance(event, UnknownEvent):
                         yield event
-                    if final:
-                        return
+                    if finished:
+                        break
         except ApiConnectionError as exc:
+            if finished:
+                return  # the response is complete; only the tail of the body was lost
             raise type(exc)(f"{exc} (the stream was cut after {count} events)") from exc
+        if finished:
+            return
         raise InvalidResponseError(
             f"the event stream ended after {count} events without response.completed, "
             "response.incomplete or response.failed"

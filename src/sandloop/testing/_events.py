@@ -51,9 +51,12 @@ def build_response(
     return response
 
 
-def rough_usage(request: Mapping[str, Any], output: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    """Token counts of about one token per four characters, so token budgets can be tested."""
-    inp = max(1, len(json.dumps(request.get("input", ""))) // 4)
+def rough_usage(input_bytes: int, output: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """About one token per four bytes of request body and output, so budgets can be tested.
+
+    Counting the raw request size keeps this O(1) in the length of a replayed history.
+    """
+    inp = max(1, input_bytes // 4)
     out = max(1, len(json.dumps(list(output))) // 4)
     return {
         "input_tokens": inp,

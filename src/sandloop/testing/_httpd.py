@@ -50,13 +50,16 @@ class ResponseWriter:
         h.end_headers()
         h.wfile.write(data)
 
-    def stream(self, pieces: Iterable[bytes], *, complete: bool = True) -> None:
-        """Send an SSE body with chunked encoding, one chunk (and one write) per piece.
+    def stream(
+        self, pieces: Iterable[bytes], *, complete: bool = True, coalesce: bool = False
+    ) -> None:
+        """Send an SSE body with chunked encoding, one HTTP chunk per piece.
 
         Args:
             pieces: The body bytes, already split where the chunk boundaries should be.
             complete: ``False`` drops the connection after the pieces instead of ending the
                 body properly (a stream cut mid-way).
+            coalesce: Send everything in one write (fast) instead of flushing each piece.
         """
         h = self._handler
         h.send_response(200)
@@ -65,12 +68,14 @@ class ResponseWriter:
         h.send_header("cache-control", "no-cache")
         self._common_headers(None)
         h.end_headers()
-        for piece in pieces:
-            if piece:
-                h.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+        frames = [b"%x\r\n%s\r\n" % (len(p), p) for p in pieces if p]
         if complete:
-            h.wfile.write(b"0\r\n\r\n")
-        else:
+            frames.append(b"0\r\n\r\n")
+        if coalesce:
+            frames = [b"".join(frames)]
+        for frame in frames:
+            h.wfile.write(frame)
+        if not complete:
             self.drop()
 
     def drop(self) -> None:
@@ -92,10 +97,11 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True
     server: _Server
+    number = 0
 
     def setup(self) -> None:
         super().setup()
-        self.server.track(self.connection, add=True)
+        self.number = self.server.track(self.connection, add=True)
 
     def finish(self) -> None:
         try:
@@ -126,7 +132,8 @@ class _Handler(BaseHTTPRequestHandler):
         path = self.path.split("?", 1)[0]
         path = path[len(BASE_PATH) :] if path.startswith(BASE_PATH + "/") else path
         headers = {k.lower(): v for k, v in self.headers.items()}
-        self.server.app(RecordedRequest(method, path, headers, body, received), writer)
+        request = RecordedRequest(method, path, headers, body, received, self.number)
+        self.server.app(request, writer)
 
     def log_message(self, format: str, *args: Any) -> None:
         """Keep test output quiet."""
@@ -142,13 +149,17 @@ class _Server(ThreadingHTTPServer):
         self._lock = threading.Lock()
         self._connections: set[socket.socket] = set()
         self._request_count = 0
+        self._connection_count = 0
 
-    def track(self, conn: socket.socket, *, add: bool) -> None:
+    def track(self, conn: socket.socket, *, add: bool) -> int:
+        """Remember (or forget) an open connection; return how many were opened so far."""
         with self._lock:
             if add:
                 self._connections.add(conn)
+                self._connection_count += 1
             else:
                 self._connections.discard(conn)
+            return self._connection_count
 
     def next_request_id(self) -> str:
         with self._lock:

@@ -44,22 +44,38 @@ class RequestCheck:
     history: tuple[dict[str, Any], ...]
 
 
-def normalize_input(value: Any) -> list[dict[str, Any]]:
-    """The request's ``input`` as a list of comparable item dicts."""
+def normalize_input(value: Any, *, deep: bool = False) -> list[dict[str, Any]]:
+    """The request's ``input`` as a list of comparable item dicts.
+
+    Args:
+        value: A string or a list of items.
+        deep: Strip ``created_by`` at every level (done once for the server's own output);
+            otherwise only at the top level, which keeps the per-request cost low: items are
+            copied only when they need a change.
+    """
     if value is None:
         return []
     if isinstance(value, str):
         value = [{"type": "message", "role": "user", "content": value}]
-    return [_normalize_item(item) for item in value]
+    return [_normalize_item(item, deep) for item in value]
 
 
-def _normalize_item(item: Any) -> dict[str, Any]:
-    clean = _strip_created_by(item)
-    if not isinstance(clean, dict):
-        return {"type": "<not an object>", "value": clean}
-    if "type" not in clean and "role" in clean:
+def _normalize_item(raw: Any, deep: bool) -> dict[str, Any]:
+    if not isinstance(raw, dict):
+        return {"type": "<not an object>", "value": raw}
+    item: dict[str, Any] = raw
+    if deep:
+        item = _strip_created_by(raw)
+    elif "created_by" in item:
+        item = {k: v for k, v in item.items() if k != "created_by"}
+    untyped = "type" not in item and "role" in item
+    text = isinstance(item.get("content"), str) and (untyped or item.get("type") == "message")
+    if not (untyped or text):
+        return item
+    clean = dict(item)
+    if untyped:
         clean["type"] = "message"
-    if clean.get("type") == "message" and isinstance(clean.get("content"), str):
+    if text:
         part = "output_text" if clean.get("role") == "assistant" else "input_text"
         clean["content"] = [{"type": part, "text": clean["content"]}]
     return clean

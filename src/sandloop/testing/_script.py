@@ -44,6 +44,8 @@ class RecordedRequest:
         headers: Header names lower-cased.
         body: The parsed JSON body (``None`` when there was none).
         received_at: ``time.monotonic()`` when the request line arrived.
+        connection: Number of the TCP connection it came on (1, 2, ...): requests that share
+            a number reused a pooled keep-alive connection.
     """
 
     method: str
@@ -51,6 +53,7 @@ class RecordedRequest:
     headers: Mapping[str, str]
     body: Any
     received_at: float
+    connection: int = 0
 
 
 FaultKind = Literal["status", "drop", "malformed", "delay"]

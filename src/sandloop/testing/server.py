@@ -247,7 +247,7 @@ class ScriptedResponsesServer:
         elif body.get("background"):
             writer.json(200, self._background[response["id"]].visible())
         elif body.get("stream"):
-            writer.stream(self._pieces(stream_events(response)))
+            writer.stream(self._pieces(stream_events(response)), coalesce=self._chunking is None)
         else:
             writer.json(200, response)
 
@@ -295,7 +295,7 @@ class ScriptedResponsesServer:
             request=body,
             output=output,
             status=turn.status,
-            usage=turn.usage if turn.usage is not None else rough_usage(body, output),
+            usage=turn.usage if turn.usage is not None else rough_usage(_size(request), output),
             error=_error(turn),
             incomplete_reason=turn.incomplete_reason if turn.status == "incomplete" else None,
         )
@@ -308,7 +308,7 @@ class ScriptedResponsesServer:
         prev = self._conversations.get(body.get("previous_response_id") or "")
         history = normalize_input(body.get("input"))
         chained = (prev.history + prev.output if prev else ()) + tuple(history)
-        conv = Conversation(chained, tuple(normalize_input(response["output"])))
+        conv = Conversation(chained, tuple(normalize_input(response["output"], deep=True)))
         if body.get("store", True):
             self._conversations[response["id"]] = conv
         self._last = conv
@@ -405,7 +405,7 @@ class ScriptedResponsesServer:
             "object": "response.compaction",
             "created_at": int(time.time()),
             "output": output,
-            "usage": rough_usage(body, output),
+            "usage": rough_usage(_size(request), output),
         })  # fmt: skip
 
 
@@ -448,6 +448,10 @@ def _as_turn(turn: TurnLike) -> Turn:
     if callable(turn):
         return Turn(turn)
     return Turn(list(turn))
+
+
+def _size(request: RecordedRequest) -> int:
+    return int(request.headers.get("content-length") or 0)
 
 
 def _turn_fields(turn: Turn) -> dict[str, Any]:
