@@ -13,6 +13,7 @@ from typing import Any
 import lark
 import pytest
 
+from sandloop.dispatch import Approvals, CallOutcome, Dispatcher, RunScope, ToolRegistry
 from sandloop.errors import ConfigError
 from sandloop.executors.apply_patch import ApplyPatchTool
 from sandloop.executors.base import Tool, ToolContext
@@ -313,3 +314,35 @@ async def test_malformed_envelope_reports_the_line(sandbox: LocalSandbox) -> Non
         "apply_patch failed: patch line 4: no `*** End Patch` line: the patch looks cut off, "
         "so none of it was applied. Nothing was changed."
     )
+
+
+# --- through the dispatcher ----------------------------------------------------------------
+
+
+async def test_several_calls_on_one_file_in_one_response_all_land(
+    sandbox: LocalSandbox, workspace: Path
+) -> None:
+    (workspace / "f.txt").write_text("".join(f"line {i}\n" for i in range(8)))
+    calls = [
+        ApplyPatchCall.model_validate(
+            {
+                "type": "apply_patch_call",
+                "call_id": f"call_{i}",
+                "operation": {
+                    "type": "update_file",
+                    "path": "f.txt",
+                    "diff": f"-line {i}\n+LINE {i}\n",
+                },
+            }
+        )
+        for i in range(8)
+    ]
+    dispatcher = Dispatcher(ToolRegistry([ApplyPatchTool()]), approvals=Approvals(None))
+    results: list[CallOutcome] = []
+    await dispatcher.run(calls, scope=RunScope("run", sandbox=sandbox), turn=1, results=results)
+    outputs = [r.output for r in results]
+    assert [(o.call_id, o.status) for o in outputs] == [
+        (f"call_{i}", "completed") for i in range(8)
+    ]
+    # Calls run one at a time, so no read-modify-write of one file loses another's edit.
+    assert (workspace / "f.txt").read_text() == "".join(f"LINE {i}\n" for i in range(8))
