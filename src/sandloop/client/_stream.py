@@ -8,7 +8,7 @@ checked against the ``response.completed`` payload, which stays authoritative.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack
 from types import TracebackType
 from typing import Any, Self
@@ -55,7 +55,7 @@ class ResponseStream:
         self._opener = opener
         self._stack = AsyncExitStack()
         self._http: HttpStream | None = None
-        self._events: AsyncIterator[StreamEvent] | None = None
+        self._events: AsyncGenerator[StreamEvent] | None = None
         self._response: Response | None = None
         self._assembler = OutputAssembler()
 
@@ -74,7 +74,7 @@ class ResponseStream:
     async def aclose(self) -> None:
         """Stop reading and release the connection."""
         if self._events is not None:
-            await self._events.aclose()  # type: ignore[attr-defined]
+            await self._events.aclose()
         await self._stack.aclose()
 
     def __aiter__(self) -> AsyncIterator[StreamEvent]:
@@ -97,7 +97,14 @@ class ResponseStream:
             pass
         return self.response
 
-    async def _iterate(self, http: HttpStream) -> AsyncIterator[StreamEvent]:
+    async def _iterate(self, http: HttpStream) -> AsyncGenerator[StreamEvent]:
+        kind = http.headers.get("content-type", "")
+        if not kind.startswith("text/event-stream"):
+            snippet = (await http.read())[:200].decode("utf-8", errors="replace")
+            raise InvalidResponseError(
+                f"expected an event stream (text/event-stream), got {kind or 'no content type'}: "
+                f"{snippet!r}"
+            )
         decoder = SseDecoder()
         count = 0
         finished = False

@@ -71,6 +71,8 @@ class Recorder:
         answer = self.answers.pop(0)
         if isinstance(answer, Exception):
             raise answer
+        if answer.content.startswith(b"event: ") and "content-type" not in answer.headers:
+            answer.headers["content-type"] = "text/event-stream"
         return answer
 
 
@@ -297,6 +299,13 @@ async def test_stream_error_event_and_failed_event_raise() -> None:
                 with pytest.raises(ResponseFailedError) as info:
                     await stream.get_final_response()
             assert info.value.code == code
+
+
+async def test_stream_answered_with_json_is_a_clear_error() -> None:
+    rec = Recorder(httpx.Response(200, json=response_json()))
+    async with make_client(rec) as client, client.stream({"model": "m"}) as stream:
+        with pytest.raises(InvalidResponseError, match="expected an event stream"):
+            await stream.get_final_response()
 
 
 async def test_stream_status_errors_are_retried_before_the_body() -> None:
