@@ -1,3 +1,56 @@
-"""sandloop.cli."""
+"""The ``sandloop`` command.
 
-__all__: tuple[str, ...] = ()
+Top of the data flow for people at a terminal. Each subcommand lives in its own module exposing
+``register(subparsers)``, which adds its parser and sets ``func`` (``args -> exit status``); to
+add one (``run``, ``demo``, ``doctor``), write the module and list it in ``COMMANDS``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from sandloop.errors import SandloopError
+
+__all__ = ("COMMANDS", "build_parser", "main")
+
+#: Subcommand modules, in the order ``--help`` lists them.
+COMMANDS = ("images", "sandboxes")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full argument parser, every subcommand registered."""
+    parser = argparse.ArgumentParser(
+        prog="sandloop",
+        description="Run OpenAI Responses API agents with every tool call in a hardened sandbox.",
+    )
+    parser.add_argument("--version", action="version", version=f"sandloop {_version()}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMANDS:
+        importlib.import_module(f"sandloop.cli.{name}").register(sub)
+    return parser
+
+
+def _version() -> str:
+    from sandloop.sandboxes.images import package_version
+
+    return package_version()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; returns the exit status (0 ok, 1 error, 2 usage, 130 interrupted)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "func", None) is None:
+        parser.print_help(sys.stderr)
+        return 2
+    try:
+        status: int = args.func(args)
+    except SandloopError as exc:
+        print(f"sandloop: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("sandloop: interrupted", file=sys.stderr)
+        return 130
+    return status

@@ -16,7 +16,7 @@ import tarfile
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import IO, Any, Literal, TypeVar
 
@@ -35,12 +35,13 @@ from sandloop.sandboxes import _copy
 from sandloop.sandboxes._channel import AttachChannel
 from sandloop.sandboxes._protocol import RunnerClient
 from sandloop.sandboxes._runner_backed import RUNNER_PATH, RunnerSandbox
+from sandloop.sandboxes.images import image_tag, package_version
 
 __all__ = ("DEFAULT_IMAGE", "LABEL", "DockerSandbox", "connect")
 
-_VERSION = "0.1.0"
+_VERSION = package_version()
 #: The image DockerSandbox uses by default; `sandloop images build` makes it.
-DEFAULT_IMAGE = f"sandloop/base:{_VERSION}"
+DEFAULT_IMAGE = image_tag("base")
 #: Label on every container sandloop creates (value: the package version).
 LABEL = "org.sandloop.sandbox"
 _RUNNER_DIR = "/.sandloop"
@@ -78,6 +79,11 @@ def connect(timeout: float = 60) -> docker.DockerClient:
         client = docker.from_env(timeout=int(timeout))
         client.ping()
         return client
+
+
+def owner_labels() -> dict[str, str]:
+    """Labels naming the process that owns a container, so prune can tell leftovers apart."""
+    return {"org.sandloop.host": socket.gethostname(), "org.sandloop.host-pid": str(os.getpid())}
 
 
 def _tar_of(files: Mapping[str, tuple[bytes, int]]) -> bytes:
@@ -201,7 +207,7 @@ class DockerSandbox(RunnerSandbox):
         volumes = {}
         if self.workspace is not None and self.mount == "bind":
             volumes[str(self.workspace)] = {"bind": self.workdir, "mode": "rw"}
-        labels = {LABEL: _VERSION, "org.sandloop.host-pid": str(os.getpid()), **self.labels}
+        labels = {LABEL: _VERSION, **owner_labels(), **self.labels}
         return self._docker.containers.create(
             image.id or self.image,
             entrypoint=["/bin/sh", "-c", _BOOT, "sh", self.workdir],
@@ -353,3 +359,103 @@ class DockerSandbox(RunnerSandbox):
             f", workspace={str(self.workspace)!r}, mount={self.mount!r}" if self.workspace else ""
         )
         return f"DockerSandbox({self.image!r}{where})"
+
+
+# --- engine housekeeping (images, leftover containers): used by images.py and the CLI -------
+
+
+def image_labels(client: docker.DockerClient, ref: str) -> dict[str, str] | None:
+    """The labels of a local image, or ``None`` when it does not exist."""
+    with _engine_errors(f"inspecting image {ref}"):
+        try:
+            return dict(client.images.get(ref).labels or {})
+        except docker.errors.ImageNotFound:
+            return None
+
+
+def try_pull(client: docker.DockerClient, ref: str) -> bool:
+    """Pull an image; ``False`` (not an error) when no registry is reachable."""
+    repo, _, tag = ref.partition(":")
+    try:
+        client.images.pull(repo, tag=tag or "latest")
+    except docker.errors.DockerException:
+        return False
+    return True
+
+
+def import_rootfs(client: docker.DockerClient, tarball: Path, ref: str) -> None:
+    """``docker import`` a root filesystem tarball as image ``ref``."""
+    repo, _, tag = ref.partition(":")
+    with _engine_errors(f"importing {tarball} as {ref}"):
+        client.api.import_image_from_file(str(tarball), repository=repo, tag=tag or "latest")
+
+
+def build_image(
+    client: docker.DockerClient,
+    context: Path,
+    tags: Sequence[str],
+    *,
+    buildargs: Mapping[str, str],
+    labels: Mapping[str, str],
+    log: Callable[[str], None],
+) -> None:
+    """Build ``context``'s Dockerfile, tag it with every tag, streaming the output to ``log``."""
+    with _engine_errors(f"building {tags[0]}"):
+        for event in client.api.build(
+            path=str(context),
+            tag=tags[0],
+            buildargs=dict(buildargs),
+            labels=dict(labels),
+            rm=True,
+            forcerm=True,
+            decode=True,
+        ):
+            if "error" in event:
+                raise SandboxError(f"building {tags[0]} failed: {event['error'].strip()}")
+            text = str(event.get("stream", "")).rstrip()
+            if text:
+                log(text)
+        image = client.images.get(tags[0])
+        for extra in tags[1:]:
+            repo, _, tag = extra.partition(":")
+            image.tag(repo, tag=tag or "latest")
+
+
+def list_images(client: docker.DockerClient, repo_prefix: str) -> list[dict[str, Any]]:
+    """Local images whose repository starts with ``repo_prefix``: tags, id, size, labels."""
+    with _engine_errors("listing images"):
+        found = []
+        for image in client.images.list():
+            tags = [t for t in image.tags if t.startswith(repo_prefix)]
+            if tags:
+                size = int(image.attrs.get("Size") or 0)
+                found.append(
+                    {"tags": tags, "id": image.short_id, "size": size, "labels": image.labels}
+                )
+        return found
+
+
+def list_sandboxes(client: docker.DockerClient) -> list[dict[str, Any]]:
+    """Every container (running or not) that carries sandloop's label."""
+    with _engine_errors("listing containers"):
+        rows = []
+        for c in client.containers.list(all=True, filters={"label": LABEL}):
+            labels = c.labels
+            rows.append(
+                {
+                    "id": c.short_id,
+                    "name": c.name,
+                    "image": (c.image.tags or [c.image.short_id])[0] if c.image else "?",
+                    "status": c.status,
+                    "created": c.attrs.get("Created", ""),
+                    "host": labels.get("org.sandloop.host", ""),
+                    "host_pid": labels.get("org.sandloop.host-pid", ""),
+                }
+            )
+        return rows
+
+
+def remove_container(client: docker.DockerClient, container_id: str) -> None:
+    """Force-remove a container; a container already gone is not an error."""
+    with _engine_errors(f"removing container {container_id}"), suppress(docker.errors.NotFound):
+        client.containers.get(container_id).remove(force=True)

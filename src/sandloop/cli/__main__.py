@@ -1,0 +1,7 @@
+"""``python -m sandloop.cli``."""
+
+import sys
+
+from sandloop.cli import main
+
+sys.exit(main())
