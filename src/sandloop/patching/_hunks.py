@@ -59,19 +59,26 @@ def apply_hunks(
     lines = text.lines
     index = LineIndex(lines)
     out: list[str] = []
-    cursor = 0
+    cursor = shared = 0
     for hunk in hunks:
-        at, end = _locate(index, hunk, cursor=cursor, path=path)
+        at, end = _locate(index, hunk, cursor=cursor, shared=shared, path=path)
+        skip = max(0, cursor - at)  # context repeated from the previous hunk: already written
         out.extend(lines[cursor:at])
-        out.extend(lines[at + item] if isinstance(item, int) else item for item in hunk.new)
-        cursor = end
+        out.extend(lines[at + item] if isinstance(item, int) else item for item in hunk.new[skip:])
+        cursor, shared = end, _kept_tail(hunk)
     out.extend(lines[cursor:])
     keep = text.final_newline if final_newline is None else final_newline
     return join_lines(out, eol=text.eol, final_newline=keep, bom=text.bom)
 
 
-def _locate(index: LineIndex, hunk: Hunk, *, cursor: int, path: str) -> tuple[int, int]:
-    """The span ``[at, end)`` of the file that ``hunk`` replaces."""
+def _locate(
+    index: LineIndex, hunk: Hunk, *, cursor: int, shared: int, path: str
+) -> tuple[int, int]:
+    """The span ``[at, end)`` of the file that ``hunk`` replaces.
+
+    ``at`` is before ``cursor`` only when the hunk starts by repeating the last ``shared``
+    context lines of the previous hunk, which models sometimes do despite being asked not to.
+    """
     start, anchor_at = cursor, None
     for anchor in hunk.anchors:
         anchor_at = index.find_line(anchor, start=start)
@@ -84,9 +91,23 @@ def _locate(index: LineIndex, hunk: Hunk, *, cursor: int, path: str) -> tuple[in
     # The block may begin on the anchor line itself: models often repeat it as context.
     search = cursor if anchor_at is None else anchor_at
     found = index.find_block(hunk.old, start=search, eof=hunk.eof, near=hunk.near)
+    if found is None and anchor_at is None and shared:
+        found = index.find_block(hunk.old, start=cursor - shared, eof=hunk.eof, near=hunk.near)
+        if found is not None and hunk.new[: cursor - found] != tuple(range(cursor - found)):
+            found = None  # the repeated lines are not untouched context: no safe reading
     if found is None:
         raise block_missing(index, hunk, start=search, path=path)
     return found, found + len(hunk.old)
+
+
+def _kept_tail(hunk: Hunk) -> int:
+    """How many of the hunk's last old lines it keeps as they are, at its very end."""
+    count, last = 0, len(hunk.old) - 1
+    for item in reversed(hunk.new):
+        if not isinstance(item, int) or item != last - count:
+            break
+        count += 1
+    return count
 
 
 def _insertion_point(index: LineIndex, hunk: Hunk, cursor: int, anchor_at: int | None) -> int:

@@ -266,3 +266,16 @@ def test_apply_diff_refuses_a_multi_file_envelope() -> None:
     envelope = "*** Begin Patch\n*** Update File: f\n-a\n+b\n*** Delete File: g\n*** End Patch\n"
     with pytest.raises(PatchParseError, match="whole patch envelope"):
         apply_diff("a\n", envelope, path="f")
+
+
+def test_context_repeated_from_the_previous_hunk_is_not_duplicated() -> None:
+    original = "a\nb\nc\nd\ne\nf\n"
+    diff = "@@\n a\n-b\n+B\n c\n d\n@@\n c\n d\n-e\n+E\n f\n"
+    assert apply_v4a(original, diff, path="f") == "a\nB\nc\nd\nE\nf\n"
+
+
+def test_repeating_lines_the_previous_hunk_changed_still_fails() -> None:
+    original = "a\nb\nc\nd\n"
+    with pytest.raises(PatchConflictError) as err:
+        apply_v4a(original, "@@\n a\n-b\n+B\n@@\n-b\n+X\n c\n", path="f")
+    assert err.value.hunk == 2
