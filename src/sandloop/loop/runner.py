@@ -189,16 +189,17 @@ class AgentLoop:
         last = self.responses[-1].usage if self.responses else None
         if self.agent.compaction != "client" or threshold is None or last is None:
             return
-        if last.input_tokens + last.output_tokens < threshold:
+        older = self.transcript.compactable()
+        if last.input_tokens + last.output_tokens < threshold or not older:
             return
         before = len(self.transcript.history)
-        params = CompactParams(model=self.agent.model, input=self.transcript.history)
+        params = CompactParams(model=self.agent.model, input=older)
         if self.agent.instructions is not None:
             params.instructions = self.agent.instructions
         compacted = await self.client.compact(params)
         if compacted.usage is not None:
             self.usage = self.usage + compacted.usage
-        self.transcript.replace(compacted.output)
+        self.transcript.compact(compacted.output)
         after = len(self.transcript.history)
         await self._emit(ev.Compacted(self.run_id, self.turn, before, after))
 

@@ -13,7 +13,15 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sandloop.dispatch.outputs import call_id_of, failure_output, output_key
-from sandloop.items import McpApprovalRequest, McpApprovalResponse, Message, dump_item, parse_item
+from sandloop.items import (
+    McpApprovalRequest,
+    McpApprovalResponse,
+    Message,
+    UnknownItem,
+    dump_item,
+    parse_item,
+    strip_created_by,
+)
 
 __all__ = ("Transcript", "client_calls", "to_items")
 
@@ -35,6 +43,15 @@ def to_items(value: str | Iterable[Any]) -> list[Any]:
     if isinstance(value, str):
         return [Message(role="user", content=value)]
     return [parse_item(v) if isinstance(v, dict) else v for v in value]
+
+
+def _wire(item: Any) -> dict[str, Any]:
+    data = dump_item(item)
+    # Unknown items are kept as they came, except ``created_by``, which no input form allows.
+    if isinstance(item, UnknownItem) and "created_by" in data:
+        stripped: dict[str, Any] = strip_created_by(data)
+        return stripped
+    return data
 
 
 def _client_executable(item: Any) -> bool:
@@ -78,6 +95,7 @@ class Transcript:
         self.history: list[Any] = []
         self._wire: list[dict[str, Any]] = []
         self._known = 0  # items the server already has (chained mode)
+        self._turn_start = 0  # where the last response's output begins
         self.log: list[Any] = []  # every item of the run, compaction or not
         self.add(items)
 
@@ -85,11 +103,12 @@ class Transcript:
         """Append items (inputs or outputs the client produced)."""
         for item in items:
             self.history.append(item)
-            self._wire.append(dump_item(item))
+            self._wire.append(_wire(item))
             self.log.append(item)
 
     def add_response(self, response_id: str | None, output: Sequence[Any]) -> None:
         """Append a response's output; in chained mode the server now knows everything."""
+        self._turn_start = len(self.history)
         self.add(output)
         if not self.stateless and response_id is not None:
             self.previous_response_id = response_id
@@ -101,10 +120,21 @@ class Transcript:
             return list(self._wire)
         return self._wire[self._known :]
 
-    def replace(self, items: Sequence[Any]) -> None:
-        """Continue from compacted items: they replace the history; the chain restarts."""
-        self.history = list(items)
-        self._wire = [dump_item(i) for i in items]
+    def compactable(self) -> list[Any]:
+        """The history before the last response: what compaction may summarise.
+
+        The last response's output and the answers to its calls stay as they are, after the
+        compacted items, so every call keeps its output next to it.
+        """
+        return self.history[: self._turn_start]
+
+    def compact(self, compacted: Sequence[Any]) -> None:
+        """Put the compacted items in place of :meth:`compactable`; the chain restarts."""
+        tail = self.history[self._turn_start :]
+        wire_tail = self._wire[self._turn_start :]
+        self.history = [*compacted, *tail]
+        self._wire = [*(_wire(i) for i in compacted), *wire_tail]
+        self._turn_start = len(compacted)
         self._known = 0
         self.previous_response_id = None
 
