@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import copy
 import json
+import random
+import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-__all__ = ("build_response", "encode_event", "stream_events")
+__all__ = ("Chunker", "build_response", "encode_event", "rough_usage", "stream_events")
 
 _ECHOED = (
     "instructions", "model", "tools", "tool_choice", "parallel_tool_calls", "temperature",
@@ -148,3 +150,47 @@ def _pieces(text: str) -> list[str]:
         return []
     size = max(1, -(-len(text) // _MAX_DELTAS))
     return [text[i : i + size] for i in range(0, len(text), size)]
+
+
+class Chunker:
+    """Cuts a streamed body into the pieces the server flushes one by one.
+
+    Args:
+        chunking: ``None`` (one piece per event), a fixed size, or ``(low, high)`` for random
+            sizes drawn from a generator seeded with ``seed``.
+    """
+
+    __slots__ = ("_chunking", "_lock", "_random")
+
+    def __init__(self, chunking: int | tuple[int, int] | None, *, seed: int = 0) -> None:
+        self._chunking = chunking
+        self._random = random.Random(seed)
+        self._lock = threading.Lock()
+
+    @property
+    def off(self) -> bool:
+        """Whether bodies are sent as they are, without re-chunking."""
+        return self._chunking is None
+
+    def events(self, events: Sequence[Mapping[str, Any]]) -> list[bytes]:
+        """Encode ``events`` and cut them into pieces."""
+        encoded = [encode_event(e) for e in events]
+        return encoded if self._chunking is None else self.split(b"".join(encoded))
+
+    def split(self, data: bytes) -> list[bytes]:
+        """Cut ``data`` into pieces (one piece when chunking is off)."""
+        if self._chunking is None:
+            return [data]
+        pieces: list[bytes] = []
+        pos = 0
+        while pos < len(data):
+            size = max(1, self._next_size(self._chunking))
+            pieces.append(data[pos : pos + size])
+            pos += size
+        return pieces
+
+    def _next_size(self, chunking: int | tuple[int, int]) -> int:
+        if isinstance(chunking, int):
+            return chunking
+        with self._lock:  # handler threads share the generator
+            return self._random.randint(*chunking)

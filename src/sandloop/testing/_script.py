@@ -163,3 +163,42 @@ class Turn:
 
 
 TurnLike: TypeAlias = Turn | Sequence[ItemLike] | TurnFunction
+
+
+def as_turn(turn: TurnLike) -> Turn:
+    """A script entry as a :class:`Turn`."""
+    if isinstance(turn, Turn):
+        return turn
+    if callable(turn):
+        return Turn(turn)
+    return Turn(list(turn))
+
+
+def turn_fields(turn: Turn) -> dict[str, Any]:
+    """The fields of ``turn``, to build a modified copy."""
+    return {name: getattr(turn, name) for name in Turn.__slots__}
+
+
+def item_dict(item: Any) -> dict[str, Any]:
+    """An output item as a wire dict (dicts pass through; pydantic models are dumped)."""
+    if isinstance(item, dict):
+        return item
+    # sandloop.items models serialise with to_wire(); any other pydantic model with model_dump.
+    to_wire = getattr(item, "to_wire", None)
+    if to_wire is not None:
+        wire: dict[str, Any] = to_wire()
+        return wire
+    dump = getattr(item, "model_dump", None)
+    if dump is None:
+        raise TypeError(f"a scripted output item must be a dict or a pydantic model, not {item!r}")
+    result: dict[str, Any] = dump(mode="json", by_alias=True, exclude_none=True)
+    return result
+
+
+def turn_error(turn: Turn) -> dict[str, Any] | None:
+    """The ``error`` object of a failed turn."""
+    if turn.status != "failed":
+        return None
+    if turn.error is not None:
+        return dict(turn.error)
+    return {"code": "server_error", "message": "The model failed (scripted)."}

@@ -7,17 +7,22 @@ SSE stream, after checking the request strictly against the conversation so far.
 
 from __future__ import annotations
 
-import base64
 import itertools
-import random
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from types import TracebackType
 from typing import Any, Self
 
-from sandloop.testing._events import build_response, encode_event, rough_usage, stream_events
+from sandloop.testing._events import (
+    Chunker,
+    build_response,
+    encode_event,
+    rough_usage,
+    stream_events,
+)
 from sandloop.testing._httpd import HttpServer, ResponseWriter
+from sandloop.testing._lifecycle import BackgroundResponse, compaction_output, not_found
 from sandloop.testing._protocol import Conversation, check_request, normalize_input
 from sandloop.testing._script import (
     Fault,
@@ -26,11 +31,14 @@ from sandloop.testing._script import (
     ScriptedServerError,
     Turn,
     TurnLike,
+    as_turn,
+    item_dict,
+    turn_error,
+    turn_fields,
 )
 
 __all__ = ("ScriptedResponsesServer",)
 
-_TERMINAL = frozenset({"completed", "failed", "incomplete", "cancelled"})
 _ids = itertools.count(1)
 
 
@@ -73,9 +81,8 @@ class ScriptedResponsesServer:
         seed: int = 0,
         check_protocol: bool = True,
     ) -> None:
-        self._turns: list[Turn] = [_as_turn(t) for t in turns]
-        self._chunking = stream_chunk_size
-        self._random = random.Random(seed)
+        self._turns: list[Turn] = [as_turn(t) for t in turns]
+        self._chunker = Chunker(stream_chunk_size, seed=seed)
         self._check = check_protocol
         self._lock = threading.Lock()
         self._next_turn = 0
@@ -83,7 +90,7 @@ class ScriptedResponsesServer:
         self._conversations: dict[str, Conversation] = {}
         self._last: Conversation | None = None
         self._compactions: list[list[dict[str, Any]]] = []
-        self._background: dict[str, _Background] = {}
+        self._background: dict[str, BackgroundResponse] = {}
         self._http: HttpServer | None = None
         #: Every request received, in order.
         self.requests: list[RecordedRequest] = []
@@ -154,7 +161,7 @@ class ScriptedResponsesServer:
     def add_turn(self, turn: TurnLike) -> None:
         """Append a turn to the script (a list of items, a callable, or a :class:`Turn`)."""
         with self._lock:
-            self._turns.append(_as_turn(turn))
+            self._turns.append(as_turn(turn))
 
     def turn(self, *items: ItemLike, **options: Any) -> None:
         """Append ``Turn(list(items), **options)``: ``server.turn(message("hi"))``."""
@@ -247,7 +254,7 @@ class ScriptedResponsesServer:
         elif body.get("background"):
             writer.json(200, self._background[response["id"]].visible())
         elif body.get("stream"):
-            writer.stream(self._pieces(stream_events(response)), coalesce=self._chunking is None)
+            writer.stream(self._chunker.events(stream_events(response)), coalesce=self._chunker.off)
         else:
             writer.json(200, response)
 
@@ -287,16 +294,16 @@ class ScriptedResponsesServer:
         body = request.body
         items: Any = turn.items(request) if callable(turn.items) else turn.items
         if isinstance(items, Turn):
-            turn = Turn(**{**_turn_fields(items), "faults": ()})
+            turn = Turn(**{**turn_fields(items), "faults": ()})
             items = turn.items
-        output = [_item_dict(item) for item in items or ()]
+        output = [item_dict(item) for item in items or ()]
         response = build_response(
             response_id=f"resp_scripted_{next(_ids):06d}",
             request=body,
             output=output,
             status=turn.status,
             usage=turn.usage if turn.usage is not None else rough_usage(_size(request), output),
-            error=_error(turn),
+            error=turn_error(turn),
             incomplete_reason=turn.incomplete_reason if turn.status == "incomplete" else None,
         )
         if consume:
@@ -314,7 +321,7 @@ class ScriptedResponsesServer:
         self._last = conv
         self.responses[response["id"]] = response
         if body.get("background"):
-            self._background[response["id"]] = _Background(response, turn.background_polls)
+            self._background[response["id"]] = BackgroundResponse(response, turn.background_polls)
 
     def _serve_fault(
         self, fault: Fault, response: dict[str, Any], body: dict[str, Any], writer: ResponseWriter
@@ -327,38 +334,17 @@ class ScriptedResponsesServer:
             return
         events = [encode_event(e) for e in stream_events(response)[: fault.after_events]]
         if fault.kind == "drop":
-            writer.stream(self._split(b"".join(events)), complete=False)
+            writer.stream(self._chunker.split(b"".join(events)), complete=False)
             return
         bad = b"event: response.output_text.delta\ndata: {this is not json\n\n"
-        writer.stream(self._split(b"".join(events) + bad))
-
-    def _pieces(self, events: Sequence[dict[str, Any]]) -> list[bytes]:
-        encoded = [encode_event(e) for e in events]
-        if self._chunking is None:
-            return encoded
-        return self._split(b"".join(encoded))
-
-    def _split(self, data: bytes) -> list[bytes]:
-        if self._chunking is None:
-            return [data]
-        pieces: list[bytes] = []
-        pos = 0
-        while pos < len(data):
-            if isinstance(self._chunking, int):
-                size = self._chunking
-            else:
-                with self._lock:
-                    size = self._random.randint(*self._chunking)
-            pieces.append(data[pos : pos + max(1, size)])
-            pos += max(1, size)
-        return pieces
+        writer.stream(self._chunker.split(b"".join(events) + bad))
 
     def _retrieve(self, response_id: str, writer: ResponseWriter) -> None:
         with self._lock:
             background = self._background.get(response_id)
             answer = background.poll() if background else self.responses.get(response_id)
         if answer is None:
-            writer.json(404, _not_found(response_id))
+            writer.json(404, not_found(response_id))
         else:
             writer.json(200, answer)
 
@@ -381,7 +367,7 @@ class ScriptedResponsesServer:
                 writer, f"cancel {response_id}: only background responses can be cancelled"
             )
         else:
-            writer.json(404, _not_found(response_id))
+            writer.json(404, not_found(response_id))
 
     def _compact(self, request: RecordedRequest, writer: ResponseWriter) -> None:
         body = request.body if isinstance(request.body, dict) else {}
@@ -390,15 +376,8 @@ class ScriptedResponsesServer:
             history = (prev.history + prev.output if prev else ()) + tuple(
                 normalize_input(body.get("input"))
             )
-            users = [i for i in history if i.get("type") == "message" and i.get("role") == "user"]
             number = next(_ids)
-            secret = base64.b64encode(f"compacted {len(history)} items #{number}".encode())
-            compaction = {
-                "type": "compaction",
-                "id": f"cmp_scripted_{number:06d}",
-                "encrypted_content": secret.decode(),
-            }
-            output = [*users, compaction]
+            output = compaction_output(history, number)
             self._compactions.append(output)
         writer.json(200, {
             "id": f"resp_compact_{number:06d}",
@@ -409,79 +388,5 @@ class ScriptedResponsesServer:
         })  # fmt: skip
 
 
-class _Background:
-    """A background response: queued, then in_progress for N retrieves, then final."""
-
-    __slots__ = ("final", "polls_left", "status")
-
-    def __init__(self, final: dict[str, Any], polls: int) -> None:
-        self.final = final
-        self.polls_left = polls
-        self.status = "queued"
-
-    def visible(self) -> dict[str, Any]:
-        if self.status in _TERMINAL:
-            return self.final
-        return dict(self.final, status=self.status, output=[], usage=None, completed_at=None,
-                    error=None, incomplete_details=None)  # fmt: skip
-
-    def poll(self) -> dict[str, Any]:
-        if self.status not in _TERMINAL:
-            if self.polls_left > 0:
-                self.polls_left -= 1
-                self.status = "in_progress"
-            else:
-                self.status = self.final["status"]
-        return self.visible()
-
-    def cancel(self) -> dict[str, Any]:
-        if self.status not in _TERMINAL:
-            self.status = "cancelled"
-            self.final = dict(self.final, status="cancelled", output=[], usage=None,
-                              completed_at=None)  # fmt: skip
-        return self.visible()
-
-
-def _as_turn(turn: TurnLike) -> Turn:
-    if isinstance(turn, Turn):
-        return turn
-    if callable(turn):
-        return Turn(turn)
-    return Turn(list(turn))
-
-
 def _size(request: RecordedRequest) -> int:
     return int(request.headers.get("content-length") or 0)
-
-
-def _turn_fields(turn: Turn) -> dict[str, Any]:
-    return {name: getattr(turn, name) for name in Turn.__slots__}
-
-
-def _item_dict(item: Any) -> dict[str, Any]:
-    if isinstance(item, dict):
-        return item
-    # sandloop.items models serialise with to_wire(); any other pydantic model with model_dump.
-    to_wire = getattr(item, "to_wire", None)
-    if to_wire is not None:
-        wire: dict[str, Any] = to_wire()
-        return wire
-    dump = getattr(item, "model_dump", None)
-    if dump is None:
-        raise TypeError(f"a scripted output item must be a dict or a pydantic model, not {item!r}")
-    result: dict[str, Any] = dump(mode="json", by_alias=True, exclude_none=True)
-    return result
-
-
-def _error(turn: Turn) -> dict[str, Any] | None:
-    if turn.status != "failed":
-        return None
-    if turn.error is not None:
-        return dict(turn.error)
-    return {"code": "server_error", "message": "The model failed (scripted)."}
-
-
-def _not_found(response_id: str) -> dict[str, Any]:
-    message = f"No response found with id '{response_id}'."
-    return {"error": {"message": message, "type": "invalid_request_error", "code": None,
-                      "param": None}}  # fmt: skip
