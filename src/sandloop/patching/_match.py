@@ -50,6 +50,8 @@ LEVELS: tuple[Callable[[str], str], ...] = (_exact, _rstrip, _strip, fold)
 
 # Beyond this many candidate positions, a failure report stops looking for a closer one.
 _DIAGNOSE_BUDGET = 5000
+# Lines after the search start compared with a missing line, looking for look-alikes.
+_SIMILAR_SPAN = 20_000
 
 
 class LineIndex:
@@ -143,23 +145,25 @@ class LineIndex:
         for i, key in enumerate(want):
             found = self.positions(level, key)
             for pos in found[bisect_left(found, start + i) :]:
-                at = pos - i
-                if at + len(want) > len(keys) or budget <= 0:
+                if budget <= 0:
                     break
                 budget -= 1
-                score = sum(a == b for a, b in zip(keys[at : at + len(want)], want, strict=True))
+                at = pos - i
+                # A window running past the end of the file still counts what it matches.
+                window = keys[at : at + len(want)]
+                score = sum(a == b for a, b in zip(window, want[: len(window)], strict=True))
                 if score > best_score:
                     best, best_score = at, score
         if best < 0:
             return -1, 0
         bad = next(
-            (i for i, key in enumerate(want) if keys[best + i] != key),
+            (i for i, key in enumerate(want) if best + i >= len(keys) or keys[best + i] != key),
             len(want) - 1,
         )
         return best, bad
 
     def similar(self, text: str, *, start: int, limit: int = 3) -> list[int]:
         """Positions of the lines most like ``text`` (for a line that is nowhere in the file)."""
-        region = [line.strip() for line in self.lines[start:]]
+        region = [line.strip() for line in self.lines[start : start + _SIMILAR_SPAN]]
         picks = difflib.get_close_matches(text.strip(), region, n=limit, cutoff=0.5)
         return sorted({start + region.index(p) for p in picks})

@@ -59,8 +59,9 @@ def block_missing(index: LineIndex, hunk: Hunk, *, start: int, path: str) -> Pat
         return _conflict(path, hunk, head, line, near, index, "Lines that look closest:")
     spot = at + bad
     shown = list(range(max(0, spot - 2), min(len(index.lines), spot + 3)))
+    what = "is past the end of the file" if spot >= len(index.lines) else "does not match the file"
     head = (
-        f"line {bad + 1} of the hunk, `{_clip(line)}`, does not match the file{where}. "
+        f"line {bad + 1} of the hunk, `{_clip(line)}`, {what}{where}. "
         f"The best match of the hunk is at line {at + 1}; around the mismatch the file has:"
     )
     return _conflict(path, hunk, head, line, shown, index)

@@ -279,3 +279,11 @@ def test_repeating_lines_the_previous_hunk_changed_still_fails() -> None:
     with pytest.raises(PatchConflictError) as err:
         apply_v4a(original, "@@\n a\n-b\n+B\n@@\n-b\n+X\n c\n", path="f")
     assert err.value.hunk == 2
+
+
+def test_a_hunk_running_past_the_end_of_the_file_says_so() -> None:
+    with pytest.raises(PatchConflictError) as err:
+        apply_v4a("x\na\nb\n", " a\n b\n-c\n+d\n", path="f")
+    assert err.value.line == "c"
+    assert "line 3 of the hunk, `c`, is past the end of the file" in str(err.value)
+    assert err.value.closest == ("a", "b")
