@@ -313,3 +313,14 @@ def test_unknown_paths_are_rejected() -> None:
     ):
         statuses.append(http.get("/models").status_code)
     assert statuses == [404]
+
+
+async def test_a_cancelled_background_response_leaves_nothing_to_answer() -> None:
+    turns = [Turn([function_call("f", call_id="c1")], background_polls=50), [message("next")]]
+    async with ScriptedResponsesServer(turns) as server, client_for(server) as client:
+        queued = await client.create({"input": "go", "store": False, "background": True},
+                                     wait=False)  # fmt: skip
+        await client.cancel(queued.id or "")
+        # Stateless follow-up: the cancelled response contributed no output to replay.
+        follow = await client.create({"input": [{"role": "user", "content": "go"}]})
+    assert follow.output_text == "next"

@@ -87,7 +87,8 @@ class ScriptedResponsesServer:
         self._lock = threading.Lock()
         self._next_turn = 0
         self._faults_used = 0
-        self._conversations: dict[str, Conversation] = {}
+        self._conversations: dict[str, Conversation] = {}  # stored ones: can be chained onto
+        self._served: dict[str, Conversation] = {}
         self._last: Conversation | None = None
         self._compactions: list[list[dict[str, Any]]] = []
         self._background: dict[str, BackgroundResponse] = {}
@@ -316,6 +317,7 @@ class ScriptedResponsesServer:
         history = normalize_input(body.get("input"))
         chained = (prev.history + prev.output if prev else ()) + tuple(history)
         conv = Conversation(chained, tuple(normalize_input(response["output"], deep=True)))
+        self._served[response["id"]] = conv
         if body.get("store", True):
             self._conversations[response["id"]] = conv
         self._last = conv
@@ -357,9 +359,7 @@ class ScriptedResponsesServer:
             else:
                 answer = background.cancel()
                 if answer["status"] == "cancelled":
-                    self._conversations[response_id] = Conversation(
-                        self._conversations[response_id].history, ()
-                    )
+                    self._forget_output(response_id)
         if answer is not None:
             writer.json(200, answer)
         elif known:
@@ -368,6 +368,18 @@ class ScriptedResponsesServer:
             )
         else:
             writer.json(404, not_found(response_id))
+
+    def _forget_output(self, response_id: str) -> None:
+        """A cancelled response delivered no output: nothing to answer or replay from it."""
+        conv = self._served.get(response_id)
+        if conv is None:
+            return
+        emptied = Conversation(conv.history, ())
+        self._served[response_id] = emptied
+        if response_id in self._conversations:
+            self._conversations[response_id] = emptied
+        if self._last is conv:
+            self._last = emptied
 
     def _compact(self, request: RecordedRequest, writer: ResponseWriter) -> None:
         body = request.body if isinstance(request.body, dict) else {}
