@@ -135,7 +135,7 @@ async def _run(sandbox: Sandbox, parse: Callable[[], list[FileOp]]) -> tuple[boo
     """Parse, check, read, plan and write; ``(True, summary)`` or ``(False, message)``."""
     try:
         ops = [_confined(op, sandbox.workdir) for op in parse()]
-        return True, await apply_ops(sandbox, ops)
+        return True, await _apply_ops(sandbox, ops)
     except (PatchError, SandboxFileError) as exc:
         return False, _failure(exc)
 
@@ -145,7 +145,7 @@ def _confined(op: FileOp, root: str) -> FileOp:
     return FileOp(op.kind, workspace_path(op.path, root=root), op.diff, move_to, op.line_offset)
 
 
-async def apply_ops(sandbox: Sandbox, ops: list[FileOp]) -> str:
+async def _apply_ops(sandbox: Sandbox, ops: list[FileOp]) -> str:
     """Apply checked operations all or nothing; return the summary (``A``/``M``/``D``/``R``).
 
     Raises:
