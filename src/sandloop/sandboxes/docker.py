@@ -252,6 +252,7 @@ class DockerSandbox(RunnerSandbox):
         # Nothing is buffered behind the HTTP headers yet: the container has not started.
         sock = inner.dup()
         raw.close()
+        inner.close()
         return sock
 
     def _diagnose(self) -> str:
