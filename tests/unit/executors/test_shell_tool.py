@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
 
 from sandloop.errors import ConfigError, ToolError
@@ -143,3 +144,30 @@ async def test_hosted_calls_are_not_executed(sandbox: LocalSandbox) -> None:
     with pytest.raises(ToolError, match="hosted"):
         await ShellTool().execute(call, _ctx(sandbox))
     assert not (Path(sandbox.workdir) / "hosted").exists()
+
+
+async def test_cancelling_the_call_kills_the_running_command(
+    sandbox: LocalSandbox, tmp_path: Path
+) -> None:
+    call = _call(["echo $$ > pid; sleep 30; touch finished", "touch second"])
+    with anyio.move_on_after(1.0) as scope:
+        await ShellTool().execute(call, _ctx(sandbox))
+    assert scope.cancelled_caught
+    pid = int((tmp_path / "pid").read_text())
+    for _ in range(200):  # the kill is asynchronous: give it up to 10 s
+        if not _alive(pid):
+            break
+        await anyio.sleep(0.05)
+    assert not _alive(pid)
+    assert not (tmp_path / "second").exists()
+    # The sandbox still works after the cancellation.
+    out = await ShellTool().execute(_call(["echo ok"]), _ctx(sandbox))
+    assert out.output[0].stdout == "ok\n"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
