@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 from typing import Any
 
+import anyio
 import httpx
 import pytest
 
@@ -324,3 +326,18 @@ async def test_a_cancelled_background_response_leaves_nothing_to_answer() -> Non
         # Stateless follow-up: the cancelled response contributed no output to replay.
         follow = await client.create({"input": [{"role": "user", "content": "go"}]})
     assert follow.output_text == "next"
+
+
+async def test_closing_leaves_no_threads_behind() -> None:
+    def server_threads() -> list[str]:
+        names = [t.name for t in threading.enumerate()]
+        return [n for n in names if "process_request" in n or n.startswith("scripted-responses")]
+
+    server = ScriptedResponsesServer([[message(str(i))] for i in range(3)], check_protocol=False)
+    async with server, client_for(server) as client:
+        for i in range(3):
+            await client.create({"input": str(i)})
+        assert server_threads()
+        # The client still holds a pooled keep-alive connection: closing must not hang on it.
+        await anyio.to_thread.run_sync(server.close)
+        assert server_threads() == []

@@ -147,7 +147,7 @@ class _Server(ThreadingHTTPServer):
         super().__init__(("127.0.0.1", 0), _Handler)
         self.app = app
         self._lock = threading.Lock()
-        self._connections: set[socket.socket] = set()
+        self._connections: dict[socket.socket, threading.Thread] = {}
         self._request_count = 0
         self._connection_count = 0
 
@@ -155,10 +155,10 @@ class _Server(ThreadingHTTPServer):
         """Remember (or forget) an open connection; return how many were opened so far."""
         with self._lock:
             if add:
-                self._connections.add(conn)
+                self._connections[conn] = threading.current_thread()
                 self._connection_count += 1
             else:
-                self._connections.discard(conn)
+                self._connections.pop(conn, None)
             return self._connection_count
 
     def next_request_id(self) -> str:
@@ -172,12 +172,17 @@ class _Server(ThreadingHTTPServer):
             return
         super().handle_error(request, client_address)
 
-    def close_connections(self) -> None:
+    def close_connections(self, timeout: float = 10.0) -> None:
+        """Shut every open connection down and wait for its handler thread to finish."""
         with self._lock:
-            conns = list(self._connections)
-        for conn in conns:
+            open_ = list(self._connections.items())
+        for conn, _ in open_:
             with contextlib.suppress(OSError):
                 conn.shutdown(socket.SHUT_RDWR)
+        for _, thread in open_:
+            # Handlers are daemon threads (a forgotten server must not block exit), so wait
+            # for them here: closing the server leaves nothing running.
+            thread.join(timeout)
 
 
 class HttpServer:
