@@ -1,0 +1,130 @@
+"""Agent as plain data, RunResult round trips, final-answer selection, the transcript."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from sandloop.errors import ConfigError
+from sandloop.executors.function import tool
+from sandloop.items import FunctionCall, FunctionCallOutput, Message, OutputText, parse_item
+from sandloop.loop import Agent, RunResult
+from sandloop.loop.result import final_text
+from sandloop.loop.transcript import Transcript, client_calls, to_items
+
+
+@tool
+def lookup(key: str) -> str:
+    """Look a key up."""
+    return key
+
+
+def assistant(text: str, phase: str | None = None) -> Message:
+    msg = Message(role="assistant", content=[OutputText(text=text)])
+    if phase is not None:
+        msg.phase = phase
+    return msg
+
+
+def test_agent_round_trips_through_json() -> None:
+    agent = Agent(
+        model="gpt-5.1",
+        instructions="Be careful.",
+        tools=[lookup, {"type": "web_search"}],
+        max_turns=7,
+        store=False,
+        reasoning={"effort": "low"},
+        request_options={"temperature": 0.2},
+    )
+    data = json.loads(json.dumps(agent.to_dict()))
+    assert data["tools"] == [f"{__name__}:lookup", {"type": "web_search"}]
+    again = Agent.from_dict(data)
+    assert again == agent
+    assert again.tools[0] is lookup
+    assert again.registry.definitions() == agent.registry.definitions()
+
+
+def test_agent_validates_when_built() -> None:
+    @tool(name="lookup")
+    def other(key: str) -> str:
+        """Other."""
+        return key
+
+    with pytest.raises(ConfigError, match="duplicate tool name"):
+        Agent(model="m", tools=[lookup, other])
+    with pytest.raises(ConfigError, match="max_turns"):
+        Agent(model="m", max_turns=0)
+    with pytest.raises(ConfigError, match="background"):
+        Agent(model="m", store=False, background=True)
+    with pytest.raises(ConfigError, match="cannot import tool"):
+        Agent.from_dict({"model": "m", "tools": ["no_such_module_x:tool"]})
+    with pytest.raises(ConfigError, match="is not a tool"):
+        Agent.from_dict({"model": "m", "tools": ["json:dumps"]})
+
+
+def test_final_text_prefers_final_answer() -> None:
+    items = [assistant("final", "final_answer"), assistant("later commentary", "commentary")]
+    assert final_text(items) == "final"
+    assert final_text([assistant("a"), assistant("b")]) == "b"
+    assert final_text([Message(role="user", content="hi")]) == ""
+    assert final_text([Message(role="assistant", content="plain")]) == "plain"
+
+
+def test_result_round_trips() -> None:
+    items = [*to_items("hi"), assistant("yo", "final_answer")]
+    result = RunResult(run_id="r1", status="completed", final_output="yo", items=items, turns=1)
+    result.history = list(items)
+    data = json.loads(json.dumps(result.to_dict()))
+    assert RunResult.from_dict(data).to_dict() == result.to_dict()
+
+
+def test_transcript_chained_sends_only_new_items() -> None:
+    t = Transcript(to_items("go"), stateless=False)
+    assert t.request_input() == [{"type": "message", "role": "user", "content": "go"}]
+    call = parse_item({"type": "function_call", "call_id": "c1", "name": "x", "arguments": "{}"})
+    t.add_response("resp_1", [call])
+    assert t.previous_response_id == "resp_1"
+    assert t.request_input() == []
+    t.add([FunctionCallOutput(call_id="c1", output="ok")])
+    assert t.request_input() == [{"type": "function_call_output", "call_id": "c1", "output": "ok"}]
+
+
+def test_transcript_stateless_reuses_dumped_dicts() -> None:
+    t = Transcript(to_items("go"), stateless=True, previous_response_id="ignored")
+    t.add_response("resp_1", [assistant("hi", "commentary")])
+    first = t.request_input()
+    second = t.request_input()
+    assert first == second
+    assert first[0] is second[0]  # dumped once, reused
+    assert t.previous_response_id is None
+    assert first[1]["phase"] == "commentary"
+
+
+def test_settle_answers_every_open_call() -> None:
+    t = Transcript(to_items("go"), stateless=True)
+    calls = [
+        FunctionCall(call_id="c1", name="a", arguments="{}"),
+        parse_item({"type": "local_shell_call", "call_id": "l1", "action": {"command": ["ls"]}}),
+        parse_item({"type": "mcp_approval_request", "id": "m1", "name": "x", "arguments": "{}"}),
+    ]
+    t.add_response("resp_1", calls)
+    t.add([FunctionCallOutput(call_id="c1", output="done")])
+    assert t.settle("stopped") == 2
+    assert client_calls(t.history) == ([], [])
+    kinds = [i.type for i in t.history[-2:]]
+    assert kinds == ["local_shell_call_output", "mcp_approval_response"]
+
+
+def test_hosted_shell_calls_are_not_client_calls() -> None:
+    hosted = parse_item(
+        {
+            "type": "shell_call",
+            "call_id": "s1",
+            "action": {"commands": ["ls"]},
+            "environment": {"type": "container_reference", "container_id": "c"},
+        }
+    )
+    local = parse_item({"type": "shell_call", "call_id": "s2", "action": {"commands": ["ls"]}})
+    calls, _ = client_calls([hosted, local])
+    assert [c.call_id for c in calls] == ["s2"]
