@@ -87,17 +87,18 @@ async def run_agents_sdk(base_url: str, turns: int, stateless: bool) -> None:
     await client.close()
 
 
-async def http_floor(bodies: list[Any], turns: int) -> list[float]:
-    """Time each recorded body posted with bare httpx (no parsing) to a fresh server."""
-    with ScriptedResponsesServer(script(turns), check_protocol=False) as server:
-        async with httpx.AsyncClient(base_url=server.base_url) as client:
-            out = []
-            for body in bodies:
-                start = time.perf_counter()
-                answer = await client.post("/responses", json=body)
-                answer.read()
-                out.append(time.perf_counter() - start)
-    return out
+async def http_floor(bodies: list[Any], turns: int, *, rounds: int = 3) -> list[float]:
+    """Per request, the fastest of ``rounds`` posts of the recorded body with bare httpx."""
+    best = [float("inf")] * len(bodies)
+    for _ in range(rounds):
+        with ScriptedResponsesServer(script(turns), check_protocol=False) as server:
+            async with httpx.AsyncClient(base_url=server.base_url) as client:
+                for i, body in enumerate(bodies):
+                    start = time.perf_counter()
+                    answer = await client.post("/responses", json=body)
+                    answer.read()
+                    best[i] = min(best[i], time.perf_counter() - start)
+    return best
 
 
 async def per_turn_and_floor(
