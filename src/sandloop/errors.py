@@ -21,7 +21,8 @@ A leaf of the data flow: any module may import it, it imports nothing of ours.
     │   ├── MaxTurnsExceeded         carries the partial RunResult
     │   ├── RunTimeoutError          the run's wall-clock limit passed
     │   ├── ResponseIncompleteError  the model stopped early (max_output_tokens, content_filter)
-    │   └── ModelBehaviorError       the model produced something we cannot act on
+    │   ├── ModelBehaviorError       the model produced something we cannot act on
+    │   └── ReplayDivergenceError    a replayed run asked what its cassette does not hold
     ├── ToolError                    a tool call failed; becomes the call's output by default
     │   ├── ToolArgumentsError       arguments not valid JSON or not valid for the schema
     │   ├── ToolTimeoutError         the tool ran past its timeout
@@ -63,6 +64,7 @@ __all__ = (
     "PatchParseError",
     "PermissionDeniedError",
     "RateLimitError",
+    "ReplayDivergenceError",
     "ResponseFailedError",
     "ResponseIncompleteError",
     "RunError",
@@ -219,6 +221,20 @@ class ResponseIncompleteError(RunError):
 
 class ModelBehaviorError(RunError):
     """The model produced something the loop cannot act on."""
+
+
+class ReplayDivergenceError(RunError):
+    """A run replayed from a cassette sent a request the cassette does not match.
+
+    Attributes:
+        turn: The 1-based model call where the run diverged.
+        detail: What differed, in words.
+    """
+
+    def __init__(self, message: str, *, turn: int, detail: str, result: Any = None) -> None:
+        super().__init__(message, result=result)
+        self.turn = turn
+        self.detail = detail
 
 
 # --- tools -------------------------------------------------------------------------------
