@@ -27,6 +27,7 @@ from sandloop.items import (
     CompactParams,
     Response,
     ResponseCreateParams,
+    dump_items,
     parse_compacted_response,
     parse_response,
 )
@@ -263,7 +264,15 @@ class ResponsesClient:
 def _body(params: Params) -> dict[str, Any]:
     if isinstance(params, ResponseCreateParams):
         return params.to_request()
-    return dict(params)
+    body = dict(params)
+    items = body.get("input")
+    if isinstance(items, list) and not all(isinstance(item, dict) for item in items):
+        # Item models mixed into a plain dict body: send their request form.
+        body["input"] = dump_items(items)
+    tools = body.get("tools")
+    if isinstance(tools, list) and not all(isinstance(tool, dict) for tool in tools):
+        body["tools"] = [t if isinstance(t, dict) else t.to_wire() for t in tools]
+    return body
 
 
 def _path_id(response_id: str) -> str:

@@ -29,7 +29,13 @@ from sandloop.errors import (
     ResponseFailedError,
     ServerError,
 )
-from sandloop.items import FunctionCall, ResponseCreateParams, ResponseTextDeltaEvent
+from sandloop.items import (
+    FunctionCall,
+    FunctionToolParam,
+    ResponseCreateParams,
+    ResponseTextDeltaEvent,
+    parse_item,
+)
 
 FAST = RetryPolicy(max_retries=2, initial_delay=0.001, max_delay=0.002)
 Handler = Callable[[httpx.Request], httpx.Response]
@@ -85,6 +91,20 @@ async def test_create_sends_auth_and_json_and_parses_items() -> None:
     assert request.headers["authorization"] == "Bearer sk-test"
     assert json.loads(request.content) == {"model": "m", "input": "hello"}
     assert response.output_text == "hi"
+
+
+async def test_item_models_in_a_dict_body_are_sent_in_request_form() -> None:
+    rec = Recorder(httpx.Response(200, json=response_json()))
+    call = parse_item({"type": "function_call", "call_id": "c", "name": "f", "arguments": "{}",
+                       "created_by": "model"})  # fmt: skip
+    tool = FunctionToolParam(name="f", parameters={"type": "object"}, strict=True)
+    async with make_client(rec) as client:
+        await client.create({"model": "m", "input": [call, {"role": "user", "content": "x"}],
+                             "tools": [tool]})  # fmt: skip
+    sent = json.loads(rec.requests[0].content)
+    assert sent["input"][0] == {"type": "function_call", "call_id": "c", "name": "f",
+                                "arguments": "{}"}  # fmt: skip
+    assert sent["tools"][0]["name"] == "f"
 
 
 @pytest.mark.parametrize(
