@@ -181,6 +181,21 @@ async def test_background_mode_polls() -> None:
     assert [r.status for r in result.responses] == ["completed", "completed"]
 
 
+async def test_cancelling_a_background_run_cancels_the_response() -> None:
+    turns = [Turn([message("never seen")], background_polls=100_000)]
+    async with serve(turns) as (server, client):
+        with anyio.move_on_after(0.5) as scope:
+            await run(Agent(model="m", background=True), "go", client=client)
+    assert scope.cancelled_caught
+    cancels = [r for r in server.requests if r.path.endswith("/cancel")]
+    assert len(cancels) == 1
+    assert cancels[0].path == f"/responses/{_first_id(server)}/cancel"
+
+
+def _first_id(server: ScriptedResponsesServer) -> str:
+    return next(iter(server.responses))
+
+
 async def test_streaming_events() -> None:
     turns = [
         [message("Let me add.", phase="commentary"), function_call("add", {"a": 1, "b": 2})],
