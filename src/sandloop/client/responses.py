@@ -21,7 +21,13 @@ from sandloop.client._errors import status_error
 from sandloop.client._http import HttpSession, HttpStream
 from sandloop.client._retry import RetryPolicy
 from sandloop.client._stream import ResponseStream, failed_error
-from sandloop.errors import ApiConnectionError, ApiError, ConfigError, InvalidResponseError
+from sandloop.errors import (
+    ApiConnectionError,
+    ApiError,
+    ApiStatusError,
+    ConfigError,
+    InvalidResponseError,
+)
 from sandloop.items import (
     CompactedResponse,
     CompactParams,
@@ -232,24 +238,29 @@ class ResponsesClient:
         """Open the SSE answer, retrying failures that happen before the first byte."""
         retry = 0
         while True:
-            attempt = AsyncExitStack()
             try:
-                http = await attempt.enter_async_context(
-                    self._http.stream("POST", "responses", body=body)
-                )
+                http, error = await self._try_stream(body, stack)
             except ApiConnectionError as exc:
-                await attempt.aclose()
                 retry = await self._backoff(retry, exc, None)
                 continue
-            if http.status < 300:
-                stack.push_async_exit(attempt)
+            if error is None:
                 return http
-            content = await http.read()
-            await attempt.aclose()
-            error = status_error(http.status, http.headers, content)
-            if not self.retry.retryable_status(http.status):
+            if not self.retry.retryable_status(error.status_code):
                 raise error
             retry = await self._backoff(retry, error, http.headers)
+
+    async def _try_stream(
+        self, body: dict[str, Any], stack: AsyncExitStack
+    ) -> tuple[HttpStream, ApiStatusError | None]:
+        """One attempt: a 2xx stream handed over to ``stack``, or the error of the answer."""
+        async with AsyncExitStack() as attempt:
+            http = await attempt.enter_async_context(
+                self._http.stream("POST", "responses", body=body)
+            )
+            if http.status < 300:
+                stack.push_async_exit(attempt.pop_all())
+                return http, None
+            return http, status_error(http.status, http.headers, await http.read())
 
     async def _backoff(self, retry: int, error: ApiError, headers: Mapping[str, str] | None) -> int:
         """Sleep before the next attempt, or raise ``error`` when no retries are left."""
