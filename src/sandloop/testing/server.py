@@ -55,7 +55,9 @@ class ScriptedResponsesServer:
     be known; without it, the full history must be replayed in order. A broken request, an
     extra request or an unused turn is reported: the offending request gets a 400 whose message
     names the problem, and :meth:`assert_done` (also run when the ``with`` block exits) raises
-    :class:`ScriptedServerError`.
+    :class:`ScriptedServerError`. Retrieve, cancel and compact are served too; background
+    responses go ``queued`` → ``in_progress`` → final over successive retrieves. A streamed
+    request with ``background=True`` is answered as a background JSON response.
 
     Example::
 
@@ -66,9 +68,10 @@ class ScriptedResponsesServer:
 
     Args:
         turns: The script. More can be added with :meth:`add_turn`.
-        stream_chunk_size: How streamed bodies are cut into flushed chunks: ``None`` for one
-            chunk per event, an int for fixed-size chunks, or ``(low, high)`` for random sizes
-            (exercises SSE parsing across arbitrary boundaries).
+        stream_chunk_size: How streamed bodies are cut into flushed chunks: ``None`` sends the
+            whole event stream in one write (fastest), an int gives fixed-size chunks and
+            ``(low, high)`` random sizes, each flushed on its own (exercises SSE parsing across
+            arbitrary boundaries).
         seed: Seed for the random chunk sizes.
         check_protocol: Set ``False`` to skip the conversation checks.
     """
