@@ -223,11 +223,24 @@ class Command:
         timeout = self.req.get("timeout")
         deadline = start + float(timeout) if timeout is not None else None
         self.pump(proc, stdin_data, deadline)
-        code = proc.wait()
+        code = self.wait(proc, deadline)
         if code < 0:
             code = 128 - code
         timed_out = self.killed_reason == "timeout"
         return self.reply(None if timed_out else code, timed_out, start)
+
+    def wait(self, proc: subprocess.Popen[bytes], deadline: float | None) -> int:
+        """Reap the leader (it may have closed its pipes and still run), then end the jobs it
+        left in its process group: `cmd &` ends with the command; `setsid cmd &` survives."""
+        try:
+            remaining = None if deadline is None else max(deadline - time.monotonic(), 0)
+            code = proc.wait(timeout=remaining)
+        except subprocess.TimeoutExpired:
+            self.kill("timeout")
+            code = proc.wait()
+        with contextlib.suppress(OSError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        return code
 
     def pump(self, proc: subprocess.Popen[bytes], data: bytes | None, deadline: Any) -> None:
         sel = selectors.DefaultSelector()
@@ -603,6 +616,29 @@ def op_ping(runner: Runner, req: Request) -> Reply:
     return {"pid": os.getpid()}
 
 
+# Computer use: the sandloop/computer image ships a desktop module (display, xdotool, in-process
+# screenshots); this op loads it once and hands it each request. Images without it say so.
+DESKTOP_MODULE = "/usr/local/lib/sandloop/sandloop_desktop.py"
+_desktop: list[Any] = []
+
+
+def op_desktop(runner: Runner, req: Request) -> Reply:
+    with runner.lock:
+        if not _desktop:
+            path = os.environ.get("SANDLOOP_DESKTOP_MODULE") or DESKTOP_MODULE
+            if not os.path.isfile(path):
+                msg = f"no desktop in this sandbox ({path} is missing): use the computer image"
+                raise RuntimeError(msg)
+            import importlib.util
+
+            spec = importlib.util.spec_from_file_location("sandloop_desktop", path)
+            module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+            spec.loader.exec_module(module)  # type: ignore[union-attr]
+            _desktop.append(module)
+    reply: Reply = _desktop[0].handle(req)
+    return reply
+
+
 #: Operations run inline on the reader thread (they must be quick and never block).
 INLINE = {"cancel", "ping"}
 
@@ -615,6 +651,7 @@ OPS: dict[str, Callable[[Runner, Request], Reply]] = {
     "delete": op_delete,
     "stat": op_stat,
     "listdir": op_listdir,
+    "desktop": op_desktop,
 }
 
 

@@ -1,0 +1,214 @@
+"""DesktopComputer: the sandbox's virtual display, driven through the runner.
+
+Part of the computer executor (``executors → sandboxes``). The sandloop/computer image ships a
+desktop module (``sandboxes/computer/sandloop_desktop.py``) that the runner's ``desktop``
+operation loads once: it starts Xvfb and the window manager, runs xdotool, and grabs the screen
+in-process. So an action is one runner round trip plus one xdotool process, and a screenshot is
+one round trip with no process at all — never a ``docker exec``. A sandbox whose runner lacks the
+operation (another Sandbox implementation) is driven through ``exec`` instead, more slowly.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Sequence
+from typing import Any
+
+import anyio
+
+from sandloop.errors import ConfigError, SandboxError, ToolError, ToolTimeoutError
+from sandloop.executors.computer import _xdotool as xdo
+from sandloop.sandboxes._protocol import RunnerClient
+from sandloop.sandboxes._runner_backed import RunnerSandbox
+from sandloop.sandboxes.base import Sandbox
+
+__all__ = ("DEFAULT_DISPLAY_SIZE", "DESKTOP_MODULE", "DesktopComputer")
+
+DEFAULT_DISPLAY_SIZE = (1280, 800)
+#: Where the sandloop/computer image installs its desktop module.
+DESKTOP_MODULE = "/usr/local/lib/sandloop/sandloop_desktop.py"
+#: Seconds the display may take to (re)start.
+START_TIMEOUT = 60.0
+#: Seconds one screenshot or one short xdotool command may take.
+OP_TIMEOUT = 30.0
+_MAX_PNG = 256 * 1024 * 1024
+
+
+class DesktopComputer:
+    """The virtual display of a sandbox started from the sandloop/computer image.
+
+    The display is made to run at ``display_size`` on first use (it is restarted when the
+    sandbox started it at another size), so the size the model is told is the size it sees.
+
+    Args:
+        sandbox: A started sandbox (``DockerSandbox(image="sandloop/computer:...")``).
+        display_size: (width, height) of the screen.
+        environment: What the model is told the screen is (``linux``, ``browser``, ...).
+        display: The X display name; default the sandbox's ``$DISPLAY`` (``:99``).
+        type_delay_ms: Pause between typed characters.
+        settle: Seconds given to applications to redraw after input, before a screenshot.
+        wait_seconds: How long a ``wait`` action waits.
+        png_level: zlib level of the screenshots (0 = fastest, largest; 9 = smallest).
+    """
+
+    def __init__(
+        self,
+        sandbox: Sandbox,
+        *,
+        display_size: tuple[int, int] = DEFAULT_DISPLAY_SIZE,
+        environment: str = "linux",
+        display: str | None = None,
+        type_delay_ms: int = 8,
+        settle: float = 0.1,
+        wait_seconds: float = 1.0,
+        png_level: int = 1,
+    ) -> None:
+        width, height = display_size
+        if not (16 <= width <= 7680 and 16 <= height <= 7680):
+            raise ConfigError(f"display_size {width}x{height} is out of range (16..7680)")
+        self.sandbox = sandbox
+        self._size = (int(width), int(height))
+        self._environment = environment
+        self._display = display
+        self._type_delay_ms = type_delay_ms
+        self._settle = settle
+        self._wait_seconds = wait_seconds
+        self._png_level = png_level
+        self._started = False
+        self._start_lock = anyio.Lock()
+        self._dirty = False
+
+    @property
+    def display_size(self) -> tuple[int, int]:
+        return self._size
+
+    @property
+    def environment(self) -> str:
+        return self._environment
+
+    # --- lifecycle ---------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Make sure the display runs at :attr:`display_size`. Idempotent; actions call it."""
+        if self._started:
+            return
+        async with self._start_lock:
+            if not self._started:  # another task may have started it while we waited
+                width, height = self._size
+                await self._request("ensure", START_TIMEOUT, width=width, height=height)
+                self._started = True
+
+    # --- the Computer protocol ---------------------------------------------------------
+
+    async def screenshot(self) -> bytes:
+        await self.start()
+        if self._dirty:
+            # Input was just sent: let the applications redraw before we look.
+            await anyio.sleep(self._settle)
+            self._dirty = False
+        reply = await self._request("screenshot", OP_TIMEOUT, level=self._png_level)
+        return base64.b64decode(reply["png"])
+
+    async def click(
+        self, x: int, y: int, *, button: str = "left", keys: Sequence[str] = ()
+    ) -> None:
+        self._check(x, y)
+        await self._xdotool(xdo.click_args(x, y, button=button, keys=keys))
+
+    async def double_click(self, x: int, y: int, *, keys: Sequence[str] = ()) -> None:
+        self._check(x, y)
+        await self._xdotool(xdo.double_click_args(x, y, keys=keys))
+
+    async def drag(self, path: Sequence[tuple[int, int]], *, keys: Sequence[str] = ()) -> None:
+        for x, y in path:
+            self._check(x, y)
+        await self._xdotool(xdo.drag_args(path, keys=keys), timeout=OP_TIMEOUT + len(path))
+
+    async def keypress(self, keys: Sequence[str]) -> None:
+        await self._xdotool(xdo.keypress_args(keys))
+
+    async def move(self, x: int, y: int, *, keys: Sequence[str] = ()) -> None:
+        self._check(x, y)
+        await self._xdotool(xdo.move_args(x, y, keys=keys))
+
+    async def scroll(
+        self, x: int, y: int, scroll_x: int, scroll_y: int, *, keys: Sequence[str] = ()
+    ) -> None:
+        self._check(x, y)
+        await self._xdotool(xdo.scroll_args(x, y, scroll_x, scroll_y, keys=keys))
+
+    async def type(self, text: str) -> None:
+        for args in xdo.type_chunks(text, delay_ms=self._type_delay_ms):
+            budget = OP_TIMEOUT + len(args[-1]) * self._type_delay_ms * 4 / 1000
+            await self._xdotool(args, timeout=budget)
+
+    async def wait(self) -> None:
+        await anyio.sleep(self._wait_seconds)
+
+    # --- internals ---------------------------------------------------------------------
+
+    def _check(self, x: int, y: int) -> None:
+        xdo.check_point(x, y, self._size)
+
+    async def _xdotool(self, args: list[str], *, timeout: float = OP_TIMEOUT) -> None:
+        await self.start()
+        self._dirty = True
+        reply = await self._request("xdotool", timeout + 5, args=args, timeout=timeout)
+        said = str(reply.get("stderr") or "").strip()
+        if reply.get("exit_code") is None:
+            raise ToolTimeoutError(f"the desktop did not finish the action in {timeout:g} s")
+        if reply["exit_code"] != 0 or "No such key name" in said:
+            raise ToolError(f"the desktop refused the action: {said or 'xdotool failed'}")
+
+    async def _request(self, do: str, limit: float, **args: Any) -> dict[str, Any]:
+        """One desktop request; ``limit`` bounds the round trip."""
+        if self._display is not None:
+            args["display"] = self._display
+        client = _runner_client(self.sandbox)
+        if client is not None:
+            return await client.call("desktop", {"do": do, **args}, timeout=limit)
+        return await _ExecDesktop(self.sandbox, self._display).request(do, limit, args)
+
+    def __repr__(self) -> str:
+        width, height = self._size
+        return f"DesktopComputer({self.sandbox!r}, display_size=({width}, {height}))"
+
+
+def _runner_client(sandbox: Sandbox) -> RunnerClient | None:
+    """The sandbox's runner when it serves the ``desktop`` operation, else ``None``."""
+    if not isinstance(sandbox, RunnerSandbox):
+        return None
+    # The runner round trip is the whole point of this backend; RunnerSandbox keeps its client
+    # private, so we reach it here, in this one place.
+    client = sandbox._runner()
+    return client if "desktop" in (client.hello.get("ops") or ()) else None
+
+
+class _ExecDesktop:
+    """The same requests through ``Sandbox.exec``: one process per request, no runner op."""
+
+    def __init__(self, sandbox: Sandbox, display: str | None) -> None:
+        self.sandbox = sandbox
+        self.env = {"DISPLAY": display} if display else {}
+
+    async def request(self, do: str, timeout: float, args: dict[str, Any]) -> dict[str, Any]:
+        if do == "xdotool":
+            argv = ["xdotool", *args["args"]]
+            done = await self.sandbox.exec(argv, env=self.env, timeout=args["timeout"])
+            code = None if done.timed_out else done.exit_code
+            return {"exit_code": code, "stderr": done.stderr_text() + done.stdout_text()}
+        if do == "ensure":
+            env = {**self.env, "SANDLOOP_DISPLAY_SIZE": f"{args['width']}x{args['height']}"}
+            done = await self.sandbox.exec(
+                ["python3", DESKTOP_MODULE, "start"], env=env, timeout=timeout
+            )
+            if not done.ok:
+                raise SandboxError(f"the desktop did not start: {done.stderr_text().strip()}")
+            return {}
+        if do == "screenshot":
+            argv = ["python3", DESKTOP_MODULE, "screenshot"]
+            done = await self.sandbox.exec(argv, env=self.env, timeout=timeout, max_output=_MAX_PNG)
+            if not done.ok:
+                raise SandboxError(f"the desktop gave no screenshot: {done.stderr_text().strip()}")
+            return {"png": base64.b64encode(done.stdout).decode("ascii")}
+        raise ValueError(f"unknown desktop request {do!r}")

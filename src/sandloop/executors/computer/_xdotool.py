@@ -1,0 +1,162 @@
+"""Computer actions → xdotool command lines (pure; no I/O).
+
+Part of the computer executor. Each function returns the arguments of ONE xdotool invocation
+(xdotool chains commands: ``mousemove 10 20 keydown Control_L click 1 keyup Control_L``), so an
+action costs one process start inside the sandbox. Coordinates are checked against the display
+so a point off the screen is the model's error to fix, not a silent clamp.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+from sandloop.errors import ToolArgumentsError
+from sandloop.executors.computer._keys import keysyms
+
+__all__ = (
+    "BUTTONS",
+    "check_point",
+    "click_args",
+    "double_click_args",
+    "drag_args",
+    "keypress_args",
+    "move_args",
+    "scroll_args",
+    "scroll_notches",
+    "type_chunks",
+)
+
+#: Model button names → X pointer buttons (8 and 9 are the browser's back and forward).
+BUTTONS = {"left": 1, "middle": 2, "wheel": 2, "right": 3, "back": 8, "forward": 9}
+#: Pixels the model means by one wheel notch when it gives a scroll distance.
+SCROLL_STEP = 100
+#: More notches than this in one action is a runaway value, not a scroll.
+MAX_NOTCHES = 100
+#: Longest path step of a drag before we add intermediate points (apps track motion events).
+DRAG_STEP = 20
+#: Characters per xdotool ``type`` invocation; long texts are typed in several runs.
+TYPE_CHUNK = 200
+
+
+def check_point(x: int, y: int, size: tuple[int, int]) -> None:
+    """Raise ``ToolArgumentsError`` unless (x, y) is on a screen of ``size``."""
+    width, height = size
+    if not (0 <= x < width and 0 <= y < height):
+        raise ToolArgumentsError(f"({x}, {y}) is outside the {width}x{height} screen")
+
+
+def _held(keys: Sequence[str] | None) -> tuple[list[str], list[str]]:
+    """The ``keydown`` and ``keyup`` commands around an action that holds ``keys``."""
+    syms = keysyms(list(keys or ()))
+    if not syms:
+        return [], []
+    return ["keydown", "+".join(syms)], ["keyup", "+".join(reversed(syms))]
+
+
+def _button(name: str) -> int:
+    try:
+        return BUTTONS[name.lower()]
+    except KeyError:
+        known = ", ".join(BUTTONS)
+        raise ToolArgumentsError(f"unknown mouse button {name!r} (known: {known})") from None
+
+
+def click_args(x: int, y: int, *, button: str = "left", keys: Sequence[str] = ()) -> list[str]:
+    """Move to (x, y) and click ``button`` with ``keys`` held."""
+    down, up = _held(keys)
+    # --delay 0: xdotool otherwise sleeps 100 ms after the (last) click.
+    return ["mousemove", str(x), str(y), *down, "click", "--delay", "0", str(_button(button)), *up]
+
+
+def double_click_args(x: int, y: int, *, keys: Sequence[str] = ()) -> list[str]:
+    """Move to (x, y) and double-click the left button with ``keys`` held."""
+    down, up = _held(keys)
+    # 60 ms apart: well inside every toolkit's double-click time, slow enough to be two clicks.
+    return ["mousemove", str(x), str(y), *down, "click", "--repeat", "2", "--delay", "60", "1", *up]
+
+
+def move_args(x: int, y: int, *, keys: Sequence[str] = ()) -> list[str]:
+    """Move the pointer to (x, y) with ``keys`` held."""
+    down, up = _held(keys)
+    return [*down, "mousemove", str(x), str(y), *up]
+
+
+def drag_args(path: Sequence[tuple[int, int]], *, keys: Sequence[str] = ()) -> list[str]:
+    """Press the left button at the path's start, move through every point, release at its end.
+
+    Long segments get intermediate points every ``DRAG_STEP`` pixels, and the pointer pauses
+    briefly after the press and before the release, so toolkits see a real drag.
+    """
+    if not path:
+        raise ToolArgumentsError("drag needs a path of at least one point")
+    down, up = _held(keys)
+    (x0, y0), rest = path[0], path[1:]
+    args = ["mousemove", str(x0), str(y0), *down, "mousedown", "1", "sleep", "0.05"]
+    prev = (x0, y0)
+    for point in rest:
+        for x, y in _segment(prev, point):
+            args += ["mousemove", str(x), str(y), "sleep", "0.01"]
+        prev = point
+    return [*args, "sleep", "0.05", "mouseup", "1", *up]
+
+
+def _segment(start: tuple[int, int], end: tuple[int, int]) -> list[tuple[int, int]]:
+    """Points from just after ``start`` to ``end`` inclusive, at most ``DRAG_STEP`` apart."""
+    (x0, y0), (x1, y1) = start, end
+    steps = max(1, math.ceil(math.hypot(x1 - x0, y1 - y0) / DRAG_STEP))
+    return [
+        (round(x0 + (x1 - x0) * i / steps), round(y0 + (y1 - y0) * i / steps))
+        for i in range(1, steps + 1)
+    ]
+
+
+def keypress_args(keys: Sequence[str]) -> list[str]:
+    """Press the combination ``keys`` (``["CTRL", "SHIFT", "T"]`` → ``ctrl+shift+t``)."""
+    syms = keysyms(list(keys))
+    if not syms:
+        raise ToolArgumentsError("keypress needs at least one key")
+    return ["key", "+".join(syms)]
+
+
+def scroll_notches(distance: int, *, step: int = SCROLL_STEP) -> int:
+    """Wheel notches for a scroll distance in pixels: at least one for any non-zero distance."""
+    if distance == 0:
+        return 0
+    return min(MAX_NOTCHES, max(1, round(abs(distance) / step)))
+
+
+def scroll_args(
+    x: int,
+    y: int,
+    scroll_x: int,
+    scroll_y: int,
+    *,
+    keys: Sequence[str] = (),
+    step: int = SCROLL_STEP,
+) -> list[str]:
+    """Move to (x, y) and turn the wheel: down/up for ``scroll_y``, right/left for ``scroll_x``.
+
+    Positive ``scroll_y`` scrolls down (button 5), negative up (4); positive ``scroll_x``
+    scrolls right (7), negative left (6).
+    """
+    down, up = _held(keys)
+    args = ["mousemove", str(x), str(y), *down]
+    for distance, forward, backward in ((scroll_y, 5, 4), (scroll_x, 7, 6)):
+        notches = scroll_notches(distance, step=step)
+        if notches:
+            button = forward if distance > 0 else backward
+            args += ["click", "--repeat", str(notches), "--delay", "15", str(button)]
+    return [*args, *up]
+
+
+def type_chunks(text: str, *, delay_ms: int = 8) -> list[list[str]]:
+    """``type`` invocations for ``text``, any unicode, in chunks of ``TYPE_CHUNK`` characters.
+
+    ``\\r\\n`` and ``\\r`` become ``\\n`` (one Return each).
+    """
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return [
+        ["type", "--delay", str(delay_ms), "--", text[i : i + TYPE_CHUNK]]
+        for i in range(0, len(text), TYPE_CHUNK)
+    ]
