@@ -108,7 +108,7 @@ def _recount(diff: str, *, path: str) -> str:
     rows = [row.removesuffix("\r") for row in diff.split("\n")]
     if rows and not rows[-1]:
         rows.pop()
-    if not any(row.startswith("--- ") for row in rows):
+    if not _has_file_header(rows):
         rows = [f"--- a/{path}", f"+++ b/{path}", *rows]
     out: list[str] = []
     i = 0
@@ -118,7 +118,8 @@ def _recount(diff: str, *, path: str) -> str:
             out.append(rows[i])
             i += 1
             continue
-        body, i = _hunk_body(rows, i + 1)
+        declared = (int(match.group(2) or 1), int(match.group(4) or 1))
+        body, i = _hunk_body(rows, i + 1, declared)
         old = sum(1 for row in body if row[:1] in (" ", "-"))
         new = sum(1 for row in body if row[:1] in (" ", "+"))
         src, dst, rest = match.group(1), match.group(3), match.group(5)
@@ -127,18 +128,36 @@ def _recount(diff: str, *, path: str) -> str:
     return join_lines(out)
 
 
-def _hunk_body(rows: list[str], i: int) -> tuple[list[str], int]:
-    """The lines of the hunk starting at ``rows[i]`` (blank lines read as empty context)."""
+def _has_file_header(rows: list[str]) -> bool:
+    """Whether a ``---``/``+++`` pair comes before the first hunk."""
+    for i, row in enumerate(rows):
+        if HUNK_HEADER.match(row):
+            return False
+        if row.startswith("--- ") and i + 1 < len(rows) and rows[i + 1].startswith("+++ "):
+            return True
+    return False
+
+
+def _hunk_body(rows: list[str], i: int, declared: tuple[int, int]) -> tuple[list[str], int]:
+    """The lines of the hunk starting at ``rows[i]`` (blank lines read as empty context).
+
+    ``declared`` is the header's (old, new) line counts: until they are reached, a ``---``
+    line followed by ``+++`` is a removed line and an added one, not the next file's header.
+    """
     body: list[str] = []
+    old = new = 0
     while i < len(rows):
         row = rows[i]
         if HUNK_HEADER.match(row) or row.startswith("diff "):
             break
-        if row.startswith("--- ") and i + 1 < len(rows) and rows[i + 1].startswith("+++ "):
+        header = row.startswith("--- ") and i + 1 < len(rows) and rows[i + 1].startswith("+++ ")
+        if header and old >= declared[0] and new >= declared[1]:
             break
         if row[:1] not in (" ", "-", "+", _NO_NEWLINE, ""):
             break
         body.append(row or " ")
+        old += row[:1] in (" ", "-", "")
+        new += row[:1] in (" ", "+", "")
         i += 1
     while body and body[-1] == " " and not rows[i - 1]:
         # Blank lines after the last hunk are the end of the text, not context.

@@ -12,12 +12,14 @@ import difflib
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from sandloop.patching import apply_v4a
+from sandloop.patching import apply_unified, apply_v4a
 
 CONTEXT = 3
 
 # Few distinct lines, so blocks repeat and the search order matters.
-common_lines = st.sampled_from(["", "a", "b", "    return x", "def f():", "}", "  # note  "])
+common_lines = st.sampled_from(
+    ["", "a", "b", "    return x", "def f():", "}", "  # note  ", "-- x", "++ y", "@@ z"]
+)
 any_line = st.text(
     alphabet=st.characters(
         blacklist_categories=("Cs",),
@@ -113,3 +115,18 @@ def test_generated_v4a_diff_reproduces_the_edit(
     keeps_newline = final_newline or not original
     expected = written_eol.join(new) + (written_eol if new and keeps_newline else "")
     assert apply_v4a(original, write_v4a(old, new, context=context), path="random.txt") == expected
+
+
+@settings(max_examples=300, deadline=None)
+@given(edit=edited(), context=st.integers(0, CONTEXT))
+def test_difflib_unified_diff_reproduces_the_edit(
+    edit: tuple[list[str], list[str]], context: int
+) -> None:
+    old, new = edit
+    assume(old != new)
+    original = "".join(f"{line}\n" for line in old)
+    diff = "\n".join(
+        difflib.unified_diff(old, new, "a/random.txt", "b/random.txt", n=context, lineterm="")
+    )
+    expected = "".join(f"{line}\n" for line in new)
+    assert apply_unified(original, diff + "\n", path="random.txt") == expected

@@ -92,3 +92,13 @@ def test_conflict_reports_like_v4a() -> None:
         apply_unified(ORIGINAL, "@@ -2,2 +2,2 @@\n line 2\n-line three\n+3\n", path="f")
     assert (err.value.hunk, err.value.line) == (1, "line three")
     assert "line 3" in err.value.closest
+
+
+def test_removed_and_added_lines_that_look_like_file_headers() -> None:
+    diff = "--- a/f\n+++ b/f\n@@ -1,2 +1,2 @@\n--- x\n+++ y\n keep\n"
+    assert apply_unified("-- x\nkeep\n", diff, path="f") == "++ y\nkeep\n"
+
+
+def test_too_small_line_counts_do_not_drop_changes() -> None:
+    diff = "--- a/f\n+++ b/f\n@@ -1,1 +1,1 @@\n-a\n+b\n-c\n+d\n"
+    assert apply_unified("a\nc\n", diff, path="f") == "b\nd\n"
