@@ -122,12 +122,26 @@ async def test_timeout_kills_the_whole_tree(sandbox: LocalSandbox, workspace: Pa
                 await anyio.sleep(0.05)
 
 
-async def test_background_child_does_not_hold_the_command(sandbox: LocalSandbox) -> None:
-    with anyio.fail_after(60):  # far below the child's 300 s
-        result = await sandbox.exec("sleep 300 & echo $!")
+async def test_background_jobs_end_with_the_command_unless_setsid(
+    sandbox: LocalSandbox, workspace: Path
+) -> None:
+    with anyio.fail_after(60):  # far below the children's 300 s: their pipes do not hold us
+        result = await sandbox.exec(
+            "sleep 300 & echo $! > job.pid; setsid sleep 300 & echo $! > daemon.pid; echo started"
+        )
     assert result.ok
-    # Kill only our own child: LocalSandbox is the host, a pattern kill would hit other processes.
-    os.kill(int(result.stdout), signal.SIGKILL)
+    assert result.stdout == b"started\n"
+    job, daemon = (int((workspace / name).read_text()) for name in ("job.pid", "daemon.pid"))
+    with anyio.fail_after(10):
+        while _alive(job):
+            await anyio.sleep(0.05)
+    assert _alive(daemon)  # started with setsid: meant to outlive the command
+    os.kill(daemon, signal.SIGKILL)
+
+
+async def test_a_leader_that_closes_its_pipes_still_times_out(sandbox: LocalSandbox) -> None:
+    result = await sandbox.exec("exec >&- 2>&-; sleep 300", timeout=1)
+    assert result.timed_out
 
 
 async def test_cancelling_the_caller_kills_the_command(
