@@ -6,10 +6,10 @@ command's captured output down to a number of characters the model can afford.
 
 The cap counts characters (Unicode code points) of stdout and stderr *together*, per command,
 marker included: a command's ``stdout`` plus ``stderr`` never holds more characters than the cap.
-When output is cut, its head and tail are kept around a marker such as
-``[... 48213 bytes omitted ...]``; the count is in bytes because the sandbox itself may already
-have dropped bytes it never sent (a command printing gigabytes), which cannot be counted as
-characters. Invalid UTF-8 (binary output) becomes U+FFFD, one per invalid byte.
+When output is cut, its head and tail are kept (cut at line ends when one is near) around a
+marker such as ``[... 48213 bytes omitted ...]``. The count is in bytes because the sandbox may
+already have dropped bytes it never sent (a command printing gigabytes), which cannot be
+counted as characters. Invalid UTF-8 (binary output) becomes U+FFFD, one per invalid byte.
 """
 
 from __future__ import annotations
@@ -189,6 +189,7 @@ class _Stream:
             head_keep, tail_keep = (keep + 1) // 2, keep // 2
             head, tail = self.head[:head_keep], self.head[head_keep:]
             omitted = 0
+        head_keep, tail_keep = _snap_head(head, head_keep), _snap_tail(tail, tail_keep)
         cut_tail = len(tail) - tail_keep
         omitted += len(_raw(head[head_keep:])) + len(_raw(tail[:cut_tail]))
         return _readable(head[:head_keep]) + _marker(omitted) + _readable(tail[cut_tail:])
@@ -199,6 +200,19 @@ class _Stream:
         tail_keep = min(keep - head_keep, len(self.tail))
         head_keep = min(keep - tail_keep, len(self.head))
         return head_keep, tail_keep
+
+
+def _snap_head(text: str, keep: int) -> int:
+    """End the kept head after a newline when one is near the cut, so lines stay whole."""
+    newline = text.rfind("\n", keep - keep // 4, keep)
+    return newline + 1 if newline >= 0 else keep
+
+
+def _snap_tail(text: str, keep: int) -> int:
+    """Start the kept tail at a line start when one is near the cut."""
+    start = len(text) - keep
+    newline = text.find("\n", start, start + keep // 4)
+    return len(text) - newline - 1 if newline >= 0 else keep
 
 
 def _marker(omitted: int) -> str:

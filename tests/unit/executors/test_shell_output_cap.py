@@ -36,6 +36,15 @@ def test_long_stdout_keeps_head_and_tail_and_says_how_much_was_cut() -> None:
     assert int(match.group(1)) == len(data) - kept
 
 
+def test_cuts_fall_on_line_boundaries_when_near() -> None:
+    data = b"".join(b"row %d of the table\n" % i for i in range(500))
+    out = fit_output(_result(data), 400).stdout
+    head, _, tail = MARKER.split(out)
+    assert head.endswith(" of the table\n")
+    assert tail.startswith("row ")
+    assert all(line.startswith("row ") for line in (head + tail).splitlines())
+
+
 def test_cap_counts_stdout_and_stderr_together() -> None:
     out = fit_output(_result(b"o" * 500, b"e" * 500), 300)
     assert len(out.stdout) + len(out.stderr) <= 300
