@@ -46,7 +46,8 @@ class LocalShellTool:
 
     A call that names a ``user`` is refused unless ``allow_user=True``: switching users would
     let the model step around the sandbox's non-root default. With ``allow_user=True`` the
-    user is passed to the sandbox, which must support it (``DockerSandbox`` does).
+    user is passed to ``Sandbox.exec``; a sandbox that cannot switch users raises
+    ``SandboxError`` (today both ``LocalSandbox`` and ``DockerSandbox`` do), which stops the run.
 
     Args:
         default_timeout: Seconds per command when the call names no ``timeout_ms``.
