@@ -1,0 +1,151 @@
+"""SandboxPool: started sandboxes kept ready, so a run does not wait for a container to boot.
+
+Sits beside the sandboxes it manages; the loop (or an embedder) acquires one per run. A filler
+task keeps ``size`` sandboxes started (at most ``max_starting`` starting at once), refilling in the
+background after every acquire. ``acquire()`` hands out a fresh, never-used sandbox that the
+caller then owns and closes (``async with await pool.acquire() as sandbox:``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from types import TracebackType
+from typing import Generic, Self, TypeVar
+
+import anyio
+from anyio.abc import TaskGroup
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+
+from sandloop.errors import ConfigError, SandboxError
+from sandloop.sandboxes.base import Sandbox
+
+__all__ = ("SandboxPool",)
+
+S = TypeVar("S", bound=Sandbox)
+# After a failed start, wait before the next one (doubling up to this many seconds).
+_MAX_BACKOFF = 30.0
+
+
+class SandboxPool(Generic[S]):
+    """Keeps ``size`` started sandboxes of one configuration ready.
+
+    Args:
+        factory: Makes one (not yet started) sandbox, e.g.
+            ``lambda: DockerSandbox("sandloop/base", network=False)``.
+        size: How many started sandboxes to keep ready.
+        max_starting: How many may be starting at once (each start is a few engine calls).
+
+    Use it as an async context manager, entered and exited in the same task; leaving it removes
+    every sandbox it still holds. Sandboxes already acquired belong to their caller.
+    """
+
+    def __init__(self, factory: Callable[[], S], *, size: int = 2, max_starting: int = 4) -> None:
+        if size < 1 or max_starting < 1:
+            raise ConfigError("SandboxPool needs size >= 1 and max_starting >= 1")
+        self._factory = factory
+        self.size = size
+        self._starting_limit = max_starting
+        self._starting = 0
+        self._failures = 0
+        self._wake = anyio.Event()
+        self._tg: TaskGroup | None = None
+        self._send: MemoryObjectSendStream[S | BaseException] | None = None
+        self._receive: MemoryObjectReceiveStream[S | BaseException] | None = None
+
+    async def __aenter__(self) -> Self:
+        self._send, self._receive = anyio.create_memory_object_stream[S | BaseException](math.inf)
+        self._tg = anyio.create_task_group()
+        await self._tg.__aenter__()
+        self._tg.start_soon(self._fill)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose(exc_type, exc, tb)
+
+    @property
+    def ready(self) -> int:
+        """How many started sandboxes are waiting to be acquired."""
+        return self._receive.statistics().current_buffer_used if self._receive else 0
+
+    async def acquire(self) -> S:
+        """A started, never-used sandbox; the caller owns it (and closes it).
+
+        Raises:
+            SandboxError: The pool is closed, or the last start failed (e.g. no image).
+        """
+        if self._receive is None:
+            raise SandboxError("the pool is not open: use `async with SandboxPool(...)`")
+        try:
+            item = await self._receive.receive()
+        except (anyio.EndOfStream, anyio.ClosedResourceError):
+            raise SandboxError("the pool is closed") from None
+        self._wake.set()
+        if isinstance(item, BaseException):
+            raise SandboxError(f"the pool could not start a sandbox: {item}") from item
+        return item
+
+    async def aclose(
+        self,
+        exc_type: type[BaseException] | None = None,
+        exc: BaseException | None = None,
+        tb: TracebackType | None = None,
+    ) -> None:
+        """Stop refilling and remove every sandbox still in the pool."""
+        tg, self._tg = self._tg, None
+        if tg is not None:
+            tg.cancel_scope.cancel()
+            await tg.__aexit__(exc_type, exc, tb)
+        receive, self._receive = self._receive, None
+        if self._send is not None:
+            self._send.close()
+        if receive is None:
+            return
+        with anyio.CancelScope(shield=True):
+            async with anyio.create_task_group() as closing:
+                while True:
+                    try:
+                        item = receive.receive_nowait()
+                    except (anyio.WouldBlock, anyio.EndOfStream):
+                        break
+                    if not isinstance(item, BaseException):
+                        closing.start_soon(item.aclose)
+            receive.close()
+
+    # --- the filler ----------------------------------------------------------------------
+
+    async def _fill(self) -> None:
+        limiter = anyio.CapacityLimiter(self._starting_limit)
+        async with anyio.create_task_group() as tg:
+            while True:
+                while self.ready + self._starting < self.size:
+                    self._starting += 1
+                    tg.start_soon(self._start_one, limiter)
+                await self._wake.wait()
+                self._wake = anyio.Event()
+
+    async def _start_one(self, limiter: anyio.CapacityLimiter) -> None:
+        assert self._send is not None
+        try:
+            async with limiter:
+                if self._failures:
+                    await anyio.sleep(min(2.0 ** (self._failures - 1), _MAX_BACKOFF))
+                sandbox = self._factory()
+                try:
+                    await sandbox.start()
+                except Exception as exc:  # reported to the next acquire(), then retried
+                    self._failures += 1
+                    self._send.send_nowait(exc)
+                    return
+                self._failures = 0
+                # No checkpoint between a finished start and the hand-over: a cancellation
+                # here would leak the started sandbox.
+                self._send.send_nowait(sandbox)
+        finally:
+            self._starting -= 1
+            self._wake.set()

@@ -1,0 +1,47 @@
+"""SandboxPool over LocalSandboxes: fresh sandboxes, background refill, failures, cleanup."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import anyio
+import pytest
+
+from sandloop.errors import SandboxError, SandboxStartError
+from sandloop.sandboxes import LocalSandbox
+from sandloop.sandboxes.pool import SandboxPool
+
+
+async def test_acquire_gives_fresh_started_sandboxes_and_refills(workspace: Path) -> None:
+    made: list[LocalSandbox] = []
+
+    def factory() -> LocalSandbox:
+        made.append(LocalSandbox(workspace))
+        return made[-1]
+
+    async with SandboxPool(factory, size=2) as pool:
+        got = [await pool.acquire() for _ in range(5)]
+        assert len({id(sb) for sb in got}) == 5  # never the same one twice
+        for sb in got:
+            async with sb:
+                assert (await sb.exec("echo ok")).stdout == b"ok\n"
+        with anyio.fail_after(30):
+            while pool.ready < 2:  # noqa: ASYNC110 - the pool exposes no event for this
+                await anyio.sleep(0.02)
+        waiting = [sb for sb in made if sb not in got]
+        assert all(sb._client is not None for sb in waiting)
+    assert len(made) >= 7
+    assert all(sb._client is None for sb in made)  # the pool closed what it still held
+
+
+async def test_a_failing_start_is_reported_to_acquire(tmp_path: Path) -> None:
+    async with SandboxPool(lambda: LocalSandbox(tmp_path, python="/nonexistent/python")) as pool:
+        with anyio.fail_after(30), pytest.raises(SandboxError) as info:
+            await pool.acquire()
+    assert isinstance(info.value.__cause__, SandboxStartError)
+
+
+async def test_acquire_needs_an_open_pool(workspace: Path) -> None:
+    pool = SandboxPool(lambda: LocalSandbox(workspace))
+    with pytest.raises(SandboxError, match="not open"):
+        await pool.acquire()
