@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import aclosing, asynccontextmanager
 from typing import Any
 
 import anyio
@@ -34,7 +34,14 @@ from sandloop.loop import (
     run_sync,
     stream,
 )
-from sandloop.testing import ScriptedResponsesServer, Turn, function_call, message, reasoning
+from sandloop.testing import (
+    ScriptedResponsesServer,
+    Turn,
+    delay,
+    function_call,
+    message,
+    reasoning,
+)
 
 
 @asynccontextmanager
@@ -239,6 +246,23 @@ async def test_stream_raises_after_run_ended() -> None:
             await _drain(stream(Agent(model="m"), "go", client=client), seen)
     assert isinstance(seen[-1], RunEnded)
     assert seen[-1].error is not None
+
+
+async def test_closing_the_stream_early_cancels_the_run() -> None:
+    # The model call hangs (a long server-side delay); closing the stream must not wait for it.
+    server = ScriptedResponsesServer([Turn([message("late")], faults=[delay(30)])]).start()
+    seen: list[str] = []
+    try:
+        async with ResponsesClient(base_url=server.base_url, max_retries=0) as client:
+            events = stream(Agent(model="m"), "go", client=client)
+            async with aclosing(events):
+                async for event in events:
+                    seen.append(type(event).__name__)
+                    if isinstance(event, TurnStarted):
+                        break
+    finally:
+        server.close()
+    assert seen == ["RunStarted", "TurnStarted"]
 
 
 async def _drain(events: AsyncIterator[RunEvent], into: list[RunEvent]) -> None:

@@ -109,12 +109,18 @@ async def stream(agent: Agent, input: str | list[Any], **options: Any) -> AsyncI
                 # Re-raised by the generator itself, not as an ExceptionGroup of the task group.
                 errors.append(exc)
 
+    closed = False
     async with anyio.create_task_group() as tg:
         tg.start_soon(drive)
-        async with receive:
-            async for event in receive:
-                yield event
-    if errors:
+        try:
+            async with receive:
+                async for event in receive:
+                    yield event
+        except GeneratorExit:
+            # The consumer stopped early (``aclose()``): cancel the run, then finish quietly.
+            closed = True
+            tg.cancel_scope.cancel()
+    if errors and not closed:
         raise errors[0]
 
 
