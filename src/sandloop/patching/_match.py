@@ -60,7 +60,7 @@ class LineIndex:
     def __init__(self, lines: Sequence[str]) -> None:
         self.lines = lines
         self._keys: dict[int, Sequence[str]] = {0: lines}
-        self._positions: dict[int, dict[str, list[int]]] = {}
+        self._positions: dict[int, _Positions] = {}
 
     def keys(self, level: int) -> Sequence[str]:
         """Every line normalised for ``level``."""
@@ -72,11 +72,8 @@ class LineIndex:
         """Sorted positions of the lines whose ``level`` key is ``key``."""
         table = self._positions.get(level)
         if table is None:
-            table = {}
-            for i, k in enumerate(self.keys(level)):
-                table.setdefault(k, []).append(i)
-            self._positions[level] = table
-        return table.get(key, [])
+            table = self._positions[level] = _Positions(self.keys(level))
+        return table.get(key)
 
     def find_line(self, text: str, *, start: int) -> int | None:
         """First position at or after ``start`` of a line matching ``text``, strictest first."""
@@ -167,3 +164,34 @@ class LineIndex:
         region = [line.strip() for line in self.lines[start : start + _SIMILAR_SPAN]]
         picks = difflib.get_close_matches(text.strip(), region, n=limit, cutoff=0.5)
         return sorted({start + region.index(p) for p in picks})
+
+
+class _Positions:
+    """Where each distinct line occurs.
+
+    A line seen once is stored as a bare int and only repeated lines get a list: a list per
+    line would wake the garbage collector thousands of times on a big file.
+    """
+
+    __slots__ = ("_first", "_repeats")
+
+    def __init__(self, keys: Sequence[str]) -> None:
+        first: dict[str, int] = {}
+        repeats: dict[str, list[int]] = {}
+        for i, key in enumerate(keys):
+            seen = first.setdefault(key, i)
+            if seen != i:
+                more = repeats.get(key)
+                if more is None:
+                    repeats[key] = [seen, i]
+                else:
+                    more.append(i)
+        self._first = first
+        self._repeats = repeats
+
+    def get(self, key: str) -> list[int]:
+        more = self._repeats.get(key)
+        if more is not None:
+            return more
+        seen = self._first.get(key)
+        return [] if seen is None else [seen]
