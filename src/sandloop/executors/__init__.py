@@ -1,3 +1,25 @@
-"""sandloop.executors."""
+"""sandloop.executors: one module per tool family, each turning call items into output items.
 
-__all__: tuple[str, ...] = ()
+``dispatch`` routes a call here by its item type and tool name; the tools run their work in the
+run's sandbox (``ToolContext.sandbox``).
+"""
+
+from sandloop.executors.apply_patch import ApplyPatchTool
+from sandloop.executors.base import Tool, ToolContext
+from sandloop.executors.custom import CustomTool
+from sandloop.executors.function import FunctionTool, ToolImage, ToolOutput, tool
+from sandloop.executors.local_shell import LocalShellTool
+from sandloop.executors.shell import ShellTool
+
+__all__ = (
+    "ApplyPatchTool",
+    "CustomTool",
+    "FunctionTool",
+    "LocalShellTool",
+    "ShellTool",
+    "Tool",
+    "ToolContext",
+    "ToolImage",
+    "ToolOutput",
+    "tool",
+)
