@@ -2,7 +2,11 @@
 
 Top of the data flow for people at a terminal. Each subcommand lives in its own module exposing
 ``register(subparsers)``, which adds its parser and sets ``func`` (``args -> exit status``); to
-add one (``run``, ``demo``, ``doctor``), write the module and list it in ``COMMANDS``.
+add one, write the module and list it in ``COMMANDS``.
+
+Exit status: 0 success, 1 a failed run or operation, 2 a usage error (bad flags, bad
+configuration such as a missing API key), 130 interrupted. Errors are one sentence on stderr;
+``--debug`` adds the traceback.
 """
 
 from __future__ import annotations
@@ -10,13 +14,14 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+import traceback
 
-from sandloop.errors import SandloopError
+from sandloop.errors import ConfigError, SandloopError
 
 __all__ = ("COMMANDS", "build_parser", "main")
 
 #: Subcommand modules, in the order ``--help`` lists them.
-COMMANDS = ("images", "sandboxes")
+COMMANDS = ("run", "demo_command", "doctor", "images", "sandboxes")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -26,6 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run OpenAI Responses API agents with every tool call in a hardened sandbox.",
     )
     parser.add_argument("--version", action="version", version=f"sandloop {_version()}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
         importlib.import_module(f"sandloop.cli.{name}").register(sub)
@@ -47,10 +53,28 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         status: int = args.func(args)
+    except ConfigError as exc:
+        _report(exc, args.debug)
+        return 2
     except SandloopError as exc:
-        print(f"sandloop: error: {exc}", file=sys.stderr)
+        _report(exc, args.debug)
         return 1
     except KeyboardInterrupt:
         print("sandloop: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # the CLI's top level: a bug of ours, said plainly
+        if args.debug:
+            traceback.print_exc()
+        print(
+            f"sandloop: internal error: {exc.__class__.__name__}: {exc} "
+            "(run again with --debug for the traceback and please report it)",
+            file=sys.stderr,
+        )
+        return 1
     return status
+
+
+def _report(exc: SandloopError, debug: bool) -> None:
+    if debug:
+        traceback.print_exception(exc)
+    print(f"sandloop: error: {exc}", file=sys.stderr)

@@ -1,0 +1,68 @@
+"""``--approve auto|ask|deny``: the CLI's approval callbacks for commands and patches.
+
+Part of ``cli``. ``auto`` needs no callback (the agent's policy is ``never``). ``deny`` refuses
+every call with a reason the model reads. ``ask`` prompts on the terminal, one call at a time,
+with the live display paused; reading the answer happens in a worker thread that is abandoned
+on Ctrl-C, so an interrupted prompt never holds up the cleanup.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import anyio
+import anyio.to_thread
+
+from sandloop.errors import ApprovalDeniedError
+from sandloop.executors.base import ApprovalCallback, ApprovalRequest
+
+if TYPE_CHECKING:
+    from sandloop.cli.display import Display
+
+__all__ = ("approval_callback",)
+
+_YES = frozenset({"y", "yes"})
+
+
+def approval_callback(mode: str, display: Display) -> ApprovalCallback | None:
+    """The callback for ``--approve MODE`` (``None`` for ``auto``)."""
+    if mode == "auto":
+        return None
+    if mode == "deny":
+        return _deny
+    return _Prompter(display)
+
+
+def _deny(request: ApprovalRequest) -> bool:
+    raise ApprovalDeniedError(
+        f"the user did not allow this {request.tool} call (sandloop runs with --approve deny): "
+        "do not retry it; finish with what you can say without running it"
+    )
+
+
+class _Prompter:
+    """Asks ``Run shell: pytest -q? [y/N]`` on stderr and reads the answer from stdin."""
+
+    def __init__(self, display: Display, read: Callable[[], str] | None = None) -> None:
+        self.display = display
+        self._read = read or sys.stdin.readline
+        self._lock = anyio.Lock()
+
+    async def __call__(self, request: ApprovalRequest) -> bool:
+        async with self._lock:  # concurrent calls would interleave their prompts
+            with self.display.paused():
+                return await self._ask(request)
+
+    async def _ask(self, request: ApprovalRequest) -> bool:
+        what = request.arguments.strip() or request.tool
+        sys.stderr.write(f"\nsandloop wants to run {request.tool}:\n")
+        for line in what.splitlines()[:20]:
+            sys.stderr.write(f"    {line}\n")
+        sys.stderr.write("Allow? [y/N] ")
+        sys.stderr.flush()
+        answer: str = await anyio.to_thread.run_sync(self._read, abandon_on_cancel=True)
+        if answer.strip().lower() in _YES:
+            return True
+        raise ApprovalDeniedError(f"the user refused this {request.tool} call")

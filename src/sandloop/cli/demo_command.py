@@ -1,0 +1,144 @@
+"""``sandloop demo``: a coding run replayed offline on a bundled buggy project.
+
+Part of ``cli``. Copies the project bundled in ``sandloop/cli/demo/project`` to a fresh
+directory, makes sure the base image is there (building it when missing), and replays the bundled
+cassette ``sandloop/cli/demo/cassette.json``: the model's side comes from the cassette, every
+tool call really runs (the tests fail, the code is read, apply_patch fixes it, the tests pass).
+Where no Docker engine answers, the same session runs in a ``LocalSandbox`` in that directory,
+so the first command works on any machine with Python. Needs no API key and no network.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import tempfile
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.syntax import Syntax
+
+from sandloop.cli.changes import tree_diff
+from sandloop.cli.display import Display, JsonDisplay, RichDisplay
+from sandloop.cli.run import DEFAULT_MODEL, execute
+from sandloop.cli.session import SessionOptions
+from sandloop.errors import ConfigError, SandloopError
+from sandloop.testing.cassette import Cassette
+
+__all__ = ("demo_data", "register")
+
+#: Set to ``1`` to run the demo in a LocalSandbox even when a Docker engine answers.
+LOCAL_ENV = "SANDLOOP_DEMO_LOCAL"
+
+
+def register(sub: Any) -> None:
+    """Add ``demo``."""
+    parser: argparse.ArgumentParser = sub.add_parser(
+        "demo",
+        help="watch a coding agent fix a bug (offline, no API key)",
+        description="Copy a small buggy project to a new directory and replay a recorded "
+        "coding run on it: the model's side comes from a bundled cassette, every command and "
+        "patch really runs in a Docker sandbox (or, without Docker, a local one).",
+    )
+    parser.add_argument(
+        "--local",
+        action="store_true",
+        help=f"run in a LocalSandbox (not isolated) even when Docker answers (or {LOCAL_ENV}=1)",
+    )
+    parser.add_argument(
+        "--dir", type=Path, metavar="DIR", help="where to put the project (default: a temp dir)"
+    )
+    parser.add_argument("--json", action="store_true", help="print JSON events, one per line")
+    parser.set_defaults(func=_demo)
+
+
+def demo_data() -> Path:
+    """The folder holding the bundled project and cassette."""
+    folder = Path(str(resources.files("sandloop.cli"))) / "demo"
+    if not (folder / "cassette.json").is_file():
+        raise ConfigError(f"the demo files are missing from {folder}: reinstall sandloop")
+    return folder
+
+
+def _demo(args: argparse.Namespace) -> int:
+    data = demo_data()
+    cassette = Cassette.load(data / "cassette.json")
+    target = _target(args.dir)
+    project, original = target / "project", target / "original"
+    shutil.copytree(data / "project", project)
+    shutil.copytree(data / "project", original)
+    display: Display = JsonDisplay() if args.json else RichDisplay(Console(highlight=False))
+    display.note(f"demo project copied to {project}")
+    local = args.local or os.environ.get(LOCAL_ENV) == "1" or not _docker_ready(display)
+    options = SessionOptions(
+        task=str(cassette.meta.get("task") or "Fix the failing tests."),
+        repo=project,
+        model=str(cassette.meta.get("model") or DEFAULT_MODEL),
+        local=local,
+        replay=cassette,
+        replay_name="the bundled demo cassette",
+        run_root=target / "runs",
+    )
+    status = execute(options, display)
+    _show_diff(args.json, original, project)
+    shutil.rmtree(original, ignore_errors=True)
+    if not args.json:
+        print(f"\nThe project is in {project}: run its tests with `python3 -m unittest -v` there.")
+    return status
+
+
+def _target(wanted: Path | None) -> Path:
+    if wanted is None:
+        return Path(tempfile.mkdtemp(prefix="sandloop-demo-"))
+    target = wanted.expanduser().resolve()
+    if target.exists() and any(target.iterdir()):
+        raise ConfigError(f"--dir {str(wanted)!r} is not empty: name a new or empty directory")
+    target.mkdir(parents=True, exist_ok=True)
+    return target
+
+
+def _docker_ready(display: Display) -> bool:
+    """Whether a Docker engine answers and has the base image (built here when missing)."""
+    from sandloop.sandboxes.images import build_images, image_tag
+
+    fallback = "running the demo in a LocalSandbox instead: commands run on this machine, "
+    fallback += "without isolation"
+    try:
+        from sandloop.sandboxes import docker as engine
+
+        client = engine.connect(timeout=10)
+    except SandloopError as exc:
+        display.note(f"No Docker engine answers ({exc}); {fallback}.")
+        return False
+    try:
+        tag = image_tag("base")
+        present = {t for row in engine.list_images(client, "sandloop/") for t in row["tags"]}
+    finally:
+        client.close()
+    if tag in present:
+        return True
+    display.note(f"building the sandbox image {tag} (once; this takes a few minutes)")
+    try:
+        build_images(["base"], log=lambda line: None)
+    except SandloopError as exc:
+        display.note(f"could not build {tag} ({exc}); {fallback}.")
+        return False
+    return True
+
+
+def _show_diff(as_json: bool, original: Path, project: Path) -> None:
+    diff = tree_diff(original, project)
+    if as_json:
+        import json
+
+        print(json.dumps({"event": "demo_diff", "diff": diff}), flush=True)
+        return
+    console = Console(highlight=False)
+    console.rule("the diff", style="dim")
+    if diff:
+        console.print(Syntax(diff, "diff", theme="ansi_dark", background_color="default"))
+    else:
+        console.print("(no changes)")

@@ -1,0 +1,138 @@
+"""``sandloop run``: a coding agent on a repository, every command in a hardened sandbox.
+
+Part of ``cli``: parses the flags into :class:`~sandloop.cli.session.SessionOptions` and runs a
+session. Exit status: 0 when the run completed, 1 when it failed, 2 for a usage error (set by
+``sandloop.cli.main``), 130 when interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import anyio
+
+from sandloop.cli.display import Display, JsonDisplay, RichDisplay
+from sandloop.cli.session import SessionOptions, run_session
+from sandloop.errors import ConfigError, SandboxUnavailableError
+from sandloop.testing.cassette import Cassette
+
+__all__ = ("DEFAULT_MODEL", "register")
+
+#: The model used when neither ``--model`` nor ``SANDLOOP_MODEL`` names one.
+DEFAULT_MODEL = "gpt-5.1"
+
+
+def register(sub: Any) -> None:
+    """Add ``run``."""
+    parser: argparse.ArgumentParser = sub.add_parser(
+        "run",
+        help="run a coding agent on a repository",
+        description="Run a coding agent (shell + apply_patch tools) on a repository, every "
+        "command inside a hardened Docker sandbox. Needs OPENAI_API_KEY unless --base-url "
+        "points at this machine or --replay serves the model from a cassette.",
+    )
+    parser.add_argument("task", metavar="TASK", help="what the agent should do")
+    parser.add_argument("--repo", type=Path, default=Path("."), help="repository (default: .)")
+    parser.add_argument("--model", help=f"model (default: $SANDLOOP_MODEL or {DEFAULT_MODEL})")
+    parser.add_argument("--image", metavar="IMG", help="sandbox image (default: sandloop/base)")
+    parser.add_argument("--base-url", metavar="URL", help="Responses API base URL")
+    parser.add_argument("--max-turns", type=_positive, default=50, metavar="N")
+    parser.add_argument(
+        "--approve",
+        choices=("auto", "ask", "deny"),
+        default="auto",
+        help="run commands and patches without asking (auto), ask first, or refuse them",
+    )
+    parser.add_argument("--network", action="store_true", help="give the sandbox network access")
+    parser.add_argument(
+        "--copy",
+        action="store_true",
+        help="work on a copy of the repository; the changes are saved as a patch",
+    )
+    parser.add_argument(
+        "--local",
+        action="store_true",
+        help="run commands on this machine WITHOUT isolation (no Docker needed)",
+    )
+    parser.add_argument(
+        "--local-shell", action="store_true", help="also offer the local_shell tool"
+    )
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--record", type=Path, metavar="FILE", help="write a cassette")
+    group.add_argument(
+        "--replay", type=Path, metavar="FILE", help="serve the model from a cassette"
+    )
+    parser.add_argument("--json", action="store_true", help="print JSON events, one per line")
+    parser.set_defaults(func=_run)
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def options_from(args: argparse.Namespace) -> SessionOptions:
+    """The session options the flags ask for.
+
+    Raises:
+        ConfigError: a bad combination or path.
+    """
+    repo = args.repo.expanduser().resolve()
+    if not repo.is_dir():
+        raise ConfigError(f"--repo {str(args.repo)!r} is not a directory")
+    if args.local and (args.copy or args.network or args.image):
+        raise ConfigError("--local runs on this machine: --copy, --network and --image need Docker")
+    cassette = Cassette.load(args.replay) if args.replay else None
+    model = args.model or _recorded_model(cassette) or os.environ.get("SANDLOOP_MODEL")
+    return SessionOptions(
+        task=args.task,
+        repo=repo,
+        model=model or DEFAULT_MODEL,
+        image=args.image,
+        base_url=args.base_url,
+        max_turns=args.max_turns,
+        approve=args.approve,
+        network=args.network,
+        copy=args.copy,
+        local=args.local,
+        local_shell=args.local_shell,
+        record=args.record,
+        replay=cassette,
+        replay_name=str(args.replay) if args.replay else None,
+    )
+
+
+def _recorded_model(cassette: Cassette | None) -> str | None:
+    if cassette is None or not cassette.exchanges:
+        return None
+    model = cassette.exchanges[0].request.get("model")
+    return model if isinstance(model, str) else None
+
+
+def _run(args: argparse.Namespace) -> int:
+    options = options_from(args)
+    display: Display = JsonDisplay() if args.json else RichDisplay()
+    return execute(options, display)
+
+
+def execute(options: SessionOptions, display: Display) -> int:
+    """Run a session and turn its outcome into an exit status (errors explained on stderr)."""
+    outcome = anyio.run(run_session, options, display)
+    if outcome.error is not None:
+        hint = (
+            " (or pass --local to run without isolation)"
+            if isinstance(outcome.error, SandboxUnavailableError) and not options.local
+            else ""
+        )
+        print(f"sandloop: error: {outcome.error}{hint}", file=sys.stderr)
+        return 1
+    return 0 if outcome.ok else 1
