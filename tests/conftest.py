@@ -31,3 +31,26 @@ def docker_client() -> Iterator[Any]:
         docker_unavailable(f"the Docker engine did not answer ({exc.__class__.__name__}: {exc})")
     yield client
     client.close()
+
+
+@pytest.fixture(scope="session")
+def base_image(docker_client: Any) -> str:
+    """The coding image: ``$SANDLOOP_TEST_IMAGE`` when set, else sandloop/base built once per
+    session (reused when it is up to date)."""
+    override = os.environ.get("SANDLOOP_TEST_IMAGE")
+    if override:
+        import docker.errors
+
+        try:
+            docker_client.images.get(override)
+        except docker.errors.ImageNotFound:
+            docker_unavailable(f"SANDLOOP_TEST_IMAGE={override} does not exist")
+        return override
+    from sandloop.errors import SandboxError
+    from sandloop.sandboxes.images import build_images
+
+    try:
+        return build_images(["base"], log=lambda line: None)[0]
+    except SandboxError as exc:
+        docker_unavailable(f"the base image could not be built: {exc}")
+        raise  # unreachable: docker_unavailable skips or fails

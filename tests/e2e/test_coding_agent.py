@@ -17,7 +17,6 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-import docker.errors
 import pytest
 
 from sandloop.client import ResponsesClient
@@ -212,8 +211,6 @@ def _script(*, stateless: bool) -> list[Turn | list[dict[str, Any]]]:
 
 # --- the runs -------------------------------------------------------------------------------
 
-IMAGE = os.environ.get("SANDLOOP_TEST_IMAGE", "")
-
 
 @asynccontextmanager
 async def _sandbox(kind: str, repo: Path, request: pytest.FixtureRequest) -> AsyncIterator[Sandbox]:
@@ -221,17 +218,9 @@ async def _sandbox(kind: str, repo: Path, request: pytest.FixtureRequest) -> Asy
         async with LocalSandbox(repo) as local:
             yield local
         return
-    client = request.getfixturevalue("docker_client")
-    from sandloop.sandboxes.docker import DEFAULT_IMAGE, DockerSandbox
+    image = request.getfixturevalue("base_image")
+    from sandloop.sandboxes.docker import DockerSandbox
 
-    image = IMAGE or DEFAULT_IMAGE
-    try:
-        client.images.get(image)
-    except docker.errors.ImageNotFound:
-        reason = f"image {image} is missing: build it with `sandloop images build`"
-        if os.environ.get("SANDLOOP_REQUIRE_DOCKER") == "1":
-            pytest.fail(reason, pytrace=False)
-        pytest.skip(reason)
     async with DockerSandbox(image, workspace=repo) as container:
         yield container
 

@@ -7,24 +7,21 @@ tool's output), then a corrected patch that adds, updates and renames files in o
 
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import docker.errors
 import lark
 import pytest
 
 from sandloop.client import ResponsesClient
 from sandloop.executors.apply_patch import ApplyPatchTool
 from sandloop.loop import Agent, run
-from sandloop.sandboxes.docker import DEFAULT_IMAGE, DockerSandbox
+from sandloop.sandboxes.docker import DockerSandbox
 from sandloop.testing import RecordedRequest, ScriptedResponsesServer, custom_tool_call, message
 
 pytestmark = pytest.mark.docker
 
-IMAGE = os.environ.get("SANDLOOP_TEST_IMAGE", DEFAULT_IMAGE)
 
 WRONG = """*** Begin Patch
 *** Add File: notes/todo.md
@@ -49,16 +46,9 @@ RIGHT = """*** Begin Patch
 
 
 @pytest.fixture
-async def sandbox(docker_client: Any, tmp_path: Path) -> AsyncIterator[DockerSandbox]:
-    try:
-        docker_client.images.get(IMAGE)
-    except docker.errors.ImageNotFound:
-        reason = f"image {IMAGE} is missing: build it with `sandloop images build`"
-        if os.environ.get("SANDLOOP_REQUIRE_DOCKER") == "1":
-            pytest.fail(reason, pytrace=False)
-        pytest.skip(reason)
+async def sandbox(base_image: str, tmp_path: Path) -> AsyncIterator[DockerSandbox]:
     (tmp_path / "app.py").write_text('def main():\n    print("hi")\n')
-    async with DockerSandbox(IMAGE, workspace=tmp_path) as sb:
+    async with DockerSandbox(base_image, workspace=tmp_path) as sb:
         yield sb
 
 

@@ -8,32 +8,15 @@ from __future__ import annotations
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
-import docker.errors
 import pytest
 
 from sandloop.executors.apply_patch import ApplyPatchTool
 from sandloop.executors.base import ToolContext
 from sandloop.items import ApplyPatchCall, ApplyPatchCallOutput, CustomToolCall
-from sandloop.sandboxes.docker import DEFAULT_IMAGE, DockerSandbox
+from sandloop.sandboxes.docker import DockerSandbox
 
 pytestmark = pytest.mark.docker
-
-IMAGE = os.environ.get("SANDLOOP_TEST_IMAGE", DEFAULT_IMAGE)
-
-
-@pytest.fixture
-def image(docker_client: Any) -> str:
-    """The coding image, or an honest skip (a failure under SANDLOOP_REQUIRE_DOCKER=1)."""
-    try:
-        docker_client.images.get(IMAGE)
-    except docker.errors.ImageNotFound:
-        reason = f"image {IMAGE} is missing: build it with `sandloop images build`"
-        if os.environ.get("SANDLOOP_REQUIRE_DOCKER") == "1":
-            pytest.fail(reason, pytrace=False)
-        pytest.skip(reason)
-    return IMAGE
 
 
 @pytest.fixture
@@ -44,8 +27,8 @@ def workspace(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-async def sandbox(image: str, workspace: Path) -> AsyncIterator[DockerSandbox]:
-    async with DockerSandbox(image, workspace=workspace) as sb:
+async def sandbox(base_image: str, workspace: Path) -> AsyncIterator[DockerSandbox]:
+    async with DockerSandbox(base_image, workspace=workspace) as sb:
         yield sb
 
 
@@ -169,9 +152,9 @@ async def test_envelope_all_or_nothing_in_the_container(
     assert _tree(workspace) == before
 
 
-async def test_copy_mode_edits_the_container_not_the_host(image: str, workspace: Path) -> None:
+async def test_copy_mode_edits_the_container_not_the_host(base_image: str, workspace: Path) -> None:
     (workspace / "a.txt").write_text("one\ntwo\n")
-    async with DockerSandbox(image, workspace=workspace, mount="copy") as sandbox:
+    async with DockerSandbox(base_image, workspace=workspace, mount="copy") as sandbox:
         out = await _hosted(
             sandbox, {"type": "update_file", "path": "a.txt", "diff": " one\n-two\n+2\n"}
         )

@@ -8,36 +8,20 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import docker.errors
 import pytest
 
 from sandloop.errors import SandboxFileError, ToolError
 from sandloop.executors.base import ToolContext
 from sandloop.executors.local_shell import LocalShellTool
 from sandloop.items import LocalShellCall
-from sandloop.sandboxes.docker import DEFAULT_IMAGE, DockerSandbox
+from sandloop.sandboxes.docker import DockerSandbox
 
 pytestmark = pytest.mark.docker
 
-IMAGE = os.environ.get("SANDLOOP_TEST_IMAGE", DEFAULT_IMAGE)
-
 
 @pytest.fixture
-def image(docker_client: Any) -> str:
-    """The coding image, or an honest skip (a failure under SANDLOOP_REQUIRE_DOCKER=1)."""
-    try:
-        docker_client.images.get(IMAGE)
-    except docker.errors.ImageNotFound:
-        reason = f"image {IMAGE} is missing: build it with `sandloop images build`"
-        if os.environ.get("SANDLOOP_REQUIRE_DOCKER") == "1":
-            pytest.fail(reason, pytrace=False)
-        pytest.skip(reason)
-    return IMAGE
-
-
-@pytest.fixture
-async def sandbox(image: str, tmp_path: Path) -> AsyncIterator[DockerSandbox]:
-    async with DockerSandbox(image, workspace=tmp_path) as sb:
+async def sandbox(base_image: str, tmp_path: Path) -> AsyncIterator[DockerSandbox]:
+    async with DockerSandbox(base_image, workspace=tmp_path) as sb:
         yield sb
 
 
