@@ -32,6 +32,8 @@ from sandloop.testing import (
     RecordedRequest,
     ScriptedResponsesServer,
     Turn,
+    apply_patch_call,
+    computer_call,
     custom_tool_call,
     function_call,
     local_shell_call,
@@ -370,3 +372,51 @@ async def test_final_output_prefers_final_answer_phase() -> None:
         result = await run(Agent(model="m"), "2+2?", client=client)
     assert result.final_output == "The answer is 4."
     assert isinstance(result.items[0], Message)
+
+
+async def test_namespaced_tools_are_grouped_and_routed() -> None:
+    @tool(namespace="math", name="add")
+    def math_add(a: int, b: int) -> int:
+        """Add, in the math namespace."""
+        return a + b + 1000
+
+    turns = [
+        [
+            function_call("add", {"a": 1, "b": 2}, call_id="plain"),
+            function_call("add", {"a": 1, "b": 2}, call_id="ns", namespace="math"),
+        ],
+        [message("ok")],
+    ]
+    agent = Agent(model="m", tools=[add, math_add], namespaces={"math": "Arithmetic."})
+    async with serve(turns) as (server, client):
+        await run(agent, "go", client=client)
+    tools = server.create_requests[0].body["tools"]
+    assert tools[0]["name"] == "add"
+    assert tools[1]["type"] == "namespace"
+    assert tools[1]["description"] == "Arithmetic."
+    assert [t["name"] for t in tools[1]["tools"]] == ["add"]
+    assert outputs_of(server.create_requests[1]) == {"plain": "3", "ns": "1003"}
+
+
+async def test_calls_without_a_tool_get_their_family_output() -> None:
+    turns = [
+        [
+            apply_patch_call("delete_file", "a.txt", call_id="p1"),
+            computer_call({"type": "screenshot"}, call_id="k1"),
+        ],
+        [message("ok")],
+    ]
+    async with serve(turns) as (server, client):
+        await run(Agent(model="m"), "go", client=client)
+    sent = inputs(server.create_requests[1])
+    assert sent[0] == {
+        "type": "apply_patch_call_output",
+        "call_id": "p1",
+        "status": "failed",
+        "output": "Unknown tool 'apply_patch'. Available tools: none.",
+    }
+    assert sent[1]["type"] == "computer_call_output"
+    assert sent[1]["call_id"] == "k1"
+    # A screenshot cannot carry words: a developer message after it says what happened.
+    assert sent[2]["role"] == "developer"
+    assert "Unknown tool 'computer'" in sent[2]["content"]
