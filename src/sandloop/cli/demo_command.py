@@ -82,7 +82,7 @@ def _demo(args: argparse.Namespace) -> int:
         replay_name="the bundled demo cassette",
         run_root=target / "runs",
     )
-    status = execute(options, display)
+    status = execute(options, display, debug=args.debug)
     _show_diff(args.json, original, project)
     shutil.rmtree(original, ignore_errors=True)
     if not args.json:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import traceback
 from pathlib import Path
 from typing import Any
 
@@ -121,13 +122,15 @@ def _recorded_model(cassette: Cassette | None) -> str | None:
 def _run(args: argparse.Namespace) -> int:
     options = options_from(args)
     display: Display = JsonDisplay() if args.json else RichDisplay()
-    return execute(options, display)
+    return execute(options, display, debug=args.debug)
 
 
-def execute(options: SessionOptions, display: Display) -> int:
+def execute(options: SessionOptions, display: Display, *, debug: bool = False) -> int:
     """Run a session and turn its outcome into an exit status (errors explained on stderr)."""
     outcome = anyio.run(run_session, options, display)
     if outcome.error is not None:
+        if debug:
+            traceback.print_exception(outcome.error)
         hint = (
             " (or pass --local to run without isolation)"
             if isinstance(outcome.error, SandboxUnavailableError) and not options.local

@@ -1,0 +1,391 @@
+"""``sandloop run`` as a subprocess against the scripted server, with a real Docker sandbox.
+
+Each test starts a ScriptedResponsesServer on 127.0.0.1, runs ``python -m sandloop.cli run
+--base-url ...`` on a fresh git repository (the demo's buggy project), and checks what a user
+would notice: the exit status, the terminal output, the repository on disk, the transcript, and
+that no container is left behind.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sandloop.cli.demo_command import demo_data
+from sandloop.testing import (
+    RecordedRequest,
+    ScriptedResponsesServer,
+    Turn,
+    apply_patch_call,
+    message,
+    shell_call,
+)
+
+pytestmark = pytest.mark.docker
+
+TESTS = "python3 -B -m unittest"
+FIX = (
+    "     for line in lines:\n"
+    "-        total += line.unit_cents\n"
+    "+        total += line.unit_cents * line.quantity\n"
+)
+FIXED_LINE = "total += line.unit_cents * line.quantity"
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    """The demo's buggy project as a committed git repository."""
+    path = tmp_path / "repo"
+    shutil.copytree(demo_data() / "project", path)
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", "-C", str(path)]
+    subprocess.run([*git, "init", "-q"], check=True)
+    subprocess.run([*git, "add", "."], check=True)
+    subprocess.run([*git, "commit", "-qm", "buggy"], check=True)
+    return path
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Path:
+    return tmp_path / "home"
+
+
+def cli_env(home: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI_")}
+    env.update(SANDLOOP_HOME=str(home), COLUMNS="200", **extra)
+    return env
+
+
+def sandloop(
+    *args: str, home: Path, stdin: str = "", **env: str
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "sandloop.cli", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env=cli_env(home, **env),
+    )
+
+
+def transcript(home: Path) -> list[dict[str, Any]]:
+    (run_dir,) = (home / "runs").iterdir()
+    lines = (run_dir / "transcript.jsonl").read_text().splitlines()
+    return [json.loads(line) for line in lines]
+
+
+def fixing_script() -> list[Any]:
+    """Run the tests (fail), fix with apply_patch, run them again (pass), answer."""
+
+    def after_fix(request: RecordedRequest) -> list[Any]:
+        (output,) = request.body["input"]
+        assert output["type"] == "apply_patch_call_output"
+        assert output["status"] == "completed", output
+        return [shell_call([TESTS])]
+
+    return [
+        [message("Running the tests.", phase="commentary"), shell_call([TESTS])],
+        [apply_patch_call("update_file", "shop/pricing.py", FIX)],
+        after_fix,
+        [message("Fixed the subtotal: it now multiplies by the quantity.", phase="final_answer")],
+    ]
+
+
+def outcomes(request: RecordedRequest) -> list[Any]:
+    return [entry["outcome"] for entry in request.body["input"][0]["output"]]
+
+
+def test_run_fixes_the_repository(repo: Path, home: Path) -> None:
+    with ScriptedResponsesServer(fixing_script()) as server:
+        done = sandloop(
+            "run", "--repo", str(repo), "--base-url", server.base_url, "Fix it", home=home
+        )
+        assert done.returncode == 0, done.stderr
+        assert outcomes(server.create_requests[1])[0]["exit_code"] == 1
+        assert outcomes(server.create_requests[3])[0]["exit_code"] == 0
+    assert FIXED_LINE in (repo / "shop" / "pricing.py").read_text()
+    out = done.stdout
+    assert "Running the tests." in out
+    assert "✓ shell python3 -B -m unittest  exit 1" in out
+    assert "✓ apply_patch update_file shop/pricing.py  completed" in out
+    assert "exit 0" in out
+    assert "Fixed the subtotal" in out
+    assert "shop/pricing.py +1 -1" in out  # the git diff stat of the changed file
+    assert "completed in 4 turn(s)" in out
+    records = transcript(home)
+    kinds = [r["type"] for r in records]
+    assert kinds[0] == "run"
+    assert kinds.count("request") == kinds.count("response") == 4
+    assert kinds.count("tool_output") == 3
+    assert records[-1]["type"] == "end"
+    assert records[-1]["status"] == "completed"
+    assert f"{home / 'runs'}" in out  # the transcript's location is printed
+
+
+def test_a_failed_run_exits_1_with_one_clear_sentence(repo: Path, home: Path) -> None:
+    script = [Turn([], status="failed", error={"code": "server_error", "message": "Model broke."})]
+    with ScriptedResponsesServer(script) as server:
+        done = sandloop(
+            "run", "--repo", str(repo), "--base-url", server.base_url, "Fix it", home=home
+        )
+    assert done.returncode == 1
+    assert "Model broke." in done.stderr
+    assert "Traceback" not in done.stderr
+    assert transcript(home)[-1]["status"] == "failed"
+
+
+def test_debug_shows_the_traceback(repo: Path, home: Path) -> None:
+    script = [Turn([], status="failed")]
+    with ScriptedResponsesServer(script) as server:
+        done = sandloop(
+            "--debug",
+            "run",
+            "--repo",
+            str(repo),
+            "--base-url",
+            server.base_url,
+            "Fix it",
+            home=home,
+        )
+    assert done.returncode == 1
+    assert "Traceback" in done.stderr
+
+
+def test_usage_errors_exit_2(repo: Path, home: Path) -> None:
+    bad_flag = sandloop("run", "--max-turns", "0", "x", home=home)
+    assert bad_flag.returncode == 2
+    assert "--max-turns" in bad_flag.stderr
+    no_key = sandloop("run", "--repo", str(repo), "x", home=home)
+    assert no_key.returncode == 2
+    assert "OPENAI_API_KEY" in no_key.stderr
+    assert "Traceback" not in no_key.stderr
+    no_repo = sandloop("run", "--repo", str(repo / "missing"), "x", home=home)
+    assert no_repo.returncode == 2
+    assert "not a directory" in no_repo.stderr
+
+
+def test_approve_deny_runs_nothing(repo: Path, home: Path) -> None:
+    def denied(request: RecordedRequest) -> list[Any]:
+        (output,) = request.body["input"]
+        assert output["type"] == "shell_call_output"
+        assert "--approve deny" in json.dumps(output)
+        return [message("I was not allowed to run anything.", phase="final_answer")]
+
+    script = [[shell_call(["touch created-by-agent"])], denied]
+    with ScriptedResponsesServer(script) as server:
+        done = sandloop(
+            "run",
+            "--repo",
+            str(repo),
+            "--base-url",
+            server.base_url,
+            "--approve",
+            "deny",
+            "Touch a file",
+            home=home,
+        )
+    assert done.returncode == 0, done.stderr
+    assert not (repo / "created-by-agent").exists()
+    assert "✗ shell touch created-by-agent  denied" in done.stdout
+
+
+def test_approve_ask_prompts_for_each_call(repo: Path, home: Path) -> None:
+    def after(request: RecordedRequest) -> list[Any]:
+        return [message("done", phase="final_answer")]
+
+    script = [[shell_call(["touch yes-file"]), shell_call(["touch no-file"])], after]
+    with ScriptedResponsesServer(script) as server:
+        done = sandloop(
+            "run",
+            "--repo",
+            str(repo),
+            "--base-url",
+            server.base_url,
+            "--approve",
+            "ask",
+            "Touch files",
+            home=home,
+            stdin="y\nn\n",
+        )
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.count("Allow? [y/N]") == 2
+    assert (repo / "yes-file").exists()
+    assert not (repo / "no-file").exists()
+
+
+def test_copy_mode_leaves_the_repository_alone(repo: Path, home: Path) -> None:
+    with ScriptedResponsesServer(fixing_script()) as server:
+        done = sandloop(
+            "run", "--copy", "--repo", str(repo), "--base-url", server.base_url, "Fix it", home=home
+        )
+    assert done.returncode == 0, done.stderr
+    assert FIXED_LINE not in (repo / "shop" / "pricing.py").read_text()
+    (run_dir,) = (home / "runs").iterdir()
+    patch = (run_dir / "changes.patch").read_text()
+    assert f"+        {FIXED_LINE}" in patch
+    assert "changes.patch" in done.stdout
+    applied = subprocess.run(["git", "-C", str(repo), "apply", str(run_dir / "changes.patch")])
+    assert applied.returncode == 0
+    assert FIXED_LINE in (repo / "shop" / "pricing.py").read_text()
+
+
+def test_json_prints_one_event_per_line(repo: Path, home: Path) -> None:
+    with ScriptedResponsesServer(fixing_script()) as server:
+        done = sandloop(
+            "run", "--json", "--repo", str(repo), "--base-url", server.base_url, "Fix it", home=home
+        )
+    assert done.returncode == 0, done.stderr
+    events = [json.loads(line) for line in done.stdout.splitlines()]
+    kinds = [e["event"] for e in events]
+    assert kinds[0] == "run_started"
+    assert kinds[-1] == "run_ended"
+    assert kinds.count("tool_call_finished") == 3
+    finished = [e for e in events if e["event"] == "tool_call_finished"]
+    assert [e["outcome"] for e in finished] == ["exit 1", "completed", "exit 0"]
+    assert "text_delta" in kinds
+    end = events[-1]
+    assert end["status"] == "completed"
+    assert end["changes"] == [
+        {"path": "shop/pricing.py", "added": 1, "removed": 1, "status": "modified"}
+    ]
+
+
+def test_record_then_replay_without_a_server(repo: Path, home: Path, tmp_path: Path) -> None:
+    pristine = tmp_path / "pristine"
+    shutil.copytree(repo, pristine)
+    cassette = tmp_path / "run.cassette.json"
+    with ScriptedResponsesServer(fixing_script()) as server:
+        recorded = sandloop(
+            "run",
+            "--repo",
+            str(repo),
+            "--base-url",
+            server.base_url,
+            "--record",
+            str(cassette),
+            "Fix it",
+            home=home,
+        )
+    assert recorded.returncode == 0, recorded.stderr
+    assert len(json.loads(cassette.read_text())["exchanges"]) == 4
+    # Nothing listens on the environment's base URL: the replay must not need it.
+    replayed = sandloop(
+        "run",
+        "--repo",
+        str(pristine),
+        "--replay",
+        str(cassette),
+        "Fix it",
+        home=tmp_path / "home2",
+        OPENAI_BASE_URL="http://127.0.0.1:9/v1",
+    )
+    assert replayed.returncode == 0, replayed.stderr
+    assert FIXED_LINE in (pristine / "shop" / "pricing.py").read_text()
+    assert "exit 1" in replayed.stdout
+    assert "exit 0" in replayed.stdout
+
+
+def test_replay_names_the_turn_where_the_run_diverged(
+    repo: Path, home: Path, tmp_path: Path
+) -> None:
+    fixed = tmp_path / "fixed"
+    shutil.copytree(repo, fixed)
+    cassette = tmp_path / "run.cassette.json"
+    with ScriptedResponsesServer(fixing_script()) as server:
+        recorded = sandloop(
+            "run",
+            "--repo",
+            str(repo),
+            "--base-url",
+            server.base_url,
+            "--record",
+            str(cassette),
+            "Fix it",
+            home=home,
+        )
+    assert recorded.returncode == 0, recorded.stderr
+    # Already fixed: the first test run now passes where the cassette saw it fail.
+    shutil.copy(repo / "shop" / "pricing.py", fixed / "shop" / "pricing.py")
+    done = sandloop(
+        "run", "--repo", str(fixed), "--replay", str(cassette), "Fix it", home=tmp_path / "h2"
+    )
+    assert done.returncode == 1
+    assert "diverged from the cassette at turn 2" in done.stderr
+    assert "exit 0" in done.stderr
+    assert "exit 1" in done.stderr
+    assert "Traceback" not in done.stderr
+    other_task = sandloop(
+        "run", "--repo", str(fixed), "--replay", str(cassette), "Do more", home=tmp_path / "h3"
+    )
+    assert other_task.returncode == 1
+    assert "diverged from the cassette at turn 1" in other_task.stderr
+    assert "'Do more'" in other_task.stderr
+
+
+def test_sigint_removes_the_container_and_keeps_the_transcript(
+    repo: Path, home: Path, docker_client: Any
+) -> None:
+    server = ScriptedResponsesServer([[shell_call(["sleep 300"], timeout_ms=600_000)]]).start()
+    try:
+        with subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "sandloop.cli",
+                "run",
+                "--repo",
+                str(repo),
+                "--base-url",
+                server.base_url,
+                "Wait",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=cli_env(home),
+        ) as proc:
+            label = f"org.sandloop.host-pid={proc.pid}"
+            try:
+                _wait_for(lambda: _has_tool_call_running(docker_client, label), proc)
+                proc.send_signal(signal.SIGINT)
+                out, err = proc.communicate(timeout=60)
+            finally:
+                if proc.poll() is None:
+                    proc.kill()
+                    proc.communicate()
+    finally:
+        server.close()
+    assert proc.returncode == 130, err
+    assert docker_client.containers.list(all=True, filters={"label": label}) == []
+    assert "interrupted" in out + err
+    records = transcript(home)
+    assert records[-1]["type"] == "end"
+    assert records[-1]["status"] == "cancelled"
+    assert [r["type"] for r in records].count("response") == 1
+
+
+def _has_tool_call_running(client: Any, label: str) -> bool:
+    for container in client.containers.list(filters={"label": label}):
+        top = container.top()
+        if any("sleep 300" in " ".join(p) for p in top.get("Processes") or []):
+            return True
+    return False
+
+
+def _wait_for(condition: Any, proc: subprocess.Popen[str]) -> None:
+    for _ in range(600):
+        if condition():
+            return
+        if proc.poll() is not None:
+            pytest.fail(f"sandloop exited early ({proc.returncode}): {proc.communicate()}")
+        time.sleep(0.1)
+    pytest.fail("the sandbox never started the command")
