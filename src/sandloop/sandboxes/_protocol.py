@@ -69,8 +69,10 @@ class RunnerClient:
         self._buffer = bytearray()
         self._pending: set[int] = set()
         self._replies: dict[int, Message] = {}
-        self._read_lock = anyio.Lock()
-        self._send_lock = anyio.Lock()
+        # fast_acquire: an uncontended lock costs no trip through the event loop; the stream
+        # operations inside still checkpoint, so no caller can hog the loop.
+        self._read_lock = anyio.Lock(fast_acquire=True)
+        self._send_lock = anyio.Lock(fast_acquire=True)
         self._dead: str | None = None
         self.hello: Message = {}
 

@@ -30,13 +30,14 @@ import errno
 import json
 import os
 import posixpath
+import queue
 import secrets
+import select
 import selectors
 import shutil
 import signal
 import stat
 import struct
-import subprocess
 import sys
 import threading
 import time
@@ -164,6 +165,98 @@ def kill_tree(leader: int) -> None:
             os.kill(pid, signal.SIGKILL)
 
 
+# posix_spawn has no "chdir" action before python 3.13: spawns change the runner's own working
+# directory under this lock (nothing else in the runner uses relative paths).
+_SPAWN_LOCK = threading.Lock()
+# Inherited "ignored" dispositions survive exec; commands expect the defaults (like subprocess's
+# restore_signals).
+_RESTORED_SIGNALS = tuple(
+    getattr(signal, name) for name in ("SIGPIPE", "SIGXFSZ", "SIGXFZ") if hasattr(signal, name)
+)
+
+
+def _exit_code(status: int) -> int:
+    if os.WIFSIGNALED(status):
+        return 128 + os.WTERMSIG(status)
+    return os.WEXITSTATUS(status)
+
+
+class Child:
+    """A spawned command in its own session: its pid and our ends of its pipes (raw fds).
+
+    ``os.posix_spawn`` (vfork+exec) instead of ``subprocess.Popen``: it costs a fraction of a
+    fork of the runner, which is most of a short command's round trip.
+    """
+
+    def __init__(self, argv: list[str], cwd: str, env: dict[str, str], with_stdin: bool) -> None:
+        self.status: int | None = None
+        if with_stdin:
+            in_r, in_w = os.pipe()
+            os.set_blocking(in_w, False)
+            self.stdin: int | None = in_w
+        else:
+            in_r, self.stdin = os.open(os.devnull, os.O_RDONLY), None
+        self.stdout, out_w = os.pipe()
+        self.stderr, err_w = os.pipe()
+        self.pidfd: int | None = None
+        try:
+            self.pid = self._spawn(argv, cwd, env, (in_r, out_w, err_w))
+        except BaseException:
+            self.close()
+            raise
+        finally:
+            for fd in (in_r, out_w, err_w):
+                os.close(fd)
+        # A pidfd turns "the leader exited" into a readable fd (Linux >= 5.3, python >= 3.9).
+        with contextlib.suppress(AttributeError, OSError):
+            self.pidfd = os.pidfd_open(self.pid)  # type: ignore[attr-defined,unused-ignore]
+
+    @staticmethod
+    def _spawn(argv: list[str], cwd: str, env: dict[str, str], fds: tuple[int, int, int]) -> int:
+        exe = argv[0]
+        if "/" not in exe:
+            found = shutil.which(exe, path=env.get("PATH", os.defpath))
+            if found is None:
+                raise FileNotFoundError(errno.ENOENT, "command not found", exe)
+            exe = found
+        actions = [(os.POSIX_SPAWN_DUP2, fd, target) for target, fd in enumerate(fds)]
+        with _SPAWN_LOCK:
+            os.chdir(cwd)
+            return os.posix_spawn(
+                exe, argv, env, file_actions=actions, setsid=True, setsigdef=_RESTORED_SIGNALS
+            )
+
+    def poll(self) -> int | None:
+        """The exit code once the leader exited (reaping it), else ``None``."""
+        if self.status is None:
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+            if pid:
+                self.status = _exit_code(status)
+        return self.status
+
+    def wait(self, deadline: float | None) -> int | None:
+        """Wait for the leader until ``deadline``; ``None`` when it is still running then."""
+        if deadline is None and self.status is None:
+            self.status = _exit_code(os.waitpid(self.pid, 0)[1])
+        if self.pidfd is not None and self.status is None:
+            timeout = None if deadline is None else max(deadline - time.monotonic(), 0)
+            select.select([self.pidfd], [], [], timeout)
+        pause = 0.0005
+        while self.poll() is None:
+            if deadline is not None and time.monotonic() >= deadline:
+                return None
+            time.sleep(pause)
+            pause = min(pause * 2, 0.05)
+        return self.status
+
+    def close(self) -> None:
+        for fd in (self.stdin, self.stdout, self.stderr, self.pidfd):
+            if fd is not None:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+        self.stdin = self.pidfd = None
+
+
 class Command:
     """One running command: pipes pumped through a selector into bounded captures."""
 
@@ -173,7 +266,7 @@ class Command:
         cap = int(req.get("max_output", 1024 * 1024))
         self.out = Capture(cap)
         self.err = Capture(cap)
-        self.proc: subprocess.Popen[bytes] | None = None
+        self.child: Child | None = None
         self.killed_reason: str | None = None
         self.lock = threading.Lock()
 
@@ -181,9 +274,9 @@ class Command:
         with self.lock:
             if self.killed_reason is None:
                 self.killed_reason = reason
-            proc = self.proc
-        if proc is not None:
-            kill_tree(proc.pid)
+            child = self.child
+        if child is not None:
+            kill_tree(child.pid)
 
     def argv(self) -> list[str]:
         if "shell" in self.req:
@@ -200,103 +293,82 @@ class Command:
         env.update({str(k): str(v) for k, v in (self.req.get("env") or {}).items()})
         env["PWD"] = cwd
         stdin_data = base64.b64decode(self.req["stdin"]) if self.req.get("stdin") else None
+        argv = self.argv()
         try:
-            proc = subprocess.Popen(
-                self.argv(),
-                cwd=cwd,
-                env=env,
-                stdin=subprocess.PIPE if stdin_data is not None else subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                start_new_session=True,
-            )
+            child = Child(argv, cwd, env, stdin_data is not None)
         except OSError as exc:
             code = 126 if exc.errno in (errno.EACCES, errno.ENOEXEC) else 127
-            self.err.feed((f"sandloop: {self.argv()[0]}: {exc.strerror}\n").encode())
+            self.err.feed(f"sandloop: {argv[0]}: {exc.strerror}\n".encode())
             return self.reply(code, False, start)
         with self.lock:
-            self.proc = proc
+            self.child = child
             pending_kill = self.killed_reason is not None
         if pending_kill:
-            kill_tree(proc.pid)
-        _raise_oom_score(proc.pid)
+            kill_tree(child.pid)
+        _raise_oom_score(child.pid)
         timeout = self.req.get("timeout")
         deadline = start + float(timeout) if timeout is not None else None
-        self.pump(proc, stdin_data, deadline)
-        code = self.wait(proc, deadline)
-        if code < 0:
-            code = 128 - code
+        try:
+            self.pump(child, stdin_data, deadline)
+            code = self.finish(child, deadline)
+        finally:
+            child.close()
         timed_out = self.killed_reason == "timeout"
         return self.reply(None if timed_out else code, timed_out, start)
 
-    def wait(self, proc: subprocess.Popen[bytes], deadline: float | None) -> int:
+    def finish(self, child: Child, deadline: float | None) -> int:
         """Reap the leader (it may have closed its pipes and still run), then end the jobs it
         left in its process group: `cmd &` ends with the command; `setsid cmd &` survives."""
-        try:
-            remaining = None if deadline is None else max(deadline - time.monotonic(), 0)
-            code = proc.wait(timeout=remaining)
-        except subprocess.TimeoutExpired:
+        code = child.wait(deadline)
+        if code is None:
             self.kill("timeout")
-            code = proc.wait()
+            code = child.wait(None)
         with contextlib.suppress(OSError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        return code
+            os.killpg(child.pid, signal.SIGKILL)
+        return code if code is not None else -1
 
-    def pump(self, proc: subprocess.Popen[bytes], data: bytes | None, deadline: Any) -> None:
+    def pump(self, child: Child, data: bytes | None, deadline: float | None) -> None:
         sel = selectors.DefaultSelector()
-        assert proc.stdout is not None
-        assert proc.stderr is not None
-        sinks = {proc.stdout.fileno(): self.out, proc.stderr.fileno(): self.err}
+        sinks = {child.stdout: self.out, child.stderr: self.err}
         for fd in sinks:
             sel.register(fd, selectors.EVENT_READ)
-        if proc.stdin is not None:
-            os.set_blocking(proc.stdin.fileno(), False)
-            sel.register(proc.stdin.fileno(), selectors.EVENT_WRITE)
+        if child.stdin is not None:
+            sel.register(child.stdin, selectors.EVENT_WRITE)
         view = memoryview(data or b"")
         exited_at: float | None = None
-        while sel.get_map():
+        while any(fd in sel.get_map() for fd in sinks):
             now = time.monotonic()
             if deadline is not None and now >= deadline and self.killed_reason is None:
                 self.kill("timeout")
-            if exited_at is None and proc.poll() is not None:
+            if exited_at is None and child.poll() is not None:
                 exited_at = now
             if exited_at is not None and now - exited_at > PIPE_GRACE:
                 break
             for key, _ in sel.select(0.05):
-                fd = key.fd
-                if fd in sinks:
-                    chunk = os.read(fd, CHUNK)
+                if key.fd in sinks:
+                    chunk = os.read(key.fd, CHUNK)
                     if chunk:
-                        sinks[fd].feed(chunk)
+                        sinks[key.fd].feed(chunk)
                     else:
-                        sel.unregister(fd)
+                        sel.unregister(key.fd)
                 else:
-                    view = self.feed_stdin(sel, proc, view)
-        if proc.stdin is not None and not proc.stdin.closed:
-            self.close_stdin(sel, proc)
+                    view = self.feed_stdin(sel, child, view)
         sel.close()
-        for pipe in (proc.stdout, proc.stderr):
-            pipe.close()
 
-    def feed_stdin(self, sel: Any, proc: Any, view: memoryview) -> memoryview:
+    def feed_stdin(self, sel: Any, child: Child, view: memoryview) -> memoryview:
+        assert child.stdin is not None
         try:
-            written = os.write(proc.stdin.fileno(), view[:CHUNK])
+            written = os.write(child.stdin, view[:CHUNK])
         except BlockingIOError:
             return view
         except OSError:  # the command closed its stdin (EPIPE): the rest is not wanted
-            self.close_stdin(sel, proc)
-            return view[:0]
+            written = len(view)
         view = view[written:]
         if not view:
-            self.close_stdin(sel, proc)
+            sel.unregister(child.stdin)
+            os.close(child.stdin)
+            child.stdin = None
         return view
-
-    def close_stdin(self, sel: Any, proc: Any) -> None:
-        fd = proc.stdin.fileno()
-        if fd in sel.get_map():
-            sel.unregister(fd)
-        with contextlib.suppress(OSError):
-            proc.stdin.close()
 
     def reply(self, code: int | None, timed_out: bool, start: float) -> Reply:
         out, out_dropped = self.out.result()
@@ -655,6 +727,32 @@ OPS: dict[str, Callable[[Runner, Request], Reply]] = {
 }
 
 
+class Workers:
+    """Threads that run requests, reused: starting a thread per request costs more than a
+    short command. A request never waits for a busy worker: one is added instead."""
+
+    def __init__(self) -> None:
+        self.queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self.lock = threading.Lock()
+        self.idle = 0
+
+    def submit(self, fn: Callable[[Request], None], req: Request) -> None:
+        with self.lock:
+            reuse = self.idle > 0
+            if reuse:
+                self.idle -= 1  # reserved for this request
+        if not reuse:
+            threading.Thread(target=self.work, daemon=True).start()
+        self.queue.put((fn, req))
+
+    def work(self) -> None:
+        while True:
+            fn, req = self.queue.get()
+            fn(req)
+            with self.lock:
+                self.idle += 1
+
+
 class Runner:
     """Reads requests from the channel, runs each on a thread, writes replies."""
 
@@ -666,6 +764,7 @@ class Runner:
         self.lock = threading.Lock()
         self.commands: dict[Any, Command] = {}
         self.cancelled: set[Any] = set()
+        self.workers = Workers()
         self.shell = shutil.which("bash") or "/bin/sh"
         self.base_env = dict(os.environ)
         umask = os.umask(0)
@@ -736,7 +835,7 @@ class Runner:
                 if req.get("op") in INLINE:
                     self.handle(req)
                 else:
-                    threading.Thread(target=self.handle, args=(req,), daemon=True).start()
+                    self.workers.submit(self.handle, req)
         finally:
             with self.lock:
                 commands = list(self.commands.values())
