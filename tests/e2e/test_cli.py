@@ -335,6 +335,7 @@ def test_sigint_removes_the_container_and_keeps_the_transcript(
     repo: Path, home: Path, docker_client: Any
 ) -> None:
     server = ScriptedResponsesServer([[shell_call(["sleep 300"], timeout_ms=600_000)]]).start()
+    label = "org.sandloop.host-pid=none"
     try:
         with subprocess.Popen(
             [
@@ -364,6 +365,8 @@ def test_sigint_removes_the_container_and_keeps_the_transcript(
                     proc.communicate()
     finally:
         server.close()
+        for leftover in docker_client.containers.list(all=True, filters={"label": label}):
+            leftover.remove(force=True)  # only when the test failed: do not leak containers
     assert proc.returncode == 130, err
     assert docker_client.containers.list(all=True, filters={"label": label}) == []
     assert "interrupted" in out + err
