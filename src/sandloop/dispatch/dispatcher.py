@@ -25,6 +25,7 @@ from sandloop.dispatch.outputs import (
     call_label,
     failure_note,
     failure_output,
+    output_key,
 )
 from sandloop.dispatch.registry import ToolRegistry
 from sandloop.errors import ApprovalDeniedError, SandboxError, ToolArgumentsError, ToolError
@@ -246,6 +247,9 @@ class Dispatcher:
         if deadline.cancelled_caught:
             status = "timed_out"
             error = f"{call_label(call)} timed out after {tool.timeout:g} seconds and was stopped."
+        elif error is None and output_key(output) != call_id_of(call):
+            # A broken executor must not break the conversation: the model gets a failure.
+            status, error = "failed", f"{call_label(call)} returned no output for this call."
         duration = time.perf_counter() - start
         if error is not None:
             output = failure_output(call, error, timed_out=status == "timed_out")

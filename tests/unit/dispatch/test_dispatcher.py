@@ -359,3 +359,23 @@ async def test_apply_patch_output_type_is_kept_from_executor() -> None:
     )
     results, _ = await run([FakePatch()], [call])
     assert results[0].output.output == "run_t"
+
+
+async def test_an_executor_returning_no_output_item_is_a_failure() -> None:
+    class Broken:
+        call_type = "function_call"
+        name = "broken"
+        namespace = None
+        sequential = False
+        needs_approval = False
+        timeout = None
+
+        def definition(self) -> dict[str, Any]:
+            return {"type": "function", "name": "broken", "parameters": {}}
+
+        async def execute(self, call: Any, ctx: ToolContext) -> Any:
+            return None
+
+    results, _ = await run([Broken()], [fc("broken")])
+    assert results[0].status == "failed"
+    assert results[0].output.output == "broken returned no output for this call."
