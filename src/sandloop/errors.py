@@ -19,6 +19,7 @@ A leaf of the data flow: any module may import it, it imports nothing of ours.
     │   └── ResponseFailedError      a Response whose status is "failed" (or "cancelled")
     ├── RunError                     the agent loop could not finish
     │   ├── MaxTurnsExceeded         carries the partial RunResult
+    │   ├── TokenBudgetExceeded      the run used more tokens than its budget
     │   ├── RunTimeoutError          the run's wall-clock limit passed
     │   ├── ResponseIncompleteError  the model stopped early (max_output_tokens, content_filter)
     │   ├── ModelBehaviorError       the model produced something we cannot act on
@@ -77,6 +78,7 @@ __all__ = (
     "SandboxUnavailableError",
     "SandloopError",
     "ServerError",
+    "TokenBudgetExceeded",
     "ToolArgumentsError",
     "ToolError",
     "ToolTimeoutError",
@@ -205,6 +207,10 @@ class RunError(SandloopError):
 
 class MaxTurnsExceeded(RunError):
     """The run used ``max_turns`` model calls without reaching a final answer."""
+
+
+class TokenBudgetExceeded(RunError):
+    """The run's summed token usage passed the agent's ``token_budget``."""
 
 
 class RunTimeoutError(RunError):

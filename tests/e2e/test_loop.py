@@ -22,6 +22,7 @@ from sandloop.errors import (
     ResponseIncompleteError,
     RunTimeoutError,
     SandboxDiedError,
+    TokenBudgetExceeded,
 )
 from sandloop.executors.base import ApprovalRequest
 from sandloop.executors.custom import CustomTool
@@ -420,3 +421,18 @@ async def test_calls_without_a_tool_get_their_family_output() -> None:
     # A screenshot cannot carry words: a developer message after it says what happened.
     assert sent[2]["role"] == "developer"
     assert "Unknown tool 'computer'" in sent[2]["content"]
+
+
+async def test_token_budget() -> None:
+    usage = {"input_tokens": 600, "output_tokens": 50, "total_tokens": 650}
+    turns = [
+        Turn([function_call("add", {"a": 1, "b": 1}, call_id="c1")], usage=usage),
+        Turn([function_call("add", {"a": 2, "b": 2}, call_id="c2")], usage=usage),
+    ]
+    async with serve(turns) as (_, client):
+        with pytest.raises(TokenBudgetExceeded) as info:
+            await run(Agent(model="m", tools=[add], token_budget=1000), "go", client=client)
+    result = info.value.result
+    assert result.status == "token_budget"
+    assert result.usage.total_tokens == 1300
+    assert result.items[-1].call_id == "c2"  # the last calls ran and were answered

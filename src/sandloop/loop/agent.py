@@ -31,6 +31,8 @@ class Agent:
             and hosted tool definitions as dicts (``{"type": "web_search"}``).
         max_turns: Model calls allowed before ``MaxTurnsExceeded``.
         timeout: Wall-clock seconds for the whole run, or ``None``.
+        token_budget: Total tokens (summed usage) the run may use before
+            ``TokenBudgetExceeded``, or ``None``.
         store: ``True`` chains turns with ``previous_response_id``; ``False`` is stateless: the
             whole history is resent each turn, with encrypted reasoning.
         background: Create responses with ``background=True`` and poll them.
@@ -50,6 +52,7 @@ class Agent:
     tools: Sequence[Any] = ()
     max_turns: int = 100
     timeout: float | None = None
+    token_budget: int | None = None
     store: bool = True
     background: bool = False
     reasoning: Mapping[str, Any] | None = None
@@ -84,6 +87,7 @@ class Agent:
             "tools": [_tool_ref(t) for t in self.tools],
             "max_turns": self.max_turns,
             "timeout": self.timeout,
+            "token_budget": self.token_budget,
             "store": self.store,
             "background": self.background,
             "reasoning": dict(self.reasoning) if self.reasoning is not None else None,

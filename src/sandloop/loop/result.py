@@ -14,7 +14,14 @@ from sandloop.items import Message, OutputText, Response, Usage, dump_item
 __all__ = ("RunResult", "RunStatus", "final_text")
 
 RunStatus = Literal[
-    "completed", "incomplete", "failed", "max_turns", "timeout", "cancelled", "sandbox_error"
+    "completed",
+    "incomplete",
+    "failed",
+    "max_turns",
+    "token_budget",
+    "timeout",
+    "cancelled",
+    "sandbox_error",
 ]
 
 

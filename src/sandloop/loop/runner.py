@@ -28,6 +28,7 @@ from sandloop.errors import (
     RunTimeoutError,
     SandboxError,
     SandloopError,
+    TokenBudgetExceeded,
 )
 from sandloop.executors.base import ApprovalCallback
 from sandloop.items import (
@@ -129,6 +130,7 @@ class AgentLoop:
                     await self._answer_approvals(approvals)
                     await self._run_calls(calls)
                     await self._compact_if_needed()
+                    self._check_budget()
         except SandloopError as exc:
             await self._emit(ev.RunEnded(self.run_id, self.result(), exc))
             raise
@@ -143,6 +145,15 @@ class AgentLoop:
             self.status = "max_turns"
             raise MaxTurnsExceeded(
                 f"the run used its {self.agent.max_turns} model calls without a final answer",
+                result=self.result(),
+            )
+
+    def _check_budget(self) -> None:
+        budget = self.agent.token_budget
+        if budget is not None and self.usage.total_tokens > budget:
+            self.status = "token_budget"
+            raise TokenBudgetExceeded(
+                f"the run used {self.usage.total_tokens} tokens, over its budget of {budget}",
                 result=self.result(),
             )
 
