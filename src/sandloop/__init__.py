@@ -37,6 +37,7 @@ from sandloop.errors import (
     SandboxUnavailableError,
     SandloopError,
     ServerError,
+    TokenBudgetExceeded,
     ToolArgumentsError,
     ToolError,
     ToolTimeoutError,
@@ -44,6 +45,7 @@ from sandloop.errors import (
 )
 from sandloop.executors import (
     ApplyPatchTool,
+    ApprovalRequest,
     CustomTool,
     FunctionTool,
     LocalShellTool,
@@ -56,6 +58,7 @@ from sandloop.executors import (
 from sandloop.items import Item, Response, Usage
 from sandloop.loop import (
     Agent,
+    AgentLoop,
     Compacted,
     ResponseCreated,
     RunEnded,
@@ -78,12 +81,14 @@ __version__ = "0.1.0"
 
 __all__ = (
     "Agent",
+    "AgentLoop",
     "ApiConnectionError",
     "ApiError",
     "ApiStatusError",
     "ApiTimeoutError",
     "ApplyPatchTool",
     "ApprovalDeniedError",
+    "ApprovalRequest",
     "Compacted",
     "ConfigError",
     "CustomTool",
@@ -126,6 +131,7 @@ __all__ = (
     "ServerError",
     "ShellTool",
     "TextDelta",
+    "TokenBudgetExceeded",
     "Tool",
     "ToolArgumentsError",
     "ToolCallFinished",

@@ -5,7 +5,7 @@ run's sandbox (``ToolContext.sandbox``).
 """
 
 from sandloop.executors.apply_patch import ApplyPatchTool
-from sandloop.executors.base import Tool, ToolContext
+from sandloop.executors.base import ApprovalRequest, Tool, ToolContext
 from sandloop.executors.custom import CustomTool
 from sandloop.executors.function import FunctionTool, ToolImage, ToolOutput, tool
 from sandloop.executors.local_shell import LocalShellTool
@@ -13,6 +13,7 @@ from sandloop.executors.shell import ShellTool
 
 __all__ = (
     "ApplyPatchTool",
+    "ApprovalRequest",
     "CustomTool",
     "FunctionTool",
     "LocalShellTool",
