@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+from sandloop.errors import WorkspacePathError
+
 __all__ = ("TreeEntry", "diff_trees", "extract_tree", "index_tar", "pack_tree")
 
 #: Directories never diffed (their contents are tool state, not edits).
@@ -162,13 +164,24 @@ def extract_tree(tar: tarfile.TarFile, dest: Path, *, strip: int = 1) -> None:
     path components, refusing members or links that would land outside it."""
     if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
         raise FileExistsError(f"{dest} exists and is not an empty directory")
-    dest.mkdir(parents=True, exist_ok=True)
-    members = []
+    members, refused = [], []
     for member in tar.getmembers():
         path = _member_path(member.name, strip)
         if path is None:
             continue
         member.name = path
-        members.append(member)
+        # Checked before anything is written: the sandbox's files are untrusted, and a link
+        # out of the tree must neither land on the host nor leave half an export behind.
+        try:
+            members.append(tarfile.data_filter(member, str(dest)))
+        except tarfile.FilterError as exc:
+            refused.append(f"{path} ({exc})")
+    if refused:
+        raise WorkspacePathError(
+            f"not exported: {len(refused)} link(s) lead out of the workspace: "
+            f"{'; '.join(refused[:5])}. Nothing was written; diff() still shows every change.",
+            path=refused[0].split(" (", 1)[0],
+        )
+    dest.mkdir(parents=True, exist_ok=True)
     tar.extractall(dest, members=members, filter="data")
     os.chmod(dest, stat.S_IMODE(dest.stat().st_mode) | 0o700)
