@@ -208,3 +208,22 @@ async def test_a_symlink_swapped_in_during_writes_never_lets_one_out_local(tmp_p
     async with LocalSandbox(tmp_path / "ws") as sb:
         await _race_and_check(sb, str(target))
     assert os.listdir(target) == []
+
+
+async def test_a_copy_mode_export_refuses_links_out_and_writes_nothing(
+    image: str, tmp_path: Path
+) -> None:
+    from security_support import TEST_LABEL
+
+    ws = tmp_path / "repo"
+    ws.mkdir()
+    (ws / "a.txt").write_text("a\n")
+    async with DockerSandbox(image, workspace=ws, mount="copy", labels=TEST_LABEL) as sb:
+        await sb.exec("echo b > b.txt && ln -s a.txt inside_link")
+        await sb.export(tmp_path / "good")
+        assert os.readlink(tmp_path / "good" / "inside_link") == "a.txt"
+        await sb.exec("ln -s /etc/passwd abs_link && ln -s ../../../etc rel_link")
+        with pytest.raises(WorkspacePathError, match=r"abs_link.*rel_link.*Nothing was written"):
+            await sb.export(tmp_path / "bad")
+        assert not (tmp_path / "bad").exists()
+        assert "+/etc/passwd" in await sb.diff()  # the change is still there to review
