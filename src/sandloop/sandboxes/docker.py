@@ -119,6 +119,8 @@ class DockerSandbox(RunnerSandbox):
         cpus: CPU limit (fractional cores).
         pids: Maximum number of processes (fork bombs stop here).
         cap_add: Capabilities to give back after dropping all.
+        tmpfs: Size-limited in-memory file systems to mount, by path, with mount options
+            (``{"/tmp": "size=64m"}``); what is written there counts against ``memory``.
         env: Environment variables for the container (nothing from the host passes).
         labels: Extra labels.
         start_timeout: Seconds to wait for the runner to start.
@@ -138,6 +140,7 @@ class DockerSandbox(RunnerSandbox):
         cpus: float = 2.0,
         pids: int = 512,
         cap_add: Sequence[str] = (),
+        tmpfs: Mapping[str, str] | None = None,
         env: Mapping[str, str] | None = None,
         labels: Mapping[str, str] | None = None,
         start_timeout: float = 60.0,
@@ -153,6 +156,7 @@ class DockerSandbox(RunnerSandbox):
             raise ConfigError("mount='copy' needs a workspace to copy")
         self.image, self.mount, self.network, self.user = image, mount, network, user
         self.memory, self.cpus, self.pids, self.cap_add = memory, cpus, pids, tuple(cap_add)
+        self.tmpfs = dict(tmpfs or {})
         self.env, self.labels = dict(env or {}), dict(labels or {})
         self.start_timeout = start_timeout
         self.workdir = "/workspace"
@@ -227,6 +231,7 @@ class DockerSandbox(RunnerSandbox):
             memswap_limit=self.memory,
             nano_cpus=int(self.cpus * 1e9),
             init=True,
+            tmpfs=self.tmpfs or None,
             volumes=volumes,
         )
 
