@@ -4,8 +4,9 @@
 channel is the engine's *attach* connection: a socket carrying our writes to the runner's stdin and,
 from the engine, the runner's stdout and stderr multiplexed in frames of
 ``[stream, 0, 0, 0, size (4 bytes, big-endian)] + payload`` (the format of a container started
-without a TTY). :class:`AttachChannel` turns that into a plain byte stream of the runner's stdout
-and keeps the tail of its stderr for error messages.
+without a TTY; ``docker exec`` sockets use it too). :class:`MuxSocket` reads those frames;
+:class:`AttachChannel` turns them into a plain byte stream of the runner's stdout and keeps the
+tail of its stderr for error messages.
 
 Knows sockets, not the docker SDK: a later backend (a remote engine, a Kubernetes attach
 websocket) adds its own channel here and reuses everything above it.
@@ -19,53 +20,47 @@ import struct
 import anyio
 import anyio.abc
 
-__all__ = ("AttachChannel",)
+__all__ = ("STDERR", "STDOUT", "AttachChannel", "MuxSocket")
 
 _FRAME = struct.Struct(">BxxxI")
-_STDOUT, _STDERR = 1, 2
+STDOUT, STDERR = 1, 2
 _STDERR_KEEP = 4096
 
 
-class AttachChannel(anyio.abc.ByteStream):
-    """An engine attach socket as an anyio byte stream of the runner's stdout.
+class MuxSocket:
+    """A connected engine socket (after the HTTP upgrade) speaking the multiplexed format.
 
     Args:
-        sock: A connected socket after the HTTP upgrade; the channel owns and closes it.
+        sock: The socket; this object owns and closes it.
     """
 
     def __init__(self, sock: socket.socket) -> None:
         sock.setblocking(False)
         self._sock = sock
         self._raw = bytearray()
-        self._stderr = bytearray()
-        self._closed = False
+        self.closed = False
 
-    @property
-    def stderr_tail(self) -> str:
-        """The last few KiB the runner wrote to stderr (for error messages)."""
-        return self._stderr.decode("utf-8", "replace")
+    async def read_frame(self) -> tuple[int, bytes]:
+        """The next ``(stream, payload)`` frame.
 
-    async def receive(self, max_bytes: int = 65536) -> bytes:
+        Raises:
+            anyio.EndOfStream: The engine closed the stream (the process ended).
+        """
         while True:
             if len(self._raw) >= _FRAME.size:
                 kind, size = _FRAME.unpack_from(self._raw)
                 if len(self._raw) >= _FRAME.size + size:
                     payload = bytes(self._raw[_FRAME.size : _FRAME.size + size])
                     del self._raw[: _FRAME.size + size]
-                    if kind == _STDOUT and payload:
-                        return payload
-                    if kind == _STDERR:
-                        self._stderr += payload
-                        del self._stderr[:-_STDERR_KEEP]
-                    continue
-            await self._recv_more(max(max_bytes, 65536))
+                    return kind, payload
+            await self._recv_more()
 
-    async def _recv_more(self, max_bytes: int) -> None:
+    async def _recv_more(self) -> None:
         while True:
-            if self._closed:
+            if self.closed:
                 raise anyio.ClosedResourceError
             try:
-                chunk = self._sock.recv(max_bytes)
+                chunk = self._sock.recv(262144)
             except BlockingIOError:
                 await anyio.wait_readable(self._sock)
                 continue
@@ -76,10 +71,11 @@ class AttachChannel(anyio.abc.ByteStream):
             self._raw += chunk
             return
 
-    async def send(self, item: bytes) -> None:
-        view = memoryview(item)
+    async def send(self, data: bytes) -> None:
+        """Write all of ``data`` to the process's stdin."""
+        view = memoryview(data)
         while view:
-            if self._closed:
+            if self.closed:
                 raise anyio.ClosedResourceError
             try:
                 sent = self._sock.send(view)
@@ -90,12 +86,51 @@ class AttachChannel(anyio.abc.ByteStream):
                 raise anyio.BrokenResourceError from exc
             view = view[sent:]
 
+    def shutdown_write(self) -> None:
+        """Close the process's stdin (the engine passes the half-close on)."""
+        try:
+            self._sock.shutdown(socket.SHUT_WR)
+        except OSError as exc:
+            raise anyio.BrokenResourceError from exc
+
+    async def aclose(self) -> None:
+        if not self.closed:
+            self.closed = True
+            anyio.notify_closing(self._sock)  # wake a task waiting to read or write
+            self._sock.close()
+
+
+class AttachChannel(anyio.abc.ByteStream):
+    """An engine attach socket as an anyio byte stream of the runner's stdout.
+
+    Args:
+        sock: A connected socket after the HTTP upgrade; the channel owns and closes it.
+    """
+
+    def __init__(self, sock: socket.socket) -> None:
+        self._mux = MuxSocket(sock)
+        self._stderr = bytearray()
+
+    @property
+    def stderr_tail(self) -> str:
+        """The last few KiB the runner wrote to stderr (for error messages)."""
+        return self._stderr.decode("utf-8", "replace")
+
+    async def receive(self, max_bytes: int = 65536) -> bytes:
+        while True:
+            kind, payload = await self._mux.read_frame()
+            if kind == STDOUT and payload:
+                return payload
+            if kind == STDERR:
+                self._stderr += payload
+                del self._stderr[:-_STDERR_KEEP]
+
+    async def send(self, item: bytes) -> None:
+        await self._mux.send(item)
+
     async def send_eof(self) -> None:
-        # The protocol never needs stdin EOF; the engine would not pass it on anyway.
+        # The protocol never needs stdin EOF.
         raise NotImplementedError("the runner protocol does not use EOF")
 
     async def aclose(self) -> None:
-        if not self._closed:
-            self._closed = True
-            anyio.notify_closing(self._sock)  # wake a task waiting to read or write
-            self._sock.close()
+        await self._mux.aclose()

@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import IO, Any, Literal, TypeVar
+from typing import IO, Any, Literal, TypeVar, cast
 
 import anyio
 import docker
@@ -32,8 +32,9 @@ from sandloop.errors import (
     SandboxUnavailableError,
 )
 from sandloop.sandboxes import _copy
-from sandloop.sandboxes._channel import AttachChannel
-from sandloop.sandboxes._protocol import RunnerClient
+from sandloop.sandboxes._channel import AttachChannel, MuxSocket
+from sandloop.sandboxes._exec_fallback import ExecFallbackClient
+from sandloop.sandboxes._protocol import RunnerClient, RunnerMissingError
 from sandloop.sandboxes._runner_backed import RUNNER_PATH, RunnerSandbox
 from sandloop.sandboxes.images import image_tag, package_version
 
@@ -84,6 +85,17 @@ def connect(timeout: float = 60) -> docker.DockerClient:
 def owner_labels() -> dict[str, str]:
     """Labels naming the process that owns a container, so prune can tell leftovers apart."""
     return {"org.sandloop.host": socket.gethostname(), "org.sandloop.host-pid": str(os.getpid())}
+
+
+def _own_socket(raw: Any) -> socket.socket:
+    """Our own descriptor for the SDK's upgraded connection, which it may close when collected."""
+    inner = getattr(raw, "_sock", raw)
+    if not isinstance(inner, socket.socket):
+        raise SandboxStartError(f"unsupported Docker transport for attach: {type(raw)!r}")
+    sock = inner.dup()
+    raw.close()
+    inner.close()
+    return sock
 
 
 def _tar_of(files: Mapping[str, tuple[bytes, int]]) -> bytes:
@@ -198,8 +210,18 @@ class DockerSandbox(RunnerSandbox):
         self._channel = AttachChannel(sock)
         await self._call("starting the container", container.start)
         client = RunnerClient(self._channel, diagnose=self._diagnose)
-        await client.handshake(timeout=self.start_timeout)
-        self._client = client
+        try:
+            await client.handshake(timeout=self.start_timeout)
+            self._client = client
+        except RunnerMissingError:  # no python3 in the image: one `docker exec` per call
+            await self._channel.aclose()
+            self._channel = None
+            fallback = ExecFallbackClient(self, workdir=self.workdir)
+            # It serves RunnerClient's interface (call, hello, aclose) over `docker exec`.
+            self._client = cast(RunnerClient, fallback)
+            ids = await self.exec(["sh", "-c", "id -u; id -g"])
+            uid, gid = ids.stdout.split()
+            fallback.hello.update(uid=int(uid), gid=int(gid))
         if self.mount == "copy":
             await self._copy_in(
                 int(client.hello.get("uid", 1000)), int(client.hello.get("gid", 1000))
@@ -249,16 +271,39 @@ class DockerSandbox(RunnerSandbox):
         assert self._docker is not None
         assert self.container_id is not None
         params = {"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1}
-        raw = self._docker.api.attach_socket(self.container_id, params=params)
-        inner = getattr(raw, "_sock", raw)
-        if not isinstance(inner, socket.socket):
-            raise SandboxStartError(f"unsupported Docker transport for attach: {type(raw)!r}")
-        # Our own descriptor: the SDK's response object may close its socket when collected.
         # Nothing is buffered behind the HTTP headers yet: the container has not started.
-        sock = inner.dup()
-        raw.close()
-        inner.close()
-        return sock
+        return _own_socket(self._docker.api.attach_socket(self.container_id, params=params))
+
+    # --- the exec fallback's engine (ExecEngine) ---------------------------------------------
+
+    async def open_exec(
+        self, argv: list[str], *, env: dict[str, str], workdir: str, stdin: bool
+    ) -> tuple[str, MuxSocket]:
+        """Start ``argv`` with ``docker exec``; returns its id and its multiplexed socket."""
+        docker_client, container_id = self._docker, self.container_id
+        if docker_client is None or container_id is None:
+            raise SandboxError("DockerSandbox is not started: use `async with sandbox:`")
+
+        def start() -> tuple[str, socket.socket]:
+            api = docker_client.api
+            created = api.exec_create(
+                container_id, argv, stdin=stdin, environment=env, workdir=workdir
+            )
+            return created["Id"], _own_socket(api.exec_start(created["Id"], socket=True))
+
+        exec_id, sock = await self._call("running a command", start)
+        return exec_id, MuxSocket(sock)
+
+    async def exec_exit_code(self, exec_id: str) -> int | None:
+        """The exit code of a finished exec (waiting a little for the engine to record it)."""
+        assert self._docker is not None
+        for _ in range(50):
+            info = await self._call("reading an exit code", self._docker.api.exec_inspect, exec_id)
+            if not info.get("Running"):
+                code = info.get("ExitCode")
+                return int(code) if code is not None else None
+            await anyio.sleep(0.02)
+        return None
 
     def _diagnose(self) -> str:
         said = self._channel.stderr_tail.strip() if self._channel is not None else ""

@@ -1,0 +1,86 @@
+"""DockerSandbox on an image without python3: one `docker exec` per call, same semantics."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import anyio
+import docker.errors
+import pytest
+
+from sandloop.errors import SandboxFileError, WorkspacePathError
+from sandloop.sandboxes.docker import DockerSandbox
+from sandloop.sandboxes.images import BOOTSTRAP_BASE, DEFAULT_BASE, build_images
+
+pytestmark = pytest.mark.docker
+
+# Lists the command lines of every process, without ps (not in a bare Debian image).
+PROCESSES = "for f in /proc/[0-9]*/cmdline; do tr '\\0' ' ' < $f; echo; done 2>/dev/null"
+
+
+@pytest.fixture(scope="session")
+def bare_image(docker_client: Any) -> str:
+    """A Debian image without python3: the base sandloop/base was built on."""
+    build_images(["base"], log=lambda line: None)
+    for ref in (BOOTSTRAP_BASE, DEFAULT_BASE):
+        try:
+            docker_client.images.get(ref)
+            return ref
+        except docker.errors.ImageNotFound:
+            continue
+    pytest.fail("building sandloop/base left neither base image behind", pytrace=False)
+
+
+@pytest.fixture
+async def sandbox(bare_image: str, tmp_path: Path) -> AsyncIterator[DockerSandbox]:
+    async with DockerSandbox(bare_image, workspace=tmp_path) as sb:
+        assert sb._runner().hello.get("fallback") == "docker-exec"
+        yield sb
+
+
+async def test_exec_semantics(sandbox: DockerSandbox, tmp_path: Path) -> None:
+    result = await sandbox.exec("echo out; echo err >&2; exit 3")
+    assert (result.exit_code, result.stdout, result.stderr) == (3, b"out\n", b"err\n")
+    assert (await sandbox.exec(["cat"], stdin=b"\x00\xffpiped")).stdout == b"\x00\xffpiped"
+    (tmp_path / "sub").mkdir()
+    assert (await sandbox.exec("pwd", cwd="sub")).stdout == b"/workspace/sub\n"
+    assert (await sandbox.exec("printf %s $X", env={"X": "ü"})).stdout.decode() == "ü"
+    capped = await sandbox.exec("head -c 5000000 /dev/zero", max_output=100)
+    assert (len(capped.stdout), capped.stdout_dropped) == (100, 5000000 - 100)
+
+
+async def test_timeout_and_cancel_kill_the_process_group(sandbox: DockerSandbox) -> None:
+    result = await sandbox.exec("sleep 301 & sleep 302", timeout=1)
+    assert result.timed_out
+    with anyio.move_on_after(1):
+        await sandbox.exec("sleep 303 & sleep 304")
+    with anyio.fail_after(20):
+        while b"sleep 30" in (await sandbox.exec(PROCESSES)).stdout:  # noqa: ASYNC110
+            await anyio.sleep(0.1)
+
+
+async def test_file_operations_and_confinement(sandbox: DockerSandbox, tmp_path: Path) -> None:
+    await sandbox.write_file("d/f.bin", b"\x00data")
+    assert (tmp_path / "d/f.bin").read_bytes() == b"\x00data"
+    assert await sandbox.read_file("d/f.bin") == b"\x00data"
+    entry = await sandbox.stat("d/f.bin")
+    assert entry is not None
+    assert (entry.path, entry.kind, entry.size) == ("d/f.bin", "file", 5)
+    assert [e.path for e in await sandbox.list_dir("d")] == ["d/f.bin"]
+    assert await sandbox.stat("missing") is None
+    await sandbox.exec("ln -s /etc leak")
+    for bad in ("leak/passwd", "../outside", "/etc/passwd"):
+        with pytest.raises(WorkspacePathError):
+            await sandbox.read_file(bad)
+    with pytest.raises(WorkspacePathError):
+        await sandbox.write_file("leak/evil", b"x")
+    with pytest.raises(SandboxFileError) as info:
+        await sandbox.read_file("d")
+    assert info.value.reason == "is_directory"
+    await sandbox.delete_file("d/f.bin")
+    assert not (tmp_path / "d/f.bin").exists()
+    with pytest.raises(SandboxFileError) as info:
+        await sandbox.delete_file("d/f.bin")
+    assert info.value.reason == "not_found"
