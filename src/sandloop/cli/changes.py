@@ -8,6 +8,7 @@ project with its pristine copy (no git needed).
 from __future__ import annotations
 
 import difflib
+import re
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +16,7 @@ from pathlib import Path
 __all__ = ("FileChange", "diff_stat", "git_changes", "tree_diff")
 
 _SKIPPED_DIRS = frozenset({".git", ".sandloop", "__pycache__"})
+_HUNK = re.compile(r"^@@ -\d+(?:,(?P<old>\d+))? \+\d+(?:,(?P<new>\d+))? @@")
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,27 +66,31 @@ def _count(text: str) -> int:
 def diff_stat(diff: str) -> list[FileChange]:
     """Per-file counts of a unified diff (``git diff`` or ``diff -ru`` output)."""
     changes: list[FileChange] = []
-    path: str | None = None
-    added = removed = 0
-    status = "modified"
+    source = ""
+    old_left = new_left = 0  # lines of the current hunk still to come: they are content
     for line in diff.splitlines():
-        if line.startswith("--- "):
-            if path is not None:
-                changes.append(FileChange(path, added, removed, status))
-            path, added, removed = None, 0, 0
-            status = "new" if line[4:].startswith("/dev/null") else "modified"
-        elif line.startswith("+++ ") and path is None:
+        if old_left > 0 or new_left > 0:
+            kind = line[:1]
+            old_left -= kind in ("-", " ", "")
+            new_left -= kind in ("+", " ", "")
+            if changes and kind in ("+", "-"):
+                last = changes[-1]
+                plus, minus = (1, 0) if kind == "+" else (0, 1)
+                changes[-1] = FileChange(
+                    last.path, last.added + plus, last.removed + minus, last.status
+                )
+        elif line.startswith("--- "):
+            source = line[4:].split("\t")[0]
+        elif line.startswith("+++ "):
             target = line[4:].split("\t")[0]
-            if target.startswith("/dev/null"):
-                status = "deleted"
+            if target == "/dev/null":
+                changes.append(FileChange(source.removeprefix("a/"), 0, 0, "deleted"))
             else:
-                path = target.removeprefix("b/")
-        elif line.startswith("+") and path is not None:
-            added += 1
-        elif line.startswith("-") and path is not None:
-            removed += 1
-    if path is not None:
-        changes.append(FileChange(path, added, removed, status))
+                status = "new" if source == "/dev/null" else "modified"
+                changes.append(FileChange(target.removeprefix("b/"), 0, 0, status))
+        elif (hunk := _HUNK.match(line)) is not None:
+            old_left = int(hunk["old"] or 1)
+            new_left = int(hunk["new"] or 1)
     return changes
 
 

@@ -135,6 +135,7 @@ class RichDisplay:
             self._text(event.delta)
         elif isinstance(event, ev.TurnEnded):
             self._flush_text()
+            self._spin("running tools" if event.pending_calls else "finishing")
         elif isinstance(event, ev.ToolCallStarted):
             self._flush_text()
             self._started[event.call_id] = (time.monotonic(), event.call)
@@ -190,6 +191,8 @@ class RichDisplay:
             return
         if not summary.changes:
             self.console.print("no files changed")
+        else:
+            self.console.print("[bold]changed files[/]")
         for change in summary.changes:
             counts = f"+{change.added} -{change.removed}" if change.added >= 0 else "binary"
             tag = "" if change.status == "modified" else f" ({change.status})"
@@ -207,6 +210,11 @@ class RichDisplay:
         if "\n" in self._line:
             done, self._line = self._line.rsplit("\n", 1)
             self.console.print(done, markup=False)
+        if self._line:
+            # The unfinished line streams next to the spinner; it is printed once complete.
+            width = max(20, self.console.width - 4)
+            tail = self._line if len(self._line) <= width else "…" + self._line[-(width - 1) :]
+            self._spin(tail)
 
     def _flush_text(self) -> None:
         if self._line:

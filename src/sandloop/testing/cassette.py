@@ -96,9 +96,11 @@ class Cassette:
 class CassettePlayer:
     """Serves a cassette's responses, checking each request against the recorded one.
 
-    Use :meth:`server` to get a started-on-entry ScriptedResponsesServer; point the client at
-    its ``base_url``. When a request diverges the server answers 400 and :attr:`divergence`
-    says where and how; :meth:`unplayed` tells whether the run stopped short of the cassette.
+    :meth:`server` gives a ScriptedResponsesServer playing the cassette: ``start()`` it, point
+    the client at its ``base_url``, ``close()`` it after the run (not ``with``: it holds one
+    more turn than the cassette, to explain an extra request, which ``with`` would report as
+    unplayed). When a request diverges the server answers 400 and :attr:`divergence` says
+    where and how; :meth:`unplayed` tells whether the run stopped short of the cassette.
 
     Args:
         cassette: What to play.
