@@ -410,11 +410,17 @@ def _read_line(fd: int, deadline: float) -> bytes:
 def _start_wm(name: str) -> None:
     if shutil.which("openbox") is None:
         return  # a bare X server still works; windows just have no frames
-    _spawn(["openbox", "--sm-disable"], name, "wm")
+    # Owning WM_S0 is not enough: openbox takes it early, and a window mapped before its event
+    # loop runs may never be managed (it stays unmapped). openbox runs --startup once it is up.
+    ready = os.path.join(STATE_DIR, "wm-{}.ready".format(name.lstrip(":")))
+    with contextlib.suppress(OSError):
+        os.unlink(ready)
+    _spawn(["openbox", "--sm-disable", "--startup", "touch " + ready], name, "wm")
     deadline = time.monotonic() + START_TIMEOUT
-    while not _wm_running(name):
+    while not (os.path.exists(ready) and _wm_running(name)):
         if time.monotonic() > deadline:
-            raise DesktopError("the window manager did not start on {}".format(name))
+            why = _log_tail(name, "wm")
+            raise DesktopError("the window manager did not start on {}{}".format(name, why))
         time.sleep(0.01)
 
 
@@ -456,6 +462,36 @@ def run_xdotool(name: str, args: list[str], timeout: float) -> dict[str, Any]:
     return {"exit_code": done.returncode, "stderr": text}
 
 
+def launch(name: str, argv: list[str], cwd: str | None) -> int:
+    """Start a program on the display, detached in its own session; returns its pid.
+
+    Unlike a command run through the runner's ``exec``, it is not killed when a shell that
+    started it exits: it runs until it quits or the sandbox stops.
+    """
+    if not argv:
+        raise DesktopError("launch needs a program to run")
+    env = dict(os.environ, DISPLAY=name)
+    try:
+        proc = subprocess.Popen(
+            [str(a) for a in argv],
+            cwd=cwd or None,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    except OSError as exc:
+        raise DesktopError("could not launch {}: {}".format(argv[0], exc)) from None
+    _children.append(proc)
+    # Reap the ones that quit so they do not linger as zombies of the runner.
+    _children[:] = [p for p in _children if p.poll() is None]
+    return proc.pid
+
+
+_children: list[subprocess.Popen[bytes]] = []
+
+
 def handle(request: dict[str, Any]) -> dict[str, Any]:
     """Serve one ``desktop`` request of the runner (see the module docstring)."""
     name = str(request.get("display") or os.environ.get("DISPLAY") or DEFAULT_DISPLAY)
@@ -469,6 +505,8 @@ def handle(request: dict[str, Any]) -> dict[str, Any]:
         width, height = int(request["width"]), int(request["height"])
         started = ensure_display(name, width, height)
         return {"display": name, "width": width, "height": height, "started": started}
+    if what == "launch":
+        return {"pid": launch(name, list(request["argv"]), request.get("cwd"))}
     if what == "info":
         size = display_size(name)
         return {"display": name, "version": VERSION, "size": list(size) if size else None}

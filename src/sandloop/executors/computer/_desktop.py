@@ -98,6 +98,23 @@ class DesktopComputer:
                 await self._request("ensure", START_TIMEOUT, width=width, height=height)
                 self._started = True
 
+    async def launch(self, argv: Sequence[str], *, cwd: str | None = None) -> int:
+        """Start a program on the display (a browser, an app under test), detached.
+
+        It keeps running after this returns, until it quits or the sandbox stops.
+
+        Args:
+            argv: The program and its arguments (``["browser", "file:///workspace/a.html"]``).
+            cwd: Its working directory; default the sandbox's workspace.
+
+        Returns:
+            The program's pid inside the sandbox.
+        """
+        await self.start()
+        where = cwd or self.sandbox.workdir
+        reply = await self._request("launch", OP_TIMEOUT, argv=list(argv), cwd=where)
+        return int(reply["pid"])
+
     # --- the Computer protocol ---------------------------------------------------------
 
     async def screenshot(self) -> bytes:
@@ -153,6 +170,11 @@ class DesktopComputer:
     async def _xdotool(self, args: list[str], *, timeout: float = OP_TIMEOUT) -> None:
         await self.start()
         self._dirty = True
+        if args[0] != "type":  # `type` takes every argument after it as text
+            # End with a round trip: xdotool exits right after sending, and the X server may
+            # run the next action's requests (another client) before this one's last ones,
+            # e.g. a drag's release after the next click's move. The query waits for them.
+            args = [*args, "getmouselocation"]
         reply = await self._request("xdotool", timeout + 5, args=args, timeout=timeout)
         said = str(reply.get("stderr") or "").strip()
         if reply.get("exit_code") is None:
@@ -205,6 +227,14 @@ class _ExecDesktop:
             if not done.ok:
                 raise SandboxError(f"the desktop did not start: {done.stderr_text().strip()}")
             return {}
+        if do == "launch":
+            # `setsid -f` forks a child in a new session, so the runner's clean-up of the
+            # command's process group leaves it running.
+            command = ["setsid", "-f", *args["argv"]]
+            done = await self.sandbox.exec(command, env=self.env, cwd=args["cwd"], timeout=timeout)
+            if not done.ok:
+                raise SandboxError(f"could not launch {args['argv'][0]}: {done.stderr_text()}")
+            return {"pid": 0}
         if do == "screenshot":
             argv = ["python3", DESKTOP_MODULE, "screenshot"]
             done = await self.sandbox.exec(argv, env=self.env, timeout=timeout, max_output=_MAX_PNG)

@@ -27,6 +27,13 @@ __all__ = (
     "type_chunks",
 )
 
+# --sync: wait until the pointer is really there. The window manager grabs button presses
+# synchronously (to focus on click) and freezes the pointer until it replays them; when it lags
+# (it re-grabs every key after each keymap change, and typing unicode changes the keymap per
+# character), an unsynced move would overtake the click before it, and the click would land
+# where the pointer went next.
+_MOVE = ("mousemove", "--sync")
+
 #: Model button names → X pointer buttons (8 and 9 are the browser's back and forward).
 BUTTONS = {"left": 1, "middle": 2, "wheel": 2, "right": 3, "back": 8, "forward": 9}
 #: Pixels the model means by one wheel notch when it gives a scroll distance.
@@ -66,20 +73,20 @@ def click_args(x: int, y: int, *, button: str = "left", keys: Sequence[str] = ()
     """Move to (x, y) and click ``button`` with ``keys`` held."""
     down, up = _held(keys)
     # --delay 0: xdotool otherwise sleeps 100 ms after the (last) click.
-    return ["mousemove", str(x), str(y), *down, "click", "--delay", "0", str(_button(button)), *up]
+    return [*_MOVE, str(x), str(y), *down, "click", "--delay", "0", str(_button(button)), *up]
 
 
 def double_click_args(x: int, y: int, *, keys: Sequence[str] = ()) -> list[str]:
     """Move to (x, y) and double-click the left button with ``keys`` held."""
     down, up = _held(keys)
     # 60 ms apart: well inside every toolkit's double-click time, slow enough to be two clicks.
-    return ["mousemove", str(x), str(y), *down, "click", "--repeat", "2", "--delay", "60", "1", *up]
+    return [*_MOVE, str(x), str(y), *down, "click", "--repeat", "2", "--delay", "60", "1", *up]
 
 
 def move_args(x: int, y: int, *, keys: Sequence[str] = ()) -> list[str]:
     """Move the pointer to (x, y) with ``keys`` held."""
     down, up = _held(keys)
-    return [*down, "mousemove", str(x), str(y), *up]
+    return [*down, *_MOVE, str(x), str(y), *up]
 
 
 def drag_args(path: Sequence[tuple[int, int]], *, keys: Sequence[str] = ()) -> list[str]:
@@ -92,11 +99,11 @@ def drag_args(path: Sequence[tuple[int, int]], *, keys: Sequence[str] = ()) -> l
         raise ToolArgumentsError("drag needs a path of at least one point")
     down, up = _held(keys)
     (x0, y0), rest = path[0], path[1:]
-    args = ["mousemove", str(x0), str(y0), *down, "mousedown", "1", "sleep", "0.05"]
+    args = [*_MOVE, str(x0), str(y0), *down, "mousedown", "1", "sleep", "0.05"]
     prev = (x0, y0)
     for point in rest:
         for x, y in _segment(prev, point):
-            args += ["mousemove", str(x), str(y), "sleep", "0.01"]
+            args += [*_MOVE, str(x), str(y), "sleep", "0.01"]
         prev = point
     return [*args, "sleep", "0.05", "mouseup", "1", *up]
 
@@ -141,7 +148,7 @@ def scroll_args(
     scrolls right (7), negative left (6).
     """
     down, up = _held(keys)
-    args = ["mousemove", str(x), str(y), *down]
+    args = [*_MOVE, str(x), str(y), *down]
     for distance, forward, backward in ((scroll_y, 5, 4), (scroll_x, 7, 6)):
         notches = scroll_notches(distance, step=step)
         if notches:
