@@ -87,7 +87,10 @@ def options_from(args: argparse.Namespace) -> SessionOptions:
     Raises:
         ConfigError: a bad combination or path.
     """
-    repo = args.repo.expanduser().resolve()
+    try:
+        repo = args.repo.expanduser().resolve()
+    except OSError as exc:  # e.g. the current directory was deleted under the shell
+        raise ConfigError(f"cannot resolve --repo {str(args.repo)!r}: {exc.strerror}") from exc
     if not repo.is_dir():
         raise ConfigError(f"--repo {str(args.repo)!r} is not a directory")
     if args.local and (args.copy or args.network or args.image):
