@@ -167,3 +167,14 @@ async def test_host_environment_never_enters(
     assert env.stdout.count(b"VISIBLE=yes") == 2  # the command's and the runner's environment
     assert b"OPENAI_API_KEY" not in env.stdout
     assert b"sk-test-must-not-leak" not in env.stdout
+
+
+async def test_another_user_runs_through_docker_exec_still_without_capabilities(
+    base_image: str,
+) -> None:
+    async with DockerSandbox(base_image) as sb:
+        default = await sb.exec("id -un")
+        other = await sb.exec("id -un; grep CapEff /proc/self/status", user="root", timeout=30)
+    assert default.stdout == b"sandbox\n"
+    assert other.stdout.split()[0] == b"root"
+    assert other.stdout.split()[-1] == b"0000000000000000"

@@ -2,13 +2,14 @@
 
 ``Sandbox`` is the contract executors code against. ``DockerSandbox`` is a hardened container
 with the runner inside; ``LocalSandbox`` runs the same runner as a local subprocess (not
-isolated). ``DockerSandbox`` is imported on first use, so ``import sandloop`` stays light.
+isolated). ``SandboxPool`` keeps started sandboxes ready. ``DockerSandbox`` is imported on first use, so ``import sandloop`` stays light.
 """
 
 from typing import TYPE_CHECKING, Any
 
 from sandloop.sandboxes.base import DEFAULT_MAX_OUTPUT, ExecResult, FileEntry, Sandbox
 from sandloop.sandboxes.local import LocalSandbox
+from sandloop.sandboxes.pool import SandboxPool
 
 if TYPE_CHECKING:
     from sandloop.sandboxes.docker import DockerSandbox
@@ -20,6 +21,7 @@ __all__ = (
     "FileEntry",
     "LocalSandbox",
     "Sandbox",
+    "SandboxPool",
 )
 
 

@@ -80,7 +80,7 @@ class ExecEngine(Protocol):
     """What the fallback needs from the provisioner: start an exec, read its exit code."""
 
     async def open_exec(
-        self, argv: list[str], *, env: dict[str, str], workdir: str, stdin: bool
+        self, argv: list[str], *, env: dict[str, str], workdir: str, stdin: bool, user: str | None
     ) -> tuple[str, MuxSocket]: ...
 
     async def exec_exit_code(self, exec_id: str) -> int | None: ...
@@ -89,8 +89,9 @@ class ExecEngine(Protocol):
 class ExecFallbackClient:
     """Serves runner requests with one ``docker exec`` each (see the module docstring)."""
 
-    def __init__(self, engine: ExecEngine, *, workdir: str) -> None:
+    def __init__(self, engine: ExecEngine, *, workdir: str, user: str | None = None) -> None:
         self._engine = engine
+        self._user = user
         self._workdir = workdir
         self._workspace = Workspace(workdir)
         self.hello: Message = {"fallback": "docker-exec"}
@@ -163,7 +164,7 @@ class ExecFallbackClient:
         self, argv: list[str], *, stdin: bytes | None
     ) -> tuple[int | None, bytes, bytes]:
         exec_id, mux = await self._engine.open_exec(
-            argv, env={}, workdir=self._workdir, stdin=stdin is not None
+            argv, env={}, workdir=self._workdir, stdin=stdin is not None, user=self._user
         )
         out, err = bytearray(), bytearray()
         try:
@@ -192,6 +193,7 @@ class ExecFallbackClient:
             env=dict(req.get("env") or {}),
             workdir=cwd,
             stdin=data is not None,
+            user=self._user,
         )
         timed_out = False
         try:

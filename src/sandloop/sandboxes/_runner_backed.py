@@ -15,7 +15,7 @@ from sandloop.errors import ConfigError, SandboxError
 from sandloop.sandboxes._protocol import RunnerClient
 from sandloop.sandboxes.base import DEFAULT_MAX_OUTPUT, ExecResult, FileEntry, Sandbox
 
-__all__ = ("RUNNER_PATH", "RunnerSandbox", "exec_request")
+__all__ = ("RUNNER_PATH", "RunnerSandbox", "exec_request", "exec_result")
 
 #: The runner program's source file, copied into containers and run by LocalSandbox.
 RUNNER_PATH = Path(__file__).with_name("_runner.py")
@@ -56,7 +56,7 @@ def exec_request(
     return request
 
 
-def _exec_result(reply: Mapping[str, Any]) -> ExecResult:
+def exec_result(reply: Mapping[str, Any]) -> ExecResult:
     return ExecResult(
         exit_code=reply.get("exit_code"),
         stdout=base64.b64decode(reply.get("stdout") or ""),
@@ -85,9 +85,7 @@ class RunnerSandbox(Sandbox):
             raise SandboxError(f"{type(self).__name__} is not started: use `async with sandbox:`")
         return self._client
 
-    async def _run_as_user(
-        self, user: str, request: dict[str, Any]
-    ) -> ExecResult:  # pragma: no cover - overridden where supported
+    async def _run_as_user(self, user: str, request: dict[str, Any]) -> ExecResult:
         raise SandboxError(f"{type(self).__name__} cannot run commands as another user ({user!r})")
 
     async def exec(
@@ -107,7 +105,7 @@ class RunnerSandbox(Sandbox):
         if user is not None:
             return await self._run_as_user(user, request)
         reply = await self._runner().call("exec", request, cancel_on_abort=True)
-        return _exec_result(reply)
+        return exec_result(reply)
 
     async def read_file(self, path: str, *, max_bytes: int | None = None) -> bytes:
         request: dict[str, Any] = {"path": path}

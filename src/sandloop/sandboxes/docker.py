@@ -35,7 +35,8 @@ from sandloop.sandboxes import _copy
 from sandloop.sandboxes._channel import AttachChannel, MuxSocket
 from sandloop.sandboxes._exec_fallback import ExecFallbackClient
 from sandloop.sandboxes._protocol import RunnerClient, RunnerMissingError
-from sandloop.sandboxes._runner_backed import RUNNER_PATH, RunnerSandbox
+from sandloop.sandboxes._runner_backed import RUNNER_PATH, RunnerSandbox, exec_result
+from sandloop.sandboxes.base import ExecResult
 from sandloop.sandboxes.images import image_tag, package_version
 
 __all__ = ("DEFAULT_IMAGE", "LABEL", "DockerSandbox", "connect")
@@ -274,10 +275,22 @@ class DockerSandbox(RunnerSandbox):
         # Nothing is buffered behind the HTTP headers yet: the container has not started.
         return _own_socket(self._docker.api.attach_socket(self.container_id, params=params))
 
+    async def _run_as_user(self, user: str, request: dict[str, Any]) -> ExecResult:
+        """Another user needs its own process: one `docker exec -u USER` (the runner cannot
+        switch users: every capability is dropped)."""
+        client = ExecFallbackClient(self, workdir=self.workdir, user=user)
+        return exec_result(await client.call("exec", request))
+
     # --- the exec fallback's engine (ExecEngine) ---------------------------------------------
 
     async def open_exec(
-        self, argv: list[str], *, env: dict[str, str], workdir: str, stdin: bool
+        self,
+        argv: list[str],
+        *,
+        env: dict[str, str],
+        workdir: str,
+        stdin: bool,
+        user: str | None = None,
     ) -> tuple[str, MuxSocket]:
         """Start ``argv`` with ``docker exec``; returns its id and its multiplexed socket."""
         docker_client, container_id = self._docker, self.container_id
@@ -287,7 +300,7 @@ class DockerSandbox(RunnerSandbox):
         def start() -> tuple[str, socket.socket]:
             api = docker_client.api
             created = api.exec_create(
-                container_id, argv, stdin=stdin, environment=env, workdir=workdir
+                container_id, argv, stdin=stdin, environment=env, workdir=workdir, user=user or ""
             )
             return created["Id"], _own_socket(api.exec_start(created["Id"], socket=True))
 
