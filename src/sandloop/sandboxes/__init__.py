@@ -2,7 +2,8 @@
 
 ``Sandbox`` is the contract executors code against. ``DockerSandbox`` is a hardened container
 with the runner inside; ``LocalSandbox`` runs the same runner as a local subprocess (not
-isolated). ``SandboxPool`` keeps started sandboxes ready. ``DockerSandbox`` is imported on first use, so ``import sandloop`` stays light.
+isolated). ``SandboxPool`` keeps started sandboxes ready. ``DockerSandbox`` is imported on first
+use, so ``import sandloop`` stays light.
 """
 
 from typing import TYPE_CHECKING, Any
