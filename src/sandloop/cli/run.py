@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 import traceback
 from pathlib import Path
@@ -17,7 +18,7 @@ from typing import Any
 import anyio
 
 from sandloop.cli.display import Display, JsonDisplay, RichDisplay
-from sandloop.cli.session import SessionOptions, run_session
+from sandloop.cli.session import SessionOptions, SessionOutcome, run_session
 from sandloop.errors import ConfigError, SandboxUnavailableError
 from sandloop.testing.cassette import Cassette
 
@@ -130,7 +131,10 @@ def _run(args: argparse.Namespace) -> int:
 
 def execute(options: SessionOptions, display: Display, *, debug: bool = False) -> int:
     """Run a session and turn its outcome into an exit status (errors explained on stderr)."""
-    outcome = anyio.run(run_session, options, display)
+    outcome = anyio.run(_until_terminated, options, display)
+    if outcome is None:
+        print("sandloop: terminated (SIGTERM)", file=sys.stderr)
+        return 128 + signal.SIGTERM
     if outcome.error is not None:
         if debug:
             traceback.print_exception(outcome.error)
@@ -142,3 +146,21 @@ def execute(options: SessionOptions, display: Display, *, debug: bool = False) -
         print(f"sandloop: error: {outcome.error}{hint}", file=sys.stderr)
         return 1
     return 0 if outcome.ok else 1
+
+
+async def _until_terminated(options: SessionOptions, display: Display) -> SessionOutcome | None:
+    """Run the session; SIGTERM cancels it like Ctrl-C does (``None`` then), so the sandbox is
+    removed and the transcript closed when a supervisor stops us too."""
+    outcome: SessionOutcome | None = None
+    async with anyio.create_task_group() as tg:
+
+        async def watch() -> None:
+            with anyio.open_signal_receiver(signal.SIGTERM) as signals:
+                async for _ in signals:
+                    tg.cancel_scope.cancel()
+                    return
+
+        tg.start_soon(watch)
+        outcome = await run_session(options, display)
+        tg.cancel_scope.cancel()
+    return outcome
