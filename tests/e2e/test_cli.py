@@ -26,6 +26,7 @@ from sandloop.testing import (
     ScriptedResponsesServer,
     Turn,
     apply_patch_call,
+    local_shell_call,
     message,
     shell_call,
 )
@@ -393,3 +394,48 @@ def _wait_for(condition: Any, proc: subprocess.Popen[str]) -> None:
             pytest.fail(f"sandloop exited early ({proc.returncode}): {proc.communicate()}")
         time.sleep(0.1)
     pytest.fail("the sandbox never started the command")
+
+
+def test_local_shell_and_network_flags(repo: Path, home: Path) -> None:
+    def answer(request: RecordedRequest) -> list[Any]:
+        (output,) = request.body["input"]
+        assert output["type"] == "local_shell_call_output"
+        assert "hello from the sandbox" in output["output"]
+        return [message("It said hello.", phase="final_answer")]
+
+    script = [[local_shell_call(["echo", "hello from the sandbox"])], answer]
+    with ScriptedResponsesServer(script) as server:
+        done = sandloop(
+            "run",
+            "--local-shell",
+            "--repo",
+            str(repo),
+            "--base-url",
+            server.base_url,
+            "Say hello",
+            home=home,
+        )
+        tools = [t["type"] for t in server.create_requests[0].body["tools"]]
+    assert done.returncode == 0, done.stderr
+    assert tools == ["shell", "apply_patch", "local_shell"]
+    assert "✓ local_shell echo hello from the sandbox  completed" in done.stdout
+    assert "no network" in done.stdout
+
+
+def test_a_missing_image_says_how_to_build_it(repo: Path, home: Path) -> None:
+    with ScriptedResponsesServer([]) as server:
+        done = sandloop(
+            "run",
+            "--image",
+            "sandloop/no-such-image:0",
+            "--repo",
+            str(repo),
+            "--base-url",
+            server.base_url,
+            "x",
+            home=home,
+        )
+    assert done.returncode == 1
+    assert "sandloop images build" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert transcript(home)[-1]["status"] == "failed"
