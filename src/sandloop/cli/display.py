@@ -54,6 +54,7 @@ class Summary:
     changes: list[FileChange] | None = None
     patch: Path | None = None
     error: str | None = None
+    note: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -185,9 +186,9 @@ class RichDisplay:
         self.console.print(f"[dim]transcript: {escape(str(summary.run_dir))}/transcript.jsonl[/]")
 
     def _print_changes(self, summary: Summary) -> None:
+        if summary.note:
+            self.console.print(f"[dim]{escape(summary.note)}[/]")
         if summary.changes is None:
-            if summary.patch is None and summary.status != "cancelled":
-                self.console.print("[dim](not a git repository: no list of changed files)[/]")
             return
         if not summary.changes:
             self.console.print("no files changed")

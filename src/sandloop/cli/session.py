@@ -181,6 +181,7 @@ class _Session:
         self.loop: AgentLoop | None = None
         self.changes: list[FileChange] | None = None
         self.patch: Path | None = None
+        self.note: str | None = None
         self.started = time.monotonic()
 
     async def run(
@@ -240,6 +241,8 @@ class _Session:
                 self.patch = self.rundir.save("changes.patch", diff)
         else:
             self.changes = await anyio.to_thread.run_sync(git_changes, self.options.repo)
+            if self.changes is None:
+                self.note = "(not a git repository: no list of changed files)"
 
     def _replay_check(self, error: SandloopError | None) -> SandloopError | None:
         player = self.player
@@ -275,6 +278,7 @@ class _Session:
             changes=self.changes,
             patch=self.patch,
             error=str(error) if error is not None else None,
+            note=self.note,
         )
         if result is not None:
             self.rundir.save("result.json", _json(result.to_dict()))
