@@ -156,7 +156,7 @@ class DesktopComputer:
 
     async def type(self, text: str) -> None:
         for args in xdo.type_chunks(text, delay_ms=self._type_delay_ms):
-            budget = OP_TIMEOUT + len(args[-1]) * self._type_delay_ms * 4 / 1000
+            budget = OP_TIMEOUT + xdo.TYPE_CHUNK * self._type_delay_ms * 4 / 1000
             await self._xdotool(args, timeout=budget)
 
     async def wait(self) -> None:
@@ -170,7 +170,7 @@ class DesktopComputer:
     async def _xdotool(self, args: list[str], *, timeout: float = OP_TIMEOUT) -> None:
         await self.start()
         self._dirty = True
-        if args[0] != "type":  # `type` takes every argument after it as text
+        if "type" not in args:  # `type` takes every argument after it as text
             # End with a round trip: xdotool exits right after sending, and the X server may
             # run the next action's requests (another client) before this one's last ones,
             # e.g. a drag's release after the next click's move. The query waits for them.

@@ -158,12 +158,28 @@ def scroll_args(
 
 
 def type_chunks(text: str, *, delay_ms: int = 8) -> list[list[str]]:
-    """``type`` invocations for ``text``, any unicode, in chunks of ``TYPE_CHUNK`` characters.
+    """xdotool invocations that type ``text`` (any unicode), ``TYPE_CHUNK`` characters at most.
 
-    ``\\r\\n`` and ``\\r`` become ``\\n`` (one Return each).
+    ``\r\n`` and ``\r`` become ``\n`` (one Return each). Upper-case letters outside ASCII are
+    pressed as shift + their keysym instead: xdotool types them through a spare keycode bound
+    to that one keysym, and X then reads the unshifted key as lower case (``Ä`` came out ``ä``).
+    ``type`` takes every argument after it as text, so it always ends its invocation.
     """
     text = text.replace("\r\n", "\n").replace("\r", "\n")
-    return [
-        ["type", "--delay", str(delay_ms), "--", text[i : i + TYPE_CHUNK]]
-        for i in range(0, len(text), TYPE_CHUNK)
-    ]
+    calls: list[list[str]] = []
+    keys: list[str] = []
+    run = ""
+    for char in text:
+        if not char.isascii() and char.isupper() and char.lower() != char:
+            if run:
+                calls.append([*keys, "type", "--delay", str(delay_ms), "--", run])
+                keys, run = [], ""
+            keys += ["key", "--delay", str(delay_ms), f"shift+U{ord(char):04X}"]
+            continue
+        run += char
+        if len(run) >= TYPE_CHUNK:
+            calls.append([*keys, "type", "--delay", str(delay_ms), "--", run])
+            keys, run = [], ""
+    if run or keys:
+        calls.append([*keys, *(["type", "--delay", str(delay_ms), "--", run] if run else [])])
+    return calls
