@@ -152,6 +152,7 @@ async def _until_terminated(options: SessionOptions, display: Display) -> Sessio
     """Run the session; SIGTERM cancels it like Ctrl-C does (``None`` then), so the sandbox is
     removed and the transcript closed when a supervisor stops us too."""
     outcome: SessionOutcome | None = None
+    failure: Exception | None = None
     async with anyio.create_task_group() as tg:
 
         async def watch() -> None:
@@ -161,6 +162,11 @@ async def _until_terminated(options: SessionOptions, display: Display) -> Sessio
                     return
 
         tg.start_soon(watch)
-        outcome = await run_session(options, display)
+        try:
+            outcome = await run_session(options, display)
+        except Exception as exc:
+            failure = exc  # raised below as itself, not inside an ExceptionGroup
         tg.cancel_scope.cancel()
+    if failure is not None:
+        raise failure
     return outcome
