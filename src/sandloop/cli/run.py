@@ -14,11 +14,13 @@ import sys
 import traceback
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import anyio
 
 from sandloop.cli.display import Display, JsonDisplay, RichDisplay
 from sandloop.cli.session import SessionOptions, SessionOutcome, run_session
+from sandloop.client import DEFAULT_BASE_URL
 from sandloop.errors import ConfigError, SandboxUnavailableError
 from sandloop.testing.cassette import Cassette
 
@@ -97,6 +99,8 @@ def options_from(args: argparse.Namespace) -> SessionOptions:
     if args.local and (args.copy or args.network or args.image):
         raise ConfigError("--local runs on this machine: --copy, --network and --image need Docker")
     cassette = Cassette.load(args.replay) if args.replay else None
+    if cassette is None:
+        _check_api_key(args.base_url)
     model = args.model or _recorded_model(cassette) or os.environ.get("SANDLOOP_MODEL")
     return SessionOptions(
         task=args.task,
@@ -114,6 +118,17 @@ def options_from(args: argparse.Namespace) -> SessionOptions:
         replay=cassette,
         replay_name=str(args.replay) if args.replay else None,
     )
+
+
+def _check_api_key(base_url: str | None) -> None:
+    url = base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL
+    host = urlsplit(url).hostname or ""
+    local = host in ("localhost", "::1") or host.startswith("127.")
+    if not local and not os.environ.get("OPENAI_API_KEY", "").strip():
+        raise ConfigError(
+            f"no API key for {url}: set OPENAI_API_KEY (or use --replay FILE, a --base-url on "
+            "this machine, or try `sandloop demo`, which needs no key)"
+        )
 
 
 def _recorded_model(cassette: Cassette | None) -> str | None:
