@@ -98,6 +98,8 @@ def options_from(args: argparse.Namespace) -> SessionOptions:
         raise ConfigError(f"--repo {str(args.repo)!r} is not a directory")
     if args.local and (args.copy or args.network or args.image):
         raise ConfigError("--local runs on this machine: --copy, --network and --image need Docker")
+    if args.record is not None and not args.record.expanduser().resolve().parent.is_dir():
+        raise ConfigError(f"--record {str(args.record)!r}: its directory does not exist")
     cassette = Cassette.load(args.replay) if args.replay else None
     if cassette is None:
         _check_api_key(args.base_url)
