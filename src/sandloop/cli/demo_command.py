@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import sys
 import tempfile
 from importlib import resources
 from pathlib import Path
@@ -122,7 +123,7 @@ def _docker_ready(display: Display) -> bool:
         return True
     display.note(f"building the sandbox image {tag} (once; this takes a few minutes)")
     try:
-        build_images(["base"], log=lambda line: None)
+        build_images(["base"], log=lambda line: print(f"  {line}", file=sys.stderr, flush=True))
     except SandloopError as exc:
         display.note(f"could not build {tag} ({exc}); {fallback}.")
         return False
