@@ -3,6 +3,13 @@
 from sandloop.client._config import DEFAULT_BASE_URL
 from sandloop.client._retry import RetryPolicy
 from sandloop.client._stream import ResponseStream
+from sandloop.client.recording import RecordingClient
 from sandloop.client.responses import ResponsesClient
 
-__all__ = ("DEFAULT_BASE_URL", "ResponseStream", "ResponsesClient", "RetryPolicy")
+__all__ = (
+    "DEFAULT_BASE_URL",
+    "RecordingClient",
+    "ResponseStream",
+    "ResponsesClient",
+    "RetryPolicy",
+)

@@ -2,7 +2,8 @@
 
 :class:`ScriptedResponsesServer` is a real Responses API server on 127.0.0.1 that plays a
 script of turns, checks every request strictly and can inject faults. The builders
-(:func:`function_call`, :func:`message`, ...) make the output items of a turn.
+(:func:`function_call`, :func:`message`, ...) make the output items of a turn. A
+:class:`Cassette` records a run's model exchanges; :class:`CassettePlayer` replays them.
 """
 
 from sandloop.testing._script import (
@@ -29,9 +30,13 @@ from sandloop.testing.builders import (
     reasoning,
     shell_call,
 )
+from sandloop.testing.cassette import Cassette, CassettePlayer, Exchange
 from sandloop.testing.server import ScriptedResponsesServer
 
 __all__ = (
+    "Cassette",
+    "CassettePlayer",
+    "Exchange",
     "Fault",
     "RecordedRequest",
     "ScriptedResponsesServer",
