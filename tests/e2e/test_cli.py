@@ -439,3 +439,45 @@ def test_a_missing_image_says_how_to_build_it(repo: Path, home: Path) -> None:
     assert "sandloop images build" in done.stderr
     assert "Traceback" not in done.stderr
     assert transcript(home)[-1]["status"] == "failed"
+
+
+def test_ctrl_c_at_an_approval_prompt_still_cleans_up(
+    repo: Path, home: Path, docker_client: Any
+) -> None:
+    server = ScriptedResponsesServer([[shell_call(["touch never-run"])]]).start()
+    label = "org.sandloop.host-pid=none"
+    try:
+        with subprocess.Popen(
+            [sys.executable, "-m", "sandloop.cli", "run", "--approve", "ask", "--repo", str(repo),
+             "--base-url", server.base_url, "Touch"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            env=cli_env(home),
+        ) as proc:  # fmt: skip
+            label = f"org.sandloop.host-pid={proc.pid}"
+            try:
+                # The response is in the transcript: the prompt is up, waiting on stdin.
+                _wait_for(lambda: _transcript_has(home, "response"), proc)
+                time.sleep(0.5)
+                proc.send_signal(signal.SIGINT)
+                out, err = proc.communicate(timeout=60)
+            finally:
+                if proc.poll() is None:
+                    proc.kill()
+                    proc.communicate()
+    finally:
+        server.close()
+        for leftover in docker_client.containers.list(all=True, filters={"label": label}):
+            leftover.remove(force=True)
+    assert proc.returncode == 130, err
+    assert "Allow? [y/N]" in err
+    assert "interrupted: the sandbox was removed" in out
+    assert not (repo / "never-run").exists()
+    assert docker_client.containers.list(all=True, filters={"label": label}) == []
+    assert transcript(home)[-1]["status"] == "cancelled"
+
+
+def _transcript_has(home: Path, kind: str) -> bool:
+    runs = home / "runs"
+    if not runs.is_dir():
+        return False
+    return any(f'"type": "{kind}"' in p.read_text() for p in runs.glob("*/transcript.jsonl"))
