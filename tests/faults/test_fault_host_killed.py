@@ -1,8 +1,10 @@
 """The host process running an agent is SIGKILLed mid-command.
 
 Nothing in the dying process can clean up, so its container outlives it. What must hold: the
-container is labelled with the dead owner's pid, ``sandloop sandboxes ls`` reports that owner
-as gone, and removing such leftovers (what ``sandloop sandboxes prune`` does) clears them.
+runner notices its channel closed and exits (so the model's commands stop and the container
+stops), the container is labelled with the dead owner's pid, ``sandloop sandboxes ls`` reports
+that owner as gone, and removing such leftovers (what ``sandloop sandboxes prune`` does) clears
+them.
 The test removes only the container its own child made.
 """
 
@@ -13,6 +15,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 from typing import Any
 
@@ -75,20 +78,29 @@ def test_a_killed_host_process_leaves_a_container_that_is_found_and_removed(
     assert child.returncode == -signal.SIGKILL
     owned = {"label": f"org.sandloop.host-pid={child.pid}"}
     try:
-        rows = {row["id"]: row for row in engine.list_sandboxes(docker_client)}
-        short = container_id[:12]
-        if short in rows:
-            # Still there: listed with its dead owner, which is what prune removes.
-            listed = subprocess.run(
-                [sys.executable, "-m", "sandloop.cli", "sandboxes", "ls"],
-                capture_output=True,
-                text=True,
-                timeout=60,
-            )
-            line = next(r for r in listed.stdout.splitlines() if r.startswith(short))
-            assert " gone " in line, line
-            engine.remove_container(docker_client, container_id)
+        # The runner sees its channel close and exits, killing the model's commands: the
+        # container stops by itself. Nobody is left to remove it; it is a listed leftover.
+        status = _wait_stopped(docker_client, container_id)
+        assert status == "exited", status
+        listed = subprocess.run(
+            [sys.executable, "-m", "sandloop.cli", "sandboxes", "ls"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        line = next(r for r in listed.stdout.splitlines() if r.startswith(container_id[:12]))
+        assert " gone " in line, line
+        engine.remove_container(docker_client, container_id)  # what prune does for it
     finally:
         for leftover in docker_client.containers.list(all=True, filters=owned):
             leftover.remove(force=True)
     assert docker_client.containers.list(all=True, filters=owned) == []
+
+
+def _wait_stopped(docker_client: Any, container_id: str) -> str:
+    for _ in range(300):
+        status = str(docker_client.containers.get(container_id).status)
+        if status != "running":
+            return status
+        time.sleep(0.1)
+    return "running"
