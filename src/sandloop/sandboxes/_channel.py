@@ -109,6 +109,7 @@ class AttachChannel(anyio.abc.ByteStream):
 
     def __init__(self, sock: socket.socket) -> None:
         self._mux = MuxSocket(sock)
+        self._stdout = bytearray()
         self._stderr = bytearray()
 
     @property
@@ -117,13 +118,16 @@ class AttachChannel(anyio.abc.ByteStream):
         return self._stderr.decode("utf-8", "replace")
 
     async def receive(self, max_bytes: int = 65536) -> bytes:
-        while True:
+        while not self._stdout:
             kind, payload = await self._mux.read_frame()
-            if kind == STDOUT and payload:
-                return payload
-            if kind == STDERR:
+            if kind == STDOUT:
+                self._stdout += payload
+            elif kind == STDERR:
                 self._stderr += payload
                 del self._stderr[:-_STDERR_KEEP]
+        data = bytes(self._stdout[:max_bytes])
+        del self._stdout[:max_bytes]
+        return data
 
     async def send(self, item: bytes) -> None:
         await self._mux.send(item)

@@ -1,0 +1,35 @@
+"""Docker sandboxes: the only subpackage that imports the docker SDK.
+
+``DockerSandbox`` (``_sandbox``) provisions one hardened container and talks to the runner in
+it; ``_engine`` holds the SDK boundary (error translation) and the engine housekeeping that image
+builds and the CLI use.
+"""
+
+from sandloop.sandboxes.docker._engine import (
+    LABEL,
+    build_image,
+    connect,
+    image_labels,
+    import_rootfs,
+    list_images,
+    list_sandboxes,
+    owner_labels,
+    remove_container,
+    try_pull,
+)
+from sandloop.sandboxes.docker._sandbox import DEFAULT_IMAGE, DockerSandbox
+
+__all__ = (
+    "DEFAULT_IMAGE",
+    "LABEL",
+    "DockerSandbox",
+    "build_image",
+    "connect",
+    "image_labels",
+    "import_rootfs",
+    "list_images",
+    "list_sandboxes",
+    "owner_labels",
+    "remove_container",
+    "try_pull",
+)

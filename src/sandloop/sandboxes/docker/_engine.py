@@ -1,0 +1,182 @@
+"""The Docker engine boundary: the only code importing the docker SDK, and where its errors
+become ours (:func:`engine_errors`). Also the engine calls the CLI and image builds need:
+build and import images, list and remove the containers sandloop created.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager, suppress
+from pathlib import Path
+from typing import Any
+
+import docker
+import docker.errors
+
+from sandloop.errors import SandboxError, SandboxStartError, SandboxUnavailableError
+from sandloop.sandboxes.images import package_version
+
+__all__ = (
+    "LABEL",
+    "VERSION",
+    "build_image",
+    "connect",
+    "engine_errors",
+    "image_labels",
+    "import_rootfs",
+    "list_images",
+    "list_sandboxes",
+    "own_socket",
+    "owner_labels",
+    "remove_container",
+    "try_pull",
+)
+
+VERSION = package_version()
+#: Label on every container sandloop creates (value: the package version).
+LABEL = "org.sandloop.sandbox"
+
+
+@contextmanager
+def engine_errors(action: str) -> Iterator[None]:
+    """Translate docker SDK and connection errors into sandloop errors, chained."""
+    try:
+        yield
+    except docker.errors.ImageNotFound as exc:
+        raise SandboxUnavailableError(
+            f"{action}: image not found ({exc.explanation}); build it with `sandloop images build`"
+        ) from exc
+    except docker.errors.DockerException as exc:
+        if "Connection" in type(exc).__name__ or "connection" in str(exc).lower():
+            raise SandboxUnavailableError(
+                f"{action}: no Docker engine answers ({exc}); start Docker or set DOCKER_HOST"
+            ) from exc
+        raise SandboxError(f"{action}: {exc}") from exc
+    except OSError as exc:
+        raise SandboxUnavailableError(f"{action}: cannot reach the Docker engine ({exc})") from exc
+
+
+def connect(timeout: float = 60) -> docker.DockerClient:
+    """A docker client for the environment's engine (``DOCKER_HOST`` or the local socket)."""
+    with engine_errors("connecting to Docker"):
+        client = docker.from_env(timeout=int(timeout))
+        client.ping()
+        return client
+
+
+def owner_labels() -> dict[str, str]:
+    """Labels naming the process that owns a container, so prune can tell leftovers apart."""
+    return {"org.sandloop.host": socket.gethostname(), "org.sandloop.host-pid": str(os.getpid())}
+
+
+def own_socket(raw: Any) -> socket.socket:
+    """Our own descriptor for the SDK's upgraded connection, which it may close when collected."""
+    inner = getattr(raw, "_sock", raw)
+    if not isinstance(inner, socket.socket):
+        raise SandboxStartError(f"unsupported Docker transport for attach: {type(raw)!r}")
+    sock = inner.dup()
+    raw.close()
+    inner.close()
+    return sock
+
+
+# --- engine housekeeping (images, leftover containers): used by images.py and the CLI -------
+
+
+def image_labels(client: docker.DockerClient, ref: str) -> dict[str, str] | None:
+    """The labels of a local image, or ``None`` when it does not exist."""
+    with engine_errors(f"inspecting image {ref}"):
+        try:
+            return dict(client.images.get(ref).labels or {})
+        except docker.errors.ImageNotFound:
+            return None
+
+
+def try_pull(client: docker.DockerClient, ref: str) -> bool:
+    """Pull an image; ``False`` (not an error) when no registry is reachable."""
+    repo, _, tag = ref.partition(":")
+    try:
+        client.images.pull(repo, tag=tag or "latest")
+    except docker.errors.DockerException:
+        return False
+    return True
+
+
+def import_rootfs(client: docker.DockerClient, tarball: Path, ref: str) -> None:
+    """``docker import`` a root filesystem tarball as image ``ref``."""
+    repo, _, tag = ref.partition(":")
+    with engine_errors(f"importing {tarball} as {ref}"):
+        client.api.import_image_from_file(str(tarball), repository=repo, tag=tag or "latest")
+
+
+def build_image(
+    client: docker.DockerClient,
+    context: Path,
+    tags: Sequence[str],
+    *,
+    buildargs: Mapping[str, str],
+    labels: Mapping[str, str],
+    log: Callable[[str], None],
+) -> None:
+    """Build ``context``'s Dockerfile, tag it with every tag, streaming the output to ``log``."""
+    with engine_errors(f"building {tags[0]}"):
+        for event in client.api.build(
+            path=str(context),
+            tag=tags[0],
+            buildargs=dict(buildargs),
+            labels=dict(labels),
+            rm=True,
+            forcerm=True,
+            decode=True,
+        ):
+            if "error" in event:
+                raise SandboxError(f"building {tags[0]} failed: {event['error'].strip()}")
+            text = str(event.get("stream", "")).rstrip()
+            if text:
+                log(text)
+        image = client.images.get(tags[0])
+        for extra in tags[1:]:
+            repo, _, tag = extra.partition(":")
+            image.tag(repo, tag=tag or "latest")
+
+
+def list_images(client: docker.DockerClient, repo_prefix: str) -> list[dict[str, Any]]:
+    """Local images whose repository starts with ``repo_prefix``: tags, id, size, labels."""
+    with engine_errors("listing images"):
+        found = []
+        for image in client.images.list():
+            tags = [t for t in image.tags if t.startswith(repo_prefix)]
+            if tags:
+                size = int(image.attrs.get("Size") or 0)
+                found.append(
+                    {"tags": tags, "id": image.short_id, "size": size, "labels": image.labels}
+                )
+        return found
+
+
+def list_sandboxes(client: docker.DockerClient) -> list[dict[str, Any]]:
+    """Every container (running or not) that carries sandloop's label."""
+    with engine_errors("listing containers"):
+        rows = []
+        for c in client.containers.list(all=True, filters={"label": LABEL}):
+            labels = c.labels
+            rows.append(
+                {
+                    "id": c.short_id,
+                    "name": c.name,
+                    "image": (c.image.tags or [c.image.short_id])[0] if c.image else "?",
+                    "status": c.status,
+                    "created": c.attrs.get("Created", ""),
+                    "host": labels.get("org.sandloop.host", ""),
+                    "host_pid": labels.get("org.sandloop.host-pid", ""),
+                }
+            )
+        return rows
+
+
+def remove_container(client: docker.DockerClient, container_id: str) -> None:
+    """Force-remove a container; a container already gone is not an error."""
+    with engine_errors(f"removing container {container_id}"), suppress(docker.errors.NotFound):
+        client.containers.get(container_id).remove(force=True)

@@ -1,0 +1,378 @@
+"""DockerSandbox: one hardened container running the runner; the provisioner half.
+
+Create, copy the runner in, attach, start, remove (plus copy-mode transfers). The channel is
+``_channel.AttachChannel`` over the attach socket; the runner protocol and every Sandbox operation
+come from ``_runner_backed``. Blocking SDK calls run in worker threads through a capacity limiter,
+inside ``_engine.engine_errors`` so every docker exception arrives as one of ours.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import socket
+import tarfile
+import tempfile
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import IO, Any, Literal, TypeVar, cast
+
+import anyio
+import docker
+from docker.models.containers import Container
+
+from sandloop.errors import ConfigError, SandboxError
+from sandloop.sandboxes import _copy
+from sandloop.sandboxes._channel import AttachChannel, MuxSocket
+from sandloop.sandboxes._exec_fallback import ExecFallbackClient
+from sandloop.sandboxes._protocol import RunnerClient, RunnerMissingError
+from sandloop.sandboxes._runner_backed import RUNNER_PATH, RunnerSandbox, exec_result
+from sandloop.sandboxes.base import ExecResult
+from sandloop.sandboxes.docker._engine import (
+    LABEL,
+    VERSION,
+    connect,
+    engine_errors,
+    own_socket,
+    owner_labels,
+)
+from sandloop.sandboxes.images import image_tag
+
+__all__ = ("DEFAULT_IMAGE", "DockerSandbox")
+
+#: The image DockerSandbox uses by default; `sandloop images build` makes it.
+DEFAULT_IMAGE = image_tag("base")
+# Start the runner when the image has python3; otherwise say so on stdout and stay alive, so the
+# sandbox can fall back to one `docker exec` per call.
+_BOOT = (
+    'if command -v python3 >/dev/null 2>&1; then exec python3 -u /.sandloop/runner.py "$1"; fi; '
+    "printf SANDLOOP-NO-PYTHON; exec sleep 2147483647"
+)
+T = TypeVar("T")
+
+
+def _tar_of(files: Mapping[str, tuple[bytes, int]]) -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        for name, (data, mode) in files.items():
+            info = tarfile.TarInfo(name.rstrip("/"))
+            info.size, info.mode, info.mtime = len(data), mode, int(time.time())
+            if name.endswith("/"):
+                info.type = tarfile.DIRTYPE
+            tar.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+class DockerSandbox(RunnerSandbox):
+    """A hardened Docker container with the runner inside; an async context manager.
+
+    Hardened by default: no network, every capability dropped, ``no-new-privileges``, pids,
+    memory and CPU limits, an init process, a non-root user, none of the host's environment.
+    Each default is loosened only by an explicit option.
+
+    Args:
+        image: Image to run (default ``sandloop/base:<version>``).
+        workspace: Host directory for ``/workspace``. ``None``: the image's own ``/workspace``.
+        mount: ``"bind"`` mounts ``workspace`` (edits land in it, files stay the host user's);
+            ``"copy"`` copies it in and leaves the host tree untouched: see :meth:`diff` and
+            :meth:`export`.
+        network: Give the container the default bridge network (off by default).
+        user: ``uid:gid`` or name to run as. Default: with a bind mount, the host user's
+            ``uid:gid`` (uid 0 when the host user is root, still without any capability);
+            otherwise the image's user, or ``1000:1000`` when that is root.
+        memory: Memory limit (bytes, or docker syntax such as ``"2g"``); swap is not added.
+        cpus: CPU limit (fractional cores).
+        pids: Maximum number of processes (fork bombs stop here).
+        cap_add: Capabilities to give back after dropping all.
+        tmpfs: Size-limited in-memory file systems to mount, by path, with mount options
+            (``{"/tmp": "size=64m"}``); what is written there counts against ``memory``.
+        env: Environment variables for the container (nothing from the host passes).
+        labels: Extra labels.
+        start_timeout: Seconds to wait for the runner to start.
+        client: A ``docker.DockerClient`` to use (default: from the environment).
+        limiter: Bounds concurrent blocking engine calls (shared by a pool).
+    """
+
+    def __init__(
+        self,
+        image: str = DEFAULT_IMAGE,
+        *,
+        workspace: str | os.PathLike[str] | None = None,
+        mount: Literal["bind", "copy"] = "bind",
+        network: bool = False,
+        user: str | None = None,
+        memory: int | str = "2g",
+        cpus: float = 2.0,
+        pids: int = 512,
+        cap_add: Sequence[str] = (),
+        tmpfs: Mapping[str, str] | None = None,
+        env: Mapping[str, str] | None = None,
+        labels: Mapping[str, str] | None = None,
+        start_timeout: float = 60.0,
+        client: docker.DockerClient | None = None,
+        limiter: anyio.CapacityLimiter | None = None,
+    ) -> None:
+        if mount not in ("bind", "copy"):
+            raise ConfigError(f"mount must be 'bind' or 'copy', not {mount!r}")
+        self.workspace = Path(workspace).expanduser().resolve() if workspace is not None else None
+        if self.workspace is not None and not self.workspace.is_dir():
+            raise ConfigError(f"workspace {str(workspace)!r} is not a directory")
+        if mount == "copy" and self.workspace is None:
+            raise ConfigError("mount='copy' needs a workspace to copy")
+        self.image, self.mount, self.network, self.user = image, mount, network, user
+        self.memory, self.cpus, self.pids, self.cap_add = memory, cpus, pids, tuple(cap_add)
+        self.tmpfs = dict(tmpfs or {})
+        self.env, self.labels = dict(env or {}), dict(labels or {})
+        self.start_timeout = start_timeout
+        self.workdir = "/workspace"
+        self.container_id: str | None = None
+        self._docker = client
+        self._own_client = client is None
+        self._limiter = limiter
+        self._container: Container | None = None
+        self._channel: AttachChannel | None = None
+        self._baseline: IO[bytes] | None = None
+
+    async def _call(self, action: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        def work() -> T:
+            with engine_errors(action):
+                return fn(*args, **kwargs)
+
+        return await anyio.to_thread.run_sync(work, limiter=self._limiter)
+
+    # --- lifecycle ---------------------------------------------------------------------
+
+    async def start(self) -> None:
+        if self._client is not None:
+            return
+        try:
+            await self._start()
+        except BaseException:
+            await self.aclose()
+            raise
+
+    async def _start(self) -> None:
+        if self._docker is None:
+            self._docker = await anyio.to_thread.run_sync(connect, limiter=self._limiter)
+        container = await self._call("creating the container", self._create)
+        self._container, self.container_id = container, container.id
+        runner = (RUNNER_PATH.read_bytes(), 0o644)
+        tar = _tar_of({".sandloop/": (b"", 0o755), ".sandloop/runner.py": runner})
+        await self._call("copying the runner in", container.put_archive, "/", tar)
+        sock = await self._call("attaching to the container", self._attach)
+        self._channel = AttachChannel(sock)
+        await self._call("starting the container", container.start)
+        client = RunnerClient(self._channel, diagnose=self._diagnose)
+        try:
+            await client.handshake(timeout=self.start_timeout)
+            self._client = client
+        except RunnerMissingError:  # no python3 in the image: one `docker exec` per call
+            await self._channel.aclose()
+            self._channel = None
+            fallback = ExecFallbackClient(self, workdir=self.workdir)
+            # It serves RunnerClient's interface (call, hello, aclose) over `docker exec`.
+            self._client = cast(RunnerClient, fallback)
+            ids = await self.exec(["sh", "-c", "id -u; id -g"])
+            uid, gid = ids.stdout.split()
+            fallback.hello.update(uid=int(uid), gid=int(gid))
+        if self.mount == "copy":
+            await self._copy_in(
+                int(client.hello.get("uid", 1000)), int(client.hello.get("gid", 1000))
+            )
+
+    def _create(self) -> Container:
+        assert self._docker is not None
+        image = self._docker.images.get(self.image)
+        volumes = {}
+        if self.workspace is not None and self.mount == "bind":
+            volumes[str(self.workspace)] = {"bind": self.workdir, "mode": "rw"}
+        labels = {LABEL: VERSION, **owner_labels(), **self.labels}
+        return self._docker.containers.create(
+            image.id or self.image,
+            entrypoint=["/bin/sh", "-c", _BOOT, "sh", self.workdir],
+            command=[],
+            stdin_open=True,
+            tty=False,
+            user=self._user(image.attrs.get("Config") or {}),
+            working_dir=self.workdir,
+            environment=self.env,
+            labels=labels,
+            network_mode="bridge" if self.network else "none",
+            cap_drop=["ALL"],
+            cap_add=list(self.cap_add) or None,
+            security_opt=["no-new-privileges"],
+            pids_limit=self.pids,
+            mem_limit=self.memory,
+            memswap_limit=self.memory,
+            nano_cpus=int(self.cpus * 1e9),
+            init=True,
+            tmpfs=self.tmpfs or None,
+            volumes=volumes,
+        )
+
+    def _user(self, config: Mapping[str, Any]) -> str:
+        if self.user is not None:
+            return self.user
+        if self.workspace is not None and self.mount == "bind":
+            # Edits must stay the user's files. For a root host user that means uid 0, which
+            # is still confined: no capabilities, no-new-privileges, no network.
+            return f"{os.getuid()}:{os.getgid()}"
+        image_user = str(config.get("User") or "")
+        return image_user if image_user not in ("", "root", "0", "0:0") else "1000:1000"
+
+    def _attach(self) -> socket.socket:
+        assert self._docker is not None
+        assert self.container_id is not None
+        params = {"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1}
+        # Nothing is buffered behind the HTTP headers yet: the container has not started.
+        return own_socket(self._docker.api.attach_socket(self.container_id, params=params))
+
+    async def _run_as_user(self, user: str, request: dict[str, Any]) -> ExecResult:
+        """Another user needs its own process: one `docker exec -u USER` (the runner cannot
+        switch users: every capability is dropped)."""
+        client = ExecFallbackClient(self, workdir=self.workdir, user=user)
+        return exec_result(await client.call("exec", request))
+
+    # --- the exec fallback's engine (ExecEngine) ---------------------------------------------
+
+    async def open_exec(
+        self,
+        argv: list[str],
+        *,
+        env: dict[str, str],
+        workdir: str,
+        stdin: bool,
+        user: str | None = None,
+    ) -> tuple[str, MuxSocket]:
+        """Start ``argv`` with ``docker exec``; returns its id and its multiplexed socket."""
+        docker_client, container_id = self._docker, self.container_id
+        if docker_client is None or container_id is None:
+            raise SandboxError("DockerSandbox is not started: use `async with sandbox:`")
+
+        def start() -> tuple[str, socket.socket]:
+            api = docker_client.api
+            created = api.exec_create(
+                container_id, argv, stdin=stdin, environment=env, workdir=workdir, user=user or ""
+            )
+            return created["Id"], own_socket(api.exec_start(created["Id"], socket=True))
+
+        exec_id, sock = await self._call("running a command", start)
+        return exec_id, MuxSocket(sock)
+
+    async def exec_exit_code(self, exec_id: str) -> int | None:
+        """The exit code of a finished exec (waiting a little for the engine to record it)."""
+        assert self._docker is not None
+        for _ in range(50):
+            info = await self._call("reading an exit code", self._docker.api.exec_inspect, exec_id)
+            if not info.get("Running"):
+                code = info.get("ExitCode")
+                return int(code) if code is not None else None
+            await anyio.sleep(0.02)
+        return None
+
+    def _diagnose(self) -> str:
+        said = self._channel.stderr_tail.strip() if self._channel is not None else ""
+        return f"container {(self.container_id or '?')[:12]} stopped" + (
+            f"; the runner said: {said[-500:]}" if said else ""
+        )
+
+    async def aclose(self) -> None:
+        client, self._client = self._client, None
+        container, self._container = self._container, None
+        with anyio.CancelScope(shield=True):
+            if client is not None:
+                await client.aclose(timeout=1.0)
+            elif self._channel is not None:
+                await self._channel.aclose()
+            self._channel = None
+            if container is not None:
+                await self._remove(container)
+            if self._docker is not None and self._own_client:
+                self._docker.close()
+                self._docker = None
+        if self._baseline is not None:
+            self._baseline.close()
+            self._baseline = None
+
+    async def _remove(self, container: Container) -> None:
+        try:
+            await self._call("removing the container", container.remove, force=True)
+        except SandboxError as exc:
+            if "No such container" not in str(exc.__cause__ or ""):
+                raise
+
+    # --- copy mode -----------------------------------------------------------------------
+
+    async def _copy_in(self, uid: int, gid: int) -> None:
+        assert self.workspace is not None
+        assert self._container is not None
+        baseline = tempfile.TemporaryFile()  # noqa: SIM115 - kept until aclose()
+        self._baseline = baseline
+        await anyio.to_thread.run_sync(
+            lambda: _copy.pack_tree(self.workspace, baseline, uid=uid, gid=gid)  # type: ignore[arg-type]
+        )
+        baseline.seek(0)
+        await self._call(
+            "copying the workspace in", self._container.put_archive, self.workdir, baseline
+        )
+
+    async def _fetch_tree(self) -> IO[bytes]:
+        container = self._container
+        if container is None:
+            raise SandboxError("DockerSandbox is not started: use `async with sandbox:`")
+
+        def fetch() -> IO[bytes]:
+            stream, _ = container.get_archive(self.workdir)
+            out = tempfile.TemporaryFile()  # noqa: SIM115 - the caller closes it
+            for chunk in stream:
+                out.write(chunk)
+            out.seek(0)
+            return out
+
+        return await self._call("reading the workspace", fetch)
+
+    async def diff(self, *, exclude: Sequence[str] = _copy.DEFAULT_DIFF_EXCLUDE) -> str:
+        """The edits made in the container, as a git-style unified diff (copy mode only).
+
+        Args:
+            exclude: Top-level paths left out (default ``.git``).
+        """
+        if self.mount != "copy" or self._baseline is None:
+            raise ConfigError("diff() needs a started sandbox with mount='copy'")
+        baseline = self._baseline
+        current = await self._fetch_tree()
+
+        def compare() -> str:
+            baseline.seek(0)
+            with tarfile.open(fileobj=baseline) as old, tarfile.open(fileobj=current) as new:
+                return _copy.diff_trees(
+                    old, _copy.index_tar(old), new, _copy.index_tar(new, strip=1), exclude=exclude
+                )
+
+        try:
+            return await anyio.to_thread.run_sync(compare)
+        finally:
+            current.close()
+
+    async def export(self, path: str | os.PathLike[str]) -> None:
+        """Write the container's workspace into ``path`` (a new or empty directory)."""
+        current = await self._fetch_tree()
+        dest = Path(path)
+
+        def extract() -> None:
+            with tarfile.open(fileobj=current) as tar:
+                _copy.extract_tree(tar, dest, strip=1)
+
+        try:
+            await anyio.to_thread.run_sync(extract)
+        except FileExistsError as exc:
+            raise ConfigError(str(exc)) from exc
+        finally:
+            current.close()
+
+    def __repr__(self) -> str:
+        where = (
+            f", workspace={str(self.workspace)!r}, mount={self.mount!r}" if self.workspace else ""
+        )
+        return f"DockerSandbox({self.image!r}{where})"
