@@ -42,6 +42,15 @@ FIX = (
 FIXED_LINE = "total += line.unit_cents * line.quantity"
 
 
+IMAGE: dict[str, str] = {}
+
+
+@pytest.fixture(autouse=True)
+def sandbox_image(base_image: str) -> None:
+    """Every run uses the session's base image (built once, or $SANDLOOP_TEST_IMAGE)."""
+    IMAGE["tag"] = base_image
+
+
 @pytest.fixture
 def repo(tmp_path: Path) -> Path:
     """The demo's buggy project as a committed git repository."""
@@ -61,7 +70,7 @@ def home(tmp_path: Path) -> Path:
 
 def cli_env(home: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI_")}
-    env.update(SANDLOOP_HOME=str(home), COLUMNS="200", **extra)
+    env.update(SANDLOOP_HOME=str(home), SANDLOOP_IMAGE=IMAGE["tag"], COLUMNS="200", **extra)
     return env
 
 

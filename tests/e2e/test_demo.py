@@ -56,11 +56,11 @@ def check_fixed(done: subprocess.CompletedProcess[str], target: Path) -> None:
 
 
 @pytest.mark.docker
-def test_demo_in_docker(tmp_path: Path, docker_client: Any) -> None:
+def test_demo_in_docker(tmp_path: Path, base_image: str) -> None:
     target = tmp_path / "demo"
-    done = demo(target)
+    done = demo(target, SANDLOOP_IMAGE=base_image)
     check_fixed(done, target)
-    assert "docker sandloop/base" in done.stdout
+    assert f"docker {base_image}" in done.stdout
 
 
 def test_demo_in_a_local_sandbox_when_asked(tmp_path: Path) -> None:

@@ -10,7 +10,6 @@ import subprocess
 import sys
 from pathlib import Path
 from types import ModuleType
-from typing import Any
 
 import pytest
 
@@ -79,7 +78,7 @@ def test_example_uses_the_base_url(name: str, expected: tuple[str, ...]) -> None
 
 
 @pytest.mark.docker
-def test_coding_agent_in_docker(docker_client: Any) -> None:
+def test_coding_agent_in_docker(base_image: str) -> None:
     done = run_example("coding_agent")
     check(done, "sandbox: DockerSandbox(", *CODING_AGENT)
 

@@ -77,6 +77,7 @@ def _demo(args: argparse.Namespace) -> int:
     options = SessionOptions(
         task=str(cassette.meta.get("task") or "Fix the failing tests."),
         repo=project,
+        image=os.environ.get("SANDLOOP_IMAGE") or None,
         model=str(cassette.meta.get("model") or DEFAULT_MODEL),
         local=local,
         replay=cassette,
@@ -115,12 +116,12 @@ def _docker_ready(display: Display) -> bool:
         display.note(f"No Docker engine answers ({exc}); {fallback}.")
         return False
     try:
-        tag = image_tag("base")
+        tag = os.environ.get("SANDLOOP_IMAGE") or image_tag("base")
         present = {t for row in engine.list_images(client, "sandloop/") for t in row["tags"]}
     finally:
         client.close()
-    if tag in present:
-        return True
+    if tag in present or tag != image_tag("base"):
+        return True  # a chosen $SANDLOOP_IMAGE is used as it is (a missing one fails clearly)
     display.note(f"building the sandbox image {tag} (once; this takes a few minutes)")
     try:
         build_images(["base"], log=lambda line: print(f"  {line}", file=sys.stderr, flush=True))

@@ -42,7 +42,9 @@ def register(sub: Any) -> None:
     parser.add_argument("task", metavar="TASK", help="what the agent should do")
     parser.add_argument("--repo", type=Path, default=Path("."), help="repository (default: .)")
     parser.add_argument("--model", help=f"model (default: $SANDLOOP_MODEL or {DEFAULT_MODEL})")
-    parser.add_argument("--image", metavar="IMG", help="sandbox image (default: sandloop/base)")
+    parser.add_argument(
+        "--image", metavar="IMG", help="sandbox image (default: $SANDLOOP_IMAGE or sandloop/base)"
+    )
     parser.add_argument("--base-url", metavar="URL", help="Responses API base URL")
     parser.add_argument("--max-turns", type=_positive, default=50, metavar="N")
     parser.add_argument(
@@ -108,7 +110,7 @@ def options_from(args: argparse.Namespace) -> SessionOptions:
         task=args.task,
         repo=repo,
         model=model or DEFAULT_MODEL,
-        image=args.image,
+        image=args.image or os.environ.get("SANDLOOP_IMAGE") or None,
         base_url=args.base_url,
         max_turns=args.max_turns,
         approve=args.approve,
