@@ -178,3 +178,15 @@ async def test_another_user_runs_through_docker_exec_still_without_capabilities(
     assert default.stdout == b"sandbox\n"
     assert other.stdout.split()[0] == b"root"
     assert other.stdout.split()[-1] == b"0000000000000000"
+
+
+async def test_cancelling_the_caller_kills_the_command_in_the_container(
+    sandbox: DockerSandbox,
+) -> None:
+    with anyio.move_on_after(1) as scope:
+        await sandbox.exec("sleep 305 & sleep 306")
+    assert scope.cancelled_caught
+    with anyio.fail_after(20):
+        while b"sleep 30" in (await sandbox.exec(["ps", "-eo", "args="])).stdout:  # noqa: ASYNC110
+            await anyio.sleep(0.1)
+    assert (await sandbox.exec("echo usable")).stdout == b"usable\n"
