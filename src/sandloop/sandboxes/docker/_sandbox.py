@@ -22,7 +22,7 @@ import anyio
 import docker
 from docker.models.containers import Container
 
-from sandloop.errors import ConfigError, SandboxError
+from sandloop.errors import ConfigError, SandboxError, SandboxStartError
 from sandloop.sandboxes import _copy
 from sandloop.sandboxes._channel import AttachChannel, MuxSocket
 from sandloop.sandboxes._exec_fallback import ExecFallbackClient
@@ -307,11 +307,15 @@ class DockerSandbox(RunnerSandbox):
     async def _copy_in(self, uid: int, gid: int) -> None:
         assert self.workspace is not None
         assert self._container is not None
+        workspace = self.workspace
         baseline = tempfile.TemporaryFile()  # noqa: SIM115 - kept until aclose()
         self._baseline = baseline
-        await anyio.to_thread.run_sync(
-            lambda: _copy.pack_tree(self.workspace, baseline, uid=uid, gid=gid)  # type: ignore[arg-type]
-        )
+        try:
+            await anyio.to_thread.run_sync(
+                lambda: _copy.pack_tree(workspace, baseline, uid=uid, gid=gid)
+            )
+        except OSError as exc:
+            raise SandboxStartError(f"could not copy the workspace {workspace}: {exc}") from exc
         baseline.seek(0)
         await self._call(
             "copying the workspace in", self._container.put_archive, self.workdir, baseline
@@ -368,6 +372,8 @@ class DockerSandbox(RunnerSandbox):
             await anyio.to_thread.run_sync(extract)
         except FileExistsError as exc:
             raise ConfigError(str(exc)) from exc
+        except (tarfile.TarError, OSError) as exc:  # e.g. a link pointing out of `path`
+            raise SandboxError(f"could not export the workspace to {dest}: {exc}") from exc
         finally:
             current.close()
 
