@@ -1,6 +1,4 @@
 # The bundled demo project of `sandloop demo`; plain unittest, run with python3 -m unittest.
-# mypy: ignore-errors
-# ruff: noqa: PT009, PT027
 import unittest
 
 from shop.pricing import Line, subtotal, total
