@@ -227,3 +227,19 @@ async def test_a_copy_mode_export_refuses_links_out_and_writes_nothing(
             await sb.export(tmp_path / "bad")
         assert not (tmp_path / "bad").exists()
         assert "+/etc/passwd" in await sb.diff()  # the change is still there to review
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="known gap: the model can set the setuid bit on files it owns in a bind-mounted "
+    "workspace (root-owned when the host user is root); nothing strips it (SECURITY.md)",
+)
+async def test_no_setuid_file_can_be_planted_in_a_bind_mounted_workspace(
+    image: str, host_dir: Path
+) -> None:
+    from security_support import TEST_LABEL
+
+    async with DockerSandbox(image, workspace=host_dir / "ws", labels=TEST_LABEL) as sb:
+        await sb.exec("cp /usr/bin/id planted && chmod 4755 planted")
+    mode = (host_dir / "ws" / "planted").stat().st_mode
+    assert not mode & 0o6000, oct(mode)
