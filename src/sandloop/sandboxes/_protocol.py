@@ -162,16 +162,17 @@ class RunnerClient:
         if self._dead is not None:
             raise self._died()
         body = json.dumps(message, separators=(",", ":")).encode()
-        # Shielded: a half-written frame would corrupt the stream for everyone.
-        with anyio.CancelScope(shield=True):
-            with anyio.move_on_after(_SEND_LIMIT) as scope:
-                async with self._send_lock:
-                    try:
-                        await self._stream.send(HEADER.pack(len(body)) + body)
-                    except (anyio.BrokenResourceError, anyio.ClosedResourceError, OSError):
-                        self._mark_dead("the runner channel broke while sending")
-            if scope.cancelled_caught:
-                self._mark_dead("the runner stopped reading requests")
+        # Shielded: a half-written frame would corrupt the stream for everyone. The scope's own
+        # deadline still applies: a runner that stops reading makes the channel unusable.
+        deadline = anyio.current_time() + _SEND_LIMIT
+        with anyio.CancelScope(shield=True, deadline=deadline) as scope:
+            async with self._send_lock:
+                try:
+                    await self._stream.send(HEADER.pack(len(body)) + body)
+                except (anyio.BrokenResourceError, anyio.ClosedResourceError, OSError):
+                    self._mark_dead("the runner channel broke while sending")
+        if scope.cancelled_caught:
+            self._mark_dead("the runner stopped reading requests")
         if self._dead is not None:
             raise self._died()
 
