@@ -175,6 +175,16 @@ _RESTORED_SIGNALS = tuple(
 )
 
 
+_DEVNULL: list[int] = []
+
+
+def _devnull() -> int:
+    """One /dev/null descriptor for every command without stdin (dup'd per spawn)."""
+    if not _DEVNULL:
+        _DEVNULL.append(os.open(os.devnull, os.O_RDONLY))
+    return _DEVNULL[0]
+
+
 def _exit_code(status: int) -> int:
     if os.WIFSIGNALED(status):
         return 128 + os.WTERMSIG(status)
@@ -195,10 +205,9 @@ class Child:
             os.set_blocking(in_w, False)
             self.stdin: int | None = in_w
         else:
-            in_r, self.stdin = os.open(os.devnull, os.O_RDONLY), None
+            in_r, self.stdin = os.dup(_devnull()), None
         self.stdout, out_w = os.pipe()
         self.stderr, err_w = os.pipe()
-        self.pidfd: int | None = None
         try:
             self.pid = self._spawn(argv, cwd, env, (in_r, out_w, err_w))
         except BaseException:
@@ -207,9 +216,6 @@ class Child:
         finally:
             for fd in (in_r, out_w, err_w):
                 os.close(fd)
-        # A pidfd turns "the leader exited" into a readable fd (Linux >= 5.3, python >= 3.9).
-        with contextlib.suppress(AttributeError, OSError):
-            self.pidfd = os.pidfd_open(self.pid)  # type: ignore[attr-defined,unused-ignore]
 
     @staticmethod
     def _spawn(argv: list[str], cwd: str, env: dict[str, str], fds: tuple[int, int, int]) -> int:
@@ -238,9 +244,8 @@ class Child:
         """Wait for the leader until ``deadline``; ``None`` when it is still running then."""
         if deadline is None and self.status is None:
             self.status = _exit_code(os.waitpid(self.pid, 0)[1])
-        if self.pidfd is not None and self.status is None:
-            timeout = None if deadline is None else max(deadline - time.monotonic(), 0)
-            select.select([self.pidfd], [], [], timeout)
+        if self.status is None and deadline is not None:
+            self._wait_exit(deadline)
         pause = 0.0005
         while self.poll() is None:
             if deadline is not None and time.monotonic() >= deadline:
@@ -249,12 +254,24 @@ class Child:
             pause = min(pause * 2, 0.05)
         return self.status
 
+    def _wait_exit(self, deadline: float) -> None:
+        """Sleep until the leader exits or the deadline passes, through a pidfd (Linux >= 5.3,
+        python >= 3.9) when there is one; the caller polls after."""
+        try:
+            pidfd = os.pidfd_open(self.pid)  # type: ignore[attr-defined,unused-ignore]
+        except (AttributeError, OSError):
+            return
+        try:
+            select.select([pidfd], [], [], max(deadline - time.monotonic(), 0))
+        finally:
+            os.close(pidfd)
+
     def close(self) -> None:
-        for fd in (self.stdin, self.stdout, self.stderr, self.pidfd):
+        for fd in (self.stdin, self.stdout, self.stderr):
             if fd is not None:
                 with contextlib.suppress(OSError):
                     os.close(fd)
-        self.stdin = self.pidfd = None
+        self.stdin = None
 
 
 class Command:
