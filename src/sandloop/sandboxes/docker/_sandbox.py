@@ -64,6 +64,10 @@ def _tar_of(files: Mapping[str, tuple[bytes, int]]) -> bytes:
     return buf.getvalue()
 
 
+#: Seconds aclose() waits for an engine-side removal already under way.
+_REMOVAL_WAIT = 10.0
+
+
 class DockerSandbox(RunnerSandbox):
     """A hardened Docker container with the runner inside; an async context manager.
 
@@ -209,6 +213,10 @@ class DockerSandbox(RunnerSandbox):
             init=True,
             tmpfs=self.tmpfs or None,
             volumes=volumes,
+            # The engine removes the container once it stops, so nothing is left when this
+            # process is killed (the runner exits when its channel closes) or when the engine
+            # restarts under a run (it removes stopped auto-remove containers on start).
+            auto_remove=True,
         )
 
     def _user(self, config: Mapping[str, Any]) -> str:
@@ -299,8 +307,21 @@ class DockerSandbox(RunnerSandbox):
         try:
             await self._call("removing the container", container.remove, force=True)
         except SandboxError as exc:
-            if "No such container" not in str(exc.__cause__ or ""):
+            cause = str(exc.__cause__ or "")
+            if "already in progress" in cause:
+                await self._wait_removed(container)  # the engine's auto-removal got there first
+            elif "No such container" not in cause:
                 raise
+
+    async def _wait_removed(self, container: Container) -> None:
+        """Wait (a bounded time) until the engine has removed the container."""
+        with anyio.move_on_after(_REMOVAL_WAIT):
+            while True:
+                try:
+                    await self._call("checking the container", container.reload)
+                except SandboxError:
+                    return  # gone (or the engine went away: nothing more to wait for)
+                await anyio.sleep(0.05)
 
     # --- copy mode -----------------------------------------------------------------------
 
