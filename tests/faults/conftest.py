@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import docker.errors
 import pytest
 from faults_support import containers_left, require_image
 
@@ -16,7 +18,8 @@ def image(docker_client: Any) -> Iterator[str]:
     yield require_image(docker_client)
     left = containers_left(docker_client)
     for container in left:  # leave the engine clean for the next test, then fail loudly
-        container.remove(force=True)
+        with contextlib.suppress(docker.errors.APIError):  # maybe being auto-removed already
+            container.remove(force=True)
     assert left == [], f"containers left behind: {[c.short_id for c in left]}"
 
 
