@@ -1,4 +1,8 @@
-"""Fixtures of the fault tests. Every Docker-backed test ends by proving no container is left."""
+"""Fixtures of the fault tests. Every Docker-backed test ends by proving no container is left.
+
+The engine-restart test stops the Docker engine everyone shares: it is moved to the very end of
+the session, after every other Docker test (CI runs the suite sequentially).
+"""
 
 from __future__ import annotations
 
@@ -28,3 +32,13 @@ def workspace(tmp_path: Path) -> Path:
     root = tmp_path / "ws"
     root.mkdir()
     return root
+
+
+RESTART_TEST = "test_fault_engine_restart.py"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run the engine-restart test last of the whole session."""
+    last = [item for item in items if item.path.name == RESTART_TEST]
+    if last:
+        items[:] = [item for item in items if item.path.name != RESTART_TEST] + last
