@@ -61,7 +61,8 @@ _SCRIPTS = {
     'r=$(dirname -- "$t"); n=$(basename -- "$t"); fi; [ -d "$r/$n" ] && exit 5; '
     'f=$(mktemp "$r/.$n.XXXXXX") || exit 6; cat > "$f" || exit 6; '
     'if [ -n "$3" ]; then chmod "$3" "$f"; elif [ -f "$r/$n" ]; '
-    'then chmod --reference="$r/$n" "$f"; else chmod 644 "$f"; fi; mv -f -- "$f" "$r/$n" || exit 6',
+    'then chmod --reference="$r/$n" "$f"; chmod ug-s "$f"; else chmod 644 "$f"; fi; '
+    'mv -f -- "$f" "$r/$n" || exit 6',
     "delete": _INSIDE + 'r=$(realpath -e -- "$(dirname -- "$2")" 2>/dev/null) || exit 3; '
     'inside "$r" "leads out"; n=$(basename -- "$2"); [ -L "$r/$n" ] || [ -e "$r/$n" ] || exit 3; '
     '[ -d "$r/$n" ] && [ ! -L "$r/$n" ] && exit 5; rm -f -- "$r/$n" || exit 6',
@@ -121,7 +122,7 @@ class ExecFallbackClient:
             raise _reply_error(error) from None
         extra = str(args.get("max_bytes") or args.get("mode") or "")
         if op == "write" and args.get("mode") is not None:
-            extra = format(int(args["mode"]), "o")
+            extra = format(int(args["mode"]) & 0o777, "o")
         data = base64.b64decode(args.get("data") or "") if op == "write" else None
         argv = ["sh", "-c", _SCRIPTS[op], "sh", self._workdir, absolute, extra]
         code, out, err = await self._run(argv, stdin=data)

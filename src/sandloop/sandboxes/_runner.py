@@ -589,7 +589,8 @@ def op_write(runner: Runner, req: Request) -> Reply:
         try:
             with os.fdopen(fd, "wb") as fh:
                 fh.write(data)
-                os.fchmod(fd, int(mode) & 0o7777)
+                # Permission bits only: a written file never becomes setuid, setgid or sticky.
+                os.fchmod(fd, int(mode) & 0o777)
             os.rename(tmp, res.name, src_dir_fd=res.parent, dst_dir_fd=res.parent)
         except OSError as exc:
             _unlink_quietly(tmp, res.parent)
@@ -602,7 +603,7 @@ def _existing_mode(parent: int, name: str, default: int) -> int:
         info = os.stat(name, dir_fd=parent, follow_symlinks=False)
     except OSError:
         return default
-    return stat.S_IMODE(info.st_mode) if stat.S_ISREG(info.st_mode) else default
+    return stat.S_IMODE(info.st_mode) & 0o777 if stat.S_ISREG(info.st_mode) else default
 
 
 def _unlink_quietly(name: str, parent: int) -> None:

@@ -45,6 +45,8 @@ async def test_write_keeps_or_sets_the_mode(sandbox: LocalSandbox, workspace: Pa
     assert script.stat().st_mode & 0o777 == 0o755
     await sandbox.write_file("secret", b"x", mode=0o600)
     assert (workspace / "secret").stat().st_mode & 0o777 == 0o600
+    await sandbox.write_file("suid", b"x", mode=0o4755)  # never setuid/setgid through a write
+    assert (workspace / "suid").stat().st_mode & 0o7777 == 0o755
 
 
 async def test_read_errors_carry_a_reason(sandbox: LocalSandbox, workspace: Path) -> None:
