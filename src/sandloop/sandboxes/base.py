@@ -132,6 +132,11 @@ class Sandbox(abc.ABC):
     ) -> ExecResult:
         """Run a command and wait for it.
 
+        The command runs in its own process group. Jobs it leaves in that group (``cmd &``) end
+        with it; a process meant to outlive the command (a server for the next one) must start
+        its own session (``setsid cmd &``). On timeout or cancellation every process the command
+        started is killed, including ones that started their own session.
+
         Args:
             command: A shell string (run with ``bash -c``) or an argv list (run directly).
             cwd: Working directory, relative to the workspace or absolute; default the workspace.
