@@ -134,8 +134,8 @@ class Sandbox(abc.ABC):
 
         The command runs in its own process group. Jobs it leaves in that group (``cmd &``) end
         with it; a process meant to outlive the command (a server for the next one) must start
-        its own session (``setsid cmd &``). On timeout or cancellation every process the command
-        started is killed, including ones that started their own session.
+        its own session (``setsid cmd &``). On timeout or cancellation the group is killed, and
+        so are descendants still attached to the command's process tree, even in a new session.
 
         Args:
             command: A shell string (run with ``bash -c``) or an argv list (run directly).
