@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import os
 import socket
+import stat
 import tarfile
 import tempfile
 import time
@@ -62,6 +63,24 @@ def _tar_of(files: Mapping[str, tuple[bytes, int]]) -> bytes:
                 info.type = tarfile.DIRTYPE
             tar.addfile(info, io.BytesIO(data))
     return buf.getvalue()
+
+
+def _drop_setid_bits(root: Path) -> None:
+    """Clear setuid/setgid bits the sandbox set on regular files of a bind-mounted workspace.
+
+    Run after the container is gone (nothing can race it then). Git does not track these bits,
+    so a repository never needs them; left in place, a file the container's user owns (root,
+    when sandloop runs as root) would run with that user's rights for anyone on the host.
+    """
+    for folder, _dirs, files in os.walk(root):  # does not follow symlinked directories
+        for name in files:
+            path = os.path.join(folder, name)
+            try:
+                info = os.lstat(path)
+                if stat.S_ISREG(info.st_mode) and info.st_mode & 0o6000:
+                    os.chmod(path, stat.S_IMODE(info.st_mode) & ~0o6000)
+            except OSError:
+                continue  # removed meanwhile, or not ours to change: nothing to protect
 
 
 #: Seconds aclose() waits for an engine-side removal already under way.
@@ -296,6 +315,8 @@ class DockerSandbox(RunnerSandbox):
             self._channel = None
             if container is not None:
                 await self._remove(container)
+                if self.mount == "bind" and self.workspace is not None:
+                    await anyio.to_thread.run_sync(_drop_setid_bits, self.workspace)
             if self._docker is not None and self._own_client:
                 self._docker.close()
                 self._docker = None
