@@ -1,4 +1,4 @@
-"""Writes stay inside the workspace: file operations and patches refuse every escape.
+"""Writes (and reads) stay inside the workspace: file operations and patches refuse escapes.
 
 Escapes through ``..``, absolute paths and symlinks (also chains of them) are refused by the
 runner inside the sandbox and by ``ApplyPatchTool``; a symlink swapped in between the check and
@@ -8,6 +8,7 @@ on the host, so a lost race would write a host file). Nothing ever appears outsi
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 from typing import Any
@@ -121,10 +122,12 @@ ENOUGH = 10
 MAX_WRITES = 20000
 
 
-async def _race(sandbox: Sandbox, *, swapper: Any) -> list[str]:
-    """Write ``d/f*`` over and over while ``swapper`` flips ``d`` between a directory and a
-    symlink leading out; return how each write ended."""
+async def _race(sandbox: Sandbox, *, swapper: Any) -> tuple[list[str], list[bytes]]:
+    """Write ``d/f*`` and read ``d/secret.txt`` over and over while ``swapper`` flips ``d``
+    between a directory and a symlink leading out; return how each write ended, and what the
+    reads got (the secret is only reachable through the link: any read is a leak)."""
     outcomes: list[str] = []
+    leaks: list[bytes] = []
 
     async def writer(n: int) -> None:
         while (
@@ -138,6 +141,8 @@ async def _race(sandbox: Sandbox, *, swapper: Any) -> list[str]:
                 outcomes.append("refused")
             except SandboxFileError as exc:
                 outcomes.append(exc.reason)
+            with contextlib.suppress(SandboxFileError):
+                leaks.append(await sandbox.read_file("d/secret.txt"))
 
     async with anyio.create_task_group() as tg:
         tg.start_soon(swapper)
@@ -148,7 +153,7 @@ async def _race(sandbox: Sandbox, *, swapper: Any) -> list[str]:
             for n in range(8):
                 writers.start_soon(writer, n)
         tg.cancel_scope.cancel()
-    return outcomes
+    return outcomes, leaks
 
 
 # Flips ./d between a real directory and a symlink to argv[1], about half the time each.
@@ -179,17 +184,29 @@ while True:
 """
 
 
+# The file outside that reads through the swapped link would reach.
+PLANT = r"""
+import os, sys
+os.makedirs(sys.argv[1], exist_ok=True)
+with open(os.path.join(sys.argv[1], "secret.txt"), "w") as f:
+    f.write("outside secret")
+"""
+
+
 async def _race_and_check(sandbox: Sandbox, target: str) -> None:
     async def swapper() -> None:
         await sandbox.exec(["python3", "-c", SWAPPER, target], timeout=600)
 
-    outcomes = await _race(sandbox, swapper=swapper)
+    planted = await sandbox.exec(["python3", "-c", PLANT, target])
+    assert planted.exit_code == 0, planted.stderr_text()
+    outcomes, leaks = await _race(sandbox, swapper=swapper)
+    assert leaks == []
     # The race really happened: writes landed in the directory and were refused via the link
     # (usually ENOUGH of each; a busy machine may see fewer swaps, never none).
     assert "written" in outcomes
     assert "refused" in outcomes
     leaked = await sandbox.exec(["ls", "-A", target])
-    assert leaked.stdout_text() == ""
+    assert leaked.stdout_text() == "secret.txt\n"
 
 
 @pytest.mark.slow
@@ -207,7 +224,7 @@ async def test_a_symlink_swapped_in_during_writes_never_lets_one_out_local(tmp_p
     target = tmp_path / "host_outside"
     async with LocalSandbox(tmp_path / "ws") as sb:
         await _race_and_check(sb, str(target))
-    assert os.listdir(target) == []
+    assert os.listdir(target) == ["secret.txt"]  # noqa: ASYNC240 - once, after the race
 
 
 async def test_a_copy_mode_export_refuses_links_out_and_writes_nothing(
