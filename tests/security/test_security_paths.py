@@ -224,7 +224,7 @@ async def test_a_symlink_swapped_in_during_writes_never_lets_one_out_local(tmp_p
     target = tmp_path / "host_outside"
     async with LocalSandbox(tmp_path / "ws") as sb:
         await _race_and_check(sb, str(target))
-    assert os.listdir(target) == ["secret.txt"]  # noqa: ASYNC240 - once, after the race
+    assert os.listdir(target) == ["secret.txt"]
 
 
 async def test_a_copy_mode_export_refuses_links_out_and_writes_nothing(
