@@ -76,7 +76,14 @@ from sandloop.loop import (
     run_sync,
     stream,
 )
-from sandloop.sandboxes import DockerSandbox, ExecResult, FileEntry, LocalSandbox, Sandbox
+from sandloop.sandboxes import (
+    DockerSandbox,
+    ExecResult,
+    FileEntry,
+    LocalSandbox,
+    Sandbox,
+    SandboxPool,
+)
 
 __version__ = "0.1.0"
 
@@ -126,6 +133,7 @@ __all__ = (
     "SandboxDiedError",
     "SandboxError",
     "SandboxFileError",
+    "SandboxPool",
     "SandboxStartError",
     "SandboxTimeoutError",
     "SandboxUnavailableError",

@@ -9,16 +9,9 @@ import anyio
 import pytest
 
 from sandloop.sandboxes.docker import DockerSandbox
-from sandloop.sandboxes.images import build_images
 from sandloop.sandboxes.pool import SandboxPool
 
 pytestmark = pytest.mark.docker
-
-
-@pytest.fixture(scope="session")
-def base_image(docker_client: Any) -> str:
-    """sandloop/base, built once per session (reused when up to date)."""
-    return build_images(["base"], log=lambda line: None)[0]
 
 
 async def test_many_sandboxes_at_once_and_no_leftovers(base_image: str, docker_client: Any) -> None:

@@ -7,22 +7,14 @@ import hashlib
 import shutil
 import subprocess
 from pathlib import Path
-from typing import Any
 
 import anyio
 import pytest
 
 from sandloop.errors import ConfigError
 from sandloop.sandboxes.docker import DockerSandbox
-from sandloop.sandboxes.images import build_images
 
 pytestmark = pytest.mark.docker
-
-
-@pytest.fixture(scope="session")
-def base_image(docker_client: Any) -> str:
-    """sandloop/base, built once per session (reused when up to date)."""
-    return build_images(["base"], log=lambda line: None)[0]
 
 
 @pytest.fixture

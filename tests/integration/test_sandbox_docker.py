@@ -12,15 +12,8 @@ import pytest
 
 from sandloop.errors import SandboxFileError, WorkspacePathError
 from sandloop.sandboxes.docker import LABEL, DockerSandbox
-from sandloop.sandboxes.images import build_images
 
 pytestmark = pytest.mark.docker
-
-
-@pytest.fixture(scope="session")
-def base_image(docker_client: Any) -> str:
-    """sandloop/base, built once per session (reused when up to date)."""
-    return build_images(["base"], log=lambda line: None)[0]
 
 
 @pytest.fixture

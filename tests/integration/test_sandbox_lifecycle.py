@@ -12,15 +12,8 @@ import pytest
 from sandloop.cli import main as cli_main
 from sandloop.errors import SandboxError
 from sandloop.sandboxes.docker import LABEL, DockerSandbox, owner_labels
-from sandloop.sandboxes.images import build_images
 
 pytestmark = pytest.mark.docker
-
-
-@pytest.fixture(scope="session")
-def base_image(docker_client: Any) -> str:
-    """sandloop/base, built once per session (reused when up to date)."""
-    return build_images(["base"], log=lambda line: None)[0]
 
 
 def _containers(docker_client: Any, tag: str) -> list[Any]:
