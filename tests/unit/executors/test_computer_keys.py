@@ -170,3 +170,17 @@ def test_points_off_the_screen_are_refused() -> None:
     for x, y in [(1280, 0), (0, 800), (-1, 5)]:
         with pytest.raises(ToolArgumentsError, match="outside the 1280x800 screen"):
             xdo.check_point(x, y, (1280, 800))
+
+
+def test_moves_to_where_the_pointer_already_is_skip_sync() -> None:
+    # xdotool's --sync waits for the pointer to change position: 15 s when it is already there.
+    assert xdo.click_args(5, 5, pointer=(5, 5))[:3] == ["mousemove", "5", "5"]
+    assert xdo.click_args(5, 5, pointer=(4, 5))[:4] == ["mousemove", "--sync", "5", "5"]
+    assert xdo.move_args(1, 2, pointer=(1, 2)) == ["mousemove", "1", "2"]
+    assert xdo.scroll_args(3, 3, 0, 100, pointer=(3, 3))[:3] == ["mousemove", "3", "3"]
+    # Within a drag, a point repeated right after itself is not synced either.
+    args = xdo.drag_args([(0, 0), (0, 0), (10, 0)], pointer=(0, 0))
+    moves = [args[i : i + 4] for i, a in enumerate(args) if a == "mousemove"]
+    assert moves[0][:3] == ["mousemove", "0", "0"]
+    assert moves[1][:3] == ["mousemove", "0", "0"]
+    assert moves[2] == ["mousemove", "--sync", "10", "0"]

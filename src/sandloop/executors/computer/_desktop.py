@@ -11,6 +11,7 @@ operation (another Sandbox implementation) is driven through ``exec`` instead, m
 from __future__ import annotations
 
 import base64
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -32,6 +33,7 @@ START_TIMEOUT = 60.0
 #: Seconds one screenshot or one short xdotool command may take.
 OP_TIMEOUT = 30.0
 _MAX_PNG = 256 * 1024 * 1024
+_LOCATION = re.compile(r"x:(\d+) y:(\d+)")
 
 
 class DesktopComputer:
@@ -77,6 +79,8 @@ class DesktopComputer:
         self._started = False
         self._start_lock = anyio.Lock()
         self._dirty = False
+        # Where the pointer is, from xdotool's answer after each action (None: not known).
+        self._pointer: tuple[int, int] | None = None
 
     @property
     def display_size(self) -> tuple[int, int]:
@@ -96,6 +100,7 @@ class DesktopComputer:
             if not self._started:  # another task may have started it while we waited
                 width, height = self._size
                 await self._request("ensure", START_TIMEOUT, width=width, height=height)
+                await self._run_xdotool([], OP_TIMEOUT)  # where the pointer starts
                 self._started = True
 
     async def launch(self, argv: Sequence[str], *, cwd: str | None = None) -> int:
@@ -130,29 +135,36 @@ class DesktopComputer:
         self, x: int, y: int, *, button: str = "left", keys: Sequence[str] = ()
     ) -> None:
         self._check(x, y)
-        await self._xdotool(xdo.click_args(x, y, button=button, keys=keys))
+        await self.start()
+        await self._xdotool(xdo.click_args(x, y, button=button, keys=keys, pointer=self._pointer))
 
     async def double_click(self, x: int, y: int, *, keys: Sequence[str] = ()) -> None:
         self._check(x, y)
-        await self._xdotool(xdo.double_click_args(x, y, keys=keys))
+        await self.start()
+        await self._xdotool(xdo.double_click_args(x, y, keys=keys, pointer=self._pointer))
 
     async def drag(self, path: Sequence[tuple[int, int]], *, keys: Sequence[str] = ()) -> None:
         for x, y in path:
             self._check(x, y)
-        await self._xdotool(xdo.drag_args(path, keys=keys), timeout=OP_TIMEOUT + len(path))
+        await self.start()
+        args = xdo.drag_args(path, keys=keys, pointer=self._pointer)
+        await self._xdotool(args, timeout=OP_TIMEOUT + len(path))
 
     async def keypress(self, keys: Sequence[str]) -> None:
         await self._xdotool(xdo.keypress_args(keys))
 
     async def move(self, x: int, y: int, *, keys: Sequence[str] = ()) -> None:
         self._check(x, y)
-        await self._xdotool(xdo.move_args(x, y, keys=keys))
+        await self.start()
+        await self._xdotool(xdo.move_args(x, y, keys=keys, pointer=self._pointer))
 
     async def scroll(
         self, x: int, y: int, scroll_x: int, scroll_y: int, *, keys: Sequence[str] = ()
     ) -> None:
         self._check(x, y)
-        await self._xdotool(xdo.scroll_args(x, y, scroll_x, scroll_y, keys=keys))
+        await self.start()
+        args = xdo.scroll_args(x, y, scroll_x, scroll_y, keys=keys, pointer=self._pointer)
+        await self._xdotool(args)
 
     async def type(self, text: str) -> None:
         for args in xdo.type_chunks(text, delay_ms=self._type_delay_ms):
@@ -168,19 +180,29 @@ class DesktopComputer:
         xdo.check_point(x, y, self._size)
 
     async def _xdotool(self, args: list[str], *, timeout: float = OP_TIMEOUT) -> None:
+        """Run one xdotool command line as an action; a refusal is the model's error."""
         await self.start()
         self._dirty = True
-        if "type" not in args:  # `type` takes every argument after it as text
-            # End with a round trip: xdotool exits right after sending, and the X server may
-            # run the next action's requests (another client) before this one's last ones,
-            # e.g. a drag's release after the next click's move. The query waits for them.
-            args = [*args, "getmouselocation"]
-        reply = await self._request("xdotool", timeout + 5, args=args, timeout=timeout)
-        said = str(reply.get("stderr") or "").strip()
+        reply = await self._run_xdotool(args, timeout)
+        said = _LOCATION.sub("", str(reply.get("stderr") or "")).strip()
         if reply.get("exit_code") is None:
             raise ToolTimeoutError(f"the desktop did not finish the action in {timeout:g} s")
         if reply["exit_code"] != 0 or "No such key name" in said:
             raise ToolError(f"the desktop refused the action: {said or 'xdotool failed'}")
+
+    async def _run_xdotool(self, args: list[str], timeout: float) -> dict[str, Any]:
+        typing = "type" in args  # `type` takes every argument after it as text
+        if not typing:
+            # End with a round trip: xdotool exits right after sending, and the X server may
+            # run the next action's requests (another client) before this one's last ones,
+            # e.g. a drag's release after the next click's move. The query waits for them,
+            # and tells us where the pointer is.
+            args = [*args, "getmouselocation"]
+        reply = await self._request("xdotool", timeout + 5, args=args, timeout=timeout)
+        if not typing:
+            found = _LOCATION.findall(str(reply.get("stderr") or ""))
+            self._pointer = (int(found[-1][0]), int(found[-1][1])) if found else None
+        return reply
 
     async def _request(self, do: str, limit: float, **args: Any) -> dict[str, Any]:
         """One desktop request; ``limit`` bounds the round trip."""

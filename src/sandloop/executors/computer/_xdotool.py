@@ -27,12 +27,23 @@ __all__ = (
     "type_chunks",
 )
 
-# --sync: wait until the pointer is really there. The window manager grabs button presses
-# synchronously (to focus on click) and freezes the pointer until it replays them; when it lags
-# (it re-grabs every key after each keymap change, and typing unicode changes the keymap per
-# character), an unsynced move would overtake the click before it, and the click would land
-# where the pointer went next.
-_MOVE = ("mousemove", "--sync")
+Point = tuple[int, int]
+
+
+def _move(x: int, y: int, pointer: Point | None) -> list[str]:
+    """Move the pointer to (x, y), waiting until it is really there.
+
+    The window manager grabs button presses synchronously (to focus on click) and freezes the
+    pointer until it replays them; when it lags (it re-grabs every key after each keymap
+    change, and typing unicode changes the keymap per character), an unsynced move would
+    overtake the click before it, and the click would land where the pointer went next. But
+    ``--sync`` waits for the pointer to *change* position, 15 s when it is already there: so
+    moves to where the pointer is (``pointer``, when known) are sent without it.
+    """
+    if pointer == (x, y):
+        return ["mousemove", str(x), str(y)]
+    return ["mousemove", "--sync", str(x), str(y)]
+
 
 #: Model button names → X pointer buttons (8 and 9 are the browser's back and forward).
 BUTTONS = {"left": 1, "middle": 2, "wheel": 2, "right": 3, "back": 8, "forward": 9}
@@ -69,27 +80,40 @@ def _button(name: str) -> int:
         raise ToolArgumentsError(f"unknown mouse button {name!r} (known: {known})") from None
 
 
-def click_args(x: int, y: int, *, button: str = "left", keys: Sequence[str] = ()) -> list[str]:
-    """Move to (x, y) and click ``button`` with ``keys`` held."""
+def click_args(
+    x: int,
+    y: int,
+    *,
+    button: str = "left",
+    keys: Sequence[str] = (),
+    pointer: Point | None = None,
+) -> list[str]:
+    """Move to (x, y) and click ``button`` with ``keys`` held (``pointer``: where it is now)."""
     down, up = _held(keys)
     # --delay 0: xdotool otherwise sleeps 100 ms after the (last) click.
-    return [*_MOVE, str(x), str(y), *down, "click", "--delay", "0", str(_button(button)), *up]
+    return [*_move(x, y, pointer), *down, "click", "--delay", "0", str(_button(button)), *up]
 
 
-def double_click_args(x: int, y: int, *, keys: Sequence[str] = ()) -> list[str]:
+def double_click_args(
+    x: int, y: int, *, keys: Sequence[str] = (), pointer: Point | None = None
+) -> list[str]:
     """Move to (x, y) and double-click the left button with ``keys`` held."""
     down, up = _held(keys)
     # 60 ms apart: well inside every toolkit's double-click time, slow enough to be two clicks.
-    return [*_MOVE, str(x), str(y), *down, "click", "--repeat", "2", "--delay", "60", "1", *up]
+    return [*_move(x, y, pointer), *down, "click", "--repeat", "2", "--delay", "60", "1", *up]
 
 
-def move_args(x: int, y: int, *, keys: Sequence[str] = ()) -> list[str]:
+def move_args(
+    x: int, y: int, *, keys: Sequence[str] = (), pointer: Point | None = None
+) -> list[str]:
     """Move the pointer to (x, y) with ``keys`` held."""
     down, up = _held(keys)
-    return [*down, *_MOVE, str(x), str(y), *up]
+    return [*down, *_move(x, y, pointer), *up]
 
 
-def drag_args(path: Sequence[tuple[int, int]], *, keys: Sequence[str] = ()) -> list[str]:
+def drag_args(
+    path: Sequence[Point], *, keys: Sequence[str] = (), pointer: Point | None = None
+) -> list[str]:
     """Press the left button at the path's start, move through every point, release at its end.
 
     Long segments get intermediate points every ``DRAG_STEP`` pixels, and the pointer pauses
@@ -98,17 +122,17 @@ def drag_args(path: Sequence[tuple[int, int]], *, keys: Sequence[str] = ()) -> l
     if not path:
         raise ToolArgumentsError("drag needs a path of at least one point")
     down, up = _held(keys)
-    (x0, y0), rest = path[0], path[1:]
-    args = [*_MOVE, str(x0), str(y0), *down, "mousedown", "1", "sleep", "0.05"]
-    prev = (x0, y0)
-    for point in rest:
-        for x, y in _segment(prev, point):
-            args += [*_MOVE, str(x), str(y), "sleep", "0.01"]
-        prev = point
+    start = path[0]
+    args = [*_move(*start, pointer), *down, "mousedown", "1", "sleep", "0.05"]
+    prev = start
+    for point in path[1:]:
+        for step in _segment(prev, point):
+            args += [*_move(*step, prev), "sleep", "0.01"]
+            prev = step
     return [*args, "sleep", "0.05", "mouseup", "1", *up]
 
 
-def _segment(start: tuple[int, int], end: tuple[int, int]) -> list[tuple[int, int]]:
+def _segment(start: Point, end: Point) -> list[Point]:
     """Points from just after ``start`` to ``end`` inclusive, at most ``DRAG_STEP`` apart."""
     (x0, y0), (x1, y1) = start, end
     steps = max(1, math.ceil(math.hypot(x1 - x0, y1 - y0) / DRAG_STEP))
@@ -141,6 +165,7 @@ def scroll_args(
     *,
     keys: Sequence[str] = (),
     step: int = SCROLL_STEP,
+    pointer: Point | None = None,
 ) -> list[str]:
     """Move to (x, y) and turn the wheel: down/up for ``scroll_y``, right/left for ``scroll_x``.
 
@@ -148,7 +173,7 @@ def scroll_args(
     scrolls right (7), negative left (6).
     """
     down, up = _held(keys)
-    args = [*_MOVE, str(x), str(y), *down]
+    args = [*_move(x, y, pointer), *down]
     for distance, forward, backward in ((scroll_y, 5, 4), (scroll_x, 7, 6)):
         notches = scroll_notches(distance, step=step)
         if notches:
