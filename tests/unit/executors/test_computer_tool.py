@@ -92,6 +92,13 @@ ALL_ACTIONS = [
 ]
 
 
+def test_the_namespace_exports_what_it_lists() -> None:
+    import sandloop.executors.computer as namespace
+
+    assert isinstance(namespace.__all__, tuple)
+    assert [name for name in namespace.__all__ if not hasattr(namespace, name)] == []
+
+
 def test_it_is_a_tool_and_the_fake_is_a_computer() -> None:
     assert isinstance(ComputerTool(), Tool)
     assert isinstance(RecordingComputer(), Computer)
