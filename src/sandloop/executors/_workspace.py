@@ -105,15 +105,17 @@ async def write_plan(
     done: list[str] = []
     try:
         for change in plan.changes:
+            # Counted before the write: a change in flight when the call is cancelled or the
+            # sandbox dies may have landed, and putting back its old content is always right.
+            done.append(change.path)
             if change.after is None:
                 await sandbox.delete_file(change.path)
             else:
                 await sandbox.write_file(
                     change.path, encode(change.after), mode=modes.get(change.path)
                 )
-            done.append(change.path)
     except SandboxFileError as exc:
-        await _undo(sandbox, done, states)
+        await _undo(sandbox, done[:-1], states)  # the failed change itself did not land
         raise PatchError(
             f"could not write {exc.path}: {exc}. The files already written were restored; "
             "nothing was changed.",
@@ -127,10 +129,31 @@ async def write_plan(
 async def _undo(sandbox: Sandbox, done: list[str], states: Mapping[str, FileState]) -> None:
     # Shielded: a cancelled call must still leave the workspace whole before it unwinds.
     with anyio.CancelScope(shield=True):
-        for path in reversed(done):
-            before = states[path]
-            with suppress(SandboxFileError, SandboxError):
+        left = list(reversed(done))
+        while left:
+            before = states[left[0]]
+            try:
                 if before.data is None:
-                    await sandbox.delete_file(path)
+                    # A new file in flight may not have landed: delete only what is there.
+                    if await sandbox.stat(before.path) is not None:
+                        await sandbox.delete_file(before.path)
                 else:
-                    await sandbox.write_file(path, before.data, mode=before.mode)
+                    await sandbox.write_file(before.path, before.data, mode=before.mode)
+            except SandboxFileError:
+                pass  # e.g. a new file that never landed: nothing to delete
+            except SandboxError:
+                break  # the sandbox died: the rest goes back from the host side, if it can
+            left.pop(0)
+        if left:
+            await _undo_on_host(sandbox, left, states)
+
+
+async def _undo_on_host(
+    sandbox: Sandbox, paths: list[str], states: Mapping[str, FileState]
+) -> None:
+    """Put files back without the dead sandbox, where it shares its workspace with the host."""
+    restore = getattr(sandbox, "restore_on_host", None)
+    if restore is None:
+        return
+    with suppress(SandboxError, OSError):
+        await restore({path: (states[path].data, states[path].mode) for path in paths})

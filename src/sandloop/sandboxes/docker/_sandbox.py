@@ -8,6 +8,7 @@ inside ``_engine.engine_errors`` so every docker exception arrives as one of our
 
 from __future__ import annotations
 
+import base64
 import io
 import os
 import socket
@@ -24,7 +25,7 @@ import docker
 from docker.models.containers import Container
 
 from sandloop.errors import ConfigError, SandboxError, SandboxStartError
-from sandloop.sandboxes import _copy
+from sandloop.sandboxes import _copy, _runner
 from sandloop.sandboxes._channel import AttachChannel, MuxSocket
 from sandloop.sandboxes._exec_fallback import ExecFallbackClient
 from sandloop.sandboxes._protocol import RunnerClient, RunnerMissingError
@@ -81,6 +82,20 @@ def _drop_setid_bits(root: Path) -> None:
                     os.chmod(path, stat.S_IMODE(info.st_mode) & ~0o6000)
             except OSError:
                 continue  # removed meanwhile, or not ours to change: nothing to protect
+
+
+def _restore_files(root: Path, files: Mapping[str, tuple[bytes | None, int | None]]) -> None:
+    # The runner's own file operations, over the host directory: the same confinement.
+    host = _runner.Runner(str(root), -1, -1)  # its channel descriptors are never used here
+    for path, (data, mode) in files.items():
+        try:
+            if data is None:
+                _runner.op_delete(host, {"path": path})
+            else:
+                request = {"path": path, "data": base64.b64encode(data).decode("ascii")}
+                _runner.op_write(host, {**request, "mode": mode} if mode is not None else request)
+        except _runner.FileOpError:
+            continue  # already as it was (a new file that never landed), or refused
 
 
 #: Seconds aclose() waits for an engine-side removal already under way.
@@ -343,6 +358,24 @@ class DockerSandbox(RunnerSandbox):
                 except SandboxError:
                     return  # gone (or the engine went away: nothing more to wait for)
                 await anyio.sleep(0.05)
+
+    async def restore_on_host(self, files: Mapping[str, tuple[bytes | None, int | None]]) -> bool:
+        """Put workspace files back from the host, when the container died in mid-change.
+
+        Only a bind-mounted workspace is reachable without the container. Paths are confined
+        to it exactly as the runner confines them (no ``..``, no symlink leading out).
+
+        Args:
+            files: Workspace-relative path to (the bytes it held, or ``None`` to delete it;
+                its permission bits).
+
+        Returns:
+            ``False`` when the workspace is not on the host (nothing was done).
+        """
+        if self.mount != "bind" or self.workspace is None:
+            return False
+        await anyio.to_thread.run_sync(_restore_files, self.workspace, dict(files))
+        return True
 
     # --- copy mode -----------------------------------------------------------------------
 
