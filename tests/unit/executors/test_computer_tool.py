@@ -4,14 +4,21 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from sandloop.errors import ApprovalDeniedError, ConfigError, ToolArgumentsError, ToolError
 from sandloop.executors.base import ApprovalRequest, Tool, ToolContext
-from sandloop.executors.computer import Computer, ComputerTool, screenshot_data_url
+from sandloop.executors.computer import (
+    Computer,
+    ComputerTool,
+    DesktopComputer,
+    screenshot_data_url,
+)
 from sandloop.items import ComputerCall, ComputerCallOutput
+from sandloop.sandboxes import LocalSandbox
 from sandloop.testing import computer_call
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"fake"
@@ -234,3 +241,21 @@ def test_screenshot_data_urls_know_png_and_jpeg() -> None:
     assert screenshot_data_url(b"\xff\xd8\xff\xe0rest").startswith("data:image/jpeg;base64,")
     with pytest.raises(ToolError, match="neither PNG nor JPEG"):
         screenshot_data_url(b"GIF89a")
+
+
+def test_the_default_computer_is_one_desktop_per_sandbox(tmp_path: Path) -> None:
+    tool = ComputerTool(display_size=(800, 600), environment="ubuntu")
+    first, second = LocalSandbox(tmp_path), LocalSandbox(tmp_path)
+    desktop = tool.computer_for(ToolContext(run_id="r", call_id="c", sandbox=first))
+    assert isinstance(desktop, DesktopComputer)
+    assert desktop.sandbox is first
+    assert desktop.display_size == (800, 600)
+    assert desktop.environment == "ubuntu"
+    assert tool.computer_for(ToolContext(run_id="r", call_id="d", sandbox=first)) is desktop
+    other = tool.computer_for(ToolContext(run_id="r", call_id="c", sandbox=second))
+    assert other is not desktop
+
+
+def test_desktop_sizes_out_of_range_are_config_errors(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="out of range"):
+        DesktopComputer(LocalSandbox(tmp_path), display_size=(10, 10))
