@@ -322,22 +322,25 @@ class DockerSandbox(RunnerSandbox):
     async def aclose(self) -> None:
         client, self._client = self._client, None
         container, self._container = self._container, None
-        with anyio.CancelScope(shield=True):
-            if client is not None:
-                await client.aclose(timeout=1.0)
-            elif self._channel is not None:
-                await self._channel.aclose()
-            self._channel = None
-            if container is not None:
-                await self._remove(container)
-                if self.mount == "bind" and self.workspace is not None:
-                    await anyio.to_thread.run_sync(_drop_setid_bits, self.workspace)
+        try:
+            with anyio.CancelScope(shield=True):
+                if client is not None:
+                    await client.aclose(timeout=1.0)
+                elif self._channel is not None:
+                    await self._channel.aclose()
+                self._channel = None
+                if container is not None:
+                    await self._remove(container)
+                    if self.mount == "bind" and self.workspace is not None:
+                        await anyio.to_thread.run_sync(_drop_setid_bits, self.workspace)
+        finally:
+            # Also when the removal failed (the engine went away): no connection left open.
             if self._docker is not None and self._own_client:
                 self._docker.close()
                 self._docker = None
-        if self._baseline is not None:
-            self._baseline.close()
-            self._baseline = None
+            if self._baseline is not None:
+                self._baseline.close()
+                self._baseline = None
 
     async def _remove(self, container: Container) -> None:
         try:
