@@ -322,3 +322,28 @@ def test_run_sync(monkeypatch: pytest.MonkeyPatch) -> None:
         result = run_sync(Agent(model="m"), "hello")
     assert result.final_output == "hi"
     assert result.turns == 1
+
+
+async def test_compaction_keeps_the_stored_conversation_a_run_chains_onto() -> None:
+    # Run 2 continues run 1's stored conversation; compacting must summarise that part too,
+    # or the model loses everything said before run 2 once the chain restarts.
+    turns = [
+        [message("Noted.")],
+        Turn([function_call("add", {"a": 1, "b": 2}, call_id="c1")], usage=BIG),
+        [message("kiwi", phase="final_answer")],
+    ]
+    agent = Agent(model="m", tools=[add], compact_threshold=5000)
+    async with serve(turns) as (server, client):
+        first = await run(Agent(model="m"), "The code word is kiwi.", client=client)
+        second = await run(
+            agent, "What was the code word?", client=client,
+            previous_response_id=first.last_response_id,
+        )  # fmt: skip
+    (compact,) = [r for r in server.requests if r.path == "/responses/compact"]
+    assert compact.body["previous_response_id"] == first.last_response_id
+    after = server.create_requests[-1].body
+    assert "previous_response_id" not in after
+    users = [i["content"] for i in after["input"] if i.get("role") == "user"]
+    texts = [c if isinstance(c, str) else c[0]["text"] for c in users]
+    assert texts == ["The code word is kiwi.", "What was the code word?"]
+    assert second.final_output == "kiwi"

@@ -205,6 +205,8 @@ class AgentLoop:
             return
         before = len(self.transcript.history)
         params = CompactParams(model=self.agent.model, input=older)
+        if self.transcript.base_response_id is not None:
+            params.previous_response_id = self.transcript.base_response_id
         if self.agent.instructions is not None:
             params.instructions = self.agent.instructions
         compacted = await self.client.compact(params)

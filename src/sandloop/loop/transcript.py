@@ -92,6 +92,8 @@ class Transcript:
     ) -> None:
         self.stateless = stateless
         self.previous_response_id = None if stateless else previous_response_id
+        #: The stored conversation the history continues (until compaction summarises it).
+        self.base_response_id = self.previous_response_id
         self.history: list[Any] = []
         self._wire: list[dict[str, Any]] = []
         self._known = 0  # items the server already has (chained mode)
@@ -124,7 +126,9 @@ class Transcript:
         """The history before the last response: what compaction may summarise.
 
         The last response's output and the answers to its calls stay as they are, after the
-        compacted items, so every call keeps its output next to it.
+        compacted items, so every call keeps its output next to it. When the run continues a
+        stored conversation, that conversation (:attr:`base_response_id`) comes before these
+        items and must be compacted with them.
         """
         return self.history[: self._turn_start]
 
@@ -137,6 +141,7 @@ class Transcript:
         self._turn_start = len(compacted)
         self._known = 0
         self.previous_response_id = None
+        self.base_response_id = None  # the compacted items summarise it now
 
     def unanswered(self) -> tuple[list[Any], list[McpApprovalRequest]]:
         """Calls and MCP approval requests in the history that have no answer yet."""
