@@ -84,6 +84,12 @@ class AgentLoop:
         emit: EventSink | None = None,
         run_id: str | None = None,
     ) -> None:
+        if previous_response_id is not None and not agent.store:
+            raise ConfigError(
+                "previous_response_id continues a stored conversation, but this agent has "
+                "store=False (stateless: the whole history is resent each turn): pass the "
+                "earlier run's result.history as input instead"
+            )
         self.agent = agent
         self.client = client
         self.run_id = run_id or f"run_{uuid.uuid4().hex[:16]}"

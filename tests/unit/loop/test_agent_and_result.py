@@ -6,10 +6,11 @@ import json
 
 import pytest
 
+from sandloop.client import ResponsesClient
 from sandloop.errors import ConfigError
 from sandloop.executors.function import tool
 from sandloop.items import FunctionCall, FunctionCallOutput, Message, OutputText, parse_item
-from sandloop.loop import Agent, RunResult
+from sandloop.loop import Agent, AgentLoop, RunResult
 from sandloop.loop.result import final_text
 from sandloop.loop.transcript import Transcript, client_calls, to_items
 
@@ -128,3 +129,16 @@ def test_hosted_shell_calls_are_not_client_calls() -> None:
     local = parse_item({"type": "shell_call", "call_id": "s2", "action": {"commands": ["ls"]}})
     calls, _ = client_calls([hosted, local])
     assert [c.call_id for c in calls] == ["s2"]
+
+
+async def test_stateless_run_refuses_previous_response_id() -> None:
+    # store=False resends the local history every turn, so a stored conversation to chain
+    # onto would be dropped without a word: say so instead.
+    async with ResponsesClient(base_url="http://127.0.0.1:9/v1") as client:
+        with pytest.raises(ConfigError, match="store=False"):
+            AgentLoop(
+                Agent(model="m", store=False), "hi", client=client, previous_response_id="resp_1"
+            )
+        # Chained mode takes it.
+        loop = AgentLoop(Agent(model="m"), "hi", client=client, previous_response_id="resp_1")
+        assert loop.transcript.previous_response_id == "resp_1"
