@@ -493,6 +493,19 @@ async def test_model_mistakes_become_tool_errors(desktop: Desktop) -> None:
     assert out.output.image_url.startswith("data:image/png;base64,")
 
 
+async def test_the_display_is_up_as_soon_as_the_sandbox_is(computer_image: str) -> None:
+    for env, size in [
+        (None, ["1280", "800"]),
+        ({"SANDLOOP_DISPLAY_SIZE": "1024x768"}, ["1024", "768"]),
+    ]:
+        async with DockerSandbox(computer_image, env=env) as sandbox:
+            # No DesktopComputer yet: the runner started the display before it said hello.
+            done = await sandbox.exec(["xdotool", "getdisplaygeometry"])
+            assert done.stdout_text().split() == size
+            wm = await sandbox.exec(["pgrep", "-x", "openbox"])
+            assert wm.ok
+
+
 async def test_display_size_is_set_when_the_desktop_starts(computer_image: str) -> None:
     async with DockerSandbox(computer_image) as sandbox:
         computer = DesktopComputer(sandbox, display_size=(1024, 768))

@@ -707,13 +707,16 @@ def op_ping(runner: Runner, req: Request) -> Reply:
 
 
 # Computer use: the sandloop/computer image ships a desktop module (display, xdotool, in-process
-# screenshots); this op loads it once and hands it each request. Images without it say so.
+# screenshots) and names it in $SANDLOOP_DESKTOP_MODULE. The runner starts that display before
+# its hello, so the desktop is ready as soon as the sandbox is; the `desktop` op hands the module
+# each request. Images without it say so.
 DESKTOP_MODULE = "/usr/local/lib/sandloop/sandloop_desktop.py"
 _desktop: list[Any] = []
+_desktop_lock = threading.Lock()
 
 
-def op_desktop(runner: Runner, req: Request) -> Reply:
-    with runner.lock:
+def _load_desktop() -> Any:
+    with _desktop_lock:
         if not _desktop:
             path = os.environ.get("SANDLOOP_DESKTOP_MODULE") or DESKTOP_MODULE
             if not os.path.isfile(path):
@@ -725,8 +728,22 @@ def op_desktop(runner: Runner, req: Request) -> Reply:
             module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
             spec.loader.exec_module(module)  # type: ignore[union-attr]
             _desktop.append(module)
-    reply: Reply = _desktop[0].handle(req)
+        return _desktop[0]
+
+
+def op_desktop(runner: Runner, req: Request) -> Reply:
+    reply: Reply = _load_desktop().handle(req)
     return reply
+
+
+def start_desktop() -> None:
+    """Start the computer image's display (at $SANDLOOP_DISPLAY_SIZE); elsewhere a no-op."""
+    if not os.environ.get("SANDLOOP_DESKTOP_MODULE"):
+        return
+    try:
+        _load_desktop().main(["sandloop-desktop", "start"])
+    except Exception as exc:  # the desktop op retries the start and reports what is wrong
+        sys.stderr.write(f"sandloop-runner: the desktop did not start: {exc}\n")
 
 
 #: Operations run inline on the reader thread (they must be quick and never block).
@@ -870,6 +887,7 @@ def main(argv: list[str]) -> int:
     os.dup2(devnull, 0)
     os.dup2(2, 1)
     os.close(devnull)
+    start_desktop()
     try:
         Runner(root, in_fd, out_fd).serve()
     except (OSError, ValueError) as exc:
