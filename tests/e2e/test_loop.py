@@ -28,7 +28,7 @@ from sandloop.executors.base import ApprovalRequest
 from sandloop.executors.custom import CustomTool
 from sandloop.executors.function import tool
 from sandloop.items import FunctionCallOutput, Message
-from sandloop.loop import Agent, RunResult, run
+from sandloop.loop import Agent, AgentLoop, RunResult, run
 from sandloop.testing import (
     RecordedRequest,
     ScriptedResponsesServer,
@@ -436,3 +436,31 @@ async def test_token_budget() -> None:
     assert result.status == "token_budget"
     assert result.usage.total_tokens == 1300
     assert result.items[-1].call_id == "c2"  # the last calls ran and were answered
+
+
+@pytest.mark.parametrize("limit", [None, 60.0])
+async def test_a_callback_timeout_is_not_the_run_timeout(limit: float | None) -> None:
+    # The user's own TimeoutError (here: nobody answered the approval prompt) is theirs: it
+    # must not turn into RunTimeoutError (or crash formatting a limit the run does not have),
+    # and the history must still answer every call so the run can be resumed.
+    @tool(needs_approval=True)
+    def deploy() -> str:
+        """Deploy."""
+        return "deployed"
+
+    async def approve(request: ApprovalRequest) -> bool:
+        raise TimeoutError("nobody answered the prompt")
+
+    turns = [[function_call("deploy", {}, call_id="d1")], [message("resumed")]]
+    agent = Agent(model="m", tools=[deploy], timeout=limit)
+    async with serve(turns) as (_, client):
+        loop = AgentLoop(agent, "ship it", client=client, approve=approve)
+        with pytest.raises(TimeoutError, match="nobody answered") as info:
+            await loop.run()
+        assert not isinstance(info.value, RunTimeoutError)
+        partial = loop.result()
+        assert partial.status == "failed"
+        assert isinstance(partial.items[-1], FunctionCallOutput)
+        assert partial.items[-1].call_id == "d1"
+        resumed = await run(Agent(model="m"), partial.history, client=client)
+    assert resumed.final_output == "resumed"

@@ -25,9 +25,9 @@ from sandloop.errors import (
     MaxTurnsExceeded,
     ResponseFailedError,
     ResponseIncompleteError,
+    RunError,
     RunTimeoutError,
     SandboxError,
-    SandloopError,
     TokenBudgetExceeded,
 )
 from sandloop.executors.base import ApprovalCallback
@@ -137,7 +137,7 @@ class AgentLoop:
                     await self._run_calls(calls)
                     await self._compact_if_needed()
                     self._check_budget()
-        except SandloopError as exc:
+        except Exception as exc:
             await self._emit(ev.RunEnded(self.run_id, self.result(), exc))
             raise
         result = self.result()
@@ -312,16 +312,15 @@ class AgentLoop:
     def _guard(self) -> Iterator[None]:
         """Apply the run timeout; on any way out but success, leave a history valid to resend."""
         deadline = self.agent.timeout if self.agent.timeout is not None else math.inf
+        # move_on_after, not fail_after: a TimeoutError raised by the user's own code (an
+        # approval or event callback) must stay theirs, not pass for the run's time limit.
+        limit = anyio.move_on_after(deadline)
         try:
-            with anyio.fail_after(deadline):
+            with limit:
                 yield
         except anyio.get_cancelled_exc_class():
             self._stop("cancelled", "Not run: the run was cancelled.")
             raise
-        except TimeoutError as exc:
-            self._stop("timeout", "Not run: the run's time limit passed.")
-            message = f"the run took longer than its {self.agent.timeout:g} s limit"
-            raise RunTimeoutError(message, result=self.result()) from exc
         except SandboxError:
             self._stop("sandbox_error", "Not run: the sandbox stopped working.")
             raise
@@ -334,6 +333,16 @@ class AgentLoop:
         except ApiError:
             self._stop("failed", "Not run: the model call failed.")
             raise
+        except RunError:
+            raise  # the loop's own stops: status set, history valid
+        except Exception:
+            # Anything else (a callback of the user's that raised, a bug): still settle.
+            self._stop("failed", "Not run: the run stopped on an error.")
+            raise
+        if limit.cancelled_caught:
+            self._stop("timeout", "Not run: the run's time limit passed.")
+            message = f"the run took longer than its {self.agent.timeout:g} s limit"
+            raise RunTimeoutError(message, result=self.result())
 
     def _stop(self, status: RunStatus, message: str) -> None:
         self.status = status
