@@ -1,0 +1,66 @@
+"""Resource limits hold, and the sandbox survives the model hitting them.
+
+A fork bomb stops at the pids limit, a memory hog is killed by the OOM killer (the command, not
+the runner: the runner makes its commands the OOM killer's first choice), a command past its
+timeout is killed with everything it spawned. After each, the same sandbox still answers.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import anyio
+import pytest
+from security_support import TEST_LABEL
+
+from sandloop.sandboxes import LocalSandbox
+from sandloop.sandboxes.docker import DockerSandbox
+
+pytestmark = pytest.mark.docker
+
+
+async def test_a_fork_bomb_stops_at_the_pids_limit_and_the_sandbox_survives(image: str) -> None:
+    async with DockerSandbox(image, pids=64, labels=TEST_LABEL) as sb:
+        bomb = await sb.exec("bomb() { bomb | bomb & }; bomb", timeout=5)
+        assert bomb.timed_out or bomb.exit_code is not None
+        # The bomb's processes die out once forks fail; the sandbox answers throughout.
+        for _ in range(100):
+            after = await sb.exec("echo alive; ps -e --no-headers | wc -l", timeout=30)
+            alive, count = after.stdout_text().split()
+            assert alive == "alive"
+            if int(count) < 20:
+                break
+            await anyio.sleep(0.1)
+        assert int(count) < 20
+
+
+async def test_a_memory_hog_is_killed_not_the_runner(image: str) -> None:
+    async with DockerSandbox(image, memory="256m", labels=TEST_LABEL) as sb:
+        hog = await sb.exec(
+            ["python3", "-c", "x = bytearray(1 << 30); print('allocated')"], timeout=60
+        )
+        assert hog.exit_code == 137, (hog.exit_code, hog.stderr_text())  # SIGKILL by the OOM killer
+        assert "allocated" not in hog.stdout_text()
+        after = await sb.exec("echo alive")
+        assert after.stdout_text() == "alive\n"
+
+
+async def test_a_timed_out_command_is_killed_with_what_it_spawned(image: str) -> None:
+    async with DockerSandbox(image, labels=TEST_LABEL) as sb:
+        slow = await sb.exec("sleep 300 & setsid sleep 301 & sleep 302", timeout=1)
+        assert slow.timed_out
+        left = await sb.exec("ps -eo args --no-headers | grep -c '^sleep 30' || true")
+        assert left.stdout_text().strip() == "0"
+
+
+async def test_local_sandbox_passes_only_a_minimal_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # LocalSandbox is not isolated, but it does not hand the host's secrets to commands either.
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-host-secret-456")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "aws-host-secret")
+    async with LocalSandbox(tmp_path) as sb:
+        env = (await sb.exec("env")).stdout_text()
+    assert "sk-host-secret-456" not in env
+    assert "aws-host-secret" not in env
+    assert "PATH=" in env
