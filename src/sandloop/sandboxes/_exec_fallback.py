@@ -73,6 +73,25 @@ _SCRIPTS = {
     '[ -d "$r" ] || exit 6; cd -- "$r" && '
     'find . -mindepth 1 -maxdepth 1 -printf "%P\\0%y\\0%s\\0%m\\0"',
 }
+# write_files, best effort: "stage" is "write" up to the rename (it prints the staged file and
+# its target, NUL-separated); "commit" gets (staged, target) pairs, an empty staged meaning a
+# delete: it checks every delete before it renames or removes anything.
+_SCRIPTS["stage"] = (
+    _SCRIPTS["write"]
+    .replace('cat > "$f" || exit 6', 'cat > "$f" || { rm -f -- "$f"; exit 6; }')
+    .replace('mv -f -- "$f" "$r/$n" || exit 6', 'printf "%s\\0%s" "$f" "$r/$n"')
+)
+_COMMIT = _INSIDE + (
+    'shift; check() { r=$(realpath -e -- "$(dirname -- "$1")" 2>/dev/null) || '
+    '{ echo "$1" >&2; exit 3; }; inside "$r" "$1"; n=$(basename -- "$1"); '
+    '[ -L "$r/$n" ] || [ -e "$r/$n" ] || { echo "$1" >&2; exit 3; }; '
+    '[ -d "$r/$n" ] && [ ! -L "$r/$n" ] && { echo "$1" >&2; exit 5; }; true; }; '
+    'k=0; for a in "$@"; do if [ $k = 0 ]; then s=$a; k=1; else k=0; '
+    '[ -z "$s" ] && check "$a"; fi; done; '
+    'k=0; for a in "$@"; do if [ $k = 0 ]; then s=$a; k=1; else k=0; '
+    'if [ -z "$s" ]; then rm -f -- "$a"; else mv -f -- "$s" "$a"; fi || '
+    '{ echo "$a" >&2; exit 6; }; fi; done'
+)
 _KINDS = {"regular file": "file", "regular empty file": "file", "directory": "dir",
           "symbolic link": "symlink"}  # fmt: skip
 
@@ -109,21 +128,64 @@ class ExecFallbackClient:
         if op == "ping":
             await self._run(["true"], stdin=None)
             return {}
-        if op not in _SCRIPTS:
+        if op == "write_files":
+            return await self._write_files(args["files"])
+        if op not in _SCRIPTS or op == "stage":
             raise SandboxError(f"the runner failed: unknown operation {op!r}")
         return await self._file_op(op, args)
 
-    async def _file_op(self, op: str, args: Message) -> Message:
-        path = str(args.get("path") or ".")
+    async def _write_files(self, files: list[Message]) -> Message:
+        """Stage each write with one exec, then rename and delete all in one more: a failure
+        while staging changes nothing (made directories aside); one in the commit may."""
+        pairs: list[str] = []
+        given: dict[str, str] = {}
+        try:
+            for entry in files:
+                if entry.get("data") is None:
+                    target = self._absolute(str(entry["path"]))
+                    pairs += ["", target]
+                else:
+                    staged = await self._file_op("stage", entry)
+                    pairs += [staged["staged"], staged["target"]]
+                    target = staged["target"]
+                given[target] = str(entry["path"])
+            argv = ["sh", "-c", _COMMIT, "sh", self._workdir, *pairs]
+            code, _, err = await self._run(argv, stdin=None)
+        except BaseException:
+            with anyio.CancelScope(shield=True), anyio.move_on_after(10):
+                await self._discard(pairs[0::2])
+            raise
+        if code == 0:
+            return {"count": len(files)}
+        await self._discard(pairs[0::2])
+        failed = err.decode("utf-8", "surrogateescape").strip().splitlines()[-1:] or [""]
+        path = given.get(failed[0], failed[0])
+        reason = _REASONS.get(code or 0, "io")
+        message = f"{path}: {reason.replace('_', ' ')}"
+        if reason == "escape":
+            message = f"{path}: leads out of the workspace"
+        raise _reply_error({"type": "file", "reason": reason, "message": message, "path": path})
+
+    async def _discard(self, staged: list[str]) -> None:
+        names = [name for name in staged if name]
+        if names:
+            await self._run(["rm", "-f", "--", *names], stdin=None)
+
+    def _absolute(self, path: str) -> str:
         try:  # the runner's own lexical check first: `..` and paths outside the workspace
-            absolute = posixpath.join(self._workdir, *self._workspace.relative(path))
+            return posixpath.join(self._workdir, *self._workspace.relative(path))
         except FileOpError as exc:
             error = {"type": "file", "reason": exc.reason, "message": exc.message, "path": path}
             raise _reply_error(error) from None
+
+    async def _file_op(self, op: str, args: Message) -> Message:
+        path = str(args.get("path") or ".")
+        absolute = self._absolute(path)
+        writes = op in ("write", "stage")
         extra = str(args.get("max_bytes") or args.get("mode") or "")
-        if op == "write" and args.get("mode") is not None:
+        if writes and args.get("mode") is not None:
             extra = format(int(args["mode"]) & 0o777, "o")
-        data = base64.b64decode(args.get("data") or "") if op == "write" else None
+        data = base64.b64decode(args.get("data") or "") if writes else None
         argv = ["sh", "-c", _SCRIPTS[op], "sh", self._workdir, absolute, extra]
         code, out, err = await self._run(argv, stdin=data)
         if code in _REASONS:
@@ -143,6 +205,9 @@ class ExecFallbackClient:
         shown = self._workspace.display(path)
         if op == "read":
             return {"data": base64.b64encode(out).decode("ascii")}
+        if op == "stage":
+            staged, target = out.decode("utf-8", "surrogateescape").split("\0")
+            return {"staged": staged, "target": target}
         if op == "stat":
             kind, size, mode = out.decode().strip().split("|")
             entry = {"path": shown or ".", "kind": _KINDS.get(kind, "other"), "size": int(size)}

@@ -42,7 +42,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from typing import Any, Dict  # noqa: UP035
+from typing import Any, Dict, List, Tuple  # noqa: UP035
 
 PROTOCOL = 1
 HEADER = struct.Struct(">I")
@@ -57,6 +57,7 @@ _CREATE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
 # typing.Dict, not dict[...]: these aliases are evaluated at run time, on python3 < 3.9 too.
 Request = Dict[str, Any]  # noqa: UP006
 Reply = Dict[str, Any]  # noqa: UP006
+Made = List[Tuple[int, str]]  # noqa: UP006
 
 
 class FileOpError(Exception):
@@ -446,11 +447,15 @@ class Workspace:
         rel = posixpath.normpath("/".join(self.relative(path)) or ".")
         return "" if rel == "." else rel
 
-    def resolve(self, path: str, *, create: bool = False, follow: bool = True) -> Resolved:
+    def resolve(
+        self, path: str, *, create: bool = False, follow: bool = True, made: Made | None = None
+    ) -> Resolved:
         """Walk to the path's parent directory; returns the open parent fd and the final name.
 
         The final name is ``None`` when the path is a directory reached by the walk itself (the
         root, or a path ending in ``..``). With ``follow``, a final symlink is resolved too.
+        With ``create``, missing directories are made; ``made`` then collects them (a dup of
+        each one's parent fd and its name), so a failed commit can remove them again.
         """
         pending = self.relative(path)
         fds = [os.open(self.root, os.O_RDONLY | os.O_DIRECTORY)]
@@ -472,7 +477,7 @@ class Workspace:
                     continue
                 if not pending:
                     return Resolved(fds, name)
-                fds.append(self._open_dir(fds[-1], name, path, create))
+                fds.append(self._open_dir(fds[-1], name, path, create, made))
             return Resolved(fds, None)
         except BaseException:
             for fd in fds:
@@ -489,7 +494,7 @@ class Workspace:
         return self.relative(target)
 
     @staticmethod
-    def _open_dir(parent: int, name: str, path: str, create: bool) -> int:
+    def _open_dir(parent: int, name: str, path: str, create: bool, made: Made | None = None) -> int:
         flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
         for _ in range(2):
             try:
@@ -500,6 +505,8 @@ class Workspace:
                     raise FileOpError("not_found", msg, path) from None
                 with contextlib.suppress(FileExistsError):
                     os.mkdir(name, 0o777, dir_fd=parent)
+                    if made is not None:
+                        made.append((os.dup(parent), name))
             except OSError as exc:
                 # A symlink swapped in after our readlink shows up here as ELOOP: refuse it.
                 if exc.errno == errno.ELOOP:
@@ -624,6 +631,170 @@ def op_delete(runner: Runner, req: Request) -> Reply:
         except OSError as exc:
             raise _os_error(exc, path) from None
     return {}
+
+
+# --- atomic multi-file commits ---------------------------------------------------------------
+
+
+class Staged:
+    """One change of a ``write_files`` commit: where it goes and the hidden files beside it."""
+
+    def __init__(self, path: str, res: Resolved, delete: bool) -> None:
+        self.path = path
+        self.res = res
+        self.delete = delete
+        self.tmp: str | None = None  # the new content, staged next to its target
+        self.old: str | None = None  # the previous file, kept under a hidden name until done
+        self.existed = False
+
+    @property
+    def name(self) -> str:
+        assert self.res.name is not None
+        return self.res.name
+
+
+def _side_name(name: str, kind: str) -> str:
+    return f".{name[:100]}.{secrets.token_hex(4)}.sandloop-{kind}"
+
+
+def op_write_files(runner: Runner, req: Request) -> Reply:
+    """Write and delete several files all or nothing.
+
+    Every path is confined and every new content staged (written and fsynced) in a hidden file
+    next to its target before anything visible changes; then one tight loop renames the staged
+    files into place and moves the deleted ones aside. A failure while staging removes what was
+    staged (and the directories made for it); a failure in the loop puts back what it changed.
+    Only a crash in the middle of the loop (microseconds) can leave part of the commit.
+    """
+    changes = req.get("files")
+    if not isinstance(changes, list) or not changes:
+        raise BadRequest("write_files needs a non-empty list of files")
+    staged: list[Staged] = []
+    made: Made = []
+    seen: dict[tuple[int, int, str], str] = {}
+    try:
+        for change in changes:
+            _stage(runner, change, staged, made, seen)
+        _commit(staged)
+    except BaseException:
+        for item in staged:
+            _discard(item)
+        for parent, name in reversed(made):
+            with contextlib.suppress(OSError):  # not empty: someone else put a file there
+                os.rmdir(name, dir_fd=parent)
+        raise
+    else:
+        for item in staged:
+            if item.old is not None:
+                _unlink_quietly(item.old, item.res.parent)
+    finally:
+        for item in staged:
+            item.res.__exit__()
+        for parent, _ in made:
+            os.close(parent)
+    return {"count": len(staged)}
+
+
+def _stage(
+    runner: Runner,
+    change: Request,
+    staged: list[Staged],
+    made: Made,
+    seen: dict[tuple[int, int, str], str],
+) -> None:
+    path = str(change["path"])
+    delete = change.get("data") is None
+    res = runner.workspace.resolve(path, create=not delete, follow=not delete, made=made)
+    item = Staged(path, res, delete)
+    staged.append(item)  # from here on, a failure cleans this one up too
+    if res.name is None:
+        raise FileOpError("is_directory", f"{path} is a directory", path)
+    parent = os.fstat(res.parent)
+    key = (parent.st_dev, parent.st_ino, res.name)
+    if key in seen:
+        raise FileOpError("exists", f"{path} names the same file as {seen[key]}", path)
+    seen[key] = path
+    try:
+        info: os.stat_result | None = os.stat(res.name, dir_fd=res.parent, follow_symlinks=False)
+    except FileNotFoundError:
+        info = None
+    except OSError as exc:
+        raise _os_error(exc, path) from None
+    if info is not None and stat.S_ISDIR(info.st_mode):
+        raise FileOpError("is_directory", f"{path} is a directory", path)
+    item.existed = info is not None
+    if delete:
+        if info is None:
+            raise FileOpError("not_found", f"{path}: no such file", path)
+        return
+    mode = change.get("mode")
+    if mode is None:
+        mode = _existing_mode(res.parent, res.name, runner.default_mode)
+    _stage_content(item, base64.b64decode(change.get("data") or ""), int(mode))
+
+
+def _stage_content(item: Staged, data: bytes, mode: int) -> None:
+    parent, path = item.res.parent, item.path
+    tmp = _side_name(item.name, "tmp")
+    try:
+        fd = os.open(tmp, _CREATE_FLAGS, 0o600, dir_fd=parent)
+    except OSError as exc:
+        raise _os_error(exc, path) from None
+    item.tmp = tmp
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            # Permission bits only: a written file never becomes setuid, setgid or sticky.
+            os.fchmod(fd, mode & 0o777)
+            os.fsync(fd)
+    except OSError as exc:
+        raise _os_error(exc, path) from None
+    if item.existed:
+        # A second name for the file being replaced, so a failed commit can put it back.
+        # Without hard links (some filesystems) that one change cannot be undone.
+        old = _side_name(item.name, "old")
+        with contextlib.suppress(OSError):
+            os.link(item.name, old, src_dir_fd=parent, dst_dir_fd=parent, follow_symlinks=False)
+            item.old = old
+
+
+def _commit(staged: list[Staged]) -> None:
+    """Make every staged change visible; on an error, put back the ones made and raise."""
+    done: list[Staged] = []
+    item = staged[0]
+    try:
+        for item in staged:
+            parent = item.res.parent
+            if item.delete:
+                old = _side_name(item.name, "old")
+                os.rename(item.name, old, src_dir_fd=parent, dst_dir_fd=parent)
+                item.old = old
+            else:
+                assert item.tmp is not None
+                os.rename(item.tmp, item.name, src_dir_fd=parent, dst_dir_fd=parent)
+                item.tmp = None
+            done.append(item)
+    except OSError as exc:
+        for landed in reversed(done):
+            _put_back(landed)
+        raise _os_error(exc, item.path) from None
+
+
+def _put_back(item: Staged) -> None:
+    parent = item.res.parent
+    with contextlib.suppress(OSError):
+        if item.old is not None:
+            os.rename(item.old, item.name, src_dir_fd=parent, dst_dir_fd=parent)
+            item.old = None
+        elif not item.existed:
+            os.unlink(item.name, dir_fd=parent)
+
+
+def _discard(item: Staged) -> None:
+    for name in (item.tmp, item.old):
+        if name is not None:
+            _unlink_quietly(name, item.res.parent)
 
 
 def _entry(path: str, info: os.stat_result) -> Reply:
@@ -756,6 +927,7 @@ OPS: dict[str, Callable[[Runner, Request], Reply]] = {
     "read": op_read,
     "write": op_write,
     "delete": op_delete,
+    "write_files": op_write_files,
     "stat": op_stat,
     "listdir": op_listdir,
     "desktop": op_desktop,

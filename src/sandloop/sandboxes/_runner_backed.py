@@ -11,6 +11,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import anyio
+
 from sandloop.errors import ConfigError, SandboxError
 from sandloop.sandboxes._protocol import RunnerClient
 from sandloop.sandboxes.base import DEFAULT_MAX_OUTPUT, ExecResult, FileEntry, Sandbox
@@ -122,6 +124,31 @@ class RunnerSandbox(Sandbox):
 
     async def delete_file(self, path: str) -> None:
         await self._runner().call("delete", {"path": path}, timeout=FILE_OP_TIMEOUT)
+
+    @property
+    def atomic_writes(self) -> bool:
+        # The runner commits write_files in one op; the exec fallback only does its best.
+        return self._client is not None and "write_files" in self._client.hello.get("ops", ())
+
+    async def write_files(
+        self, changes: Mapping[str, bytes | None], *, modes: Mapping[str, int] | None = None
+    ) -> None:
+        if not changes:
+            return
+        client = self._runner()
+        files: list[dict[str, Any]] = []
+        for path, data in changes.items():
+            entry: dict[str, Any] = {"path": path, "data": None}
+            if data is not None:
+                entry["data"] = base64.b64encode(data).decode("ascii")
+                mode = (modes or {}).get(path)
+                if mode is not None:
+                    entry["mode"] = int(mode)
+            files.append(entry)
+        # Shielded: a commit the caller stops waiting for still lands (or not) in the runner,
+        # so it is awaited to the end and the caller knows which of the two happened.
+        with anyio.CancelScope(shield=True):
+            await client.call("write_files", {"files": files}, timeout=FILE_OP_TIMEOUT)
 
     async def stat(self, path: str) -> FileEntry | None:
         reply = await self._runner().call("stat", {"path": path}, timeout=FILE_OP_TIMEOUT)

@@ -159,6 +159,38 @@ class Sandbox(abc.ABC):
     async def delete_file(self, path: str) -> None:
         """Delete a file (not a directory). Raises ``SandboxFileError`` when it is missing."""
 
+    @property
+    def atomic_writes(self) -> bool:
+        """True when :meth:`write_files` is all or nothing: once it raised, no file changed."""
+        return False
+
+    async def write_files(
+        self, changes: Mapping[str, bytes | None], *, modes: Mapping[str, int] | None = None
+    ) -> None:
+        """Write (``bytes``) and delete (``None``) several files as one change.
+
+        Sandboxes over the runner commit all or nothing (:attr:`atomic_writes`): every path is
+        checked and every content staged beside its target before one tight loop renames them
+        into place, so a refused path, a directory in the way, a full disk or a sandbox dying
+        mid-call leaves every file as it was. This default, for other sandboxes, applies the
+        changes one by one with :meth:`write_file` and :meth:`delete_file`: after a failure the
+        earlier ones stay, and the caller must undo them (as ``apply_patch`` does).
+
+        Args:
+            changes: Workspace path to its new bytes, or ``None`` to delete the file.
+            modes: Permission bits for written files; default: the existing file's, else
+                the sandbox's default for a new file.
+
+        Raises:
+            SandboxFileError: A path is refused (``WorkspacePathError``), is a directory, is
+                missing (for a delete), or could not be written.
+        """
+        for path, data in changes.items():
+            if data is None:
+                await self.delete_file(path)
+            else:
+                await self.write_file(path, data, mode=(modes or {}).get(path))
+
     @abc.abstractmethod
     async def stat(self, path: str) -> FileEntry | None:
         """Describe a path without following a final symlink; ``None`` when it does not exist."""

@@ -1,0 +1,211 @@
+"""write_files through the runner (LocalSandbox): several file changes, all or nothing."""
+
+# Tests inspect the workspace with plain pathlib between awaits: nothing else runs meanwhile.
+# ruff: noqa: ASYNC240
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+import pytest
+
+from sandloop.errors import SandboxFileError, WorkspacePathError
+from sandloop.sandboxes import LocalSandbox
+from sandloop.sandboxes.base import FileEntry, Sandbox
+
+
+def _snapshot(root: Path) -> dict[str, tuple[bytes | None, int]]:
+    """Every entry under root (hidden ones too): its bytes (None for a directory) and mode."""
+    found: dict[str, tuple[bytes | None, int]] = {}
+    for path in sorted(root.rglob("*")):
+        info = path.lstat()
+        data = path.read_bytes() if path.is_file() and not path.is_symlink() else None
+        found[str(path.relative_to(root))] = (data, info.st_mode & 0o7777)
+    return found
+
+
+def _seed(workspace: Path) -> None:
+    (workspace / "keep.txt").write_text("original\n")
+    (workspace / "gone.txt").write_text("delete me\n")
+    script = workspace / "run.sh"
+    script.write_text("#!/bin/sh\n")
+    script.chmod(0o755)
+
+
+async def test_commits_writes_and_deletes_together(sandbox: LocalSandbox, workspace: Path) -> None:
+    _seed(workspace)
+    assert sandbox.atomic_writes
+    await sandbox.write_files(
+        {
+            "keep.txt": b"changed\n",
+            "gone.txt": None,
+            "new/deep/file.txt": b"fresh\n",
+            "run.sh": b"#!/bin/sh\necho hi\n",
+            "secret": b"s",
+        },
+        modes={"secret": 0o600},
+    )
+    assert (workspace / "keep.txt").read_text() == "changed\n"
+    assert not (workspace / "gone.txt").exists()
+    assert (workspace / "new/deep/file.txt").read_text() == "fresh\n"
+    assert (workspace / "run.sh").stat().st_mode & 0o777 == 0o755  # the mode is kept
+    assert (workspace / "secret").stat().st_mode & 0o777 == 0o600
+    # No staged or set-aside files are left beside the targets.
+    names = sorted(str(p.relative_to(workspace)) for p in workspace.rglob("*"))
+    assert names == ["keep.txt", "new", "new/deep", "new/deep/file.txt", "run.sh", "secret"]
+
+
+@pytest.mark.parametrize(
+    ("bad", "error", "reason"),
+    [
+        ({"../outside.txt": b"x"}, WorkspacePathError, "escape"),
+        ({"/etc/passwd": b"x"}, WorkspacePathError, "escape"),
+        ({"link/escape.txt": b"x"}, WorkspacePathError, "escape"),
+        ({"adir": b"x"}, SandboxFileError, "is_directory"),
+        ({"missing.txt": None}, SandboxFileError, "not_found"),
+        ({"keep.txt/under": b"x"}, SandboxFileError, "not_a_directory"),
+        ({"adir": None}, SandboxFileError, "is_directory"),
+    ],
+)
+async def test_a_later_bad_path_changes_nothing(
+    sandbox: LocalSandbox,
+    workspace: Path,
+    tmp_path: Path,
+    bad: Mapping[str, bytes | None],
+    error: type[Exception],
+    reason: str,
+) -> None:
+    _seed(workspace)
+    (workspace / "adir").mkdir()
+    (workspace / "adir" / "inside.txt").write_text("i\n")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (workspace / "link").symlink_to(outside)
+    before = _snapshot(workspace)
+    changes: dict[str, bytes | None] = {
+        "keep.txt": b"changed\n",
+        "gone.txt": None,
+        "brand/new/dirs/file.txt": b"fresh\n",
+        "run.sh": b"replaced\n",
+    }
+    changes.update(bad)
+    with pytest.raises(SandboxFileError) as info:
+        await sandbox.write_files(changes)
+    assert type(info.value) is error
+    assert info.value.reason == reason
+    assert info.value.path == next(iter(bad))
+    # Nothing changed: contents, modes, no new directories, no staged or hidden files.
+    assert _snapshot(workspace) == before
+    assert list(outside.iterdir()) == []
+
+
+async def test_two_spellings_of_one_file_are_refused(
+    sandbox: LocalSandbox, workspace: Path
+) -> None:
+    _seed(workspace)
+    before = _snapshot(workspace)
+    with pytest.raises(SandboxFileError) as info:
+        await sandbox.write_files({"keep.txt": b"a", "sub/../keep.txt": b"b"})
+    assert info.value.path == "sub/../keep.txt"
+    assert _snapshot(workspace) == before
+
+
+async def test_a_directory_put_in_the_way_after_staging_rolls_back(
+    sandbox: LocalSandbox, workspace: Path
+) -> None:
+    """A failure in the commit loop itself puts back every change made before it.
+
+    The runner's commit is driven in-process here, so the test can make the last rename fail
+    after the earlier ones landed (a directory appears where a file was staged).
+    """
+    from sandloop.sandboxes import _runner
+
+    _seed(workspace)
+    before = _snapshot(workspace)
+    runner = _runner.Runner(str(workspace), -1, -1)
+    original = _runner._commit
+
+    def commit_after_a_directory_appears(staged: list[_runner.Staged]) -> None:
+        (workspace / "late").mkdir()
+        (workspace / "late" / "x").write_text("x")
+        original(staged)
+
+    files = [
+        {"path": "keep.txt", "data": "Y2hhbmdlZAo="},
+        {"path": "gone.txt", "data": None},
+        {"path": "new.txt", "data": "bmV3Cg=="},
+        {"path": "late", "data": "bGF0ZQo="},
+    ]
+    _runner._commit = commit_after_a_directory_appears  # type: ignore[assignment]
+    try:
+        with pytest.raises(_runner.FileOpError) as info:
+            _runner.op_write_files(runner, {"files": files})
+    finally:
+        _runner._commit = original  # type: ignore[assignment]
+    assert info.value.path == "late"
+    after = _snapshot(workspace)
+    del after["late"], after["late/x"]
+    assert after == before
+
+
+async def test_an_empty_change_set_is_a_no_op(sandbox: LocalSandbox, workspace: Path) -> None:
+    await sandbox.write_files({})
+    assert list(workspace.iterdir()) == []
+
+
+async def test_a_symlinked_target_is_written_through_inside_the_workspace(
+    sandbox: LocalSandbox, workspace: Path
+) -> None:
+    (workspace / "real.txt").write_text("old\n")
+    (workspace / "alias.txt").symlink_to("real.txt")
+    await sandbox.write_files({"alias.txt": b"new\n"})
+    assert (workspace / "alias.txt").is_symlink()
+    assert (workspace / "real.txt").read_text() == "new\n"
+    await sandbox.write_files({"alias.txt": None})  # a delete removes the link, not its target
+    assert not (workspace / "alias.txt").exists()
+    assert (workspace / "real.txt").read_text() == "new\n"
+
+
+class _OneByOne(Sandbox):
+    """A minimal third-party sandbox: only the abstract methods, over a directory."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.calls: list[str] = []
+
+    async def start(self) -> None:
+        pass
+
+    async def aclose(self) -> None:
+        pass
+
+    async def exec(self, command: object, **options: object) -> object:  # type: ignore[override]
+        raise NotImplementedError
+
+    async def read_file(self, path: str, *, max_bytes: int | None = None) -> bytes:
+        return (self.root / path).read_bytes()
+
+    async def write_file(self, path: str, data: bytes, *, mode: int | None = None) -> None:
+        self.calls.append(f"write {path} {mode}")
+        (self.root / path).write_bytes(data)
+
+    async def delete_file(self, path: str) -> None:
+        self.calls.append(f"delete {path}")
+        (self.root / path).unlink()
+
+    async def stat(self, path: str) -> FileEntry | None:
+        raise NotImplementedError
+
+    async def list_dir(self, path: str = ".") -> list[FileEntry]:
+        raise NotImplementedError
+
+
+async def test_the_default_applies_changes_in_order_and_is_not_atomic(tmp_path: Path) -> None:
+    (tmp_path / "old.txt").write_text("x")
+    sandbox = _OneByOne(tmp_path)
+    assert not sandbox.atomic_writes
+    await sandbox.write_files({"a.txt": b"a", "old.txt": None}, modes={"a.txt": 0o600})
+    assert sandbox.calls == ["write a.txt 384", "delete old.txt"]
+    assert sorted(os.listdir(tmp_path)) == ["a.txt"]
