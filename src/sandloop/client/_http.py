@@ -7,7 +7,7 @@ the sandloop error tree in :func:`map_httpx_errors`, chained with ``from exc``.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -73,7 +73,7 @@ class HttpStream:
         with map_httpx_errors(self._what):
             return await self._response.aread()
 
-    async def chunks(self) -> AsyncIterator[bytes]:
+    async def chunks(self) -> AsyncGenerator[bytes]:
         """The body as it arrives, decoded from any content-encoding."""
         with map_httpx_errors(self._what):
             async for chunk in self._response.aiter_bytes():

@@ -13,6 +13,8 @@ from contextlib import AsyncExitStack
 from types import TracebackType
 from typing import Any, Self
 
+import anyio
+
 from sandloop.client._assemble import OutputAssembler
 from sandloop.client._http import HttpStream
 from sandloop.client._sse import SseDecoder
@@ -32,6 +34,7 @@ __all__ = ("ResponseStream", "failed_error")
 
 StreamOpener = Callable[[AsyncExitStack], Awaitable[HttpStream]]
 _TERMINAL = (ResponseCompletedEvent, ResponseFailedEvent, ResponseIncompleteEvent)
+_DRAIN_SECONDS = 1.0
 
 
 class ResponseStream:
@@ -108,10 +111,9 @@ class ResponseStream:
         decoder = SseDecoder()
         count = 0
         finished = False
+        chunks = http.chunks()
         try:
-            async for chunk in http.chunks():
-                if finished:
-                    continue  # read to the end, so the connection goes back to the pool
+            async for chunk in chunks:
                 for message in decoder.feed(chunk):
                     event = _parse(message.data, count)
                     if event is None:
@@ -122,11 +124,12 @@ class ResponseStream:
                         yield event
                     if finished:
                         break
+                if finished:
+                    break
         except ApiConnectionError as exc:
-            if finished:
-                return  # the response is complete; only the tail of the body was lost
             raise type(exc)(f"{exc} (the stream was cut after {count} events)") from exc
         if finished:
+            await _drain(chunks)
             return
         raise InvalidResponseError(
             f"the event stream ended after {count} events without response.completed, "
@@ -147,6 +150,21 @@ class ResponseStream:
             return True
         self._assembler.add(event)
         return False
+
+
+async def _drain(chunks: AsyncGenerator[bytes]) -> None:
+    """Read what follows the terminal event, so the connection goes back to the pool.
+
+    Bounded: a server or proxy that keeps the body open after the response is complete must not
+    hold the run; the connection is then closed instead of reused. A cut tail loses nothing.
+    """
+    with anyio.move_on_after(_DRAIN_SECONDS):
+        try:
+            async for _ in chunks:
+                pass
+        except ApiConnectionError:
+            pass
+    await chunks.aclose()
 
 
 def _parse(data: str, count: int) -> StreamEvent | None:

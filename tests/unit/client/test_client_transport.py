@@ -268,6 +268,28 @@ async def test_stream_yields_typed_events_and_the_final_response() -> None:
     assert stream.response.output_text == "hi"
 
 
+class _HeldOpen(httpx.AsyncByteStream):
+    """A body that sends its events, then keeps the connection open without a byte more."""
+
+    def __init__(self, body: bytes) -> None:
+        self.body = body
+
+    async def __aiter__(self) -> Any:
+        yield self.body
+        await anyio.sleep_forever()
+
+
+async def test_stream_ends_at_the_terminal_event_even_if_the_body_does_not() -> None:
+    # A proxy that holds the connection open after response.completed must not hang the run.
+    answer = httpx.Response(
+        200, headers={"content-type": "text/event-stream"}, stream=_HeldOpen(text_stream("hi"))
+    )
+    async with make_client(lambda _: answer) as client, client.stream({"model": "m"}) as stream:
+        with anyio.fail_after(30):  # a hang guard, far above the short drain
+            response = await stream.get_final_response()
+    assert response.output_text == "hi"
+
+
 async def test_stream_deltas_that_disagree_with_the_final_text_are_reported() -> None:
     rec = Recorder(httpx.Response(200, content=text_stream("hi", delta="ho")))
     async with make_client(rec) as client, client.stream({"model": "m"}) as stream:
