@@ -91,7 +91,11 @@ async def _read(sandbox: Sandbox, path: str) -> FileState:
 async def write_plan(
     sandbox: Sandbox, plan: PatchPlan, states: Mapping[str, FileState], modes: Mapping[str, int]
 ) -> None:
-    """Write every change of ``plan``; on failure or cancellation, undo the ones made.
+    """Write every change of ``plan`` as one commit; on failure or cancellation, undo it.
+
+    A sandbox with :attr:`~Sandbox.atomic_writes` (the runner) commits all or nothing, so a
+    refused or failed write leaves nothing to undo. For other sandboxes, and whenever the call
+    is cancelled or the sandbox dies mid-commit, every path is put back as it was.
 
     Args:
         sandbox: Where the files live.
@@ -102,27 +106,29 @@ async def write_plan(
     Raises:
         PatchError: A write failed; every file is back as it was (``path`` names the file).
     """
-    done: list[str] = []
+    changes = {
+        change.path: None if change.after is None else encode(change.after)
+        for change in plan.changes
+    }
+    if not changes:
+        return
+    atomic = sandbox.atomic_writes
     try:
-        for change in plan.changes:
-            # Counted before the write: a change in flight when the call is cancelled or the
-            # sandbox dies may have landed, and putting back its old content is always right.
-            done.append(change.path)
-            if change.after is None:
-                await sandbox.delete_file(change.path)
-            else:
-                await sandbox.write_file(
-                    change.path, encode(change.after), mode=modes.get(change.path)
-                )
+        await sandbox.write_files(changes, modes={p: m for p, m in modes.items() if p in changes})
     except SandboxFileError as exc:
-        await _undo(sandbox, done[:-1], states)  # the failed change itself did not land
+        if atomic:
+            message = f"could not write {exc.path}: {exc}. Nothing was changed."
+            raise PatchError(message, path=exc.path) from exc
+        await _undo(sandbox, list(changes), states)
         raise PatchError(
             f"could not write {exc.path}: {exc}. The files already written were restored; "
             "nothing was changed.",
             path=exc.path,
         ) from exc
     except BaseException:
-        await _undo(sandbox, done, states)
+        # Cancelled, or the sandbox died: the commit may have landed, and putting back each
+        # file's old content is right either way.
+        await _undo(sandbox, list(changes), states)
         raise
 
 

@@ -209,3 +209,46 @@ async def test_the_default_applies_changes_in_order_and_is_not_atomic(tmp_path: 
     await sandbox.write_files({"a.txt": b"a", "old.txt": None}, modes={"a.txt": 0o600})
     assert sandbox.calls == ["write a.txt 384", "delete old.txt"]
     assert sorted(os.listdir(tmp_path)) == ["a.txt"]
+
+
+class _CountingSandbox(LocalSandbox):
+    """A LocalSandbox that counts single-file writes (apply_patch's undo would use them)."""
+
+    single_writes = 0
+
+    async def write_file(self, path: str, data: bytes, *, mode: int | None = None) -> None:
+        self.single_writes += 1
+        await super().write_file(path, data, mode=mode)
+
+
+async def test_apply_patch_commits_through_write_files_and_says_nothing_changed(
+    workspace: Path,
+) -> None:
+    from sandloop.executors.apply_patch import ApplyPatchTool
+    from sandloop.executors.base import ToolContext
+    from sandloop.items import CustomToolCall
+
+    _seed(workspace)
+    before = _snapshot(workspace)
+    # The reads find nothing at run.sh/x.txt; only the commit sees run.sh is not a directory.
+    envelope = (
+        "*** Begin Patch\n*** Update File: keep.txt\n@@\n-original\n+changed\n"
+        "*** Add File: fresh/new.txt\n+new\n*** Delete File: gone.txt\n"
+        "*** Add File: run.sh/x.txt\n+in the way\n*** End Patch\n"
+    )
+    tool = ApplyPatchTool(as_custom=True)
+    async with _CountingSandbox(workspace) as sandbox:
+        ctx = ToolContext(run_id="run", call_id="call_1", sandbox=sandbox)
+        call = CustomToolCall(call_id="call_1", name="apply_patch", input=envelope)
+        out = await tool.execute(call, ctx)
+        assert out.output.startswith("apply_patch failed: could not write run.sh/x.txt")
+        assert out.output.endswith("Nothing was changed.")
+        assert _snapshot(workspace) == before
+        assert sandbox.single_writes == 0  # one commit, refused whole: nothing to undo
+        ok = envelope.replace("*** Add File: run.sh/x.txt\n+in the way\n", "")
+        out = await tool.execute(CustomToolCall(call_id="c2", name="apply_patch", input=ok), ctx)
+        assert out.output == "M keep.txt\nA fresh/new.txt\nD gone.txt"
+        assert sandbox.single_writes == 0
+    assert (workspace / "keep.txt").read_text() == "changed\n"
+    assert (workspace / "fresh/new.txt").read_text() == "new\n"
+    assert not (workspace / "gone.txt").exists()
