@@ -1,4 +1,4 @@
-"""What the two shell tools share: the sandbox, command timeouts and the output cap.
+"""What the shell tools share: the sandbox (apply_patch's too), command timeouts, the output cap.
 
 Part of ``executors``: ``shell`` and ``local_shell`` turn a model's ``timeout_ms`` into the
 seconds given to :meth:`Sandbox.exec <sandloop.sandboxes.base.Sandbox.exec>`, and cut a
@@ -100,11 +100,17 @@ class CommandLimits:
         return min(max(max_output_length, 0), self.max_output_length)
 
 
-def sandbox_of(ctx: ToolContext, tool: str) -> Sandbox:
-    """The run's sandbox, or a ``ConfigError`` naming ``tool`` when the run has none."""
+def sandbox_of(ctx: ToolContext, tool: str, *, work: str = "runs commands") -> Sandbox:
+    """The run's sandbox, or a ``ConfigError`` naming ``tool`` when the run has none.
+
+    Args:
+        ctx: The call's context.
+        tool: The tool's name, for the message.
+        work: What the tool does in the sandbox, for the message.
+    """
     if ctx.sandbox is None:
         raise ConfigError(
-            f"the {tool} tool runs commands in a sandbox, but this run has none: pass "
+            f"the {tool} tool {work} in a sandbox, but this run has none: pass "
             "sandbox=DockerSandbox(...) (or LocalSandbox) to run()"
         )
     return ctx.sandbox

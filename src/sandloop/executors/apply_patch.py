@@ -12,7 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from sandloop.errors import ConfigError, PatchError, SandboxFileError, WorkspacePathError
+from sandloop.errors import PatchError, SandboxFileError, WorkspacePathError
+from sandloop.executors._commands import sandbox_of
 from sandloop.executors._workspace import FileState, read_files, write_plan
 from sandloop.executors.base import ToolContext
 from sandloop.items import (
@@ -103,7 +104,7 @@ class ApplyPatchTool:
         self, call: ApplyPatchCall | CustomToolCall, ctx: ToolContext
     ) -> ApplyPatchCallOutput | CustomToolCallOutput:
         """Apply the call's patch in ``ctx.sandbox``; failures become the output's message."""
-        sandbox = _sandbox(ctx)
+        sandbox = sandbox_of(ctx, "apply_patch", work="edits files")
         if isinstance(call, CustomToolCall):
             ok, text = await _run(sandbox, lambda: parse_envelope(call.input))
             # A custom tool's output has no status: the words must say it failed.
@@ -113,15 +114,6 @@ class ApplyPatchTool:
         return ApplyPatchCallOutput(
             call_id=call.call_id, status="completed" if ok else "failed", output=text
         )
-
-
-def _sandbox(ctx: ToolContext) -> Sandbox:
-    if ctx.sandbox is None:
-        raise ConfigError(
-            "the apply_patch tool edits files in a sandbox, but this run has none: pass "
-            "sandbox=DockerSandbox(...) (or LocalSandbox) to run()"
-        )
-    return ctx.sandbox
 
 
 def _hosted_op(call: ApplyPatchCall) -> FileOp:
