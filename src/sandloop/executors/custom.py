@@ -8,19 +8,16 @@ makes the model's input match it, so the function receives text it can parse.
 
 from __future__ import annotations
 
-import functools
 import inspect
 import typing
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Literal
 
-import anyio.to_thread
-
 from sandloop.errors import ConfigError
 from sandloop.executors._schema import is_context_annotation
 from sandloop.executors._schema_doc import parse_docstring
 from sandloop.executors.base import ToolContext
-from sandloop.executors.function import to_tool_output
+from sandloop.executors.function import call_function, to_tool_output
 from sandloop.items import CustomToolCallOutput
 
 if TYPE_CHECKING:
@@ -113,11 +110,7 @@ class CustomTool:
         kwargs: dict[str, Any] = {}
         if self._context_param is not None:
             kwargs[self._context_param] = ctx
-        if self._is_async:
-            result = await self.func(call.input, **kwargs)
-        else:
-            fn = functools.partial(self.func, call.input, **kwargs)
-            result = await anyio.to_thread.run_sync(fn, abandon_on_cancel=True)
+        result = await call_function(self.func, [call.input], kwargs, is_async=self._is_async)
         return CustomToolCallOutput(call_id=call.call_id, output=to_tool_output(result))
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 import functools
 import inspect
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar, overload
 
@@ -27,7 +27,7 @@ from sandloop.items import FunctionCallOutput, InputImage, InputText
 if TYPE_CHECKING:
     from sandloop.items import FunctionCall
 
-__all__ = ("FunctionTool", "ToolImage", "ToolOutput", "to_tool_output", "tool")
+__all__ = ("FunctionTool", "ToolImage", "ToolOutput", "call_function", "to_tool_output", "tool")
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -158,15 +158,24 @@ class FunctionTool(Generic[P, R]):
 
     async def invoke(self, args: list[Any], kwargs: dict[str, Any]) -> Any:
         """Call the function: async ones on the loop, sync ones in a worker thread."""
-        if self._is_async:
-            return await _awaitable(self.func(*args, **kwargs))
+        return await call_function(self.func, args, kwargs, is_async=self._is_async)
+
+
+async def call_function(
+    func: Callable[..., Any], args: list[Any], kwargs: dict[str, Any], *, is_async: bool
+) -> Any:
+    """Call a tool's function: async ones on the loop, sync ones in a worker thread.
+
+    An awaitable that a sync-looking callable returns (an object with an async ``__call__``)
+    is awaited on the loop, so its result, not a coroutine object, goes to the model.
+    """
+    if is_async:
+        result = func(*args, **kwargs)
+    else:
         # A timed-out or cancelled sync tool cannot be interrupted; the run moves on without it.
-        call = functools.partial(self.func, *args, **kwargs)
-        return await anyio.to_thread.run_sync(call, abandon_on_cancel=True)
-
-
-async def _awaitable(value: Awaitable[Any] | Any) -> Any:
-    return await value if inspect.isawaitable(value) else value
+        call = functools.partial(func, *args, **kwargs)
+        result = await anyio.to_thread.run_sync(call, abandon_on_cancel=True)
+    return await result if inspect.isawaitable(result) else result
 
 
 @overload

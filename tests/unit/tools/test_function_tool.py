@@ -231,3 +231,23 @@ async def test_custom_tool_execute_with_context_sync_and_async() -> None:
     out = await CustomTool(shout).execute(c, CTX)
     assert out.output == '{"said":"RAW { TEXT"}'
     assert isinstance(CustomTool(shout), Tool)
+
+
+async def _fetch(text: str) -> str:
+    await anyio.lowlevel.checkpoint()
+    return f"fetched {text}"
+
+
+def _delegating(text: str) -> Any:
+    """A sync-looking function that hands back a coroutine."""
+    return _fetch(text)
+
+
+async def test_an_awaitable_returned_by_a_sync_tool_is_awaited() -> None:
+    # The model must get the result, not "<coroutine object ...>" (and no "never awaited").
+    c = CustomToolCall(call_id="call_1", name="_delegating", input="page")
+    out = await CustomTool(_delegating).execute(c, CTX)
+    assert out.output == "fetched page"
+    f = FunctionCall(call_id="call_2", name="_delegating", arguments='{"text": "doc"}')
+    out2 = await tool(_delegating).execute(f, CTX)
+    assert out2.output == "fetched doc"
