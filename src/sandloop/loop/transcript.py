@@ -59,9 +59,7 @@ def _client_executable(item: Any) -> bool:
     if kind not in _CALL_TYPES:
         return False
     if kind == "shell_call":
-        # Calls for a hosted container are run by the API, which sends their outputs itself.
-        env = item.environment or {}
-        return bool(env.get("type", "local") == "local")
+        return bool(item.runs_locally)  # a hosted container's call comes with its output
     if kind == "tool_search_call":
         return getattr(item, "execution", None) == "client"
     return True
