@@ -43,6 +43,7 @@ from sandloop.testing import (
     reasoning,
     shell_call,
 )
+from sandloop.testing._events import encode_event
 
 ITEM_TYPES = sorted(_ITEM_CLASSES)
 
@@ -213,13 +214,26 @@ AGENT = Agent(
 
 
 JSON = {"content-type": "application/json"}
+SSE = {"content-type": "text/event-stream"}
 
 
 def _response(rid: str, output: list[Any]) -> dict[str, Any]:
     return {"id": rid, "object": "response", "status": "completed", "output": output}
 
 
-async def _run_over(output: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], Any]:
+def _sse(answer: dict[str, Any]) -> bytes:
+    start = {**answer, "status": "in_progress", "output": []}
+    events: list[dict[str, Any]] = [{"type": "response.created", "response": start}]
+    for index, item in enumerate(answer["output"]):
+        events.append({"type": "response.output_item.added", "output_index": index, "item": item})
+        events.append({"type": "response.output_item.done", "output_index": index, "item": item})
+    events.append({"type": "response.completed", "response": answer})
+    return b"".join(encode_event(e) for e in events)
+
+
+async def _run_over(
+    output: list[dict[str, Any]], stream: bool = False
+) -> tuple[list[dict[str, Any]], Any]:
     requests: list[dict[str, Any]] = []
 
     def handler(request: httpx.Request) -> httpx.Response:
@@ -228,6 +242,8 @@ async def _run_over(output: list[dict[str, Any]]) -> tuple[list[dict[str, Any]],
         answer = _response("resp_1", output) if len(requests) == 1 else _response("resp_2", [])
         if len(requests) > 1:
             answer["output"] = [message("done")]
+        if stream:  # the same response as SSE events (items added and done, then completed)
+            return httpx.Response(200, content=_sse(answer), headers=SSE)
         # json.dumps, not httpx's json=: a fuzzed body may hold NaN/Infinity tokens.
         return httpx.Response(200, content=json.dumps(answer).encode(), headers=JSON)
 
@@ -239,22 +255,24 @@ async def _run_over(output: list[dict[str, Any]]) -> tuple[list[dict[str, Any]],
     )
     async with client:
         try:
-            result: Any = await run(AGENT, "go", client=client, sandbox=RecordingSandbox())
+            result: Any = await run(
+                AGENT, "go", client=client, sandbox=RecordingSandbox(), stream=stream
+            )
         except SandloopError as exc:
             result = exc
     return requests, result
 
 
 @FUZZ
-@given(st.lists(mutated(SEEDS[:9]), min_size=1, max_size=4))
+@given(st.lists(mutated(SEEDS[:9]), min_size=1, max_size=4), st.booleans())
 def test_runs_over_mutated_calls_end_typed_and_answer_every_call(
-    output: list[dict[str, Any]],
+    output: list[dict[str, Any]], stream: bool
 ) -> None:
     # Unique call ids, as the API guarantees; the mutations may still remove or break them.
     for n, item in enumerate(output):
         if isinstance(item.get("call_id"), str):
             item["call_id"] = f"{item['call_id']}_{n}"
-    requests, result = anyio.run(_run_over, output)
+    requests, result = anyio.run(_run_over, output, stream)
     if isinstance(result, SandloopError):
         return
     calls = [i for i in parse_response(_response("r", output)).output if _is_call(i)]
