@@ -43,8 +43,7 @@ def runs_locally(call: ShellCall) -> bool:
     A call in a hosted container (``container_reference``) ran on OpenAI's side and arrives
     with its own ``shell_call_output``; it must not be executed or answered again.
     """
-    env = call.environment
-    return env is None or env.get("type") in (None, "local")
+    return call.runs_locally
 
 
 class ShellTool:

@@ -124,6 +124,16 @@ class ShellCall(WireModel):
     status: str | None = None
     environment: dict[str, Any] | None = None
 
+    @property
+    def runs_locally(self) -> bool:
+        """Whether the client runs this call: its environment is ``local`` or left out.
+
+        A call in a hosted container (``container_reference``, ...) runs on the API's side and
+        arrives with its own ``shell_call_output``; it must not be run or answered again.
+        """
+        env = self.environment
+        return env is None or env.get("type") in (None, "local")
+
 
 class ShellExitOutcome(WireModel):
     """The command exited with ``exit_code``."""

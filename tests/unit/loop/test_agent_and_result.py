@@ -9,6 +9,7 @@ import pytest
 from sandloop.client import ResponsesClient
 from sandloop.errors import ConfigError
 from sandloop.executors.function import tool
+from sandloop.executors.shell import runs_locally
 from sandloop.items import FunctionCall, FunctionCallOutput, Message, OutputText, parse_item
 from sandloop.loop import Agent, AgentLoop, RunResult
 from sandloop.loop.result import final_text
@@ -127,8 +128,13 @@ def test_hosted_shell_calls_are_not_client_calls() -> None:
         }
     )
     local = parse_item({"type": "shell_call", "call_id": "s2", "action": {"commands": ["ls"]}})
-    calls, _ = client_calls([hosted, local])
-    assert [c.call_id for c in calls] == ["s2"]
+    untyped = parse_item(
+        {"type": "shell_call", "call_id": "s3", "action": {"commands": ["ls"]}, "environment": {}}
+    )
+    calls, _ = client_calls([hosted, local, untyped])
+    assert [c.call_id for c in calls] == ["s2", "s3"]
+    # The loop and ShellTool agree on which calls are ours.
+    assert [runs_locally(c) for c in (hosted, local, untyped)] == [False, True, True]
 
 
 async def test_stateless_run_refuses_previous_response_id() -> None:
