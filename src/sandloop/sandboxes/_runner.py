@@ -643,7 +643,8 @@ class Staged:
         self.path = path
         self.res = res
         self.delete = delete
-        self.tmp: str | None = None  # the new content, staged next to its target
+        self.fd: int | None = None  # the new content in an unnamed file (O_TMPFILE)...
+        self.tmp: str | None = None  # ...or in a hidden one next to its target
         self.old: str | None = None  # the previous file, kept under a hidden name until done
         self.existed = False
 
@@ -651,6 +652,12 @@ class Staged:
     def name(self) -> str:
         assert self.res.name is not None
         return self.res.name
+
+    def close(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+        self.res.__exit__()
 
 
 def _side_name(name: str, kind: str) -> str:
@@ -660,11 +667,13 @@ def _side_name(name: str, kind: str) -> str:
 def op_write_files(runner: Runner, req: Request) -> Reply:
     """Write and delete several files all or nothing.
 
-    Every path is confined and every new content staged (written and fsynced) in a hidden file
-    next to its target before anything visible changes; then one tight loop renames the staged
-    files into place and moves the deleted ones aside. A failure while staging removes what was
-    staged (and the directories made for it); a failure in the loop puts back what it changed.
-    Only a crash in the middle of the loop (microseconds) can leave part of the commit.
+    Every path is confined and every new content staged (written and fsynced) before anything
+    visible changes: in an unnamed file in the target's directory where the filesystem has
+    O_TMPFILE (so a runner killed while staging leaves nothing behind), else in a hidden file
+    next to the target. Then one tight loop links and renames the staged files into place and
+    moves the deleted ones aside. A failure while staging removes what was staged (and the
+    directories made for it); a failure in the loop puts back what it changed. Only a crash in
+    the middle of the loop (microseconds) can leave part of the commit.
     """
     changes = req.get("files")
     if not isinstance(changes, list) or not changes:
@@ -689,7 +698,7 @@ def op_write_files(runner: Runner, req: Request) -> Reply:
                 _unlink_quietly(item.old, item.res.parent)
     finally:
         for item in staged:
-            item.res.__exit__()
+            item.close()
         for parent, _ in made:
             os.close(parent)
     return {"count": len(staged)}
@@ -735,28 +744,43 @@ def _stage(
 
 def _stage_content(item: Staged, data: bytes, mode: int) -> None:
     parent, path = item.res.parent, item.path
-    tmp = _side_name(item.name, "tmp")
+    fd = _open_unnamed(parent)
+    if fd is None:
+        tmp = _side_name(item.name, "tmp")
+        try:
+            fd = os.open(tmp, _CREATE_FLAGS, 0o600, dir_fd=parent)
+        except OSError as exc:
+            raise _os_error(exc, path) from None
+        item.tmp = tmp
+    else:
+        item.fd = fd
     try:
-        fd = os.open(tmp, _CREATE_FLAGS, 0o600, dir_fd=parent)
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+        # Permission bits only: a written file never becomes setuid, setgid or sticky.
+        os.fchmod(fd, mode & 0o777)
+        os.fsync(fd)
     except OSError as exc:
         raise _os_error(exc, path) from None
-    item.tmp = tmp
+    finally:
+        if item.tmp is not None:
+            os.close(fd)
+
+
+_UNNAMED: list[bool] = []
+
+
+def _open_unnamed(parent: int) -> int | None:
+    """An unnamed file in the directory (O_TMPFILE), or None where that cannot be linked in."""
+    if not _UNNAMED:
+        _UNNAMED.append(hasattr(os, "O_TMPFILE") and os.path.isdir("/proc/self/fd"))
+    if not _UNNAMED[0]:
+        return None
     try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            # Permission bits only: a written file never becomes setuid, setgid or sticky.
-            os.fchmod(fd, mode & 0o777)
-            os.fsync(fd)
-    except OSError as exc:
-        raise _os_error(exc, path) from None
-    if item.existed:
-        # A second name for the file being replaced, so a failed commit can put it back.
-        # Without hard links (some filesystems) that one change cannot be undone.
-        old = _side_name(item.name, "old")
-        with contextlib.suppress(OSError):
-            os.link(item.name, old, src_dir_fd=parent, dst_dir_fd=parent, follow_symlinks=False)
-            item.old = old
+        return os.open(".", os.O_TMPFILE | os.O_WRONLY, 0o600, dir_fd=parent)
+    except OSError:
+        return None  # the filesystem has no O_TMPFILE (EOPNOTSUPP, EISDIR on old kernels)
 
 
 def _commit(staged: list[Staged]) -> None:
@@ -770,15 +794,32 @@ def _commit(staged: list[Staged]) -> None:
                 old = _side_name(item.name, "old")
                 os.rename(item.name, old, src_dir_fd=parent, dst_dir_fd=parent)
                 item.old = old
-            else:
-                assert item.tmp is not None
-                os.rename(item.tmp, item.name, src_dir_fd=parent, dst_dir_fd=parent)
-                item.tmp = None
+                done.append(item)
+                continue
+            if item.existed:
+                _keep_old(item)
+            if item.fd is not None:
+                tmp = _side_name(item.name, "tmp")
+                os.link(f"/proc/self/fd/{item.fd}", tmp, dst_dir_fd=parent)
+                item.tmp = tmp
+            assert item.tmp is not None
+            os.rename(item.tmp, item.name, src_dir_fd=parent, dst_dir_fd=parent)
+            item.tmp = None
             done.append(item)
     except OSError as exc:
         for landed in reversed(done):
             _put_back(landed)
         raise _os_error(exc, item.path) from None
+
+
+def _keep_old(item: Staged) -> None:
+    # A second name for the file being replaced, so a failed commit can put it back. Without
+    # hard links (some filesystems) that one change cannot be undone.
+    old = _side_name(item.name, "old")
+    parent = item.res.parent
+    with contextlib.suppress(OSError):
+        os.link(item.name, old, src_dir_fd=parent, dst_dir_fd=parent, follow_symlinks=False)
+        item.old = old
 
 
 def _put_back(item: Staged) -> None:

@@ -112,8 +112,9 @@ async def test_two_spellings_of_one_file_are_refused(
     assert _snapshot(workspace) == before
 
 
-async def test_a_directory_put_in_the_way_after_staging_rolls_back(
-    sandbox: LocalSandbox, workspace: Path
+@pytest.mark.parametrize("unnamed", [True, False], ids=["o_tmpfile", "named_temp"])
+def test_a_directory_put_in_the_way_after_staging_rolls_back(
+    workspace: Path, monkeypatch: pytest.MonkeyPatch, unnamed: bool
 ) -> None:
     """A failure in the commit loop itself puts back every change made before it.
 
@@ -122,6 +123,7 @@ async def test_a_directory_put_in_the_way_after_staging_rolls_back(
     """
     from sandloop.sandboxes import _runner
 
+    monkeypatch.setattr(_runner, "_UNNAMED", [unnamed])
     _seed(workspace)
     before = _snapshot(workspace)
     runner = _runner.Runner(str(workspace), -1, -1)
@@ -138,16 +140,48 @@ async def test_a_directory_put_in_the_way_after_staging_rolls_back(
         {"path": "new.txt", "data": "bmV3Cg=="},
         {"path": "late", "data": "bGF0ZQo="},
     ]
-    _runner._commit = commit_after_a_directory_appears  # type: ignore[assignment]
-    try:
-        with pytest.raises(_runner.FileOpError) as info:
-            _runner.op_write_files(runner, {"files": files})
-    finally:
-        _runner._commit = original  # type: ignore[assignment]
+    monkeypatch.setattr(_runner, "_commit", commit_after_a_directory_appears)
+    with pytest.raises(_runner.FileOpError) as info:
+        _runner.op_write_files(runner, {"files": files})
     assert info.value.path == "late"
     after = _snapshot(workspace)
     del after["late"], after["late/x"]
     assert after == before
+    monkeypatch.setattr(_runner, "_commit", original)
+    files[-1]["path"] = "late2"
+    assert _runner.op_write_files(runner, {"files": files}) == {"count": 4}
+    assert (workspace / "keep.txt").read_text() == "changed\n"
+    assert (workspace / "late2").read_text() == "late\n"
+    assert not (workspace / "gone.txt").exists()
+    assert not [p for p in workspace.rglob("*sandloop*")]
+
+
+def test_staged_content_has_no_name_until_the_commit(
+    workspace: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With O_TMPFILE, a runner killed while staging leaves no file behind."""
+    from sandloop.sandboxes import _runner
+
+    try:
+        os.close(os.open(workspace, os.O_TMPFILE | os.O_WRONLY, 0o600))
+    except (AttributeError, OSError):  # pragma: no cover - Linux filesystems have it
+        pytest.skip("no O_TMPFILE on this filesystem")
+    monkeypatch.setattr(_runner, "_UNNAMED", [True])
+    _seed(workspace)
+    before = _snapshot(workspace)
+    seen: list[dict[str, tuple[bytes | None, int]]] = []
+    original = _runner._commit
+
+    def look_then_commit(staged: list[_runner.Staged]) -> None:
+        seen.append(_snapshot(workspace))
+        original(staged)
+
+    monkeypatch.setattr(_runner, "_commit", look_then_commit)
+    runner = _runner.Runner(str(workspace), -1, -1)
+    files = [{"path": "keep.txt", "data": "eA=="}, {"path": "new.txt", "data": "eQ=="}]
+    _runner.op_write_files(runner, {"files": files})
+    assert seen == [before]  # everything staged, nothing named yet
+    assert (workspace / "new.txt").read_text() == "y"
 
 
 async def test_an_empty_change_set_is_a_no_op(sandbox: LocalSandbox, workspace: Path) -> None:
