@@ -8,16 +8,15 @@ the model can act on.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
+from sandloop.executors.local_shell import local_shell_output
 from sandloop.items import (
     ApplyPatchCallOutput,
     ComputerCallOutput,
     ComputerScreenshot,
     CustomToolCallOutput,
     FunctionCallOutput,
-    LocalShellCallOutput,
     Message,
     ShellCallOutput,
     ShellCallOutputContent,
@@ -116,8 +115,10 @@ def failure_output(call: Any, message: str, *, timed_out: bool = False) -> Any:
             call_id=call.call_id, output=[chunk], max_output_length=call.action.max_output_length
         )
     if kind == "local_shell_call":
-        body = {"stdout": "", "stderr": message, "exit_code": None if timed_out else 1}
-        return LocalShellCallOutput(id=call.call_id, output=json.dumps(body))
+        exit_code = None if timed_out else 1
+        return local_shell_output(
+            call.call_id, stdout="", stderr=message, exit_code=exit_code, timed_out=timed_out
+        )
     if kind == "computer_call":
         # The output carries only a screenshot: send a blank one, marked incomplete; the words
         # go in a developer message after it (see :func:`failure_note`).
