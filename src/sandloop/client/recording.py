@@ -8,12 +8,10 @@ streamed answer is reported (the events can be rebuilt from it), once the stream
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from contextlib import AsyncExitStack
 from typing import Any
 
-from sandloop.client._http import HttpStream
 from sandloop.client._stream import ResponseStream, StreamOpener
-from sandloop.client.responses import ResponsesClient
+from sandloop.client.responses import ResponsesClient, request_body
 from sandloop.errors import ApiError
 from sandloop.items import CompactedResponse, CompactParams, Response, ResponseCreateParams
 
@@ -63,7 +61,7 @@ class RecordingClient(ResponsesClient):
     async def create(
         self, params: ResponseCreateParams | Mapping[str, Any], *, wait: bool = True
     ) -> Response:
-        body = _body(params)
+        body = request_body(params)
         self.listener("request", body)
         try:
             response = await super().create(body, wait=wait)
@@ -74,13 +72,9 @@ class RecordingClient(ResponsesClient):
         return response
 
     def stream(self, params: ResponseCreateParams | Mapping[str, Any]) -> ResponseStream:
-        body = dict(_body(params), stream=True)
+        body = dict(request_body(params), stream=True)
         self.listener("request", body)
-
-        async def open_stream(stack: AsyncExitStack) -> HttpStream:
-            return await self._open_stream(body, stack)
-
-        return _ReportingStream(open_stream, self.listener)
+        return _ReportingStream(self._stream_opener(body), self.listener)
 
     async def compact(self, params: CompactParams | Mapping[str, Any]) -> CompactedResponse:
         body = params.to_request() if isinstance(params, CompactParams) else dict(params)
@@ -88,9 +82,3 @@ class RecordingClient(ResponsesClient):
         compacted = await super().compact(body)
         self.listener("compact_response", compacted.to_wire())
         return compacted
-
-
-def _body(params: ResponseCreateParams | Mapping[str, Any]) -> dict[str, Any]:
-    if isinstance(params, ResponseCreateParams):
-        return params.to_request()
-    return dict(params)

@@ -20,7 +20,7 @@ from sandloop.client._config import resolve_config
 from sandloop.client._errors import status_error
 from sandloop.client._http import HttpSession, HttpStream
 from sandloop.client._retry import RetryPolicy
-from sandloop.client._stream import ResponseStream, failed_error
+from sandloop.client._stream import ResponseStream, StreamOpener, failed_error
 from sandloop.errors import (
     ApiConnectionError,
     ApiError,
@@ -148,7 +148,7 @@ class ResponsesClient:
             ApiConnectionError: the server could not be reached, after retries.
             InvalidResponseError: the body is not a Response.
         """
-        body = _body(params)
+        body = request_body(params)
         if body.get("stream"):
             raise ConfigError("create() does not stream: use stream(params) for stream=True")
         response = parse_response(await self._json("POST", "responses", body))
@@ -162,12 +162,7 @@ class ResponsesClient:
         The request is sent (and retried) when the ``async with`` block is entered. See
         :class:`ResponseStream` for the events and the final ``response``.
         """
-        body = dict(_body(params), stream=True)
-
-        async def open_stream(stack: AsyncExitStack) -> HttpStream:
-            return await self._open_stream(body, stack)
-
-        return ResponseStream(open_stream)
+        return ResponseStream(self._stream_opener(dict(request_body(params), stream=True)))
 
     async def retrieve(self, response_id: str) -> Response:
         """``GET /responses/{id}``: the response as it is now (any status)."""
@@ -234,6 +229,14 @@ class ResponsesClient:
                 raise error
             retry = await self._backoff(retry, error, result.headers)
 
+    def _stream_opener(self, body: dict[str, Any]) -> StreamOpener:
+        """What a :class:`ResponseStream` calls on ``async with`` to send ``body``."""
+
+        async def open_stream(stack: AsyncExitStack) -> HttpStream:
+            return await self._open_stream(body, stack)
+
+        return open_stream
+
     async def _open_stream(self, body: dict[str, Any], stack: AsyncExitStack) -> HttpStream:
         """Open the SSE answer, retrying failures that happen before the first byte."""
         retry = 0
@@ -272,7 +275,8 @@ class ResponsesClient:
         return retry + 1
 
 
-def _body(params: Params) -> dict[str, Any]:
+def request_body(params: Params) -> dict[str, Any]:
+    """The JSON body of ``POST /responses`` for ``params`` (item models in wire form)."""
     if isinstance(params, ResponseCreateParams):
         return params.to_request()
     body = dict(params)

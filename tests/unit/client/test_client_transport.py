@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from sandloop.client import ResponsesClient, RetryPolicy
+from sandloop.client.recording import RecordingClient
 from sandloop.errors import (
     ApiConnectionError,
     ApiStatusError,
@@ -105,6 +106,25 @@ async def test_item_models_in_a_dict_body_are_sent_in_request_form() -> None:
     assert sent["input"][0] == {"type": "function_call", "call_id": "c", "name": "f",
                                 "arguments": "{}"}  # fmt: skip
     assert sent["tools"][0]["name"] == "f"
+
+
+async def test_recording_client_reports_the_body_it_sends() -> None:
+    # The CLI writes what the listener gets to a JSON transcript: item models must arrive in
+    # wire form, exactly as sent.
+    reported: list[tuple[str, dict[str, Any]]] = []
+    call = parse_item({"type": "function_call", "call_id": "c", "name": "f", "arguments": "{}"})
+    rec = Recorder(httpx.Response(200, json=response_json()))
+    client = RecordingClient(
+        listener=lambda kind, payload: reported.append((kind, payload)),
+        base_url="https://api.example.test/v1",
+        api_key="sk-test",
+        transport=httpx.MockTransport(rec),
+    )
+    async with client:
+        await client.create({"model": "m", "input": [call]})
+    kind, body = reported[0]
+    assert kind == "request"
+    assert json.loads(json.dumps(body)) == json.loads(rec.requests[0].content)
 
 
 @pytest.mark.parametrize(
