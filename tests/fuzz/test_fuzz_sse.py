@@ -118,7 +118,7 @@ def mutated_stream(draw: st.DrawFn) -> bytes:
         elif kind == "swap":
             j = draw(st.integers(min_value=0, max_value=len(events) - 1))
             events[i], events[j] = events[j], events[i]
-        elif kind == "flip":
+        elif kind == "flip" and events[i]:
             raw = bytearray(events[i])
             at = draw(st.integers(min_value=0, max_value=len(raw) - 1))
             raw[at] = draw(st.integers(min_value=0, max_value=255))
