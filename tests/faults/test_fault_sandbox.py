@@ -254,3 +254,92 @@ async def test_a_container_dying_mid_patch_leaves_no_partial_patch(
             await ApplyPatchTool(as_custom=True).execute(call, ctx)
     assert sorted(os.listdir(workspace)) == ["keep.txt"]
     assert (workspace / "keep.txt").read_text() == "original\n"
+
+
+class KilledDuringCommit(Sandbox):
+    """A DockerSandbox whose container is killed while a ``write_files`` commit is in flight.
+
+    It has no host-side undo: only the runner's all-or-nothing commit protects the workspace.
+    """
+
+    def __init__(self, inner: DockerSandbox, delay: float, docker_client: Any) -> None:
+        self.inner, self.delay, self.docker = inner, delay, docker_client
+        self.workdir = inner.workdir
+        self.commits = 0
+
+    @property
+    def atomic_writes(self) -> bool:
+        return self.inner.atomic_writes
+
+    async def write_files(self, changes: Any, *, modes: Any = None) -> None:
+        self.commits += 1
+        cid = self.inner.container_id
+
+        async def kill() -> None:
+            await anyio.sleep(self.delay)
+            await anyio.to_thread.run_sync(lambda: self.docker.containers.get(cid).kill())
+
+        died: SandboxDiedError | None = None
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(kill)
+            try:
+                await self.inner.write_files(changes, modes=modes)
+            except SandboxDiedError as exc:
+                died = exc  # raised outside the task group, not wrapped in an exception group
+        if died is not None:
+            raise died
+
+    async def start(self) -> None:
+        await self.inner.start()
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+    async def exec(self, command: Any, **options: Any) -> Any:
+        return await self.inner.exec(command, **options)
+
+    async def read_file(self, path: str, *, max_bytes: int | None = None) -> bytes:
+        return await self.inner.read_file(path, max_bytes=max_bytes)
+
+    async def write_file(self, path: str, data: bytes, *, mode: int | None = None) -> None:
+        await self.inner.write_file(path, data, mode=mode)
+
+    async def delete_file(self, path: str) -> None:
+        await self.inner.delete_file(path)
+
+    async def stat(self, path: str) -> Any:
+        return await self.inner.stat(path)
+
+    async def list_dir(self, path: str = ".") -> Any:
+        return await self.inner.list_dir(path)
+
+
+@pytest.mark.parametrize("delay", [0.0, 0.005, 0.02, 0.05, 0.1])
+async def test_a_container_killed_during_an_atomic_commit_leaves_all_or_nothing(
+    image: str, workspace: Path, docker_client: Any, delay: float
+) -> None:
+    # Big enough files that the kill often lands while the runner is still staging them.
+    (workspace / "keep.txt").write_text("original\n")
+    body = "".join(f"+{'y' * 99}\n" for _ in range(20_000))  # ~2 MB per added file
+    envelope = "*** Begin Patch\n*** Update File: keep.txt\n@@\n-original\n+changed\n"
+    envelope += "".join(f"*** Add File: new{i}.txt\n{body}" for i in range(3))
+    envelope += "*** End Patch\n"
+    call = CustomToolCall(call_id="call_big", name="apply_patch", input=envelope)
+    inner = DockerSandbox(image, workspace=workspace, labels=TEST_LABEL)
+    async with KilledDuringCommit(inner, delay, docker_client) as sandbox:
+        assert sandbox.atomic_writes
+        ctx = ToolContext(run_id="run_fault", call_id="call_big", sandbox=sandbox)
+        try:
+            out = await ApplyPatchTool(as_custom=True).execute(call, ctx)
+        except SandboxDiedError:
+            out = None
+        assert sandbox.commits == 1
+    names = sorted(os.listdir(workspace))  # hidden staged or set-aside files included
+    if names == ["keep.txt"]:
+        assert (workspace / "keep.txt").read_text() == "original\n"
+    else:  # the commit landed before the kill: all of it
+        assert names == ["keep.txt", "new0.txt", "new1.txt", "new2.txt"]
+        assert (workspace / "keep.txt").read_text() == "changed\n"
+        sizes = {(workspace / f"new{i}.txt").stat().st_size for i in range(3)}
+        assert sizes == {20_000 * 100}
+        assert out is None or out.output == "M keep.txt\nA new0.txt\nA new1.txt\nA new2.txt"
