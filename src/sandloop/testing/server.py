@@ -22,8 +22,8 @@ from sandloop.testing._events import (
     stream_events,
 )
 from sandloop.testing._httpd import HttpServer, ResponseWriter
-from sandloop.testing._lifecycle import BackgroundResponse, compaction_output, not_found
-from sandloop.testing._protocol import Conversation, check_request, normalize_input
+from sandloop.testing._ledger import Ledger
+from sandloop.testing._lifecycle import not_found
 from sandloop.testing._script import (
     Fault,
     ItemLike,
@@ -90,16 +90,12 @@ class ScriptedResponsesServer:
         self._lock = threading.Lock()
         self._next_turn = 0
         self._faults_used = 0
-        self._conversations: dict[str, Conversation] = {}  # stored ones: can be chained onto
-        self._served: dict[str, Conversation] = {}
-        self._last: Conversation | None = None
-        self._compactions: list[list[dict[str, Any]]] = []
-        self._background: dict[str, BackgroundResponse] = {}
+        self._ledger = Ledger()
         self._http: HttpServer | None = None
         #: Every request received, in order.
         self.requests: list[RecordedRequest] = []
         #: Every Response object served, by id (final form for background responses).
-        self.responses: dict[str, dict[str, Any]] = {}
+        self.responses: dict[str, dict[str, Any]] = self._ledger.responses
         #: Every protocol problem found so far.
         self.problems: list[str] = []
 
@@ -256,7 +252,9 @@ class ScriptedResponsesServer:
         if fault is not None:
             self._serve_fault(fault, response, body, writer)
         elif body.get("background"):
-            writer.json(200, self._background[response["id"]].visible())
+            with self._lock:
+                visible = self._ledger.visible(response["id"])
+            writer.json(200, visible)
         elif body.get("stream"):
             writer.stream(self._chunker.events(stream_events(response)), coalesce=self._chunker.off)
         else:
@@ -269,10 +267,7 @@ class ScriptedResponsesServer:
             return f"unexpected extra request: all {n} scripted turn(s) were already played"
         turn = self._turns[self._next_turn]
         if self._check and not turn.new_conversation:
-            last = self._last
-            check = check_request(
-                body, responses=self._conversations, last=last, compactions=self._compactions
-            )
+            check = self._ledger.check(body)
             if check.problems:
                 return "; ".join(check.problems)
         wait = 0.0
@@ -312,21 +307,8 @@ class ScriptedResponsesServer:
         )
         if consume:
             with self._lock:
-                self._record(turn, body, response)
+                self._ledger.record(body, response, polls=turn.background_polls)
         return response
-
-    def _record(self, turn: Turn, body: dict[str, Any], response: dict[str, Any]) -> None:
-        prev = self._conversations.get(body.get("previous_response_id") or "")
-        history = normalize_input(body.get("input"))
-        chained = (prev.history + prev.output if prev else ()) + tuple(history)
-        conv = Conversation(chained, tuple(normalize_input(response["output"], deep=True)))
-        self._served[response["id"]] = conv
-        if body.get("store", True):
-            self._conversations[response["id"]] = conv
-        self._last = conv
-        self.responses[response["id"]] = response
-        if body.get("background"):
-            self._background[response["id"]] = BackgroundResponse(response, turn.background_polls)
 
     def _serve_fault(
         self, fault: Fault, response: dict[str, Any], body: dict[str, Any], writer: ResponseWriter
@@ -346,8 +328,7 @@ class ScriptedResponsesServer:
 
     def _retrieve(self, response_id: str, writer: ResponseWriter) -> None:
         with self._lock:
-            background = self._background.get(response_id)
-            answer = background.poll() if background else self.responses.get(response_id)
+            answer = self._ledger.retrieve(response_id)
         if answer is None:
             writer.json(404, not_found(response_id))
         else:
@@ -355,45 +336,21 @@ class ScriptedResponsesServer:
 
     def _cancel(self, response_id: str, writer: ResponseWriter) -> None:
         with self._lock:
-            background = self._background.get(response_id)
-            if background is None:
-                known = response_id in self.responses
-                answer = None
-            else:
-                answer = background.cancel()
-                if answer["status"] == "cancelled":
-                    self._forget_output(response_id)
-        if answer is not None:
+            answer = self._ledger.cancel(response_id)
+        if isinstance(answer, dict):
             writer.json(200, answer)
-        elif known:
+        elif answer == "not_background":
             self._reject(
                 writer, f"cancel {response_id}: only background responses can be cancelled"
             )
         else:
             writer.json(404, not_found(response_id))
 
-    def _forget_output(self, response_id: str) -> None:
-        """A cancelled response delivered no output: nothing to answer or replay from it."""
-        conv = self._served.get(response_id)
-        if conv is None:
-            return
-        emptied = Conversation(conv.history, ())
-        self._served[response_id] = emptied
-        if response_id in self._conversations:
-            self._conversations[response_id] = emptied
-        if self._last is conv:
-            self._last = emptied
-
     def _compact(self, request: RecordedRequest, writer: ResponseWriter) -> None:
         body = request.body if isinstance(request.body, dict) else {}
         with self._lock:
-            prev = self._conversations.get(body.get("previous_response_id") or "")
-            history = (prev.history + prev.output if prev else ()) + tuple(
-                normalize_input(body.get("input"))
-            )
             number = next(_ids)
-            output = compaction_output(history, number)
-            self._compactions.append(output)
+            output = self._ledger.compact(body, number)
         writer.json(200, {
             "id": f"resp_compact_{number:06d}",
             "object": "response.compaction",
