@@ -40,7 +40,9 @@ class Agent:
         max_concurrency: Calls of one response that run at once.
         approval_policy: Which calls need the approval callback: ``"tools"`` (tools marked
             ``needs_approval``), ``"all"`` or ``"never"``.
-        compact_threshold: Compact the history once a response's input tokens reach this.
+        compact_threshold: Compact the history once a response's input plus output tokens
+            (about the size of the next request) reach this. With ``compaction="server"`` it
+            is sent as the API's ``compact_threshold`` (raised to the API's minimum, 1000).
         compaction: ``"client"`` calls ``POST /responses/compact``; ``"server"`` asks the API
             with ``context_management`` instead.
         namespaces: Descriptions of the namespaces tools are grouped in.
