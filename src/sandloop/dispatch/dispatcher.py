@@ -77,6 +77,16 @@ class CallOutcome:
     note: Any = None
 
 
+@dataclass(frozen=True, slots=True)
+class _Batch:
+    """The calls of one response being dispatched, and the outcomes recorded so far."""
+
+    calls: Sequence[Any]
+    scope: RunScope
+    turn: int
+    done: dict[int, CallOutcome]
+
+
 #: Called when a call starts (``outcome is None``) and when it finishes.
 CallListener = Callable[[int, Any, "CallOutcome | None"], Awaitable[None]]
 
@@ -115,28 +125,26 @@ class Dispatcher:
         Raises:
             SandboxError: a tool reported its sandbox unusable; other calls were cancelled.
         """
-        done: dict[int, CallOutcome] = {}
+        batch = _Batch(calls, scope, turn, {})
         try:
-            runnable = await self._decide(calls, scope, turn, done)
-            await self._run_groups(runnable, calls, scope, turn, done)
+            runnable = await self._decide(batch)
+            await self._run_groups(batch, runnable)
         finally:
-            results.extend(done[i] for i in sorted(done))
+            results.extend(batch.done[i] for i in sorted(batch.done))
 
-    async def _decide(
-        self, calls: Sequence[Any], scope: RunScope, turn: int, done: dict[int, CallOutcome]
-    ) -> list[tuple[int, Tool]]:
+    async def _decide(self, batch: _Batch) -> list[tuple[int, Tool]]:
         """Route each call and ask approvals in call order; settle the ones that cannot run."""
         runnable: list[tuple[int, Tool]] = []
-        for index, call in enumerate(calls):
+        for index, call in enumerate(batch.calls):
             tool = self.registry.lookup(call)
             if tool is None:
                 known = ", ".join(self.registry.names()) or "none"
                 message = f"Unknown tool {call_label(call)!r}. Available tools: {known}."
-                await self._settle(done, index, call, "unknown_tool", message)
+                await self._settle(batch.done, index, call, "unknown_tool", message)
                 continue
-            denial = await self._approval(call, tool, scope)
+            denial = await self._approval(call, tool, batch.scope)
             if denial is not None:
-                await self._settle(done, index, call, "denied", denial)
+                await self._settle(batch.done, index, call, "denied", denial)
                 continue
             runnable.append((index, tool))
         return runnable
@@ -154,107 +162,65 @@ class Dispatcher:
             return None
         return f"The user denied this {call_label(call)} call. Do not retry it as is."
 
-    async def _run_groups(
-        self,
-        runnable: list[tuple[int, Tool]],
-        calls: Sequence[Any],
-        scope: RunScope,
-        turn: int,
-        done: dict[int, CallOutcome],
-    ) -> None:
-        batch: list[tuple[int, Tool]] = []
+    async def _run_groups(self, batch: _Batch, runnable: list[tuple[int, Tool]]) -> None:
+        """Run the calls in groups: consecutive concurrent ones together, sequential ones alone."""
+        group: list[tuple[int, Tool]] = []
         for index, tool in runnable:
             if tool.sequential:
-                await self._run_batch(batch, calls, scope, turn, done)
-                await self._run_batch([(index, tool)], calls, scope, turn, done)
-                batch = []
+                await self._run_group(batch, group)
+                await self._run_group(batch, [(index, tool)])
+                group = []
             else:
-                batch.append((index, tool))
-        await self._run_batch(batch, calls, scope, turn, done)
+                group.append((index, tool))
+        await self._run_group(batch, group)
 
-    async def _run_batch(
-        self,
-        batch: list[tuple[int, Tool]],
-        calls: Sequence[Any],
-        scope: RunScope,
-        turn: int,
-        done: dict[int, CallOutcome],
-    ) -> None:
-        if not batch:
+    async def _run_group(self, batch: _Batch, group: list[tuple[int, Tool]]) -> None:
+        if not group:
             return
         fatal: list[SandboxError] = []
         async with anyio.create_task_group() as tg:
-            for index, tool in batch:
-                call = calls[index]
-                tg.start_soon(self._guarded, index, call, tool, scope, turn, done, fatal, tg)
+            for index, tool in group:
+                tg.start_soon(self._guarded, batch, index, tool, fatal, tg)
         if fatal:
             raise fatal[0]
 
     async def _guarded(
         self,
+        batch: _Batch,
         index: int,
-        call: Any,
         tool: Tool,
-        scope: RunScope,
-        turn: int,
-        done: dict[int, CallOutcome],
         fatal: list[SandboxError],
         group: anyio.abc.TaskGroup,
     ) -> None:
         try:
             async with self._limiter:
-                await self._execute(index, call, tool, scope, turn, done)
+                await self._execute(batch, index, tool)
         except SandboxError as exc:
             # The sandbox is gone: cancel the batch's other calls; the run re-raises it (kept
             # out of the task group so callers see a SandboxError, not an ExceptionGroup).
             fatal.append(exc)
             group.cancel_scope.cancel()
 
-    async def _execute(
-        self,
-        index: int,
-        call: Any,
-        tool: Tool,
-        scope: RunScope,
-        turn: int,
-        done: dict[int, CallOutcome],
-    ) -> None:
+    async def _execute(self, batch: _Batch, index: int, tool: Tool) -> None:
+        call = batch.calls[index]
         ctx = ToolContext(
-            run_id=scope.run_id,
+            run_id=batch.scope.run_id,
             call_id=call_id_of(call),
-            sandbox=scope.sandbox,
-            turn=turn,
-            extra=scope.extra,
+            sandbox=batch.scope.sandbox,
+            turn=batch.turn,
+            extra=batch.scope.extra,
             approver=self.approvals.approver,
         )
         if self._listener is not None:
             await self._listener(index, call, None)
         start = time.perf_counter()
-        status: CallStatus = "completed"
-        error: str | None = None
-        output: Any = None
-        with anyio.move_on_after(tool.timeout) as deadline:
-            try:
-                output = await tool.execute(call, ctx)
-            except SandboxError:
-                raise
-            except ToolArgumentsError as exc:
-                status, error = "invalid_arguments", str(exc)
-            except ToolError as exc:
-                status, error = "failed", f"{call_label(call)} failed: {exc}"
-            except Exception as exc:
-                status, error = "failed", _describe_crash(call, exc)
-        if deadline.cancelled_caught:
-            status = "timed_out"
-            error = f"{call_label(call)} timed out after {tool.timeout:g} seconds and was stopped."
-        elif error is None and output_key(output) != call_id_of(call):
-            # A broken executor must not break the conversation: the model gets a failure.
-            status, error = "failed", f"{call_label(call)} returned no output for this call."
+        output, status, error = await _invoke(tool, call, ctx)
         duration = time.perf_counter() - start
         if error is not None:
             output = failure_output(call, error, timed_out=status == "timed_out")
         note = failure_note(call, error) if error is not None else None
-        await self._record(done, CallOutcome(index, call, output, status, duration, error, note))
+        outcome = CallOutcome(index, call, output, status, duration, error, note)
+        await self._record(batch.done, outcome)
 
     async def _settle(
         self, done: dict[int, CallOutcome], index: int, call: Any, status: CallStatus, error: str
@@ -269,6 +235,35 @@ class Dispatcher:
         done[outcome.index] = outcome
         if self._listener is not None:
             await self._listener(outcome.index, outcome.call, outcome)
+
+
+async def _invoke(tool: Tool, call: Any, ctx: ToolContext) -> tuple[Any, CallStatus, str | None]:
+    """Run one call under its tool's timeout: ``(output, status, error for the model)``.
+
+    Raises:
+        SandboxError: the tool found its sandbox unusable.
+    """
+    status: CallStatus = "completed"
+    error: str | None = None
+    output: Any = None
+    with anyio.move_on_after(tool.timeout) as deadline:
+        try:
+            output = await tool.execute(call, ctx)
+        except SandboxError:
+            raise
+        except ToolArgumentsError as exc:
+            status, error = "invalid_arguments", str(exc)
+        except ToolError as exc:
+            status, error = "failed", f"{call_label(call)} failed: {exc}"
+        except Exception as exc:
+            status, error = "failed", _describe_crash(call, exc)
+    if deadline.cancelled_caught:
+        status = "timed_out"
+        error = f"{call_label(call)} timed out after {tool.timeout:g} seconds and was stopped."
+    elif error is None and output_key(output) != call_id_of(call):
+        # A broken executor must not break the conversation: the model gets a failure.
+        status, error = "failed", f"{call_label(call)} returned no output for this call."
+    return output, status, error
 
 
 def _describe_crash(call: Any, exc: Exception) -> str:
