@@ -14,13 +14,12 @@ import sys
 import traceback
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import anyio
 
 from sandloop.cli.display import Display, JsonDisplay, RichDisplay
 from sandloop.cli.session import SessionOptions, SessionOutcome, run_session
-from sandloop.client import DEFAULT_BASE_URL
+from sandloop.client import DEFAULT_BASE_URL, is_loopback_url
 from sandloop.errors import ConfigError, SandboxUnavailableError
 from sandloop.testing.cassette import Cassette
 
@@ -126,9 +125,8 @@ def options_from(args: argparse.Namespace) -> SessionOptions:
 
 def _check_api_key(base_url: str | None) -> None:
     url = base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL
-    host = urlsplit(url).hostname or ""
-    local = host in ("localhost", "::1") or host.startswith("127.")
-    if not local and not os.environ.get("OPENAI_API_KEY", "").strip():
+    # The client's own rule, checked early for a message that speaks of the command line.
+    if not is_loopback_url(url) and not os.environ.get("OPENAI_API_KEY", "").strip():
         raise ConfigError(
             f"no API key for {url}: set OPENAI_API_KEY (or use --replay FILE, a --base-url on "
             "this machine, or try `sandloop demo`, which needs no key)"

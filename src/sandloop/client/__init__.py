@@ -1,6 +1,6 @@
 """sandloop.client: the async Responses API client (the only place that speaks HTTP)."""
 
-from sandloop.client._config import DEFAULT_BASE_URL
+from sandloop.client._config import DEFAULT_BASE_URL, is_loopback_url
 from sandloop.client._retry import RetryPolicy
 from sandloop.client._stream import ResponseStream
 from sandloop.client.recording import RecordingClient
@@ -12,4 +12,5 @@ __all__ = (
     "ResponseStream",
     "ResponsesClient",
     "RetryPolicy",
+    "is_loopback_url",
 )
