@@ -14,6 +14,7 @@ from typing import Any
 
 from sandloop.dispatch.outputs import call_id_of, failure_output, output_key
 from sandloop.items import (
+    CALL_OUTPUT_TYPES,
     McpApprovalRequest,
     McpApprovalResponse,
     Message,
@@ -25,17 +26,8 @@ from sandloop.items import (
 
 __all__ = ("Transcript", "client_calls", "to_items")
 
-_CALL_TYPES = frozenset(
-    {
-        "function_call",
-        "custom_tool_call",
-        "shell_call",
-        "apply_patch_call",
-        "local_shell_call",
-        "computer_call",
-        "tool_search_call",
-    }
-)
+# The client-executable call types; a tool search is ours only when its execution says so.
+_CALL_TYPES = frozenset(CALL_OUTPUT_TYPES) | {"tool_search_call"}
 
 
 def to_items(value: str | Iterable[Any]) -> list[Any]:
