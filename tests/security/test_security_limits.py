@@ -37,7 +37,7 @@ async def test_a_fork_bomb_stops_at_the_pids_limit_and_the_sandbox_survives(imag
 async def test_a_memory_hog_is_killed_not_the_runner(image: str) -> None:
     async with DockerSandbox(image, memory="256m", labels=TEST_LABEL) as sb:
         hog = await sb.exec(
-            ["python3", "-c", "x = bytearray(1 << 30); print('allocated')"], timeout=60
+            ["python3", "-c", "x = b'x' * (1 << 30); print('allocated')"], timeout=60
         )
         assert hog.exit_code == 137, (hog.exit_code, hog.stderr_text())  # SIGKILL by the OOM killer
         assert "allocated" not in hog.stdout_text()
