@@ -66,7 +66,10 @@ async def run(
         ResponseFailedError: the model call failed.
         SandboxError: the sandbox stopped working.
         ApiError: the API could not be reached or refused the request (after retries).
-        Each run error carries the partial result as ``.result``.
+
+        Run errors and ``ResponseFailedError`` carry the partial result as ``.result``; for the
+        others it is in the last event, ``RunEnded.result``. Either way its ``history``
+        answers every call, so it can be sent again to resume.
     """
     async with AsyncExitStack() as stack:
         if client is None:
