@@ -123,9 +123,10 @@ MAX_WRITES = 20000
 
 
 async def _race(sandbox: Sandbox, *, swapper: Any) -> tuple[list[str], list[bytes]]:
-    """Write ``d/f*`` and read ``d/secret.txt`` over and over while ``swapper`` flips ``d``
-    between a directory and a symlink leading out; return how each write ended, and what the
-    reads got (the secret is only reachable through the link: any read is a leak)."""
+    """Write ``d/f*`` (alone, or in a multi-file ``write_files``) and read ``d/secret.txt``
+    over and over while ``swapper`` flips ``d`` between a directory and a symlink leading out;
+    return how each write ended, and what the reads got (the secret is only reachable through
+    the link: any read is a leak)."""
     outcomes: list[str] = []
     leaks: list[bytes] = []
 
@@ -135,7 +136,10 @@ async def _race(sandbox: Sandbox, *, swapper: Any) -> tuple[list[str], list[byte
             and min(outcomes.count("written"), outcomes.count("refused")) < ENOUGH
         ):
             try:
-                await sandbox.write_file(f"d/f{n}", b"inside\n")
+                if n % 2:  # half the writers commit several files at once (all or nothing)
+                    await sandbox.write_files({f"d/f{n}": b"inside\n", f"ok{n}": b"inside\n"})
+                else:
+                    await sandbox.write_file(f"d/f{n}", b"inside\n")
                 outcomes.append("written")
             except WorkspacePathError:
                 outcomes.append("refused")
