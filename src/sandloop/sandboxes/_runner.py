@@ -33,7 +33,6 @@ import posixpath
 import queue
 import secrets
 import select
-import selectors
 import shutil
 import signal
 import stat
@@ -221,17 +220,27 @@ class Child:
     @staticmethod
     def _spawn(argv: list[str], cwd: str, env: dict[str, str], fds: tuple[int, int, int]) -> int:
         exe = argv[0]
+        spawn = os.posix_spawn
         if "/" not in exe:
-            found = shutil.which(exe, path=env.get("PATH", os.defpath))
-            if found is None:
-                raise FileNotFoundError(errno.ENOENT, "command not found", exe)
-            exe = found
+            if env.get("PATH") == os.environ.get("PATH"):
+                # The C library searches the runner's own PATH, without a stat per directory.
+                spawn = os.posix_spawnp
+            else:
+                found = shutil.which(exe, path=env.get("PATH", os.defpath))
+                if found is None:
+                    raise FileNotFoundError(errno.ENOENT, "command not found", exe)
+                exe = found
         actions = [(os.POSIX_SPAWN_DUP2, fd, target) for target, fd in enumerate(fds)]
         with _SPAWN_LOCK:
             os.chdir(cwd)
-            return os.posix_spawn(
-                exe, argv, env, file_actions=actions, setsid=True, setsigdef=_RESTORED_SIGNALS
-            )
+            try:
+                return spawn(
+                    exe, argv, env, file_actions=actions, setsid=True, setsigdef=_RESTORED_SIGNALS
+                )
+            except FileNotFoundError:
+                if spawn is os.posix_spawnp:
+                    raise FileNotFoundError(errno.ENOENT, "command not found", exe) from None
+                raise
 
     def poll(self) -> int | None:
         """The exit code once the leader exited (reaping it), else ``None``."""
@@ -346,15 +355,17 @@ class Command:
         return code if code is not None else -1
 
     def pump(self, child: Child, data: bytes | None, deadline: float | None) -> None:
-        sel = selectors.DefaultSelector()
+        # poll(2), not a selector: no epoll descriptor to create and close for every command.
+        sel = select.poll()
         sinks = {child.stdout: self.out, child.stderr: self.err}
+        reading = set(sinks)
         for fd in sinks:
-            sel.register(fd, selectors.EVENT_READ)
+            sel.register(fd, select.POLLIN)
         if child.stdin is not None:
-            sel.register(child.stdin, selectors.EVENT_WRITE)
+            sel.register(child.stdin, select.POLLOUT)
         view = memoryview(data or b"")
         exited_at: float | None = None
-        while any(fd in sel.get_map() for fd in sinks):
+        while reading:
             now = time.monotonic()
             if deadline is not None and now >= deadline and self.killed_reason is None:
                 self.kill("timeout")
@@ -362,16 +373,16 @@ class Command:
                 exited_at = now
             if exited_at is not None and now - exited_at > PIPE_GRACE:
                 break
-            for key, _ in sel.select(0.05):
-                if key.fd in sinks:
-                    chunk = os.read(key.fd, CHUNK)
+            for fd, _ in sel.poll(50):
+                if fd in sinks:
+                    chunk = os.read(fd, CHUNK)
                     if chunk:
-                        sinks[key.fd].feed(chunk)
+                        sinks[fd].feed(chunk)
                     else:
-                        sel.unregister(key.fd)
-                else:
+                        sel.unregister(fd)
+                        reading.discard(fd)
+                elif child.stdin is not None:
                     view = self.feed_stdin(sel, child, view)
-        sel.close()
 
     def feed_stdin(self, sel: Any, child: Child, view: memoryview) -> memoryview:
         assert child.stdin is not None
@@ -405,11 +416,17 @@ class Command:
 
 def _raise_oom_score(pid: int) -> None:
     """Make the command, not the runner, the OOM killer's first choice (no privilege needed)."""
+    # Plain descriptors: a Python file object costs more than the write, on every command.
     try:
-        with open(f"/proc/{pid}/oom_score_adj", "w") as fh:
-            fh.write("1000")
+        fd = os.open(f"/proc/{pid}/oom_score_adj", os.O_WRONLY)
+    except OSError:
+        return
+    try:
+        os.write(fd, b"1000")
     except OSError:
         pass
+    finally:
+        os.close(fd)
 
 
 # --- confined paths --------------------------------------------------------------------------
