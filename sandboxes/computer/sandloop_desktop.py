@@ -275,6 +275,71 @@ def screenshot_png(name: str, *, level: int = 1) -> tuple[int, int, bytes]:
     return width, height, encode_png(width, height, rgb, level=level)
 
 
+# --- the keymap for typing -----------------------------------------------------------------------
+
+# Keycodes we bound to characters, least recently used first.
+_bound: list[int] = []
+# Spare keycodes left for xdotool's own remapping of anything we could not bind.
+_RESERVED = 2
+
+
+def _keysym(char: str) -> int:
+    code = ord(char)
+    return code if 0x20 <= code <= 0x7E or 0xA0 <= code <= 0xFF else 0x01000000 | code
+
+
+def prepare_keymap(name: str, text: str) -> int:
+    """Bind each character of ``text`` that the keymap lacks to a spare keycode; returns how many.
+
+    xdotool types such characters by binding a spare keycode, pressing it and unbinding it at
+    once; an application that lags behind reads the key after the unbinding and loses the
+    character. Bound here beforehand (lower and upper case on one key) and left bound, they
+    are plain keys of the keymap when xdotool and the application look them up.
+    """
+    wanted = []
+    for char in text:
+        if not char.isascii() and char.isprintable() and char not in wanted:
+            wanted.append(char)
+    if not wanted:
+        return 0
+    with _lock:
+        xlib, handle = _conn.get(name)
+        lib, dpy = xlib.lib, ctypes.c_void_p(handle)
+        low, high = ctypes.c_int(), ctypes.c_int()
+        lib.XDisplayKeycodes(dpy, ctypes.byref(low), ctypes.byref(high))
+        per = ctypes.c_int()
+        lib.XGetKeyboardMapping.restype = ctypes.POINTER(ctypes.c_ulong)
+        count = high.value - low.value + 1
+        table = lib.XGetKeyboardMapping(dpy, ctypes.c_ubyte(low.value), count, ctypes.byref(per))
+        if not table:
+            raise DesktopError("could not read the keymap of {}".format(name))
+        keys = {low.value + i: [table[i * per.value + j] for j in range(per.value)]
+                for i in range(count)}  # fmt: skip
+        lib.XFree(table)
+        present = {sym for syms in keys.values() for sym in syms}
+        missing = [c for c in wanted if _keysym(c) not in present]
+        free = [code for code, syms in keys.items() if code > 8 and not any(syms)]
+        slots = free[: max(0, len(free) - _RESERVED)]
+        # Reuse our oldest bindings only for characters this text does not need.
+        reusable = [code for code in _bound if not {*keys[code]} & {_keysym(c) for c in wanted}]
+        if len(missing) > len(slots) and reusable:
+            time.sleep(0.5)  # let applications read the keys typed with the old bindings
+        slots += reusable
+        bound = 0
+        for index in range(min(len(missing), len(slots))):
+            char, code = missing[index], slots[index]
+            lower, upper = char.lower(), char.upper()
+            pair = (lower, upper) if len(lower) == 1 and len(upper) == 1 else (char, char)
+            syms = (ctypes.c_ulong * 2)(_keysym(pair[0]), _keysym(pair[1]))
+            lib.XChangeKeyboardMapping(dpy, code, 2, syms, 1)
+            if code in _bound:
+                _bound.remove(code)
+            _bound.append(code)
+            bound += 1
+        lib.XSync(dpy, 0)
+        return bound
+
+
 # --- starting the display ----------------------------------------------------------------------
 
 
@@ -500,9 +565,15 @@ def handle(request: dict[str, Any]) -> dict[str, Any]:
         width, height, png = screenshot_png(name, level=int(request.get("level", 1)))
         return {"width": width, "height": height, "png": base64.b64encode(png).decode("ascii")}
     if what == "xdotool":
+        if request.get("text"):
+            prepare_keymap(name, str(request["text"]))
         return run_xdotool(name, list(request["args"]), float(request.get("timeout", 30)))
     if what == "ensure":
         width, height = int(request["width"]), int(request["height"])
+        size = display_size(name)
+        if size is not None and size != (width, height) and not request.get("restart", True):
+            # Restarting would close every window on it: the caller decides.
+            return {"display": name, "width": size[0], "height": size[1], "mismatch": True}
         started = ensure_display(name, width, height)
         return {"display": name, "width": width, "height": height, "started": started}
     if what == "launch":
@@ -520,7 +591,11 @@ def main(argv: list[str]) -> int:
         if command == "start":
             size = os.environ.get("SANDLOOP_DISPLAY_SIZE") or "{}x{}".format(*DEFAULT_SIZE)
             width, height = parse_size(size)
-            ensure_display(name, width, height)
+            restart = os.environ.get("SANDLOOP_DISPLAY_RESTART", "1") != "0"
+            reply = handle({"do": "ensure", "width": width, "height": height, "restart": restart})
+            if reply.get("mismatch"):
+                sys.stdout.write("{}x{}\n".format(reply["width"], reply["height"]))
+                return 3
             return 0
         if command == "screenshot":
             sys.stdout.buffer.write(screenshot_png(name)[2])
@@ -529,6 +604,10 @@ def main(argv: list[str]) -> int:
         sys.stderr.write("sandloop-desktop: {}\n".format(exc))
         return 1
     sys.stderr.write("usage: sandloop_desktop.py start|screenshot\n")
+    sys.stderr.write(
+        "  start: $SANDLOOP_DISPLAY_SIZE (1280x800); with $SANDLOOP_DISPLAY_RESTART=0\n"
+    )
+    sys.stderr.write("  a display running at another size is left alone: its size, exit 3\n")
     return 2
 
 

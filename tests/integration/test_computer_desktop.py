@@ -506,17 +506,21 @@ async def test_the_display_is_up_as_soon_as_the_sandbox_is(computer_image: str) 
             assert wm.ok
 
 
-async def test_display_size_is_set_when_the_desktop_starts(computer_image: str) -> None:
+async def test_a_display_of_another_size_is_left_alone_unless_asked(computer_image: str) -> None:
     async with DockerSandbox(computer_image) as sandbox:
-        computer = DesktopComputer(sandbox, display_size=(1024, 768))
-        image = decode_png(await computer.screenshot())
+        small = DesktopComputer(sandbox, display_size=(1024, 768))
+        with pytest.raises(
+            SandboxError, match=r"display is 1280x800, but the computer is 1024x768"
+        ):
+            await small.screenshot()
+        done = await sandbox.exec(["xdotool", "getdisplaygeometry"])
+        assert done.stdout_text().split() == ["1280", "800"]
+        # Asked to, it restarts the display at its size.
+        resized = DesktopComputer(sandbox, display_size=(1024, 768), restart_display=True)
+        image = decode_png(await resized.screenshot())
         assert (image.width, image.height) == (1024, 768)
         done = await sandbox.exec(["xdotool", "getdisplaygeometry"])
         assert done.stdout_text().split() == ["1024", "768"]
-        # Another size on the same sandbox restarts the display at that size.
-        wide = DesktopComputer(sandbox, display_size=(1600, 900))
-        image = decode_png(await wide.screenshot())
-        assert (image.width, image.height) == (1600, 900)
 
 
 class PlainSandbox(DockerSandbox):
@@ -543,6 +547,8 @@ async def test_sandboxes_without_the_runner_op_are_driven_through_exec(
         assert near(image.pixel(*boxes["status"].center), (0, 255, 0))
         desktop = Desktop(sandbox, computer, boxes, tmp_path)
         await desktop.wait_for(lambda ev: bool(kinds(ev, "button")))
+        with pytest.raises(SandboxError, match="display is 1280x800, but the computer is 800x600"):
+            await DesktopComputer(sandbox, display_size=(800, 600)).screenshot()
 
 
 async def test_a_sandbox_without_a_desktop_says_so(docker_client: Any, tmp_path: Path) -> None:

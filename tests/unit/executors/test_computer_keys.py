@@ -184,3 +184,17 @@ def test_moves_to_where_the_pointer_already_is_skip_sync() -> None:
     assert moves[0][:3] == ["mousemove", "0", "0"]
     assert moves[1][:3] == ["mousemove", "0", "0"]
     assert moves[2] == ["mousemove", "--sync", "10", "0"]
+
+
+def test_a_click_is_settled_by_a_synced_nudge_and_back() -> None:
+    assert xdo.settle_args(10, 20, (1280, 800)) == [
+        *("mousemove", "--sync", "11", "20"),
+        *("mousemove", "10", "20"),
+    ]
+    # At the right edge the nudge goes left: a move off the screen would never arrive.
+    assert xdo.settle_args(1279, 5, (1280, 800))[:4] == ["mousemove", "--sync", "1278", "5"]
+
+
+def test_typed_text_lists_the_characters_an_invocation_types() -> None:
+    calls = xdo.type_chunks("Ärger Ω")
+    assert [xdo.typed_text(c) for c in calls] == ["Ärger ", "Ω"]

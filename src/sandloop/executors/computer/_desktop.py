@@ -51,6 +51,9 @@ class DesktopComputer:
         settle: Seconds given to applications to redraw after input, before a screenshot.
         wait_seconds: How long a ``wait`` action waits.
         png_level: zlib level of the screenshots (0 = fastest, largest; 9 = smallest).
+        restart_display: When the display runs at another size, restart it at
+            ``display_size`` (closing every window on it). Default: stop with a
+            ``SandboxError`` that says how to make the sizes agree.
     """
 
     def __init__(
@@ -64,6 +67,7 @@ class DesktopComputer:
         settle: float = 0.1,
         wait_seconds: float = 1.0,
         png_level: int = 1,
+        restart_display: bool = False,
     ) -> None:
         width, height = display_size
         if not (16 <= width <= 7680 and 16 <= height <= 7680):
@@ -76,6 +80,7 @@ class DesktopComputer:
         self._settle = settle
         self._wait_seconds = wait_seconds
         self._png_level = png_level
+        self._restart = restart_display
         self._started = False
         self._start_lock = anyio.Lock()
         self._dirty = False
@@ -99,7 +104,11 @@ class DesktopComputer:
         async with self._start_lock:
             if not self._started:  # another task may have started it while we waited
                 width, height = self._size
-                await self._request("ensure", START_TIMEOUT, width=width, height=height)
+                reply = await self._request(
+                    "ensure", START_TIMEOUT, width=width, height=height, restart=self._restart
+                )
+                if reply.get("mismatch"):
+                    raise SandboxError(_mismatch(reply["width"], reply["height"], width, height))
                 await self._run_xdotool([], OP_TIMEOUT)  # where the pointer starts
                 self._started = True
 
@@ -136,12 +145,14 @@ class DesktopComputer:
     ) -> None:
         self._check(x, y)
         await self.start()
-        await self._xdotool(xdo.click_args(x, y, button=button, keys=keys, pointer=self._pointer))
+        args = xdo.click_args(x, y, button=button, keys=keys, pointer=self._pointer)
+        await self._xdotool([*args, *xdo.settle_args(x, y, self._size)])
 
     async def double_click(self, x: int, y: int, *, keys: Sequence[str] = ()) -> None:
         self._check(x, y)
         await self.start()
-        await self._xdotool(xdo.double_click_args(x, y, keys=keys, pointer=self._pointer))
+        args = xdo.double_click_args(x, y, keys=keys, pointer=self._pointer)
+        await self._xdotool([*args, *xdo.settle_args(x, y, self._size)])
 
     async def drag(self, path: Sequence[tuple[int, int]], *, keys: Sequence[str] = ()) -> None:
         for x, y in path:
@@ -169,7 +180,7 @@ class DesktopComputer:
     async def type(self, text: str) -> None:
         for args in xdo.type_chunks(text, delay_ms=self._type_delay_ms):
             budget = OP_TIMEOUT + xdo.TYPE_CHUNK * self._type_delay_ms * 4 / 1000
-            await self._xdotool(args, timeout=budget)
+            await self._xdotool(args, timeout=budget, text=xdo.typed_text(args))
 
     async def wait(self) -> None:
         await anyio.sleep(self._wait_seconds)
@@ -179,18 +190,25 @@ class DesktopComputer:
     def _check(self, x: int, y: int) -> None:
         xdo.check_point(x, y, self._size)
 
-    async def _xdotool(self, args: list[str], *, timeout: float = OP_TIMEOUT) -> None:
-        """Run one xdotool command line as an action; a refusal is the model's error."""
+    async def _xdotool(
+        self, args: list[str], *, timeout: float = OP_TIMEOUT, text: str = ""
+    ) -> None:
+        """Run one xdotool command line as an action; a refusal is the model's error.
+
+        ``text``: the characters it types, bound in the keymap first (see the desktop module).
+        """
         await self.start()
         self._dirty = True
-        reply = await self._run_xdotool(args, timeout)
+        reply = await self._run_xdotool(args, timeout, text=text)
         said = _LOCATION.sub("", str(reply.get("stderr") or "")).strip()
         if reply.get("exit_code") is None:
             raise ToolTimeoutError(f"the desktop did not finish the action in {timeout:g} s")
         if reply["exit_code"] != 0 or "No such key name" in said:
             raise ToolError(f"the desktop refused the action: {said or 'xdotool failed'}")
 
-    async def _run_xdotool(self, args: list[str], timeout: float) -> dict[str, Any]:
+    async def _run_xdotool(
+        self, args: list[str], timeout: float, *, text: str = ""
+    ) -> dict[str, Any]:
         typing = "type" in args  # `type` takes every argument after it as text
         if not typing:
             # End with a round trip: xdotool exits right after sending, and the X server may
@@ -198,7 +216,8 @@ class DesktopComputer:
             # e.g. a drag's release after the next click's move. The query waits for them,
             # and tells us where the pointer is.
             args = [*args, "getmouselocation"]
-        reply = await self._request("xdotool", timeout + 5, args=args, timeout=timeout)
+        extra = {"text": text} if text else {}
+        reply = await self._request("xdotool", timeout + 5, args=args, timeout=timeout, **extra)
         if not typing:
             found = _LOCATION.findall(str(reply.get("stderr") or ""))
             self._pointer = (int(found[-1][0]), int(found[-1][1])) if found else None
@@ -216,6 +235,16 @@ class DesktopComputer:
     def __repr__(self) -> str:
         width, height = self._size
         return f"DesktopComputer({self.sandbox!r}, display_size=({width}, {height}))"
+
+
+def _mismatch(width: int, height: int, want_width: int, want_height: int) -> str:
+    return (
+        f"the sandbox's display is {width}x{height}, but the computer is "
+        f"{want_width}x{want_height}: start the sandbox with "
+        f"env={{'SANDLOOP_DISPLAY_SIZE': '{want_width}x{want_height}'}}, or use "
+        f"display_size=({width}, {height}), or DesktopComputer(restart_display=True) "
+        "(which closes every window on the display)"
+    )
 
 
 def _runner_client(sandbox: Sandbox) -> RunnerClient | None:
@@ -242,10 +271,16 @@ class _ExecDesktop:
             code = None if done.timed_out else done.exit_code
             return {"exit_code": code, "stderr": done.stderr_text() + done.stdout_text()}
         if do == "ensure":
-            env = {**self.env, "SANDLOOP_DISPLAY_SIZE": f"{args['width']}x{args['height']}"}
-            done = await self.sandbox.exec(
-                ["python3", DESKTOP_MODULE, "start"], env=env, timeout=timeout
-            )
+            env = {
+                **self.env,
+                "SANDLOOP_DISPLAY_SIZE": f"{args['width']}x{args['height']}",
+                "SANDLOOP_DISPLAY_RESTART": "1" if args["restart"] else "0",
+            }
+            argv = ["python3", DESKTOP_MODULE, "start"]
+            done = await self.sandbox.exec(argv, env=env, timeout=timeout)
+            if done.exit_code == 3:  # running at another size, left alone
+                width, height = done.stdout_text().strip().split("x")
+                return {"mismatch": True, "width": int(width), "height": int(height)}
             if not done.ok:
                 raise SandboxError(f"the desktop did not start: {done.stderr_text().strip()}")
             return {}

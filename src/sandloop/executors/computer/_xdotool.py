@@ -24,7 +24,9 @@ __all__ = (
     "move_args",
     "scroll_args",
     "scroll_notches",
+    "settle_args",
     "type_chunks",
+    "typed_text",
 )
 
 Point = tuple[int, int]
@@ -101,6 +103,18 @@ def double_click_args(
     down, up = _held(keys)
     # 60 ms apart: well inside every toolkit's double-click time, slow enough to be two clicks.
     return [*_move(x, y, pointer), *down, "click", "--repeat", "2", "--delay", "60", "1", *up]
+
+
+def settle_args(x: int, y: int, size: tuple[int, int]) -> list[str]:
+    """After a click at (x, y): nudge the pointer one pixel (synced) and back.
+
+    The window manager holds a click (the pointer frozen) until it has replayed it to the
+    window; keys are not held, so text typed next could reach the window before the click that
+    focused it or placed its cursor. A synced move waits until the pointer is free again; the
+    move back then happens at once.
+    """
+    nudge = x + 1 if x + 1 < size[0] else x - 1
+    return ["mousemove", "--sync", str(nudge), str(y), "mousemove", str(x), str(y)]
 
 
 def move_args(
@@ -208,3 +222,11 @@ def type_chunks(text: str, *, delay_ms: int = 8) -> list[list[str]]:
     if run or keys:
         calls.append([*keys, *(["type", "--delay", str(delay_ms), "--", run] if run else [])])
     return calls
+
+
+def typed_text(args: Sequence[str]) -> str:
+    """The characters an invocation from :func:`type_chunks` types (``shift+U00C4`` → ``Ä``)."""
+    chars = [chr(int(arg[7:], 16)) for arg in args if arg.startswith("shift+U")]
+    if "type" in args:
+        chars.append(args[-1])
+    return "".join(chars)
