@@ -1,7 +1,8 @@
 """Benchmark the sandbox fast path: one round trip of `true` through each way of running it.
 
 Prints, in one run on one container: the median round trip through the runner, `docker exec`
-(CLI), the SDK's `exec_run`, and a local `subprocess.run`, with ratios; then container start
+(CLI), the SDK's `exec_run`, and a local `subprocess.run`, with ratios (the runner and the local
+run are also sampled alternately, for a ratio less moved by the load); then container start
 time and pool acquire time. Run: `python tools/bench_sandbox.py [--rounds N]`.
 Reports ratios, not pass/fail: the machine's load moves the absolute numbers.
 """
@@ -44,13 +45,35 @@ async def _time_async(fn: Callable[[], Awaitable[object]], rounds: int) -> float
     return _median_ms(samples)
 
 
+async def _interleaved(
+    remote: Callable[[], Awaitable[object]], local: Callable[[], object], rounds: int
+) -> tuple[float, float]:
+    """Medians of the runner and of a local subprocess.run, sampled alternately: the shared
+    machine's load drifts, and alternating exposes both to the same load."""
+    remote_samples, local_samples = [], []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        await remote()
+        remote_samples.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        local()
+        local_samples.append(time.perf_counter() - start)
+    return _median_ms(remote_samples), _median_ms(local_samples)
+
+
 async def _round_trips(image: str, rounds: int) -> dict[str, float]:
     client = connect()
     results: dict[str, float] = {}
     async with DockerSandbox(image) as sb:
-        await sb.exec(["true"])  # warm up
+        for _ in range(20):
+            await sb.exec(["true"])  # warm up
         results["runner"] = await _time_async(lambda: sb.exec(["true"]), rounds)
-        container = client.containers.get(sb.container_id)
+        runner, local = await _interleaved(
+            lambda: sb.exec(["true"]), lambda: subprocess.run(["true"], check=True), rounds
+        )
+        results["runner, interleaved"] = runner
+        results["local, interleaved"] = local
+        container = client.containers.get(str(sb.container_id))
         few = max(rounds // 10, 10)
         results["sdk exec_run"] = _time_sync(lambda: container.exec_run(["true"]), few)
         if shutil.which("docker"):
@@ -100,6 +123,8 @@ async def main() -> None:
     print(f"median round trip of `true` ({image}, {args.rounds} rounds):")
     for name, ms in results.items():
         print(f"  {name:22} {ms:8.2f} ms   {ms / local:6.1f}x local   {ms / runner:6.1f}x runner")
+    ratio = results["runner, interleaved"] / results["local, interleaved"]
+    print(f"runner / local subprocess.run, sampled alternately: {ratio:.2f}x")
     start_ms, acquire_ms = await _start_and_acquire(image, args.starts, args.pool)
     print(f"container start (create + runner hello), median of {args.starts}: {start_ms:.0f} ms")
     print(f"pool acquire, median of {args.pool}: {acquire_ms:.3f} ms")
