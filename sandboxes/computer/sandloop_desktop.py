@@ -2,12 +2,14 @@
 
 It runs inside the sandbox and uses the standard library only (any python3 >= 3.8). Three users:
 
-* the image's entrypoint runs ``python3 sandloop_desktop.py start``: it starts Xvfb at
-  ``$SANDLOOP_DISPLAY_SIZE`` (default 1280x800) on ``$DISPLAY`` (default ``:99``) and openbox,
-  and returns once both answer, so the desktop is ready before the sandbox's runner says hello;
+* the sandbox's runner (and the image's entrypoint, for a plain ``docker run``) calls
+  ``main(["", "start"])`` before anything else: it starts Xvfb at ``$SANDLOOP_DISPLAY_SIZE``
+  (default 1280x800) on ``$DISPLAY`` (default ``:99``) and openbox, and returns once both
+  answer, so the desktop is ready as soon as the sandbox is;
 * the runner's ``desktop`` operation loads this file once and calls :func:`handle` for each
   request: ``ensure`` (the display runs at a size, restarting it when the size differs),
-  ``xdotool`` (one xdotool command line), ``screenshot`` (a PNG grabbed in-process through
+  ``xdotool`` (one xdotool command line; the characters it will type are bound in the keymap
+  first, see :func:`prepare_keymap`), ``screenshot`` (a PNG grabbed in-process through
   libX11 with ctypes and encoded with zlib: no process is started per screenshot) and ``info``;
 * ``python3 sandloop_desktop.py screenshot`` writes a PNG to stdout, for callers that cannot
   reach the runner operation.

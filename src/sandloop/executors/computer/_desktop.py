@@ -1,11 +1,16 @@
 """DesktopComputer: the sandbox's virtual display, driven through the runner.
 
 Part of the computer executor (``executors → sandboxes``). The sandloop/computer image ships a
-desktop module (``sandboxes/computer/sandloop_desktop.py``) that the runner's ``desktop``
-operation loads once: it starts Xvfb and the window manager, runs xdotool, and grabs the screen
-in-process. So an action is one runner round trip plus one xdotool process, and a screenshot is
-one round trip with no process at all — never a ``docker exec``. A sandbox whose runner lacks the
+desktop module (``sandboxes/computer/sandloop_desktop.py``); the runner starts its display when
+the sandbox starts and its ``desktop`` operation runs xdotool and grabs the screen in-process.
+So an action is one runner round trip plus one xdotool process, and a screenshot is one round
+trip with no process at all — never a ``docker exec``. A sandbox whose runner lacks the
 operation (another Sandbox implementation) is driven through ``exec`` instead, more slowly.
+
+Ordering is the subtle part: the window manager freezes the pointer on each click until it has
+replayed it, and xdotool returns before the X server has run its requests. Every pointer move is
+therefore synced, every click is settled, and every command line ends with a round trip (see
+``_xdotool``), so an action has landed before the next one starts.
 """
 
 from __future__ import annotations
