@@ -333,6 +333,10 @@ async def test_batched_actions_land_where_the_model_aimed(desktop: Desktop) -> N
             "button": "right",
             "keys": ["shift"],
         },
+        *(
+            {"type": "click", "x": canvas.at(360, 30)[0], "y": canvas.at(360, 30)[1], "button": b}
+            for b in ("wheel", "back", "forward")
+        ),
         {"type": "double_click", "x": boxes["double"].center[0], "y": boxes["double"].center[1]},
         {"type": "move", "x": canvas.at(390, 290)[0], "y": canvas.at(390, 290)[1]},
         {"type": "wait"},
@@ -375,6 +379,8 @@ async def test_batched_actions_land_where_the_model_aimed(desktop: Desktop) -> N
     assert presses.count((5, 0, *wheel_at)) == 3
     assert presses.count((4, 1, *wheel_at)) == 2
     assert (3, 1, *canvas.at(350, 20)) in presses  # right button with shift held
+    for number in (2, 8, 9):  # wheel (middle), back, forward
+        assert (number, 0, *canvas.at(360, 30)) in presses
     assert len(kinds(events, "double")) == 1
 
 
