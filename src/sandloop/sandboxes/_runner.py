@@ -656,25 +656,50 @@ def op_delete(runner: Runner, req: Request) -> Reply:
 class Staged:
     """One change of a ``write_files`` commit: where it goes and the hidden files beside it."""
 
-    def __init__(self, path: str, res: Resolved, delete: bool) -> None:
+    def __init__(self, path: str, parent: int, name: str, delete: bool) -> None:
         self.path = path
-        self.res = res
+        self.parent = parent  # the target's directory, shared with its other changes
+        self.name = name
         self.delete = delete
         self.fd: int | None = None  # the new content in an unnamed file (O_TMPFILE)...
         self.tmp: str | None = None  # ...or in a hidden one next to its target
         self.old: str | None = None  # the previous file, kept under a hidden name until done
         self.existed = False
 
-    @property
-    def name(self) -> str:
-        assert self.res.name is not None
-        return self.res.name
+
+class Commit:
+    """What one ``write_files`` holds: the staged changes, the directories it made and one
+    open descriptor per target directory (a patch of many files must not run out of them)."""
+
+    def __init__(self, runner: Runner) -> None:
+        self.runner = runner
+        self.staged: list[Staged] = []
+        self.made: Made = []
+        self.dirs: dict[tuple[int, int], int] = {}
+        self.seen: dict[tuple[int, int, str], str] = {}
+        self.unnamed = 0
+
+    def directory(self, fd: int) -> tuple[int, tuple[int, int]]:
+        """Our own descriptor for the directory ``fd`` is open on, and its identity."""
+        info = os.fstat(fd)
+        key = (info.st_dev, info.st_ino)
+        if key not in self.dirs:
+            self.dirs[key] = os.dup(fd)
+        return self.dirs[key], key
 
     def close(self) -> None:
-        if self.fd is not None:
-            os.close(self.fd)
-            self.fd = None
-        self.res.__exit__()
+        for item in self.staged:
+            if item.fd is not None:
+                os.close(item.fd)
+                item.fd = None
+        for fd in self.dirs.values():
+            os.close(fd)
+        for parent, _ in self.made:
+            os.close(parent)
+
+
+#: Staged contents kept as unnamed open files at most; more go to hidden named files.
+MAX_UNNAMED = 256
 
 
 def _side_name(name: str, kind: str) -> str:
@@ -695,53 +720,44 @@ def op_write_files(runner: Runner, req: Request) -> Reply:
     changes = req.get("files")
     if not isinstance(changes, list) or not changes:
         raise BadRequest("write_files needs a non-empty list of files")
-    staged: list[Staged] = []
-    made: Made = []
-    seen: dict[tuple[int, int, str], str] = {}
+    commit = Commit(runner)
     try:
         for change in changes:
-            _stage(runner, change, staged, made, seen)
-        _commit(staged)
+            _stage(commit, change)
+        _commit(commit.staged)
     except BaseException:
-        for item in staged:
+        for item in commit.staged:
             _discard(item)
-        for parent, name in reversed(made):
+        for parent, name in reversed(commit.made):
             with contextlib.suppress(OSError):  # not empty: someone else put a file there
                 os.rmdir(name, dir_fd=parent)
         raise
     else:
-        for item in staged:
+        for item in commit.staged:
             if item.old is not None:
-                _unlink_quietly(item.old, item.res.parent)
+                _unlink_quietly(item.old, item.parent)
     finally:
-        for item in staged:
-            item.close()
-        for parent, _ in made:
-            os.close(parent)
-    return {"count": len(staged)}
+        commit.close()
+    return {"count": len(commit.staged)}
 
 
-def _stage(
-    runner: Runner,
-    change: Request,
-    staged: list[Staged],
-    made: Made,
-    seen: dict[tuple[int, int, str], str],
-) -> None:
+def _stage(commit: Commit, change: Request) -> None:
     path = str(change["path"])
     delete = change.get("data") is None
-    res = runner.workspace.resolve(path, create=not delete, follow=not delete, made=made)
-    item = Staged(path, res, delete)
-    staged.append(item)  # from here on, a failure cleans this one up too
-    if res.name is None:
-        raise FileOpError("is_directory", f"{path} is a directory", path)
-    parent = os.fstat(res.parent)
-    key = (parent.st_dev, parent.st_ino, res.name)
-    if key in seen:
-        raise FileOpError("exists", f"{path} names the same file as {seen[key]}", path)
-    seen[key] = path
+    workspace = commit.runner.workspace
+    with workspace.resolve(path, create=not delete, follow=not delete, made=commit.made) as res:
+        if res.name is None:
+            raise FileOpError("is_directory", f"{path} is a directory", path)
+        parent, key = commit.directory(res.parent)
+        name = res.name
+    if (*key, name) in commit.seen:
+        other = commit.seen[(*key, name)]
+        raise FileOpError("exists", f"{path} names the same file as {other}", path)
+    commit.seen[(*key, name)] = path
+    item = Staged(path, parent, name, delete)
+    commit.staged.append(item)  # from here on, a failure cleans this one up too
     try:
-        info: os.stat_result | None = os.stat(res.name, dir_fd=res.parent, follow_symlinks=False)
+        info: os.stat_result | None = os.stat(name, dir_fd=parent, follow_symlinks=False)
     except FileNotFoundError:
         info = None
     except OSError as exc:
@@ -755,13 +771,16 @@ def _stage(
         return
     mode = change.get("mode")
     if mode is None:
-        mode = _existing_mode(res.parent, res.name, runner.default_mode)
-    _stage_content(item, base64.b64decode(change.get("data") or ""), int(mode))
+        mode = _existing_mode(parent, name, commit.runner.default_mode)
+    data = base64.b64decode(change.get("data") or "")
+    _stage_content(item, data, int(mode), unnamed=commit.unnamed < MAX_UNNAMED)
+    if item.fd is not None:
+        commit.unnamed += 1
 
 
-def _stage_content(item: Staged, data: bytes, mode: int) -> None:
-    parent, path = item.res.parent, item.path
-    fd = _open_unnamed(parent)
+def _stage_content(item: Staged, data: bytes, mode: int, *, unnamed: bool) -> None:
+    parent, path = item.parent, item.path
+    fd = _open_unnamed(parent) if unnamed else None
     if fd is None:
         tmp = _side_name(item.name, "tmp")
         try:
@@ -806,7 +825,7 @@ def _commit(staged: list[Staged]) -> None:
     item = staged[0]
     try:
         for item in staged:
-            parent = item.res.parent
+            parent = item.parent
             if item.delete:
                 old = _side_name(item.name, "old")
                 os.rename(item.name, old, src_dir_fd=parent, dst_dir_fd=parent)
@@ -833,14 +852,14 @@ def _keep_old(item: Staged) -> None:
     # A second name for the file being replaced, so a failed commit can put it back. Without
     # hard links (some filesystems) that one change cannot be undone.
     old = _side_name(item.name, "old")
-    parent = item.res.parent
+    parent = item.parent
     with contextlib.suppress(OSError):
         os.link(item.name, old, src_dir_fd=parent, dst_dir_fd=parent, follow_symlinks=False)
         item.old = old
 
 
 def _put_back(item: Staged) -> None:
-    parent = item.res.parent
+    parent = item.parent
     with contextlib.suppress(OSError):
         if item.old is not None:
             os.rename(item.old, item.name, src_dir_fd=parent, dst_dir_fd=parent)
@@ -852,7 +871,7 @@ def _put_back(item: Staged) -> None:
 def _discard(item: Staged) -> None:
     for name in (item.tmp, item.old):
         if name is not None:
-            _unlink_quietly(name, item.res.parent)
+            _unlink_quietly(name, item.parent)
 
 
 def _entry(path: str, info: os.stat_result) -> Reply:

@@ -286,3 +286,36 @@ async def test_apply_patch_commits_through_write_files_and_says_nothing_changed(
     assert (workspace / "keep.txt").read_text() == "changed\n"
     assert (workspace / "fresh/new.txt").read_text() == "new\n"
     assert not (workspace / "gone.txt").exists()
+
+
+async def test_a_commit_of_many_files_does_not_run_out_of_descriptors(workspace: Path) -> None:
+    import resource
+
+    # The runner inherits a 400-descriptor limit; the commit has 1500 files in a few deep
+    # directories.
+    changes: dict[str, bytes | None] = {
+        f"pkg/sub{i % 3}/deeper/mod{i}.py": f"n = {i}\n".encode() for i in range(1500)
+    }
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (min(400, hard), hard))
+    try:
+        sandbox = LocalSandbox(workspace)
+        await sandbox.start()
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    async with sandbox:
+        await _many_files(sandbox, workspace, changes)
+
+
+async def _many_files(
+    sandbox: LocalSandbox, workspace: Path, changes: dict[str, bytes | None]
+) -> None:
+    limit = await sandbox.exec("ulimit -n")
+    assert limit.stdout.strip() == b"400"
+    await sandbox.write_files(changes)
+    written = sorted(workspace.rglob("mod*.py"))
+    assert len(written) == 1500
+    assert (workspace / "pkg/sub2/deeper/mod1499.py").read_text() == "n = 1499\n"
+    assert not [p for p in workspace.rglob("*sandloop*")]
+    await sandbox.write_files(dict.fromkeys(changes))  # and delete them all at once
+    assert not list(workspace.rglob("mod*.py"))
