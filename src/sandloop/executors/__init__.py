@@ -6,6 +6,7 @@ run's sandbox (``ToolContext.sandbox``).
 
 from sandloop.executors.apply_patch import ApplyPatchTool
 from sandloop.executors.base import ApprovalRequest, Tool, ToolContext
+from sandloop.executors.computer import Computer, ComputerTool, DesktopComputer
 from sandloop.executors.custom import CustomTool
 from sandloop.executors.function import FunctionTool, ToolImage, ToolOutput, tool
 from sandloop.executors.local_shell import LocalShellTool
@@ -14,7 +15,10 @@ from sandloop.executors.shell import ShellTool
 __all__ = (
     "ApplyPatchTool",
     "ApprovalRequest",
+    "Computer",
+    "ComputerTool",
     "CustomTool",
+    "DesktopComputer",
     "FunctionTool",
     "LocalShellTool",
     "ShellTool",
