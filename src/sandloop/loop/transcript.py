@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sandloop.dispatch.outputs import call_id_of, failure_output, output_key
+from sandloop.errors import ConfigError, InvalidResponseError
 from sandloop.items import (
     CALL_OUTPUT_TYPES,
     McpApprovalRequest,
@@ -31,10 +32,24 @@ _CALL_TYPES = frozenset(CALL_OUTPUT_TYPES) | {"tool_search_call"}
 
 
 def to_items(value: str | Iterable[Any]) -> list[Any]:
-    """The run input as items: a string is one user message; dicts are parsed."""
+    """The run input as items: a string is one user message; dicts are parsed.
+
+    Raises:
+        ConfigError: an input dict is not a valid item (says which one and why).
+    """
     if isinstance(value, str):
         return [Message(role="user", content=value)]
-    return [parse_item(v) if isinstance(v, dict) else v for v in value]
+    items: list[Any] = []
+    for index, item in enumerate(value):
+        if not isinstance(item, dict):
+            items.append(item)
+            continue
+        try:
+            items.append(parse_item(item))
+        except InvalidResponseError as exc:
+            # The caller's input, not the server's answer: a usage error.
+            raise ConfigError(f"input item {index}: {exc}") from exc
+    return items
 
 
 def _wire(item: Any) -> dict[str, Any]:

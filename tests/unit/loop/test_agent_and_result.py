@@ -148,3 +148,9 @@ async def test_stateless_run_refuses_previous_response_id() -> None:
         # Chained mode takes it.
         loop = AgentLoop(Agent(model="m"), "hi", client=client, previous_response_id="resp_1")
         assert loop.transcript.previous_response_id == "resp_1"
+
+
+def test_a_malformed_input_item_is_a_usage_error() -> None:
+    # The caller's mistake, not a server answer we could not read (InvalidResponseError).
+    with pytest.raises(ConfigError, match=r"input item 1: .*call_id"):
+        to_items([{"role": "user", "content": "hi"}, {"type": "function_call_output"}])
