@@ -232,6 +232,32 @@ def test_approve_ask_prompts_for_each_call(repo: Path, home: Path) -> None:
     assert not (repo / "no-file").exists()
 
 
+def test_approve_ask_shows_the_patch_it_asks_about(repo: Path, home: Path) -> None:
+    # Approving "update_file shop/pricing.py" blind is no approval: the prompt shows the diff.
+    script = [
+        [apply_patch_call("update_file", "shop/pricing.py", FIX)],
+        [message("not applied", phase="final_answer")],
+    ]
+    with ScriptedResponsesServer(script) as server:
+        done = sandloop(
+            "run",
+            "--repo",
+            str(repo),
+            "--base-url",
+            server.base_url,
+            "--approve",
+            "ask",
+            "Fix it",
+            home=home,
+            stdin="n\n",
+        )
+    assert done.returncode == 0, done.stderr
+    prompt = done.stderr[: done.stderr.index("Allow? [y/N]")]
+    assert "update_file shop/pricing.py" in prompt
+    assert "+        total += line.unit_cents * line.quantity" in prompt
+    assert FIXED_LINE not in (repo / "shop" / "pricing.py").read_text()
+
+
 def test_copy_mode_leaves_the_repository_alone(repo: Path, home: Path) -> None:
     with ScriptedResponsesServer(fixing_script()) as server:
         done = sandloop(

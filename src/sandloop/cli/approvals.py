@@ -2,8 +2,9 @@
 
 Part of ``cli``. ``auto`` needs no callback (the agent's policy is ``never``). ``deny`` refuses
 every call with a reason the model reads. ``ask`` prompts on the terminal, one call at a time,
-with the live display paused; reading the answer happens in a worker thread that is abandoned
-on Ctrl-C, so an interrupted prompt never holds up the cleanup.
+with the live display paused, showing the commands or the patch's diff; reading the answer
+happens in a worker thread that is abandoned on Ctrl-C, so an interrupted prompt never holds up
+the cleanup.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
 __all__ = ("approval_callback",)
 
 _YES = frozenset({"y", "yes"})
+_MAX_LINES = 60  # of a prompt: the whole of a typical patch or command list
 
 
 def approval_callback(mode: str, display: Display) -> ApprovalCallback | None:
@@ -56,13 +58,24 @@ class _Prompter:
                 return await self._ask(request)
 
     async def _ask(self, request: ApprovalRequest) -> bool:
-        what = request.arguments.strip() or request.tool
         sys.stderr.write(f"\nsandloop wants to run {request.tool}:\n")
-        for line in what.splitlines()[:20]:
+        lines = _shown_lines(request)
+        for line in lines[:_MAX_LINES]:
             sys.stderr.write(f"    {line}\n")
+        if len(lines) > _MAX_LINES:
+            sys.stderr.write(f"    ... ({len(lines) - _MAX_LINES} more lines)\n")
         sys.stderr.write("Allow? [y/N] ")
         sys.stderr.flush()
         answer: str = await anyio.to_thread.run_sync(self._read, abandon_on_cancel=True)
         if answer.strip().lower() in _YES:
             return True
         raise ApprovalDeniedError(f"the user refused this {request.tool} call")
+
+
+def _shown_lines(request: ApprovalRequest) -> list[str]:
+    """What the user is asked about: the call's arguments, and a patch's diff."""
+    lines = (request.arguments.strip() or request.tool).splitlines()
+    diff = getattr(getattr(request.call, "operation", None), "diff", None)
+    if isinstance(diff, str) and diff.strip():
+        lines += diff.rstrip("\n").splitlines()
+    return lines
