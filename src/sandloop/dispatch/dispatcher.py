@@ -154,7 +154,7 @@ class Dispatcher:
             return None
         try:
             allowed = await self.approvals.ask_call(
-                scope.run_id, call, call_label(call), call_arguments_text(call)
+                scope.run_id, call, call_label(call), call_arguments_text(call, exact=True)
             )
         except ApprovalDeniedError as exc:
             return f"The user denied this {call_label(call)} call: {exc}"

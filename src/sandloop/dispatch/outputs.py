@@ -8,6 +8,7 @@ the model can act on.
 
 from __future__ import annotations
 
+import shlex
 from typing import Any
 
 from sandloop.executors.local_shell import local_shell_output
@@ -71,8 +72,14 @@ def call_label(call: Any) -> str:
     return str(call.type).removesuffix("_call")
 
 
-def call_arguments_text(call: Any) -> str:
-    """What the call asks for, as text (for approval prompts and events)."""
+def call_arguments_text(call: Any, *, exact: bool = False) -> str:
+    """What the call asks for, as text (for approval prompts and events).
+
+    Args:
+        call: The call item.
+        exact: Shell-quote a ``local_shell_call``'s argv, so that what a person approves reads
+            exactly as what will run; otherwise its words are joined with spaces (for display).
+    """
     kind = call.type
     if kind == "function_call":
         return str(call.arguments)
@@ -81,7 +88,8 @@ def call_arguments_text(call: Any) -> str:
     if kind == "shell_call":
         return "\n".join(call.action.commands)
     if kind == "local_shell_call":
-        return " ".join(call.action.command)
+        argv = call.action.command
+        return shlex.join(argv) if exact else " ".join(argv)
     if kind == "apply_patch_call":
         op = call.operation
         return f"{op.type} {op.path}"

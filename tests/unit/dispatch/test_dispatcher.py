@@ -18,6 +18,7 @@ from sandloop.errors import (
 from sandloop.executors.base import ApprovalRequest, ToolContext
 from sandloop.executors.custom import CustomTool
 from sandloop.executors.function import tool
+from sandloop.executors.local_shell import LocalShellTool
 from sandloop.items import (
     ApplyPatchCall,
     ApplyPatchCallOutput,
@@ -379,3 +380,18 @@ async def test_an_executor_returning_no_output_item_is_a_failure() -> None:
     results, _ = await run([Broken()], [fc("broken")])
     assert results[0].status == "failed"
     assert results[0].output.output == "broken returned no output for this call."
+
+
+async def test_a_local_shell_approval_shows_the_argv_unambiguously() -> None:
+    # ["bash", "-c", "rm -rf build && make"] must not read as `bash -c rm -rf build && make`.
+    asked: list[ApprovalRequest] = []
+
+    def deny(request: ApprovalRequest) -> bool:
+        asked.append(request)
+        return False
+
+    argv = ["bash", "-c", "rm -rf build && make"]
+    call = LocalShellCall.model_validate({"call_id": "l1", "action": {"command": argv}})
+    results, _ = await run([LocalShellTool()], [call], callback=deny, policy="all")
+    assert results[0].status == "denied"
+    assert asked[0].arguments == "bash -c 'rm -rf build && make'"
