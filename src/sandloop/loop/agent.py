@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, Literal
 
 from sandloop.dispatch import ApprovalPolicy, ToolRegistry
@@ -106,9 +106,16 @@ class Agent:
         """Rebuild an agent from :meth:`to_dict` output, importing its tools.
 
         Raises:
-            ConfigError: a tool path cannot be imported.
+            ConfigError: a field is unknown or ``model`` is missing, or a tool path cannot be
+                imported.
         """
         values = dict(data)
+        known = {f.name for f in fields(cls) if f.init}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ConfigError(f"unknown Agent field(s): {', '.join(unknown)}")
+        if "model" not in values:
+            raise ConfigError("an agent description needs 'model'")
         values["tools"] = [_load_tool(t) for t in values.get("tools", ())]
         return cls(**values)
 

@@ -154,3 +154,11 @@ def test_a_malformed_input_item_is_a_usage_error() -> None:
     # The caller's mistake, not a server answer we could not read (InvalidResponseError).
     with pytest.raises(ConfigError, match=r"input item 1: .*call_id"):
         to_items([{"role": "user", "content": "hi"}, {"type": "function_call_output"}])
+
+
+def test_agent_from_dict_names_unknown_and_missing_fields() -> None:
+    # Plain data from another process or a file: a typo is a clear ConfigError, not a TypeError.
+    with pytest.raises(ConfigError, match=r"unknown Agent field\(s\): max_turn"):
+        Agent.from_dict({"model": "m", "max_turn": 3})
+    with pytest.raises(ConfigError, match="needs 'model'"):
+        Agent.from_dict({"tools": []})
