@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sandloop.dispatch.outputs import call_id_of, failure_output, output_key
+from sandloop.dispatch.outputs import call_id_of, failure_note, failure_output, output_key
 from sandloop.errors import ConfigError, InvalidResponseError
 from sandloop.items import (
     CALL_OUTPUT_TYPES,
@@ -158,7 +158,7 @@ class Transcript:
         Keeps the history valid to send again after a run stopped mid-turn.
 
         Returns:
-            How many outputs were added.
+            How many items were added (outputs, and notes for outputs without text).
         """
         calls, approvals = self.unanswered()
         outputs: list[Any] = [failure_output(c, message) for c in calls]
@@ -166,5 +166,7 @@ class Transcript:
             McpApprovalResponse(approval_request_id=a.id, approve=False, reason=message)
             for a in approvals
         ]
+        # Words for the outputs that cannot hold them (a computer call's screenshot), last.
+        outputs += [n for c in calls if (n := failure_note(c, message)) is not None]
         self.add(outputs)
         return len(outputs)

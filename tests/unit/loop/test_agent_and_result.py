@@ -162,3 +162,21 @@ def test_agent_from_dict_names_unknown_and_missing_fields() -> None:
         Agent.from_dict({"model": "m", "max_turn": 3})
     with pytest.raises(ConfigError, match="needs 'model'"):
         Agent.from_dict({"tools": []})
+
+
+def test_settling_a_computer_call_says_why_in_words() -> None:
+    # A computer call's output holds only a (blank) screenshot: the reason must follow it in a
+    # message, as the dispatcher does for failed calls, or a resumed model sees nothing.
+    t = Transcript(to_items("go"), stateless=True)
+    call = parse_item(
+        {"type": "computer_call", "call_id": "k1", "action": {"type": "screenshot"},
+         "pending_safety_checks": []}
+    )  # fmt: skip
+    t.add_response("resp_1", [call])
+    t.settle("Not run: the run was cancelled.")
+    output, note = t.history[-2:]
+    assert output.type == "computer_call_output"
+    assert isinstance(note, Message)
+    assert note.role == "developer"
+    assert "Not run: the run was cancelled." in str(note.content)
+    assert client_calls(t.history) == ([], [])
