@@ -465,14 +465,22 @@ class Workspace:
         return "" if rel == "." else rel
 
     def resolve(
-        self, path: str, *, create: bool = False, follow: bool = True, made: Made | None = None
+        self,
+        path: str,
+        *,
+        create: bool = False,
+        follow: bool = True,
+        made: Made | None = None,
+        missing: list[str] | None = None,
     ) -> Resolved:
         """Walk to the path's parent directory; returns the open parent fd and the final name.
 
         The final name is ``None`` when the path is a directory reached by the walk itself (the
         root, or a path ending in ``..``). With ``follow``, a final symlink is resolved too.
         With ``create``, missing directories are made; ``made`` then collects them (a dup of
-        each one's parent fd and its name), so a failed commit can remove them again.
+        each one's parent fd and its name), so a failed commit can remove them again. With a
+        ``missing`` list instead, the walk stops at the first missing directory: it returns
+        that directory's existing parent and puts the directories still to make in the list.
         """
         pending = self.relative(path)
         fds = [os.open(self.root, os.O_RDONLY | os.O_DIRECTORY)]
@@ -494,6 +502,15 @@ class Workspace:
                     continue
                 if not pending:
                     return Resolved(fds, name)
+                if missing is not None and ".." not in pending:
+                    try:
+                        fds.append(self._open_dir(fds[-1], name, path, False))
+                    except FileOpError as exc:
+                        if exc.reason != "not_found":
+                            raise
+                        missing.extend([name, *pending[:-1]])
+                        return Resolved(fds, pending[-1])
+                    continue
                 fds.append(self._open_dir(fds[-1], name, path, create, made))
             return Resolved(fds, None)
         except BaseException:
@@ -658,24 +675,29 @@ class Staged:
 
     def __init__(self, path: str, parent: int, name: str, delete: bool) -> None:
         self.path = path
-        self.parent = parent  # the target's directory, shared with its other changes
+        self.parent = parent  # the deepest existing directory on the way (shared, not owned)
+        self.pending: list[str] = []  # directories to make under it, at commit time
+        self.dir = parent  # the target's directory, once it exists
         self.name = name
         self.delete = delete
         self.fd: int | None = None  # the new content in an unnamed file (O_TMPFILE)...
-        self.tmp: str | None = None  # ...or in a hidden one next to its target
+        self.tmp: str | None = None  # ...or in a hidden one, in tmp_dir
+        self.tmp_dir = parent
         self.old: str | None = None  # the previous file, kept under a hidden name until done
         self.existed = False
 
 
 class Commit:
     """What one ``write_files`` holds: the staged changes, the directories it made and one
-    open descriptor per target directory (a patch of many files must not run out of them)."""
+    open descriptor per directory (a patch of many files must not run out of them)."""
 
     def __init__(self, runner: Runner) -> None:
         self.runner = runner
         self.staged: list[Staged] = []
         self.made: Made = []
         self.dirs: dict[tuple[int, int], int] = {}
+        self.opened: list[int] = []
+        self.new_dirs: dict[tuple[int, str], int] = {}
         self.seen: dict[tuple[int, int, str], str] = {}
         self.unnamed = 0
 
@@ -692,10 +714,8 @@ class Commit:
             if item.fd is not None:
                 os.close(item.fd)
                 item.fd = None
-        for fd in self.dirs.values():
+        for fd in [*self.dirs.values(), *self.opened, *(parent for parent, _ in self.made)]:
             os.close(fd)
-        for parent, _ in self.made:
-            os.close(parent)
 
 
 #: Staged contents kept as unnamed open files at most; more go to hidden named files.
@@ -710,12 +730,12 @@ def op_write_files(runner: Runner, req: Request) -> Reply:
     """Write and delete several files all or nothing.
 
     Every path is confined and every new content staged (written and fsynced) before anything
-    visible changes: in an unnamed file in the target's directory where the filesystem has
-    O_TMPFILE (so a runner killed while staging leaves nothing behind), else in a hidden file
-    next to the target. Then one tight loop links and renames the staged files into place and
-    moves the deleted ones aside. A failure while staging removes what was staged (and the
-    directories made for it); a failure in the loop puts back what it changed. Only a crash in
-    the middle of the loop (microseconds) can leave part of the commit.
+    visible changes: in an unnamed file where the filesystem has O_TMPFILE (so a runner killed
+    while staging leaves nothing behind), else in a hidden file; new directories are not made
+    yet. Then one tight loop makes the new directories, links and renames the staged files
+    into place and moves the deleted ones aside. A failure while staging removes what was
+    staged; a failure in the loop puts back what it changed and removes the directories it
+    made. Only a crash in the middle of the loop (microseconds) can leave part of the commit.
     """
     changes = req.get("files")
     if not isinstance(changes, list) or not changes:
@@ -724,7 +744,7 @@ def op_write_files(runner: Runner, req: Request) -> Reply:
     try:
         for change in changes:
             _stage(commit, change)
-        _commit(commit.staged)
+        _commit(commit)
     except BaseException:
         for item in commit.staged:
             _discard(item)
@@ -735,7 +755,7 @@ def op_write_files(runner: Runner, req: Request) -> Reply:
     else:
         for item in commit.staged:
             if item.old is not None:
-                _unlink_quietly(item.old, item.parent)
+                _unlink_quietly(item.old, item.dir)
     finally:
         commit.close()
     return {"count": len(commit.staged)}
@@ -745,23 +765,24 @@ def _stage(commit: Commit, change: Request) -> None:
     path = str(change["path"])
     delete = change.get("data") is None
     workspace = commit.runner.workspace
-    with workspace.resolve(path, create=not delete, follow=not delete, made=commit.made) as res:
+    missing: list[str] = []
+    with workspace.resolve(
+        path, create=not delete, follow=not delete, made=commit.made, missing=missing
+    ) as res:
         if res.name is None:
             raise FileOpError("is_directory", f"{path} is a directory", path)
         parent, key = commit.directory(res.parent)
         name = res.name
-    if (*key, name) in commit.seen:
-        other = commit.seen[(*key, name)]
-        raise FileOpError("exists", f"{path} names the same file as {other}", path)
-    commit.seen[(*key, name)] = path
+    if delete and missing:
+        raise FileOpError("not_found", f"{path}: no such directory {missing[0]!r}", path)
+    ident = (*key, "/".join([*missing, name]))
+    if ident in commit.seen:
+        raise FileOpError("exists", f"{path} names the same file as {commit.seen[ident]}", path)
+    commit.seen[ident] = path
     item = Staged(path, parent, name, delete)
+    item.pending = missing
     commit.staged.append(item)  # from here on, a failure cleans this one up too
-    try:
-        info: os.stat_result | None = os.stat(name, dir_fd=parent, follow_symlinks=False)
-    except FileNotFoundError:
-        info = None
-    except OSError as exc:
-        raise _os_error(exc, path) from None
+    info = None if missing else _lstat(parent, name, path)
     if info is not None and stat.S_ISDIR(info.st_mode):
         raise FileOpError("is_directory", f"{path} is a directory", path)
     item.existed = info is not None
@@ -771,11 +792,21 @@ def _stage(commit: Commit, change: Request) -> None:
         return
     mode = change.get("mode")
     if mode is None:
-        mode = _existing_mode(parent, name, commit.runner.default_mode)
+        default = commit.runner.default_mode
+        mode = default if missing else _existing_mode(parent, name, default)
     data = base64.b64decode(change.get("data") or "")
     _stage_content(item, data, int(mode), unnamed=commit.unnamed < MAX_UNNAMED)
     if item.fd is not None:
         commit.unnamed += 1
+
+
+def _lstat(parent: int, name: str, path: str) -> os.stat_result | None:
+    try:
+        return os.stat(name, dir_fd=parent, follow_symlinks=False)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise _os_error(exc, path) from None
 
 
 def _stage_content(item: Staged, data: bytes, mode: int, *, unnamed: bool) -> None:
@@ -819,59 +850,81 @@ def _open_unnamed(parent: int) -> int | None:
         return None  # the filesystem has no O_TMPFILE (EOPNOTSUPP, EISDIR on old kernels)
 
 
-def _commit(staged: list[Staged]) -> None:
+def _commit(commit: Commit) -> None:
     """Make every staged change visible; on an error, put back the ones made and raise."""
     done: list[Staged] = []
-    item = staged[0]
+    item = commit.staged[0]
     try:
-        for item in staged:
-            parent = item.parent
+        for item in commit.staged:
             if item.delete:
                 old = _side_name(item.name, "old")
-                os.rename(item.name, old, src_dir_fd=parent, dst_dir_fd=parent)
+                os.rename(item.name, old, src_dir_fd=item.dir, dst_dir_fd=item.dir)
                 item.old = old
                 done.append(item)
                 continue
+            if item.pending:
+                item.dir = _make_dirs(commit, item)
             if item.existed:
                 _keep_old(item)
             if item.fd is not None:
                 tmp = _side_name(item.name, "tmp")
-                os.link(f"/proc/self/fd/{item.fd}", tmp, dst_dir_fd=parent)
-                item.tmp = tmp
+                os.link(f"/proc/self/fd/{item.fd}", tmp, dst_dir_fd=item.dir)
+                item.tmp, item.tmp_dir = tmp, item.dir
             assert item.tmp is not None
-            os.rename(item.tmp, item.name, src_dir_fd=parent, dst_dir_fd=parent)
+            os.rename(item.tmp, item.name, src_dir_fd=item.tmp_dir, dst_dir_fd=item.dir)
             item.tmp = None
             done.append(item)
-    except OSError as exc:
+    except (OSError, FileOpError) as exc:
         for landed in reversed(done):
             _put_back(landed)
+        if isinstance(exc, FileOpError):
+            raise
         raise _os_error(exc, item.path) from None
+
+
+def _make_dirs(commit: Commit, item: Staged) -> int:
+    """Make (or open, when an earlier change made it) each directory still missing."""
+    key = (item.parent, "/".join(item.pending))
+    if key not in commit.new_dirs:
+        fd = item.parent
+        try:
+            for name in item.pending:
+                child = Workspace._open_dir(fd, name, item.path, True, commit.made)
+                if fd != item.parent:
+                    os.close(fd)
+                fd = child
+        except BaseException:
+            if fd != item.parent:
+                os.close(fd)
+            raise
+        commit.opened.append(fd)
+        commit.new_dirs[key] = fd
+    return commit.new_dirs[key]
 
 
 def _keep_old(item: Staged) -> None:
     # A second name for the file being replaced, so a failed commit can put it back. Without
     # hard links (some filesystems) that one change cannot be undone.
     old = _side_name(item.name, "old")
-    parent = item.parent
     with contextlib.suppress(OSError):
-        os.link(item.name, old, src_dir_fd=parent, dst_dir_fd=parent, follow_symlinks=False)
+        os.link(item.name, old, src_dir_fd=item.dir, dst_dir_fd=item.dir, follow_symlinks=False)
         item.old = old
 
 
 def _put_back(item: Staged) -> None:
-    parent = item.parent
     with contextlib.suppress(OSError):
         if item.old is not None:
-            os.rename(item.old, item.name, src_dir_fd=parent, dst_dir_fd=parent)
+            os.rename(item.old, item.name, src_dir_fd=item.dir, dst_dir_fd=item.dir)
             item.old = None
         elif not item.existed:
-            os.unlink(item.name, dir_fd=parent)
+            os.unlink(item.name, dir_fd=item.dir)
 
 
 def _discard(item: Staged) -> None:
-    for name in (item.tmp, item.old):
-        if name is not None:
-            _unlink_quietly(name, item.parent)
+    if item.tmp is not None:
+        _unlink_quietly(item.tmp, item.tmp_dir)
+    if item.old is not None:
+        _unlink_quietly(item.old, item.dir)
 
 
 def _entry(path: str, info: os.stat_result) -> Reply:

@@ -129,15 +129,16 @@ def test_a_directory_put_in_the_way_after_staging_rolls_back(
     runner = _runner.Runner(str(workspace), -1, -1)
     original = _runner._commit
 
-    def commit_after_a_directory_appears(staged: list[_runner.Staged]) -> None:
+    def commit_after_a_directory_appears(commit: _runner.Commit) -> None:
         (workspace / "late").mkdir()
         (workspace / "late" / "x").write_text("x")
-        original(staged)
+        original(commit)
 
     files = [
         {"path": "keep.txt", "data": "Y2hhbmdlZAo="},
         {"path": "gone.txt", "data": None},
         {"path": "new.txt", "data": "bmV3Cg=="},
+        {"path": "fresh/deep/f.txt", "data": "Zgo="},  # directories made in the loop
         {"path": "late", "data": "bGF0ZQo="},
     ]
     monkeypatch.setattr(_runner, "_commit", commit_after_a_directory_appears)
@@ -149,7 +150,8 @@ def test_a_directory_put_in_the_way_after_staging_rolls_back(
     assert after == before
     monkeypatch.setattr(_runner, "_commit", original)
     files[-1]["path"] = "late2"
-    assert _runner.op_write_files(runner, {"files": files}) == {"count": 4}
+    assert _runner.op_write_files(runner, {"files": files}) == {"count": 5}
+    assert (workspace / "fresh/deep/f.txt").read_text() == "f\n"
     assert (workspace / "keep.txt").read_text() == "changed\n"
     assert (workspace / "late2").read_text() == "late\n"
     assert not (workspace / "gone.txt").exists()
@@ -172,16 +174,38 @@ def test_staged_content_has_no_name_until_the_commit(
     seen: list[dict[str, tuple[bytes | None, int]]] = []
     original = _runner._commit
 
-    def look_then_commit(staged: list[_runner.Staged]) -> None:
+    def look_then_commit(commit: _runner.Commit) -> None:
         seen.append(_snapshot(workspace))
-        original(staged)
+        original(commit)
 
     monkeypatch.setattr(_runner, "_commit", look_then_commit)
     runner = _runner.Runner(str(workspace), -1, -1)
-    files = [{"path": "keep.txt", "data": "eA=="}, {"path": "new.txt", "data": "eQ=="}]
+    files = [
+        {"path": "keep.txt", "data": "eA=="},
+        {"path": "new.txt", "data": "eQ=="},
+        {"path": "pkg/sub/mod.py", "data": "eg=="},
+        {"path": "pkg/sub/other.py", "data": "dw=="},
+    ]
     _runner.op_write_files(runner, {"files": files})
-    assert seen == [before]  # everything staged, nothing named yet
+    assert seen == [before]  # everything staged, nothing named and no directory made yet
     assert (workspace / "new.txt").read_text() == "y"
+    assert (workspace / "pkg/sub/mod.py").read_text() == "z"
+    assert (workspace / "pkg/sub/other.py").read_text() == "w"
+
+
+def test_new_directories_are_made_at_commit_even_without_o_tmpfile(
+    workspace: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sandloop.sandboxes import _runner
+
+    monkeypatch.setattr(_runner, "_UNNAMED", [False])
+    runner = _runner.Runner(str(workspace), -1, -1)
+    files = [{"path": "a/b/c.txt", "data": "Yw==", "mode": 0o640}, {"path": "a/d.txt", "data": ""}]
+    _runner.op_write_files(runner, {"files": files})
+    assert (workspace / "a/b/c.txt").read_text() == "c"
+    assert (workspace / "a/b/c.txt").stat().st_mode & 0o777 == 0o640
+    assert (workspace / "a/d.txt").read_bytes() == b""
+    assert not [p for p in workspace.rglob("*sandloop*")]
 
 
 async def test_an_empty_change_set_is_a_no_op(sandbox: LocalSandbox, workspace: Path) -> None:
