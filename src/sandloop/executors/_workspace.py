@@ -1,9 +1,10 @@
 """Reading a patch's files from the sandbox, and writing its plan back all or nothing.
 
 Private to ``executors``: :mod:`.apply_patch` checks the paths, reads every file a patch
-touches here, plans the change with :mod:`sandloop.patching` (pure), then writes it here. When a
-write fails or the call is cancelled mid-way, the files already written are put back as they
-were, so the workspace never holds half a patch.
+touches here, plans the change with :mod:`sandloop.patching` (pure), then writes it here as one
+``Sandbox.write_files`` commit: all or nothing in the runner, even when the container dies in
+the middle. For sandboxes that write one file at a time, and when the call is cancelled or the
+sandbox dies, the files are put back as they were, so the workspace never holds half a patch.
 """
 
 from __future__ import annotations
