@@ -161,7 +161,8 @@ class Sandbox(abc.ABC):
 
     @property
     def atomic_writes(self) -> bool:
-        """True when :meth:`write_files` is all or nothing: once it raised, no file changed."""
+        """True when :meth:`write_files` is all or nothing: after ``SandboxFileError``, no file
+        changed; after the sandbox died during the call, either all changes landed or none."""
         return False
 
     async def write_files(
@@ -170,11 +171,14 @@ class Sandbox(abc.ABC):
         """Write (``bytes``) and delete (``None``) several files as one change.
 
         Sandboxes over the runner commit all or nothing (:attr:`atomic_writes`): every path is
-        checked and every content staged beside its target before one tight loop renames them
-        into place, so a refused path, a directory in the way, a full disk or a sandbox dying
-        mid-call leaves every file as it was. This default, for other sandboxes, applies the
-        changes one by one with :meth:`write_file` and :meth:`delete_file`: after a failure the
-        earlier ones stay, and the caller must undo them (as ``apply_patch`` does).
+        checked and every content staged (and fsynced) before one tight loop makes the new
+        directories and renames the files into place, so a refused path, a directory in the
+        way or a full disk leaves every file as it was, and a sandbox dying mid-call leaves
+        either all of the change or none of it. Once the call is sent it is not abandoned:
+        cancelling the caller waits for the commit to finish (or fail). This default, for other
+        sandboxes, applies the changes one by one with :meth:`write_file` and
+        :meth:`delete_file`: after a failure the earlier ones stay, and the caller must undo
+        them (as ``apply_patch`` does).
 
         Args:
             changes: Workspace path to its new bytes, or ``None`` to delete the file.
