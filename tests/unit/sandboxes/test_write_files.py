@@ -343,3 +343,19 @@ async def _many_files(
     assert not [p for p in workspace.rglob("*sandloop*")]
     await sandbox.write_files(dict.fromkeys(changes))  # and delete them all at once
     assert not list(workspace.rglob("mod*.py"))
+
+
+async def test_a_cancelled_caller_waits_for_the_commit_to_end_whole(
+    sandbox: LocalSandbox, workspace: Path
+) -> None:
+    import anyio
+
+    big = os.urandom(16 * 1024 * 1024)
+    changes: dict[str, bytes | None] = {"one.bin": big, "two/two.bin": big, "three.txt": b"3"}
+    with anyio.move_on_after(0.01) as scope:
+        await sandbox.write_files(changes)
+    names = sorted(str(p.relative_to(workspace)) for p in workspace.rglob("*"))
+    assert names == ["one.bin", "three.txt", "two", "two/two.bin"]  # all landed, no leftovers
+    assert (workspace / "two/two.bin").read_bytes() == big
+    assert scope.cancel_called  # the deadline did fire; the commit was not abandoned
+    assert (await sandbox.exec(["true"])).ok  # and the channel is still in step
