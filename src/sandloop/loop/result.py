@@ -9,7 +9,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from sandloop.items import Message, OutputText, Response, Usage, dump_item
+from pydantic import ValidationError
+
+from sandloop.errors import ConfigError, InvalidResponseError
+from sandloop.items import (
+    Message,
+    OutputText,
+    Response,
+    Usage,
+    dump_item,
+    parse_items,
+    parse_response,
+)
 
 __all__ = ("RunResult", "RunStatus", "final_text")
 
@@ -70,9 +81,20 @@ class RunResult:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RunResult:
-        """Rebuild a result from :meth:`to_dict` output."""
-        from sandloop.items import parse_items, parse_response
+        """Rebuild a result from :meth:`to_dict` output.
 
+        Raises:
+            ConfigError: a field is missing or malformed (named in the message).
+        """
+        try:
+            return cls._from_dict(data)
+        except KeyError as exc:
+            raise ConfigError(f"a RunResult description needs {exc.args[0]!r}") from exc
+        except (InvalidResponseError, ValidationError, TypeError) as exc:
+            raise ConfigError(f"not a RunResult description: {exc}") from exc
+
+    @classmethod
+    def _from_dict(cls, data: dict[str, Any]) -> RunResult:
         return cls(
             run_id=data["run_id"],
             status=data["status"],

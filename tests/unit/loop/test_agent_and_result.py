@@ -180,3 +180,10 @@ def test_settling_a_computer_call_says_why_in_words() -> None:
     assert note.role == "developer"
     assert "Not run: the run was cancelled." in str(note.content)
     assert client_calls(t.history) == ([], [])
+
+
+def test_result_from_dict_names_what_is_missing() -> None:
+    data = RunResult(run_id="r1", status="completed", final_output="", items=[]).to_dict()
+    del data["history"]
+    with pytest.raises(ConfigError, match="history"):
+        RunResult.from_dict(data)
