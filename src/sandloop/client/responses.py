@@ -182,8 +182,8 @@ class ResponsesClient:
         """Poll a background response until it is no longer queued or in progress.
 
         The wait between retrieves starts at ``poll_interval`` and grows by half up to
-        ``max_poll_interval``. When the caller is cancelled, a cancel request is sent (shielded
-        from the cancellation, at most 10 s) before the cancellation goes on.
+        ``max_poll_interval``. When the caller is cancelled, or polling fails for good, a cancel
+        request is sent (shielded, at most 10 s) before the cancellation or error goes on.
 
         Raises:
             ResponseFailedError: the response ended ``failed`` or ``cancelled``.
@@ -198,7 +198,8 @@ class ResponsesClient:
                 await anyio.sleep(delay)
                 delay = min(self.max_poll_interval, delay * 1.5)
                 current = await self.retrieve(response_id)
-        except anyio.get_cancelled_exc_class():
+        except (anyio.get_cancelled_exc_class(), ApiError):
+            # Given up on: it must not run on (and bill) unseen.
             await self._cancel_quietly(response_id)
             raise
         return _checked(current)

@@ -419,3 +419,17 @@ async def test_background_cancelled_caller_cancels_on_the_server() -> None:
     assert scope.cancelled_caught
     assert seen[0] == "POST /v1/responses"
     assert seen[-1] == "POST /v1/responses/resp_1/cancel"
+
+
+async def test_background_polling_that_fails_cancels_on_the_server() -> None:
+    # Giving up on a background response must not leave it running (and billing) unseen.
+    rec = Recorder(
+        httpx.Response(200, json=response_json("queued", output=[])),
+        *[httpx.Response(503, json={"error": {"message": "down"}})] * 3,
+        httpx.Response(200, json=response_json("cancelled", output=[])),
+    )
+    async with make_client(rec, poll_interval=0.001) as client:
+        with pytest.raises(ServerError):
+            await client.create({"model": "m", "background": True})
+    calls = [f"{r.method} {r.url.path}" for r in rec.requests]
+    assert calls[-1] == "POST /v1/responses/resp_1/cancel"
