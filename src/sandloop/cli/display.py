@@ -88,6 +88,12 @@ def outcome_text(event: ev.ToolCallFinished) -> str:
     return event.status.replace("_", " ")
 
 
+def retry_reason(error: BaseException) -> str:
+    """The first line of why a stream broke, short enough for one display line."""
+    text = str(error).splitlines()[0] if str(error) else type(error).__name__
+    return text if len(text) <= 120 else text[:119] + "…"
+
+
 def _exit(outcome: Any) -> str:
     if getattr(outcome, "type", None) == "exit":
         return f"exit {outcome.exit_code}"
@@ -134,6 +140,8 @@ class RichDisplay:
         elif isinstance(event, ev.TextDelta):
             self._turn_text += event.delta
             self._text(event.delta)
+        elif isinstance(event, ev.ResponseRetrying):
+            self._retrying(event)
         elif isinstance(event, ev.TurnEnded):
             self._flush_text()
             self._spin("running tools" if event.pending_calls else "finishing")
@@ -145,6 +153,18 @@ class RichDisplay:
             self._tool_line(event)
         elif isinstance(event, ev.RunEnded):
             self._stop_spinner()
+
+    def _retrying(self, event: ev.ResponseRetrying) -> None:
+        # The unfinished line is dropped unprinted; lines already printed cannot be taken back,
+        # so the notice says they were void, and the answer streams again below it.
+        void = " (the text above is discarded)" if self._turn_text else ""
+        self._line = ""
+        self._turn_text = ""
+        self.console.print(
+            f"[yellow]↻ the answer was cut off ({escape(retry_reason(event.error))}); "
+            f"retry {event.attempt} of turn {event.turn} in {event.delay:.1f}s{void}[/]"
+        )
+        self._spin(f"waiting for the model (turn {event.turn}, retry {event.attempt})")
 
     def _tool_line(self, event: ev.ToolCallFinished) -> None:
         _, call = self._started.pop(event.call_id, (0.0, None))
@@ -266,6 +286,16 @@ class JsonDisplay:
             self._emit("turn_started", turn=event.turn)
         elif isinstance(event, ev.TextDelta):
             self._emit("text_delta", turn=event.turn, delta=event.delta)
+        elif isinstance(event, ev.ResponseRetrying):
+            # Readers drop this turn's text_delta events seen so far: the answer streams anew.
+            self._emit(
+                "response_retrying",
+                turn=event.turn,
+                attempt=event.attempt,
+                delay=round(event.delay, 3),
+                error=str(event.error),
+                discard_text=True,
+            )
         elif isinstance(event, ev.ToolCallStarted):
             self._emit(
                 "tool_call_started",

@@ -9,6 +9,7 @@ from sandloop.loop.api import run, run_sync, stream
 from sandloop.loop.events import (
     Compacted,
     ResponseCreated,
+    ResponseRetrying,
     RunEnded,
     RunEvent,
     RunStarted,
@@ -26,6 +27,7 @@ __all__ = (
     "AgentLoop",
     "Compacted",
     "ResponseCreated",
+    "ResponseRetrying",
     "RunEnded",
     "RunEvent",
     "RunResult",

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 __all__ = (
     "Compacted",
     "ResponseCreated",
+    "ResponseRetrying",
     "RunEnded",
     "RunEvent",
     "RunStarted",
@@ -75,6 +76,27 @@ class ResponseCreated(RunEvent):
 
     turn: int
     response_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseRetrying(RunEvent):
+    """The stream of a response broke before its end; the same request is sent again.
+
+    Everything streamed for this turn before this event (text deltas, the response id) belongs
+    to the broken answer: discard it. Nothing of it entered the run's items; the retry streams
+    the answer anew.
+
+    Attributes:
+        turn: The model call.
+        attempt: 1-based number of this retry (at most the client's ``retry.max_retries``).
+        error: Why the stream broke (``ApiConnectionError`` or ``ApiTimeoutError``).
+        delay: Seconds waited before the request is sent again.
+    """
+
+    turn: int
+    attempt: int
+    error: BaseException
+    delay: float
 
 
 @dataclass(frozen=True, slots=True)

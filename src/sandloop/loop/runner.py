@@ -20,6 +20,7 @@ from sandloop.client import ResponsesClient
 from sandloop.dispatch import Approvals, CallOutcome, Dispatcher, RunScope
 from sandloop.dispatch.outputs import call_id_of, call_label
 from sandloop.errors import (
+    ApiConnectionError,
     ApiError,
     ConfigError,
     MaxTurnsExceeded,
@@ -261,15 +262,42 @@ class AgentLoop:
         return response
 
     async def _stream_response(self, body: dict[str, Any]) -> Response:
+        """Stream one response; a stream cut before its end is sent again, the same body.
+
+        The client retries what fails before the stream opens; a cut after some events is
+        retried here, where the partial answer is simply dropped (items come only from a
+        completed response). A malformed stream is not retried: it would fail the same way.
+        """
+        policy = self.client.retry
+        retry = 0
+        while True:
+            outcome = await self._stream_once(body)
+            if isinstance(outcome, Response):
+                return outcome
+            if retry >= policy.max_retries:
+                raise outcome
+            delay = policy.delay(retry)
+            retry += 1
+            await self._emit(ev.ResponseRetrying(self.run_id, self.turn, retry, outcome, delay))
+            await anyio.sleep(delay)
+
+    async def _stream_once(self, body: dict[str, Any]) -> Response | ApiConnectionError:
+        """The streamed Response, or the connection error that cut it after it opened."""
         async with self.client.stream(body) as stream:
-            async for event in stream:
+            events = aiter(stream)
+            while True:
+                try:
+                    event = await anext(events)
+                except StopAsyncIteration:
+                    return stream.response
+                except ApiConnectionError as exc:  # timeouts included
+                    return exc
                 if isinstance(event, ResponseTextDeltaEvent):
                     await self._emit(
                         ev.TextDelta(self.run_id, self.turn, event.item_id, event.delta)
                     )
                 elif isinstance(event, ResponseCreatedEvent):
                     await self._emit(ev.ResponseCreated(self.run_id, self.turn, event.response.id))
-        return stream.response
 
     async def _on_call(self, index: int, call: Any, outcome: CallOutcome | None) -> None:
         tool = call_label(call)
@@ -306,6 +334,7 @@ class AgentLoop:
             turns=self.turn,
             history=list(self.transcript.history),
             last_response_id=self.responses[-1].id if self.responses else None,
+            pending_input=list(self.transcript.pending),
         )
 
     @contextlib.contextmanager
