@@ -53,6 +53,25 @@ class RunResult:
         history: The items a next request must build on: ``items`` unless the run compacted
             its history, then the compacted items and what followed.
         last_response_id: The id of the last response (to chain a follow-up run).
+        pending_input: The items the last response has not seen, in order: the outputs (real,
+            or synthetic after a stop) that answer its calls. A follow-up run chained onto
+            ``last_response_id`` must send them first, or the server rejects the request for
+            calls without an output; :meth:`continue_input` builds that input. Empty after a
+            completed run; the whole input when no response came back.
+
+    Example:
+        Going on after a stop, chained (``store=True``) or stateless::
+
+            try:
+                result = await run(agent, "fix the tests")
+            except MaxTurnsExceeded as stop:
+                result = stop.result
+            result = await run(
+                agent,
+                result.continue_input("go on"),
+                previous_response_id=result.last_response_id,
+            )
+            # store=False: run(agent, [*result.history, Message(role="user", content="go on")])
     """
 
     run_id: str
@@ -64,6 +83,26 @@ class RunResult:
     turns: int = 0
     history: list[Any] = field(default_factory=list)
     last_response_id: str | None = None
+    pending_input: list[Any] = field(default_factory=list)
+
+    def continue_input(self, message: str | list[Any] | None = None) -> list[Any]:
+        """The input of a follow-up run chained onto :attr:`last_response_id`.
+
+        Args:
+            message: A user message (or items) to send after :attr:`pending_input`.
+
+        Returns:
+            :attr:`pending_input`, then ``message``; pass it with
+            ``previous_response_id=result.last_response_id``.
+        """
+        extra: list[Any]
+        if message is None:
+            extra = []
+        elif isinstance(message, str):
+            extra = [Message(role="user", content=message)]
+        else:
+            extra = list(message)
+        return [*self.pending_input, *extra]
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form: items and responses in wire form."""
@@ -77,6 +116,7 @@ class RunResult:
             "turns": self.turns,
             "history": [dump_item(i) for i in self.history],
             "last_response_id": self.last_response_id,
+            "pending_input": [dump_item(i) for i in self.pending_input],
         }
 
     @classmethod
@@ -105,6 +145,8 @@ class RunResult:
             turns=data["turns"],
             history=parse_items(data["history"]),
             last_response_id=data.get("last_response_id"),
+            # Absent from results saved before the field existed.
+            pending_input=parse_items(data.get("pending_input") or []),
         )
 
 

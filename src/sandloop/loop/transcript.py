@@ -104,6 +104,7 @@ class Transcript:
         self._known = 0  # items the server already has (chained mode)
         self._turn_start = 0  # where the last response's output begins
         self.log: list[Any] = []  # every item of the run, compaction or not
+        self._unseen = 0  # where the items the last response has not seen begin, in ``log``
         self.add(items)
 
     def add(self, items: Iterable[Any]) -> None:
@@ -117,9 +118,19 @@ class Transcript:
         """Append a response's output; in chained mode the server now knows everything."""
         self._turn_start = len(self.history)
         self.add(output)
+        self._unseen = len(self.log)
         if not self.stateless and response_id is not None:
             self.previous_response_id = response_id
             self._known = len(self.history)
+
+    @property
+    def pending(self) -> list[Any]:
+        """The items added after the last response's output: what it has not seen.
+
+        Before any response, the run's whole input. A run that chains onto the last response
+        (``previous_response_id``) must send these first: they answer its calls.
+        """
+        return self.log[self._unseen :]
 
     def request_input(self) -> list[dict[str, Any]]:
         """The ``input`` of the next request (wire dicts, shared: do not modify them)."""
