@@ -133,24 +133,27 @@ async def test_a_connection_dropped_before_the_answer_is_retried(
         pytest.param([rate_limited(0.01)] * 4, RateLimitError, id="429-forever"),
         pytest.param([server_error(500)] * 4, ServerError, id="500-forever"),
         pytest.param([drop_connection()] * 4, ApiConnectionError, id="dropped-forever"),
-        pytest.param([drop_connection(after_events=5)], ApiConnectionError, id="cut-mid-stream"),
+        pytest.param(
+            [drop_connection(after_events=5)] * 4, ApiConnectionError, id="cut-mid-stream"
+        ),
         pytest.param([malformed_stream(after_events=4)], InvalidResponseError, id="malformed"),
     ],
 )
 async def test_persistent_faults_end_the_run_typed_and_its_history_resumes(
     image: str, workspace: Path, faults: list[Fault], error: type[ApiError]
 ) -> None:
-    # Retries exhausted (or a stream broken mid-answer, which is not retried): the run ends
-    # with the error; its history is complete up to the fault and valid to send again.
+    # Retries exhausted (a stream cut mid-answer is retried too; a malformed one is not): the
+    # run ends with the error; its history is complete up to the fault and valid to send again.
     agent = _agent(store=False)
-    failing = Turn(None, faults=faults) if len(faults) > 1 else _final(faults)
+    streamed = any(f.after_events for f in faults)  # the fault breaks an answer that began
+    failing = _final(faults) if streamed else Turn(None, faults=faults)
     turns: list[Any] = [_work(), failing]
-    if len(faults) > 1:
+    if not streamed:
         turns.append(_final([]))
     async with _setup(image, workspace, turns) as (sandbox, client, server):
         events = Events()
         outcome = await _attempt(
-            agent, "Make the file.", sandbox, client, on_event=events, stream=len(faults) == 1
+            agent, "Make the file.", sandbox, client, on_event=events, stream=streamed
         )
         assert isinstance(outcome, error), outcome
         ended = events.ended
