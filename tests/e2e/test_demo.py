@@ -55,11 +55,25 @@ def check_fixed(done: subprocess.CompletedProcess[str], target: Path) -> None:
     assert project_tests(target).returncode == 0
 
 
+def check_changes_listed(done: subprocess.CompletedProcess[str], target: Path) -> None:
+    # The project is a git repository with one commit: the end screen lists what changed.
+    assert "changed files\n shop/pricing.py +1 -1\n" in done.stdout
+    assert "not a git repository" not in done.stdout
+    status = subprocess.run(
+        ["git", "-C", str(target / "project"), "status", "--porcelain"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert status.stdout == " M shop/pricing.py\n"
+
+
 @pytest.mark.docker
 def test_demo_in_docker(tmp_path: Path, base_image: str) -> None:
     target = tmp_path / "demo"
     done = demo(target, SANDLOOP_IMAGE=base_image)
     check_fixed(done, target)
+    check_changes_listed(done, target)
     assert f"docker {base_image}" in done.stdout
 
 
@@ -67,7 +81,23 @@ def test_demo_in_a_local_sandbox_when_asked(tmp_path: Path) -> None:
     target = tmp_path / "demo"
     done = demo(target, SANDLOOP_DEMO_LOCAL="1")
     check_fixed(done, target)
+    check_changes_listed(done, target)
     assert "local sandbox" in done.stdout
+
+
+def test_demo_without_a_working_git_still_fixes_the_project(tmp_path: Path) -> None:
+    # A git that fails stands in for a missing one: the demo goes on without the list.
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    (fake / "git").write_text("#!/bin/sh\nexit 1\n")
+    (fake / "git").chmod(0o755)
+    target = tmp_path / "demo"
+    path = f"{fake}{os.pathsep}{os.environ.get('PATH', '')}"
+    done = demo(target, SANDLOOP_DEMO_LOCAL="1", PATH=path)
+    check_fixed(done, target)
+    assert "no git repository (is git installed?)" in done.stdout
+    assert "(not a git repository: no list of changed files)" in done.stdout
+    assert not (target / "project" / ".git").exists()
 
 
 def test_demo_without_docker_says_so_and_runs_locally(tmp_path: Path) -> None:

@@ -1,9 +1,11 @@
 """``sandloop demo``: a coding run replayed offline on a bundled buggy project.
 
 Part of ``cli``. Copies the project bundled in ``sandloop/cli/demo/project`` to a fresh
-directory, makes sure the base image is there (building it when missing), and replays the bundled
-cassette ``sandloop/cli/demo/cassette.json``: the model's side comes from the cassette, every
-tool call really runs (the tests fail, the code is read, apply_patch fixes it, the tests pass).
+directory (a git repository with one commit when git is installed, so the end screen lists the
+changed files as after ``sandloop run``), makes sure the base image is there (building it when
+missing), and replays the bundled cassette ``sandloop/cli/demo/cassette.json``: the model's
+side comes from the cassette, every tool call really runs (the tests fail, the code is read,
+apply_patch fixes it, the tests pass).
 Where no Docker engine answers, the same session runs in a ``LocalSandbox`` in that directory,
 so the first command works on any machine with Python. Needs no API key and no network.
 """
@@ -13,6 +15,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 from importlib import resources
@@ -29,10 +32,12 @@ from sandloop.cli.session import SessionOptions
 from sandloop.errors import ConfigError, SandloopError
 from sandloop.testing.cassette import Cassette
 
-__all__ = ("demo_data", "register")
+__all__ = ("demo_data", "git_init", "register")
 
 #: Set to ``1`` to run the demo in a LocalSandbox even when a Docker engine answers.
 LOCAL_ENV = "SANDLOOP_DEMO_LOCAL"
+
+_GIT_IDENTITY = ("-c", "user.name=sandloop demo", "-c", "user.email=demo@sandloop.invalid")
 
 
 def register(sub: Any) -> None:
@@ -73,6 +78,8 @@ def _demo(args: argparse.Namespace) -> int:
     shutil.copytree(data / "project", original)
     display: Display = JsonDisplay() if args.json else RichDisplay(Console(highlight=False))
     display.note(f"demo project copied to {project}")
+    if not git_init(project):
+        display.note("no git repository (is git installed?): the changed files are not listed")
     local = args.local or os.environ.get(LOCAL_ENV) == "1" or not _docker_ready(display)
     options = SessionOptions(
         task=str(cassette.meta.get("task") or "Fix the failing tests."),
@@ -90,6 +97,37 @@ def _demo(args: argparse.Namespace) -> int:
     if not args.json:
         print(f"\nThe project is in {project}: run its tests with `python3 -m unittest -v` there.")
     return status
+
+
+def git_init(project: Path) -> bool:
+    """Make ``project`` a git repository with one commit, as a real project would be.
+
+    The end screen then lists the changed files like after ``sandloop run``. The identity is
+    given on the command line, so no git configuration is written; hooks are off.
+
+    Returns:
+        Whether the repository was made (``False`` when git is missing or fails; the project
+        is then left as it was, without a ``.git``).
+    """
+    git = shutil.which("git")
+    if git is None:
+        return False
+    options = [*_GIT_IDENTITY, "-c", "core.hooksPath=/dev/null", "-c", "commit.gpgSign=false"]
+    steps = (["init", "-q"], ["add", "-A"], ["commit", "-q", "-m", "the demo project"])
+    for step in steps:
+        try:
+            done = subprocess.run(
+                [git, "-C", str(project), *options, *step],
+                capture_output=True,
+                timeout=60,
+                check=False,
+            )
+        except (OSError, subprocess.TimeoutExpired):
+            done = None
+        if done is None or done.returncode != 0:
+            shutil.rmtree(project / ".git", ignore_errors=True)
+            return False
+    return True
 
 
 def _target(wanted: Path | None) -> Path:
