@@ -26,6 +26,7 @@ from sandloop.testing import (
     ScriptedResponsesServer,
     Turn,
     apply_patch_call,
+    drop_connection,
     local_shell_call,
     message,
     shell_call,
@@ -516,3 +517,28 @@ def _transcript_has(home: Path, kind: str) -> bool:
     if not runs.is_dir():
         return False
     return any(f'"type": "{kind}"' in p.read_text() for p in runs.glob("*/transcript.jsonl"))
+
+
+def test_an_answer_cut_mid_stream_is_retried_and_shown_once(repo: Path, home: Path) -> None:
+    answer = "Checked the code.\nNothing needs fixing: the tests are about prices, and they add up."
+    # Cut after three text deltas: the first line of the answer has already been printed.
+    cut = drop_connection(after_events=7)
+    turns = [Turn([message(answer, phase="final_answer")], faults=[cut])]
+    with ScriptedResponsesServer(turns) as server:
+        done = sandloop(
+            "run", "--repo", str(repo), "--base-url", server.base_url, "Check it", home=home
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        first, again = server.create_requests
+        assert first.body == again.body
+    out = done.stdout
+    (notice,) = [line for line in out.splitlines() if line.startswith("↻")]
+    assert notice.startswith("↻ answer cut off (connection lost): retry 1 of turn 1 in ")
+    assert notice.endswith("s; the text above is discarded")
+    assert out.count("Nothing needs fixing: the tests are about prices, and they add up.") == 1
+    assert out.index(notice) < out.rindex("Checked the code.")
+    assert "completed in 1 turn(s)" in out
+    records = transcript(home)
+    kinds = [r["type"] for r in records]
+    assert kinds.count("request") == 2
+    assert kinds.count("response") == 1

@@ -24,6 +24,7 @@ from rich.status import Status
 
 from sandloop.cli.changes import FileChange
 from sandloop.dispatch.outputs import call_arguments_text
+from sandloop.errors import ApiTimeoutError
 from sandloop.items import Usage, dump_item
 from sandloop.loop import events as ev
 
@@ -89,9 +90,8 @@ def outcome_text(event: ev.ToolCallFinished) -> str:
 
 
 def retry_reason(error: BaseException) -> str:
-    """The first line of why a stream broke, short enough for one display line."""
-    text = str(error).splitlines()[0] if str(error) else type(error).__name__
-    return text if len(text) <= 120 else text[:119] + "…"
+    """Why a stream broke, in two words (the full message goes to the JSON display)."""
+    return "timed out" if isinstance(error, ApiTimeoutError) else "connection lost"
 
 
 def _exit(outcome: Any) -> str:
@@ -157,11 +157,11 @@ class RichDisplay:
     def _retrying(self, event: ev.ResponseRetrying) -> None:
         # The unfinished line is dropped unprinted; lines already printed cannot be taken back,
         # so the notice says they were void, and the answer streams again below it.
-        void = " (the text above is discarded)" if self._turn_text else ""
+        void = "; the text above is discarded" if self._turn_text else ""
         self._line = ""
         self._turn_text = ""
         self.console.print(
-            f"[yellow]↻ the answer was cut off ({escape(retry_reason(event.error))}); "
+            f"[yellow]↻ answer cut off ({retry_reason(event.error)}): "
             f"retry {event.attempt} of turn {event.turn} in {event.delay:.1f}s{void}[/]"
         )
         self._spin(f"waiting for the model (turn {event.turn}, retry {event.attempt})")

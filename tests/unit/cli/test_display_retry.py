@@ -9,7 +9,7 @@ from pathlib import Path
 from rich.console import Console
 
 from sandloop.cli.display import JsonDisplay, RichDisplay, Summary
-from sandloop.errors import ApiConnectionError
+from sandloop.errors import ApiConnectionError, ApiTimeoutError
 from sandloop.items import Usage
 from sandloop.loop import events as ev
 
@@ -43,12 +43,19 @@ def test_rich_says_the_text_above_is_void_and_does_not_print_the_cut_line() -> N
     lines = text.splitlines()
     retry = [line for line in lines if line.startswith("↻")]
     assert retry == [
-        "↻ the answer was cut off (POST /responses: the connection broke: peer closed (after 6 "
-        "events)); retry 1 of turn 1 in 0.5s (the text above is discarded)"
+        "↻ answer cut off (connection lost): retry 1 of turn 1 in 0.5s; the text above is discarded"
     ]
     assert "and the start of" not in text  # the unfinished line of the broken answer
     assert text.count("The whole answer.") == 1  # streamed once, not repeated as "final answer"
     assert lines.index(retry[0]) < lines.index("The whole answer.")
+
+
+def test_rich_names_a_timeout_and_says_nothing_of_text_when_none_streamed() -> None:
+    out = io.StringIO()
+    display = RichDisplay(Console(file=out, width=200, highlight=False))
+    display.event(ev.TurnStarted("r", 2))
+    display.event(ev.ResponseRetrying("r", 2, 2, ApiTimeoutError("read timed out"), 1.25))
+    assert out.getvalue() == "↻ answer cut off (timed out): retry 2 of turn 2 in 1.2s\n"
 
 
 def test_json_tells_readers_to_discard_the_turn_text() -> None:
