@@ -159,6 +159,13 @@ class Sandbox(abc.ABC):
     async def delete_file(self, path: str) -> None:
         """Delete a file (not a directory). Raises ``SandboxFileError`` when it is missing."""
 
+    async def ping(self) -> None:
+        """Check that the sandbox still answers; raises ``SandboxError`` when it does not.
+
+        This default stats the workspace; sandboxes over the runner send it a no-op.
+        """
+        await self.stat(".")
+
     @property
     def atomic_writes(self) -> bool:
         """True when :meth:`write_files` is all or nothing: after ``SandboxFileError``, no file

@@ -25,6 +25,8 @@ __all__ = ("SandboxPool",)
 S = TypeVar("S", bound=Sandbox)
 # After a failed start, wait before the next one (doubling up to this many seconds).
 _MAX_BACKOFF = 30.0
+# A waiting sandbox must answer a no-op this fast to be handed out.
+_PING_TIMEOUT = 5.0
 
 
 class SandboxPool(Generic[S]):
@@ -74,11 +76,20 @@ class SandboxPool(Generic[S]):
         return self._receive.statistics().current_buffer_used if self._receive else 0
 
     async def acquire(self) -> S:
-        """A started, never-used sandbox; the caller owns it (and closes it).
+        """A started, never-used, answering sandbox; the caller owns it (and closes it).
+
+        A sandbox that died while it waited in the pool (its container was killed, say) is
+        removed and the next one is taken, so callers never get a dead sandbox.
 
         Raises:
             SandboxError: The pool is closed, or the last start failed (e.g. no image).
         """
+        while True:
+            sandbox = await self._next()
+            if await self._answers(sandbox):
+                return sandbox
+
+    async def _next(self) -> S:
         if self._receive is None:
             raise SandboxError("the pool is not open: use `async with SandboxPool(...)`")
         try:
@@ -89,6 +100,21 @@ class SandboxPool(Generic[S]):
         if isinstance(item, BaseException):
             raise SandboxError(f"the pool could not start a sandbox: {item}") from item
         return item
+
+    @staticmethod
+    async def _answers(sandbox: S) -> bool:
+        try:
+            with anyio.fail_after(_PING_TIMEOUT):
+                await sandbox.ping()
+        except (SandboxError, TimeoutError):
+            with anyio.CancelScope(shield=True):
+                await sandbox.aclose()
+            return False
+        except BaseException:
+            with anyio.CancelScope(shield=True):
+                await sandbox.aclose()  # cancelled while checking: not handed out, not leaked
+            raise
+        return True
 
     async def aclose(
         self,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 from pathlib import Path
 
 import anyio
@@ -45,3 +47,26 @@ async def test_acquire_needs_an_open_pool(workspace: Path) -> None:
     pool = SandboxPool(lambda: LocalSandbox(workspace))
     with pytest.raises(SandboxError, match="not open"):
         await pool.acquire()
+
+
+async def test_a_sandbox_that_died_in_the_pool_is_never_handed_out(workspace: Path) -> None:
+    made: list[LocalSandbox] = []
+
+    def factory() -> LocalSandbox:
+        made.append(LocalSandbox(workspace))
+        return made[-1]
+
+    async with SandboxPool(factory, size=2) as pool:
+        with anyio.fail_after(30):
+            while pool.ready < 2:  # noqa: ASYNC110 - the pool exposes no event for this
+                await anyio.sleep(0.02)
+        doomed = made[0]
+        os.kill(int(doomed._runner().hello["pid"]), signal.SIGKILL)
+        with anyio.fail_after(30):
+            first = await pool.acquire()
+            second = await pool.acquire()
+        assert doomed not in (first, second)
+        for sb in (first, second):
+            async with sb:
+                assert (await sb.exec("echo alive")).stdout == b"alive\n"
+    assert doomed._client is None  # the dead one was closed, not leaked
