@@ -89,6 +89,16 @@ class ApplyPatchTool:
     def __repr__(self) -> str:
         return "ApplyPatchTool(as_custom=True)" if self.as_custom else "ApplyPatchTool()"
 
+    def options(self) -> dict[str, Any]:
+        """The keyword arguments that rebuild this tool (``ApplyPatchTool(**tool.options())``)."""
+        return {
+            "as_custom": self.as_custom,
+            "description": self.description,
+            "sequential": self.sequential,
+            "needs_approval": self.needs_approval,
+            "timeout": self.timeout,
+        }
+
     def definition(self) -> dict[str, Any]:
         """The request's ``tools`` entry: hosted ``apply_patch``, or the custom tool."""
         if not self.as_custom:

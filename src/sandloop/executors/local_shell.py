@@ -87,6 +87,17 @@ class LocalShellTool:
     def __repr__(self) -> str:
         return "LocalShellTool()"
 
+    def options(self) -> dict[str, Any]:
+        """The keyword arguments that rebuild this tool (``LocalShellTool(**tool.options())``)."""
+        return {
+            "default_timeout": self.limits.default_timeout,
+            "max_timeout": self.limits.max_timeout,
+            "max_output_length": self.limits.default_max_output_length,
+            "allow_user": self.allow_user,
+            "needs_approval": self.needs_approval,
+            "timeout": self.timeout,
+        }
+
     def definition(self) -> dict[str, Any]:
         """The ``{"type": "local_shell"}`` entry of the request's ``tools``."""
         return {"type": "local_shell"}

@@ -114,6 +114,18 @@ class ShellTool:
     def __repr__(self) -> str:
         return "ShellTool()"
 
+    def options(self) -> dict[str, Any]:
+        """The keyword arguments that rebuild this tool (``ShellTool(**tool.options())``)."""
+        return {
+            "environment": self.environment,
+            "default_timeout": self.limits.default_timeout,
+            "max_timeout": self.limits.max_timeout,
+            "max_output_length": self.limits.default_max_output_length,
+            "max_output_limit": self.limits.max_output_length,
+            "needs_approval": self.needs_approval,
+            "timeout": self.timeout,
+        }
+
     def definition(self) -> dict[str, Any]:
         """The ``{"type": "shell"}`` entry of the request's ``tools``."""
         out: dict[str, Any] = {"type": "shell"}

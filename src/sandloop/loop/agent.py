@@ -82,7 +82,9 @@ class Agent:
         object.__setattr__(self, "registry", registry)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready description; tools by import path (``module:name``) or as dicts."""
+        """JSON-ready description. Tools appear by import path (``module:name``), as
+        ``{"tool": path, "options": {...}}`` when they have options (the built-in tools), or as
+        the hosted tool's definition dict."""
         return {
             "model": self.model,
             "instructions": self.instructions,
@@ -122,18 +124,25 @@ class Agent:
 
 def _tool_ref(tool: Any) -> str | dict[str, Any]:
     if isinstance(tool, Mapping):
-        return dict(tool)
+        return dict(tool)  # a hosted tool's definition, sent as it is
     path = getattr(tool, "import_path", None)
     if isinstance(path, str):
-        return path
-    # Other tool objects are rebuilt from their class with default options.
+        return path  # a decorated function: importing it gives the tool back
     kind = type(tool)
-    return f"{kind.__module__}:{kind.__qualname__}"
+    ref = f"{kind.__module__}:{kind.__qualname__}"
+    options = getattr(tool, "options", None)
+    if callable(options):
+        return {"tool": ref, "options": options()}
+    return ref  # rebuilt from its class with default options
 
 
 def _load_tool(ref: str | Mapping[str, Any]) -> Any:
+    options: Mapping[str, Any] = {}
     if isinstance(ref, Mapping):
-        return dict(ref)
+        if "tool" not in ref:
+            return dict(ref)
+        options = ref.get("options") or {}
+        ref = str(ref["tool"])
     module_name, _, name = ref.partition(":")
     try:
         target: Any = importlib.import_module(module_name)
@@ -141,7 +150,9 @@ def _load_tool(ref: str | Mapping[str, Any]) -> Any:
             target = getattr(target, part)
     except (ImportError, AttributeError) as exc:
         raise ConfigError(f"cannot import tool {ref!r}: {exc}") from exc
-    tool = target() if isinstance(target, type) else target
+    if options and not isinstance(target, type):
+        raise ConfigError(f"tool {ref!r} takes no options: it is not a class")
+    tool = target(**options) if isinstance(target, type) else target
     if not isinstance(tool, Tool):
         raise ConfigError(f"{ref!r} is not a tool (decorate it with @sandloop.tool)")
     return tool

@@ -187,3 +187,47 @@ def test_result_from_dict_names_what_is_missing() -> None:
     del data["history"]
     with pytest.raises(ConfigError, match="history"):
         RunResult.from_dict(data)
+
+
+def test_built_in_tools_keep_their_options_through_json() -> None:
+    from sandloop.executors import ApplyPatchTool, ComputerTool, LocalShellTool, ShellTool
+
+    tools = [
+        ShellTool(default_timeout=30, max_output_length=2000, needs_approval=True),
+        LocalShellTool(max_timeout=60, default_timeout=10, allow_user=True),
+        ApplyPatchTool(as_custom=True, timeout=5.0),
+        ComputerTool(preview=True, display_size=(1024, 768), environment="browser"),
+    ]
+    agent = Agent(model="m", tools=tools)
+    again = Agent.from_dict(json.loads(json.dumps(agent.to_dict())))
+    assert [type(t) for t in again.tools] == [type(t) for t in tools]
+    for before, after in zip(tools, again.tools, strict=True):
+        assert after.options() == before.options()  # type: ignore[attr-defined]
+    assert again.registry.definitions() == agent.registry.definitions()
+    assert again.tools[0].limits == tools[0].limits  # type: ignore[attr-defined]
+
+
+def test_a_computer_tool_over_a_user_computer_is_not_data() -> None:
+    from sandloop.executors import ComputerTool
+
+    class Screen:
+        display_size = (800, 600)
+        environment = "linux"
+
+        async def screenshot(self) -> bytes:
+            return b""
+
+        async def _act(self, *args: object, **kwargs: object) -> None: ...
+
+        click = double_click = drag = keypress = move = scroll = type = wait = _act
+
+    tool_ = ComputerTool(Screen())  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="cannot be described as data"):
+        Agent(model="m", tools=[tool_]).to_dict()
+
+
+def test_options_for_a_function_path_are_refused() -> None:
+    with pytest.raises(ConfigError, match="takes no options"):
+        Agent.from_dict(
+            {"model": "m", "tools": [{"tool": f"{__name__}:lookup", "options": {"a": 1}}]}
+        )

@@ -82,6 +82,25 @@ class ComputerTool:
             weakref.WeakKeyDictionary()
         )
 
+    def options(self) -> dict[str, Any]:
+        """The keyword arguments that rebuild this tool (``ComputerTool(**tool.options())``).
+
+        Raises:
+            ConfigError: the tool drives a user-supplied ``Computer``, which is not plain data.
+        """
+        if self.computer is not None:
+            raise ConfigError(
+                "a ComputerTool over your own Computer cannot be described as data; "
+                "rebuild it in code"
+            )
+        return {
+            "preview": self.preview,
+            "display_size": list(self.display_size),
+            "environment": self.environment,
+            "needs_approval": self.needs_approval,
+            "timeout": self.timeout,
+        }
+
     def definition(self) -> dict[str, Any]:
         if not self.preview:
             return {"type": "computer"}
