@@ -161,21 +161,25 @@ def _mark_missing_newlines(lines: Iterable[str]) -> Iterable[str]:
 
 def extract_tree(tar: tarfile.TarFile, dest: Path, *, strip: int = 1) -> None:
     """Extract a tar into ``dest`` (which must be empty or missing), dropping ``strip`` leading
-    path components, refusing members or links that would land outside it."""
+    path components, refusing members or links that would land outside it.
+
+    The sandbox's files are untrusted, so everything is judged before anything is written, on
+    the tar alone: a link leading out (also through other links of the tree), a name with
+    ``..`` or one that passes through a link is refused. Symlinks are made last, so nothing is
+    ever written through one, whatever ``tarfile``'s own checks make of a link chain.
+    """
     if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
         raise FileExistsError(f"{dest} exists and is not an empty directory")
-    members, refused = [], []
+    members: list[tarfile.TarInfo] = []
     for member in tar.getmembers():
         path = _member_path(member.name, strip)
         if path is None:
             continue
         member.name = path
-        # Checked before anything is written: the sandbox's files are untrusted, and a link
-        # out of the tree must neither land on the host nor leave half an export behind.
-        try:
-            members.append(tarfile.data_filter(member, str(dest)))
-        except tarfile.FilterError as exc:
-            refused.append(f"{path} ({exc})")
+        if member.islnk():  # a hard link names another member: strip it the same way
+            member.linkname = _member_path(member.linkname, strip) or ""
+        members.append(member)
+    refused = _refused(members, dest)
     if refused:
         raise WorkspacePathError(
             f"not exported: {len(refused)} link(s) lead out of the workspace: "
@@ -183,5 +187,61 @@ def extract_tree(tar: tarfile.TarFile, dest: Path, *, strip: int = 1) -> None:
             path=refused[0].split(" (", 1)[0],
         )
     dest.mkdir(parents=True, exist_ok=True)
-    tar.extractall(dest, members=members, filter="data")
+    links_last = sorted(members, key=lambda member: member.issym())
+    tar.extractall(dest, members=links_last, filter="data")
     os.chmod(dest, stat.S_IMODE(dest.stat().st_mode) | 0o700)
+
+
+def _refused(members: list[tarfile.TarInfo], dest: Path) -> list[str]:
+    """``"path (why)"`` for each member that could write or point outside ``dest``."""
+    links = {member.name: member.linkname for member in members if member.issym()}
+    refused = []
+    for member in members:
+        try:
+            tarfile.data_filter(member, str(dest))
+        except tarfile.FilterError as exc:
+            refused.append(f"{member.name} ({exc})")
+            continue
+        names = [member.name, member.linkname] if member.islnk() else [member.name]
+        why = next(filter(None, (_through_link(name, links) for name in names)), None)
+        if why is None and member.issym() and _leads_out(member.name, member.linkname, links):
+            why = f"links to {member.linkname!r}, outside the workspace"
+        if why is not None:
+            refused.append(f"{member.name} ({why})")
+    return refused
+
+
+def _through_link(name: str, links: dict[str, str]) -> str | None:
+    parts = name.split("/")
+    if ".." in parts:
+        return "its name contains '..'"
+    for end in range(1, len(parts)):
+        if "/".join(parts[:end]) in links:
+            return f"its path passes through the link {'/'.join(parts[:end])!r}"
+    return None
+
+
+def _leads_out(path: str, target: str, links: dict[str, str]) -> bool:
+    """Whether the symlink ``path -> target`` resolves outside the tree, following the tree's
+    own links the way the kernel will once they are all on disk."""
+    if target.startswith("/"):
+        return True
+    resolved = path.split("/")[:-1]
+    pending = [part for part in target.split("/") if part not in ("", ".")]
+    hops = 0
+    while pending:
+        part = pending.pop(0)
+        if part == "..":
+            if not resolved:
+                return True
+            resolved.pop()
+            continue
+        resolved.append(part)
+        link = links.get("/".join(resolved))
+        if link is not None:
+            hops += 1
+            if hops > 40 or link.startswith("/"):
+                return True  # a loop, or absolute: never followed inside the export
+            resolved.pop()
+            pending = [p for p in link.split("/") if p not in ("", ".")] + pending
+    return False
