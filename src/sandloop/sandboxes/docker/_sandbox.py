@@ -261,7 +261,8 @@ class DockerSandbox(RunnerSandbox):
             # is still confined: no capabilities, no-new-privileges, no network.
             return f"{os.getuid()}:{os.getgid()}"
         image_user = str(config.get("User") or "")
-        return image_user if image_user not in ("", "root", "0", "0:0") else "1000:1000"
+        # "root:root" and "0:1000" are root too: only the user part decides.
+        return image_user if image_user.partition(":")[0] not in ("", "root", "0") else "1000:1000"
 
     def _attach(self) -> socket.socket:
         assert self._docker is not None
