@@ -365,7 +365,8 @@ class Command:
             sel.register(child.stdin, select.POLLOUT)
         view = memoryview(data or b"")
         exited_at: float | None = None
-        while reading:
+        # Also while stdin is still being fed: a command may close its output and read on.
+        while reading or child.stdin is not None:
             now = time.monotonic()
             if deadline is not None and now >= deadline and self.killed_reason is None:
                 self.kill("timeout")

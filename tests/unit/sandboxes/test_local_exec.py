@@ -87,6 +87,17 @@ async def test_stdin_bytes_are_fed_and_closed(sandbox: LocalSandbox) -> None:
     assert no_stdin.stdout == b""
 
 
+async def test_stdin_is_fed_whole_to_a_command_that_closed_its_output(
+    sandbox: LocalSandbox, workspace: Path
+) -> None:
+    # Its output pipes reach EOF at once; the stdin it still reads must not stop being fed.
+    payload = b"x" * (1024 * 1024)
+    result = await sandbox.exec("exec >&- 2>&-; wc -c > count", stdin=payload, timeout=10)
+    assert not result.timed_out
+    assert result.exit_code == 0
+    assert (workspace / "count").read_text().strip() == str(len(payload))
+
+
 async def test_command_not_found_and_signals(sandbox: LocalSandbox) -> None:
     missing = await sandbox.exec(["definitely-not-a-command-xyz"])
     assert missing.exit_code == 127
