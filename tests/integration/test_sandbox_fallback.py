@@ -84,3 +84,16 @@ async def test_file_operations_and_confinement(sandbox: DockerSandbox, tmp_path:
     with pytest.raises(SandboxFileError) as info:
         await sandbox.delete_file("d/f.bin")
     assert info.value.reason == "not_found"
+
+
+async def test_input_the_command_does_not_read_is_not_an_error(
+    sandbox: DockerSandbox, tmp_path: Path
+) -> None:
+    # More than the socket buffers hold: the exec ends before taking it all, as the runner's do.
+    big = b"x" * (8 * 1024 * 1024)
+    result = await sandbox.exec(["true"], stdin=big)
+    assert result.exit_code == 0
+    (tmp_path / "out").symlink_to("/etc")
+    with pytest.raises(WorkspacePathError):
+        await sandbox.write_file("out/big", big)
+    assert (await sandbox.exec("echo still here")).stdout == b"still here\n"

@@ -19,6 +19,8 @@ import base64
 import posixpath
 import secrets
 import time
+from collections.abc import Callable
+from contextlib import suppress
 from typing import Protocol
 
 import anyio
@@ -234,15 +236,7 @@ class ExecFallbackClient:
         )
         out, err = bytearray(), bytearray()
         try:
-            if stdin is not None:
-                await mux.send(stdin)
-                mux.shutdown_write()
-            while True:
-                try:
-                    kind, payload = await mux.read_frame()
-                except anyio.EndOfStream:
-                    break
-                (out if kind == STDOUT else err).extend(payload)
+            await _exchange(mux, stdin, out.extend, err.extend)
         finally:
             await mux.aclose()
         return await self._engine.exec_exit_code(exec_id), bytes(out), bytes(err)
@@ -264,7 +258,7 @@ class ExecFallbackClient:
         timed_out = False
         try:
             with anyio.move_on_after(req.get("timeout")) as scope:
-                await self._pump(mux, data, out, err)
+                await _exchange(mux, data, out.feed, err.feed)
             timed_out = scope.cancelled_caught
             if timed_out:
                 await self._kill(token)
@@ -280,23 +274,35 @@ class ExecFallbackClient:
                 "stdout": base64.b64encode(o).decode(), "stderr": base64.b64encode(e).decode(),
                 "stdout_dropped": od, "stderr_dropped": ed}  # fmt: skip
 
-    @staticmethod
-    async def _pump(mux: MuxSocket, data: bytes | None, out: Capture, err: Capture) -> None:
-        async with anyio.create_task_group() as tg:
-            if data is not None:
-
-                async def feed() -> None:
-                    await mux.send(data)
-                    mux.shutdown_write()
-
-                tg.start_soon(feed)
-            while True:
-                try:
-                    kind, payload = await mux.read_frame()
-                except anyio.EndOfStream:
-                    break
-                (out if kind == STDOUT else err).feed(payload)
-
     async def _kill(self, token: str) -> None:
         with anyio.move_on_after(10):
             await self._run(["sh", "-c", _KILL, "sh", token], stdin=None)
+
+
+async def _exchange(
+    mux: MuxSocket,
+    data: bytes | None,
+    stdout: Callable[[bytes], object],
+    stderr: Callable[[bytes], object],
+) -> None:
+    """Feed ``data`` to the exec's stdin while handing its output over until it ends.
+
+    Input the command does not take (it exited first, or closed its stdin) is dropped, as the
+    runner drops it: once the output has ended, nobody is left to read the rest.
+    """
+    async with anyio.create_task_group() as tg:
+        if data is not None:
+
+            async def feed() -> None:
+                with suppress(anyio.BrokenResourceError, anyio.ClosedResourceError):
+                    await mux.send(data)
+                    mux.shutdown_write()
+
+            tg.start_soon(feed)
+        while True:
+            try:
+                kind, payload = await mux.read_frame()
+            except anyio.EndOfStream:
+                break
+            (stdout if kind == STDOUT else stderr)(payload)
+        tg.cancel_scope.cancel()
