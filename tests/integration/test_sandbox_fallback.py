@@ -97,3 +97,14 @@ async def test_input_the_command_does_not_read_is_not_an_error(
     with pytest.raises(WorkspacePathError):
         await sandbox.write_file("out/big", big)
     assert (await sandbox.exec("echo still here")).stdout == b"still here\n"
+
+
+async def test_a_copied_workspace_belongs_to_the_sandbox_user(
+    bare_image: str, tmp_path: Path
+) -> None:
+    (tmp_path / "a.txt").write_text("a\n")
+    async with DockerSandbox(bare_image, workspace=tmp_path, mount="copy", user="2000:2000") as sb:
+        owner = await sb.exec(["stat", "-c", "%u:%g", "a.txt"])
+        assert owner.stdout.strip() == b"2000:2000"
+        assert (await sb.exec("echo b >> a.txt")).ok
+    assert (tmp_path / "a.txt").read_text() == "a\n"

@@ -215,9 +215,9 @@ class DockerSandbox(RunnerSandbox):
             uid, gid = ids.stdout.split()
             fallback.hello.update(uid=int(uid), gid=int(gid))
         if self.mount == "copy":
-            await self._copy_in(
-                int(client.hello.get("uid", 1000)), int(client.hello.get("gid", 1000))
-            )
+            # The hello of whichever client serves (the fallback's after a missing python3).
+            hello = self._runner().hello
+            await self._copy_in(int(hello.get("uid", 1000)), int(hello.get("gid", 1000)))
 
     def _create(self) -> Container:
         assert self._docker is not None
