@@ -415,6 +415,18 @@ class Command:
         }
 
 
+def _too_large(req: Request, size: int) -> Reply:
+    """The error sent instead of a reply larger than a frame may be."""
+    what = f"the reply ({size} bytes) is larger than a runner frame may be ({MAX_FRAME})"
+    if req.get("op") == "read":
+        path = str(req.get("path"))
+        message = f"{path}: {what}; read less of it (max_bytes)"
+        error = {"type": "file", "reason": "too_large", "message": message, "path": path}
+    else:
+        error = {"type": "request", "message": what + "; ask for less (max_output)"}
+    return {"id": req.get("id"), "ok": False, "error": error}
+
+
 def _raise_oom_score(pid: int) -> None:
     """Make the command, not the runner, the OOM killer's first choice (no privilege needed)."""
     # Plain descriptors: a Python file object costs more than the write, on every command.
@@ -1117,8 +1129,12 @@ class Runner:
             raise FileOpError("not_found", f"working directory {cwd} does not exist", cwd)
         return full
 
-    def send(self, message: Reply) -> None:
+    def send(self, message: Reply, request: Request | None = None) -> None:
         body = json.dumps(message, separators=(",", ":")).encode("utf-8")
+        if len(body) > MAX_FRAME:
+            # The client drops a channel that sends more: the request fails alone instead.
+            too_large = _too_large(request or {}, len(body))
+            body = json.dumps(too_large, separators=(",", ":")).encode("utf-8")
         data = memoryview(HEADER.pack(len(body)) + body)
         with self.write_lock:
             while data:
@@ -1141,7 +1157,7 @@ class Runner:
             reply = {"id": rid, "ok": False, "error": error}
         # When the channel is gone the reader loop sees EOF and exits; nothing to do here.
         with contextlib.suppress(OSError):
-            self.send(reply)
+            self.send(reply, req)
 
     def frames(self) -> Any:
         buf = bytearray()

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import struct
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 from sandloop.sandboxes import _runner
 from sandloop.sandboxes._runner_backed import RUNNER_PATH
@@ -47,3 +51,32 @@ def test_runner_says_hello_and_survives_stdin_eof(tmp_path: Path) -> None:
     assert hello["id"] == 0
     assert hello["result"]["hello"] == "sandloop-runner"
     assert {"exec", "read", "write", "cancel"} <= set(hello["result"]["ops"])
+
+
+def test_a_reply_over_the_frame_limit_is_an_error_not_a_broken_channel(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The client drops a channel that sends a frame over the limit: the runner must never send
+    # one, so a request asking for too much fails alone.
+    monkeypatch.setattr(_runner, "MAX_FRAME", 4096)
+    (tmp_path / "big").write_bytes(b"x" * 8192)
+    read_fd, write_fd = os.pipe()
+    try:
+        runner = _runner.Runner(str(tmp_path), -1, write_fd)
+        runner.handle({"id": 7, "op": "read", "path": "big"})
+        runner.handle({"id": 8, "op": "exec", "argv": ["head", "-c", "8192", "big"]})
+        os.close(write_fd)
+        with os.fdopen(read_fd, "rb") as fh:
+            data = fh.read()
+    finally:
+        with contextlib.suppress(OSError):
+            os.close(write_fd)
+    replies = []
+    while data:
+        (size,) = struct.unpack(">I", data[:4])
+        assert size <= 4096
+        replies.append(json.loads(data[4 : 4 + size]))
+        data = data[4 + size :]
+    assert [(r["id"], r["ok"]) for r in replies] == [(7, False), (8, False)]
+    assert replies[0]["error"]["reason"] == "too_large"
+    assert "max_output" in replies[1]["error"]["message"]
