@@ -89,6 +89,14 @@ def _os_error(exc: OSError, path: str) -> FileOpError:
     return FileOpError(reason, f"{path}: {exc.strerror or exc}", path)
 
 
+def _nofollow_error(exc: OSError, path: str, during: str) -> FileOpError:
+    """The error of an ``O_NOFOLLOW`` open: ELOOP there is a symlink swapped in after we looked
+    (readlink said it was none), so it is refused as an escape."""
+    if exc.errno == errno.ELOOP:
+        return FileOpError("escape", f"{path}: symlink changed during the {during}", path)
+    return _os_error(exc, path)
+
+
 # --- bounded output capture ------------------------------------------------------------------
 
 
@@ -555,11 +563,7 @@ class Workspace:
                     if made is not None:
                         made.append((os.dup(parent), name))
             except OSError as exc:
-                # A symlink swapped in after our readlink shows up here as ELOOP: refuse it.
-                if exc.errno == errno.ELOOP:
-                    msg = f"{path}: symlink changed during the walk"
-                    raise FileOpError("escape", msg, path) from None
-                raise _os_error(exc, path) from None
+                raise _nofollow_error(exc, path, "walk") from None
         raise FileOpError("io", f"{path}: could not create directory {name!r}", path)
 
 
@@ -600,10 +604,7 @@ def op_read(runner: Runner, req: Request) -> Reply:
         try:
             fd = os.open(res.name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=res.parent)
         except OSError as exc:
-            if exc.errno == errno.ELOOP:
-                msg = f"{path}: symlink changed during the read"
-                raise FileOpError("escape", msg, path) from None
-            raise _os_error(exc, path) from None
+            raise _nofollow_error(exc, path, "read") from None
         _check_regular(fd, path)
         with os.fdopen(fd, "rb") as fh:
             limit = req.get("max_bytes")

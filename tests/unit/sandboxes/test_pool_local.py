@@ -14,13 +14,21 @@ from sandloop.sandboxes import LocalSandbox
 from sandloop.sandboxes.pool import SandboxPool
 
 
+class _Recorder:
+    """A pool factory of LocalSandboxes over one workspace that keeps every one it made."""
+
+    def __init__(self, workspace: Path) -> None:
+        self.workspace = workspace
+        self.made: list[LocalSandbox] = []
+
+    def __call__(self) -> LocalSandbox:
+        self.made.append(LocalSandbox(self.workspace))
+        return self.made[-1]
+
+
 async def test_acquire_gives_fresh_started_sandboxes_and_refills(workspace: Path) -> None:
-    made: list[LocalSandbox] = []
-
-    def factory() -> LocalSandbox:
-        made.append(LocalSandbox(workspace))
-        return made[-1]
-
+    factory = _Recorder(workspace)
+    made = factory.made
     async with SandboxPool(factory, size=2) as pool:
         got = [await pool.acquire() for _ in range(5)]
         assert len({id(sb) for sb in got}) == 5  # never the same one twice
@@ -50,12 +58,8 @@ async def test_acquire_needs_an_open_pool(workspace: Path) -> None:
 
 
 async def test_a_sandbox_that_died_in_the_pool_is_never_handed_out(workspace: Path) -> None:
-    made: list[LocalSandbox] = []
-
-    def factory() -> LocalSandbox:
-        made.append(LocalSandbox(workspace))
-        return made[-1]
-
+    factory = _Recorder(workspace)
+    made = factory.made
     async with SandboxPool(factory, size=2) as pool:
         with anyio.fail_after(30):
             while pool.ready < 2:  # noqa: ASYNC110 - the pool exposes no event for this
