@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import docker.errors
 import pytest
 
 from sandloop.errors import SandboxFileError, WorkspacePathError
@@ -122,6 +123,20 @@ async def test_hardened_defaults(sandbox: DockerSandbox, docker_client: Any) -> 
     assert caps.stdout.split()[-1] == b"0000000000000000"
     nnp = await sandbox.exec("grep NoNewPrivs /proc/self/status")
     assert nnp.stdout.split()[-1] == b"1"
+
+
+async def test_the_channel_is_not_kept_in_the_engines_log(
+    sandbox: DockerSandbox, docker_client: Any
+) -> None:
+    # Every reply crosses the runner's stdout: an engine log of it would hold every file read
+    # and every command's output on the host's disk, growing for the whole run.
+    await sandbox.write_file("big.bin", os.urandom(512 * 1024))
+    assert len(await sandbox.read_file("big.bin")) == 512 * 1024
+    try:
+        logged = docker_client.api.logs(sandbox.container_id, stdout=True, stderr=True)
+    except docker.errors.APIError:  # the engine keeps no log of the container to read
+        logged = b""
+    assert len(logged) < 4096
 
 
 async def test_no_network_by_default(sandbox: DockerSandbox) -> None:

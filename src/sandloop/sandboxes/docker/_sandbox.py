@@ -245,6 +245,9 @@ class DockerSandbox(RunnerSandbox):
             memswap_limit=self.memory,
             nano_cpus=int(self.cpus * 1e9),
             init=True,
+            # Every reply (file contents, command output) crosses the runner's stdout: an
+            # engine log would copy all of it to the host's disk. The attach stream still works.
+            log_config=docker.types.LogConfig(type="none"),
             tmpfs=self.tmpfs or None,
             volumes=volumes,
             # The engine removes the container once it stops, so nothing is left when this
