@@ -9,6 +9,7 @@ import os
 import socket
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -157,23 +158,32 @@ def list_images(client: docker.DockerClient, repo_prefix: str) -> list[dict[str,
 
 
 def list_sandboxes(client: docker.DockerClient) -> list[dict[str, Any]]:
-    """Every container (running or not) that carries sandloop's label."""
+    """Every container (running or not) that carries sandloop's label.
+
+    Two list calls and nothing per container: containers come and go meanwhile (auto-removed
+    sandboxes) and a leftover's image may be gone, and neither may fail the listing.
+    """
     with engine_errors("listing containers"):
-        rows = []
-        for c in client.containers.list(all=True, filters={"label": LABEL}):
-            labels = c.labels
-            rows.append(
-                {
-                    "id": c.short_id,
-                    "name": c.name,
-                    "image": (c.image.tags or [c.image.short_id])[0] if c.image else "?",
-                    "status": c.status,
-                    "created": c.attrs.get("Created", ""),
-                    "host": labels.get("org.sandloop.host", ""),
-                    "host_pid": labels.get("org.sandloop.host-pid", ""),
-                }
-            )
-        return rows
+        summaries = client.api.containers(all=True, filters={"label": LABEL})
+        names = {image["Id"]: image.get("RepoTags") or [] for image in client.api.images()}
+    rows = []
+    for summary in summaries:
+        labels = summary.get("Labels") or {}
+        image_id = str(summary.get("ImageID") or "")
+        tags = [tag for tag in names.get(image_id, []) if tag != "<none>:<none>"]
+        created = datetime.fromtimestamp(int(summary.get("Created") or 0), UTC)
+        rows.append(
+            {
+                "id": str(summary["Id"])[:12],
+                "name": str((summary.get("Names") or ["?"])[0]).lstrip("/"),
+                "image": tags[0] if tags else image_id.removeprefix("sha256:")[:12] or "?",
+                "status": str(summary.get("State") or "?"),
+                "created": created.isoformat(),
+                "host": labels.get("org.sandloop.host", ""),
+                "host_pid": labels.get("org.sandloop.host-pid", ""),
+            }
+        )
+    return rows
 
 
 def remove_container(client: docker.DockerClient, container_id: str) -> None:
