@@ -106,6 +106,7 @@ class _Xlib:
         lib.XGetImage.argtypes = [ctypes.c_void_p, ctypes.c_ulong, ctypes.c_int, ctypes.c_int]
         lib.XGetImage.argtypes += [ctypes.c_uint, ctypes.c_uint, ctypes.c_ulong, ctypes.c_int]
         lib.XFree.argtypes = [ctypes.c_void_p]
+        lib.XSync.argtypes = [ctypes.c_void_p, ctypes.c_int]
         lib.XInternAtom.restype = ctypes.c_ulong
         lib.XInternAtom.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_int]
         lib.XGetSelectionOwner.restype = ctypes.c_ulong
@@ -184,6 +185,9 @@ def display_size(name: str) -> tuple[int, int] | None:
         screen = xlib.lib.XDefaultScreen(ctypes.c_void_p(handle))
         width = xlib.lib.XDisplayWidth(ctypes.c_void_p(handle), screen)
         height = xlib.lib.XDisplayHeight(ctypes.c_void_p(handle), screen)
+        # Those read what the connection remembers; a round trip tells whether the server
+        # is still there (it may have died, or been killed, since we connected).
+        xlib.lib.XSync(ctypes.c_void_p(handle), 0)
         if xlib.io_broken:
             _conn.drop()
             return None

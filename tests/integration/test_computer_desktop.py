@@ -529,6 +529,22 @@ async def test_a_display_of_another_size_is_left_alone_unless_asked(computer_ima
         assert done.stdout_text().split() == ["1024", "768"]
 
 
+async def test_a_display_that_died_is_started_again_by_the_next_computer(
+    computer_image: str,
+) -> None:
+    async with DockerSandbox(computer_image) as sandbox:
+        await DesktopComputer(sandbox).screenshot()  # the runner is connected to the display
+        killed = await sandbox.exec("kill -9 $(cat /tmp/sandloop-desktop/xvfb-99.pid)")
+        assert killed.ok, killed.stderr_text()
+        with anyio.fail_after(20):
+            while (await sandbox.exec(["xdotool", "getdisplaygeometry"])).ok:  # noqa: ASYNC110
+                await anyio.sleep(0.05)
+        # A new computer on the same sandbox (the next run) finds the display gone and
+        # starts it again, rather than trusting what the old connection remembers.
+        image = decode_png(await DesktopComputer(sandbox).screenshot())
+        assert (image.width, image.height) == (1280, 800)
+
+
 class PlainSandbox(DockerSandbox):
     """A DockerSandbox that hides its runner's desktop op, as another Sandbox would."""
 
