@@ -423,18 +423,6 @@ class Command:
         }
 
 
-def _too_large(req: Request, size: int) -> Reply:
-    """The error sent instead of a reply larger than a frame may be."""
-    what = f"the reply ({size} bytes) is larger than a runner frame may be ({MAX_FRAME})"
-    if req.get("op") == "read":
-        path = str(req.get("path"))
-        message = f"{path}: {what}; read less of it (max_bytes)"
-        error = {"type": "file", "reason": "too_large", "message": message, "path": path}
-    else:
-        error = {"type": "request", "message": what + "; ask for less (max_output)"}
-    return {"id": req.get("id"), "ok": False, "error": error}
-
-
 def _raise_oom_score(pid: int) -> None:
     """Make the command, not the runner, the OOM killer's first choice (no privilege needed)."""
     # Plain descriptors: a Python file object costs more than the write, on every command.
@@ -941,6 +929,9 @@ def _discard(item: Staged) -> None:
         _unlink_quietly(item.old, item.dir)
 
 
+# --- stat and listings -----------------------------------------------------------------------
+
+
 def _entry(path: str, info: os.stat_result) -> Reply:
     mode = info.st_mode
     if stat.S_ISLNK(mode):
@@ -989,7 +980,7 @@ def op_listdir(runner: Runner, req: Request) -> Reply:
     return {"entries": entries}
 
 
-# --- the runner ------------------------------------------------------------------------------
+# --- command requests ------------------------------------------------------------------------
 
 
 def op_exec(runner: Runner, req: Request) -> Reply:
@@ -1019,6 +1010,9 @@ def op_cancel(runner: Runner, req: Request) -> Reply:
 
 def op_ping(runner: Runner, req: Request) -> Reply:
     return {"pid": os.getpid()}
+
+
+# --- the desktop (computer image) ------------------------------------------------------------
 
 
 # Computer use: the sandloop/computer image ships a desktop module (display, xdotool, in-process
@@ -1059,6 +1053,9 @@ def start_desktop() -> None:
         _load_desktop().main(["sandloop-desktop", "start"])
     except Exception as exc:  # the desktop op retries the start and reports what is wrong
         sys.stderr.write(f"sandloop-runner: the desktop did not start: {exc}\n")
+
+
+# --- the runner ------------------------------------------------------------------------------
 
 
 #: Operations run inline on the reader thread (they must be quick and never block).
@@ -1102,6 +1099,18 @@ class Workers:
             fn(req)
             with self.lock:
                 self.idle += 1
+
+
+def _too_large(req: Request, size: int) -> Reply:
+    """The error sent instead of a reply larger than a frame may be."""
+    what = f"the reply ({size} bytes) is larger than a runner frame may be ({MAX_FRAME})"
+    if req.get("op") == "read":
+        path = str(req.get("path"))
+        message = f"{path}: {what}; read less of it (max_bytes)"
+        error = {"type": "file", "reason": "too_large", "message": message, "path": path}
+    else:
+        error = {"type": "request", "message": what + "; ask for less (max_output)"}
+    return {"id": req.get("id"), "ok": False, "error": error}
 
 
 class Runner:
