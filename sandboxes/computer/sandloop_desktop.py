@@ -311,17 +311,7 @@ def prepare_keymap(name: str, text: str) -> int:
     with _lock:
         xlib, handle = _conn.get(name)
         lib, dpy = xlib.lib, ctypes.c_void_p(handle)
-        low, high = ctypes.c_int(), ctypes.c_int()
-        lib.XDisplayKeycodes(dpy, ctypes.byref(low), ctypes.byref(high))
-        per = ctypes.c_int()
-        lib.XGetKeyboardMapping.restype = ctypes.POINTER(ctypes.c_ulong)
-        count = high.value - low.value + 1
-        table = lib.XGetKeyboardMapping(dpy, ctypes.c_ubyte(low.value), count, ctypes.byref(per))
-        if not table:
-            raise DesktopError("could not read the keymap of {}".format(name))
-        keys = {low.value + i: [table[i * per.value + j] for j in range(per.value)]
-                for i in range(count)}  # fmt: skip
-        lib.XFree(table)
+        keys = _read_keymap(lib, dpy, name)
         present = {sym for syms in keys.values() for sym in syms}
         missing = [c for c in wanted if _keysym(c) not in present]
         free = [code for code, syms in keys.items() if code > 8 and not any(syms)]
@@ -332,18 +322,38 @@ def prepare_keymap(name: str, text: str) -> int:
             time.sleep(0.5)  # let applications read the keys typed with the old bindings
         slots += reusable
         bound = 0
-        for index in range(min(len(missing), len(slots))):
-            char, code = missing[index], slots[index]
-            lower, upper = char.lower(), char.upper()
-            pair = (lower, upper) if len(lower) == 1 and len(upper) == 1 else (char, char)
-            syms = (ctypes.c_ulong * 2)(_keysym(pair[0]), _keysym(pair[1]))
-            lib.XChangeKeyboardMapping(dpy, code, 2, syms, 1)
-            if code in _bound:
-                _bound.remove(code)
-            _bound.append(code)
+        for char, code in zip(missing, slots):
+            _bind(lib, dpy, code, char)
             bound += 1
         lib.XSync(dpy, 0)
         return bound
+
+
+def _read_keymap(lib: Any, dpy: Any, name: str) -> dict[int, list[int]]:
+    """Every keycode of the display with the keysyms bound to it (0 for none)."""
+    low, high = ctypes.c_int(), ctypes.c_int()
+    lib.XDisplayKeycodes(dpy, ctypes.byref(low), ctypes.byref(high))
+    per = ctypes.c_int()
+    lib.XGetKeyboardMapping.restype = ctypes.POINTER(ctypes.c_ulong)
+    count = high.value - low.value + 1
+    table = lib.XGetKeyboardMapping(dpy, ctypes.c_ubyte(low.value), count, ctypes.byref(per))
+    if not table:
+        raise DesktopError("could not read the keymap of {}".format(name))
+    keys = {low.value + i: [table[i * per.value + j] for j in range(per.value)]
+            for i in range(count)}  # fmt: skip
+    lib.XFree(table)
+    return keys
+
+
+def _bind(lib: Any, dpy: Any, code: int, char: str) -> None:
+    """Bind ``char`` to ``code`` (its lower and upper case, unshifted and shifted)."""
+    lower, upper = char.lower(), char.upper()
+    pair = (lower, upper) if len(lower) == 1 and len(upper) == 1 else (char, char)
+    syms = (ctypes.c_ulong * 2)(_keysym(pair[0]), _keysym(pair[1]))
+    lib.XChangeKeyboardMapping(dpy, code, 2, syms, 1)
+    if code in _bound:
+        _bound.remove(code)
+    _bound.append(code)
 
 
 # --- starting the display ----------------------------------------------------------------------
