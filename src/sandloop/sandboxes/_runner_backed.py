@@ -49,6 +49,7 @@ def exec_request(
         request["cwd"] = cwd
     if env:
         request["env"] = {str(k): str(v) for k, v in env.items()}
+    _check_spawnable(request)
     if timeout is not None:
         if timeout <= 0:
             raise ConfigError(f"timeout must be positive, got {timeout}")
@@ -56,6 +57,21 @@ def exec_request(
     if stdin is not None:
         request["stdin"] = base64.b64encode(stdin).decode("ascii")
     return request
+
+
+def _check_spawnable(request: Mapping[str, Any]) -> None:
+    """Refuse what no process can be given (a NUL byte, ``=`` in a variable name) here, as
+    bad input: the runner would fail the spawn, which reads as a broken sandbox."""
+    strings = [request.get("shell", ""), *request.get("argv", ()), request.get("cwd", "")]
+    for key, value in (request.get("env") or {}).items():
+        if not key or "=" in key:
+            raise ConfigError(f"environment variable name {key!r} is empty or contains '='")
+        strings += [key, value]
+    for text in strings:
+        if "\x00" in text:
+            raise ConfigError(
+                f"a command, its environment or directory contains a NUL byte: {text!r}"
+            )
 
 
 def exec_result(reply: Mapping[str, Any]) -> ExecResult:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import signal
 from pathlib import Path
+from typing import Any
 
 import anyio
 import pytest
@@ -213,6 +214,27 @@ async def test_bad_usage_is_reported_clearly(workspace: Path) -> None:
         with pytest.raises(SandboxError, match="unknown operation"):
             await sb._runner().call("no-such-op", {})
         assert (await sb.exec("echo ok")).ok
+
+
+@pytest.mark.parametrize(
+    ("command", "options"),
+    [
+        (["echo", "a\x00b"], {}),
+        ("echo a\x00b", {}),
+        (["true"], {"env": {"A\x00": "1"}}),
+        (["true"], {"env": {"A": "1\x00"}}),
+        (["true"], {"env": {"A=B": "1"}}),
+        (["true"], {"cwd": "sub\x00dir"}),
+    ],
+)
+async def test_a_command_no_process_can_take_is_refused_and_the_sandbox_lives_on(
+    sandbox: LocalSandbox, command: str | list[str], options: dict[str, Any]
+) -> None:
+    # A model can send these (local_shell argv, env and working directory): the call fails
+    # alone, it must not read as a broken sandbox (which stops the whole run).
+    with pytest.raises(ConfigError):
+        await sandbox.exec(command, **options)
+    assert (await sandbox.exec("echo ok")).ok
 
 
 def test_root_must_exist(tmp_path: Path) -> None:
