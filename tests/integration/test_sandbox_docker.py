@@ -139,6 +139,32 @@ async def test_the_channel_is_not_kept_in_the_engines_log(
     assert len(logged) < 4096
 
 
+async def test_a_command_at_the_pids_limit_does_not_take_the_runner_down(
+    base_image: str, tmp_path: Path
+) -> None:
+    # The runner needs a thread per concurrent request, and threads count against the limit.
+    # Exactly up to the limit, with builtins only (bash retries a failed fork for a long while).
+    bomb = (
+        "g=/sys/fs/cgroup; [ -f $g/pids/pids.max ] && g=$g/pids; "
+        "read m < $g/pids.max; while read c < $g/pids.current && [ $c -lt $m ]; "
+        "do sleep 30 & done; echo > full; wait"
+    )
+    async with DockerSandbox(base_image, workspace=tmp_path, pids=24) as sb:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(lambda: sb.exec(bomb, timeout=60))
+            with anyio.fail_after(30):
+                while not (tmp_path / "full").exists():  # noqa: ASYNC110 - a file, no event
+                    await anyio.sleep(0.05)
+            # No idle worker: this request needs a new thread, which the limit refuses.
+            with pytest.raises(SandboxFileError, match="process limit"):
+                await sb.read_file("full")
+            refused = await sb.exec("true")
+            assert refused.exit_code == 126
+            assert "process limit" in refused.stderr_text()
+            tg.cancel_scope.cancel()  # kills the bomb
+        assert (await sb.exec("echo alive")).stdout == b"alive\n"
+
+
 async def test_no_network_by_default(sandbox: DockerSandbox) -> None:
     curl = await sandbox.exec("curl -sS --max-time 5 http://1.1.1.1/", timeout=30)
     assert curl.exit_code not in (0, None)

@@ -1084,14 +1084,20 @@ class Workers:
         self.lock = threading.Lock()
         self.idle = 0
 
-    def submit(self, fn: Callable[[Request], None], req: Request) -> None:
+    def submit(self, fn: Callable[[Request], None], req: Request) -> bool:
+        """Queue the request; ``False`` when no worker is idle and no thread can be started
+        (threads count against the sandbox's pids limit, which a command may have used up)."""
         with self.lock:
             reuse = self.idle > 0
             if reuse:
                 self.idle -= 1  # reserved for this request
         if not reuse:
-            threading.Thread(target=self.work, daemon=True).start()
+            try:
+                threading.Thread(target=self.work, daemon=True).start()
+            except RuntimeError:
+                return False
         self.queue.put((fn, req))
+        return True
 
     def work(self) -> None:
         while True:
@@ -1099,6 +1105,23 @@ class Workers:
             fn(req)
             with self.lock:
                 self.idle += 1
+
+
+def _no_thread(runner: Runner, req: Request) -> Reply:
+    """The reply to a request no thread could be started for: the call fails, as a command
+    that could not start or a file operation that could not run, and the runner goes on."""
+    why = "the sandbox is at its process limit (pids): no thread to serve this request"
+    if req.get("op") == "exec":
+        command = Command(runner, req)
+        command.err.feed(f"sandloop: {why}\n".encode())
+        return {
+            "id": req.get("id"),
+            "ok": True,
+            "result": command.reply(126, False, time.monotonic()),
+        }
+    path = str(req.get("path") or "")
+    error = {"type": "file", "reason": "io", "message": f"{path}: {why}", "path": path}
+    return {"id": req.get("id"), "ok": False, "error": error}
 
 
 def _too_large(req: Request, size: int) -> Reply:
@@ -1198,8 +1221,9 @@ class Runner:
                     return
                 if req.get("op") in INLINE:
                     self.handle(req)
-                else:
-                    self.workers.submit(self.handle, req)
+                elif not self.workers.submit(self.handle, req):
+                    with contextlib.suppress(OSError):
+                        self.send(_no_thread(self, req))
         finally:
             with self.lock:
                 commands = list(self.commands.values())
