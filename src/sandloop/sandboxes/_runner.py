@@ -376,10 +376,13 @@ class Command:
         # Also while stdin is still being fed: a command may close its output and read on.
         while reading or child.stdin is not None:
             now = time.monotonic()
-            if deadline is not None and now >= deadline and self.killed_reason is None:
-                self.kill("timeout")
             if exited_at is None and child.poll() is not None:
                 exited_at = now
+            # A leader that exited in time finished in time: the grace period that follows
+            # (reading what its jobs still write) never turns it into a timeout.
+            late = deadline is not None and now >= deadline and exited_at is None
+            if late and self.killed_reason is None:
+                self.kill("timeout")
             if exited_at is not None and now - exited_at > PIPE_GRACE:
                 break
             for fd, _ in sel.poll(50):

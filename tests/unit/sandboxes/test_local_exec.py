@@ -156,6 +156,16 @@ async def test_a_leader_that_closes_its_pipes_still_times_out(sandbox: LocalSand
     assert result.timed_out
 
 
+async def test_a_command_that_ended_in_time_is_not_reported_timed_out(
+    sandbox: LocalSandbox,
+) -> None:
+    # The leader exits just before the deadline; its background job still holds the pipes, so
+    # the runner reads on for a short grace period, which the deadline falls into.
+    result = await sandbox.exec("sleep 30 & sleep 1.85; echo done; exit 3", timeout=2)
+    assert not result.timed_out
+    assert (result.exit_code, result.stdout) == (3, b"done\n")
+
+
 async def test_cancelling_the_caller_kills_the_command(
     sandbox: LocalSandbox, workspace: Path
 ) -> None:
