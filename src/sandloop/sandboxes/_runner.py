@@ -332,7 +332,9 @@ class Command:
         try:
             child = Child(argv, cwd, env, stdin_data is not None)
         except OSError as exc:
-            code = 126 if exc.errno in (errno.EACCES, errno.ENOEXEC) else 127
+            # As a shell says it: 127 only when there is no such command, 126 when there is
+            # one that cannot start (not executable, arguments too long, out of processes).
+            code = 127 if exc.errno in (errno.ENOENT, errno.ENOTDIR) else 126
             self.err.feed(f"sandloop: {argv[0]}: {exc.strerror}\n".encode())
             return self.reply(code, False, start)
         with self.lock:

@@ -107,6 +107,21 @@ async def test_command_not_found_and_signals(sandbox: LocalSandbox) -> None:
     assert killed.exit_code == 128 + signal.SIGKILL
 
 
+async def test_a_command_found_but_not_startable_exits_126_not_127(
+    sandbox: LocalSandbox, workspace: Path
+) -> None:
+    # 127 says "not found": a model then looks for another command instead of the real cause.
+    too_long = await sandbox.exec(["true", *(["x" * 1000] * 4000)])  # E2BIG: 4 MB of arguments
+    assert too_long.exit_code == 126
+    assert b"too long" in too_long.stderr
+    (workspace / "script.sh").write_text("echo hi\n")
+    not_executable = await sandbox.exec(["./script.sh"])
+    assert not_executable.exit_code == 126
+    (workspace / "file").write_text("")
+    through_a_file = await sandbox.exec(["./file/x"])  # ENOTDIR: not found, as a shell says
+    assert through_a_file.exit_code == 127
+
+
 async def test_output_is_capped_head_and_tail(sandbox: LocalSandbox) -> None:
     script = "printf HEAD; head -c 20000000 /dev/zero | tr '\\0' x; printf TAIL"
     result = await sandbox.exec(script, max_output=1000)
