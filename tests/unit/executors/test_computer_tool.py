@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import gc
+import weakref
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -254,6 +256,21 @@ def test_the_default_computer_is_one_desktop_per_sandbox(tmp_path: Path) -> None
     assert tool.computer_for(ToolContext(run_id="r", call_id="d", sandbox=first)) is desktop
     other = tool.computer_for(ToolContext(run_id="r", call_id="c", sandbox=second))
     assert other is not desktop
+
+
+def test_one_tool_over_many_runs_does_not_keep_every_sandbox(tmp_path: Path) -> None:
+    # A long-lived tool serves a run after run, each with its own sandbox: the desktops it
+    # made for finished ones must not pile up (each holds its sandbox).
+    tool = ComputerTool()
+    first = LocalSandbox(tmp_path)
+    tool.computer_for(ToolContext(run_id="r", call_id="c", sandbox=first))
+    gone = weakref.ref(first)
+    del first
+    for n in range(200):
+        ctx = ToolContext(run_id=f"r{n}", call_id="c", sandbox=LocalSandbox(tmp_path))
+        tool.computer_for(ctx)
+    gc.collect()
+    assert gone() is None
 
 
 def test_desktop_sizes_out_of_range_are_config_errors(tmp_path: Path) -> None:

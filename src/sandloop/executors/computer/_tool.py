@@ -9,7 +9,7 @@ order (``actions`` when present, else the single ``action``), and one screenshot
 from __future__ import annotations
 
 import base64
-import weakref
+from collections import OrderedDict
 from typing import Any
 
 from sandloop.errors import ApprovalDeniedError, ConfigError, ToolArgumentsError, ToolError
@@ -34,6 +34,10 @@ from sandloop.sandboxes.base import Sandbox
 __all__ = ("ComputerTool", "screenshot_data_url")
 
 _ENVIRONMENTS = ("linux", "ubuntu", "browser", "mac", "windows")
+
+
+#: Desktops a ComputerTool keeps, one per recently used sandbox (runs at once, usually).
+_KEPT_DESKTOPS = 32
 
 
 class ComputerTool:
@@ -78,9 +82,9 @@ class ComputerTool:
         self.environment = env
         self.needs_approval = needs_approval
         self.timeout = timeout
-        self._desktops: weakref.WeakKeyDictionary[Sandbox, DesktopComputer] = (
-            weakref.WeakKeyDictionary()
-        )
+        # The most recently used sandboxes' desktops. Not a WeakKeyDictionary: each desktop
+        # holds its sandbox, so no entry would ever go. An evicted one is made again if needed.
+        self._desktops: OrderedDict[Sandbox, DesktopComputer] = OrderedDict()
 
     def options(self) -> dict[str, Any]:
         """The keyword arguments that rebuild this tool (``ComputerTool(**tool.options())``).
@@ -128,6 +132,9 @@ class ComputerTool:
                 sandbox, display_size=self.display_size, environment=self.environment
             )
             self._desktops[sandbox] = desktop
+            if len(self._desktops) > _KEPT_DESKTOPS:
+                self._desktops.popitem(last=False)
+        self._desktops.move_to_end(sandbox)
         return desktop
 
     async def execute(self, call: Any, ctx: ToolContext) -> ComputerCallOutput:
