@@ -1112,6 +1112,21 @@ class Workers:
                 self.idle += 1
 
 
+def _umask() -> int:
+    """The process umask, read without setting it where /proc shows it: this class also runs
+    inside the host process (restore_on_host), where another thread may be making a file."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    umask = os.umask(0)
+    os.umask(umask)
+    return umask
+
+
 def _no_thread(runner: Runner, req: Request) -> Reply:
     """The reply to a request no thread could be started for: the call fails, as a command
     that could not start or a file operation that could not run, and the runner goes on."""
@@ -1155,9 +1170,7 @@ class Runner:
         self.workers = Workers()
         self.shell = shutil.which("bash") or "/bin/sh"
         self.base_env = dict(os.environ)
-        umask = os.umask(0)
-        os.umask(umask)
-        self.default_mode = 0o666 & ~umask
+        self.default_mode = 0o666 & ~_umask()
 
     def command_cwd(self, cwd: str | None) -> str:
         if not cwd:

@@ -80,3 +80,19 @@ def test_a_reply_over_the_frame_limit_is_an_error_not_a_broken_channel(
     assert [(r["id"], r["ok"]) for r in replies] == [(7, False), (8, False)]
     assert replies[0]["error"]["reason"] == "too_large"
     assert "max_output" in replies[1]["error"]["message"]
+
+
+def test_making_a_runner_leaves_the_process_umask_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # DockerSandbox.restore_on_host makes one inside the host process, whose other threads may
+    # be creating files: a umask set to 0 even briefly would make those world-writable.
+    mask = os.umask(0o022)
+    os.umask(mask)
+
+    def no_umask(value: int) -> int:
+        raise AssertionError(f"os.umask({value:o}) called")
+
+    monkeypatch.setattr(os, "umask", no_umask)
+    runner = _runner.Runner(str(tmp_path), -1, -1)
+    assert runner.default_mode == 0o666 & ~mask
