@@ -537,6 +537,8 @@ def run_xdotool(name: str, args: list[str], timeout: float) -> dict[str, Any]:
         )
     except FileNotFoundError:
         raise DesktopError("xdotool is not installed: use the sandloop/computer image") from None
+    except OSError as exc:  # e.g. a command holds every pid: this action fails, not the display
+        return {"exit_code": 126, "stderr": "could not start xdotool: {}".format(exc)}
     except subprocess.TimeoutExpired:
         return {"exit_code": None, "stderr": "xdotool ran past {} s".format(timeout)}
     text = (done.stderr + done.stdout).decode("utf-8", "replace")[-4000:]

@@ -545,6 +545,31 @@ async def test_a_display_that_died_is_started_again_by_the_next_computer(
         assert (image.width, image.height) == (1280, 800)
 
 
+async def test_an_action_at_the_pids_limit_fails_alone(computer_image: str) -> None:
+    # xdotool cannot start while a command holds every pid: that action fails (the model sees
+    # why), it does not read as a broken sandbox.
+    bomb = (
+        "g=/sys/fs/cgroup; [ -f $g/pids/pids.max ] && g=$g/pids; "
+        "read m < $g/pids.max; while read c < $g/pids.current && [ $c -lt $m ]; "
+        "do sleep 30 & done; echo > full; wait"
+    )
+    async with DockerSandbox(computer_image, pids=96) as sandbox:
+        computer = DesktopComputer(sandbox)
+        await computer.screenshot()
+        async with anyio.create_task_group() as warm:  # two idle runner workers
+            for _ in range(2):
+                warm.start_soon(sandbox.exec, "sleep 0.3")
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(lambda: sandbox.exec(bomb, timeout=60))
+            with anyio.fail_after(30):
+                while (await sandbox.stat("full")) is None:  # noqa: ASYNC110
+                    await anyio.sleep(0.05)
+            with pytest.raises(ToolError, match="could not start xdotool"):
+                await computer.click(10, 10)
+            tg.cancel_scope.cancel()
+        await computer.click(10, 10)
+
+
 class PlainSandbox(DockerSandbox):
     """A DockerSandbox that hides its runner's desktop op, as another Sandbox would."""
 
