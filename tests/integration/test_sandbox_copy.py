@@ -133,3 +133,15 @@ async def test_export_refuses_a_non_empty_directory(base_image: str, repo: Path)
             await sb.export(repo)
     with pytest.raises(ConfigError):
         DockerSandbox(base_image, mount="copy")
+
+
+async def test_hard_links_made_in_the_sandbox_export(
+    base_image: str, repo: Path, tmp_path: Path
+) -> None:
+    async with DockerSandbox(base_image, workspace=repo, mount="copy") as sb:
+        await sb.exec("ln a.txt twin.txt && mkdir -p deep && ln sub/c.txt deep/c-twin.txt")
+        await sb.export(tmp_path / "exported")
+    out = tmp_path / "exported"
+    assert (out / "twin.txt").read_bytes() == (repo / "a.txt").read_bytes()
+    assert (out / "deep" / "c-twin.txt").read_bytes() == (repo / "sub" / "c.txt").read_bytes()
+    assert (out / "twin.txt").stat().st_ino == (out / "a.txt").stat().st_ino
