@@ -296,23 +296,21 @@ def test_json_prints_one_event_per_line(repo: Path, home: Path) -> None:
     ]
 
 
+def record_fixing_run(repo: Path, home: Path, cassette: Path) -> Path:
+    """Run the fixing script on ``repo`` with ``--record`` and return the cassette."""
+    with ScriptedResponsesServer(fixing_script()) as server:
+        recorded = sandloop(
+            "run", "--repo", str(repo), "--base-url", server.base_url,
+            "--record", str(cassette), "Fix it", home=home,
+        )  # fmt: skip
+    assert recorded.returncode == 0, recorded.stderr
+    return cassette
+
+
 def test_record_then_replay_without_a_server(repo: Path, home: Path, tmp_path: Path) -> None:
     pristine = tmp_path / "pristine"
     shutil.copytree(repo, pristine)
-    cassette = tmp_path / "run.cassette.json"
-    with ScriptedResponsesServer(fixing_script()) as server:
-        recorded = sandloop(
-            "run",
-            "--repo",
-            str(repo),
-            "--base-url",
-            server.base_url,
-            "--record",
-            str(cassette),
-            "Fix it",
-            home=home,
-        )
-    assert recorded.returncode == 0, recorded.stderr
+    cassette = record_fixing_run(repo, home, tmp_path / "run.cassette.json")
     assert len(json.loads(cassette.read_text())["exchanges"]) == 4
     # Nothing listens on the environment's base URL: the replay must not need it.
     replayed = sandloop(
@@ -336,20 +334,7 @@ def test_replay_names_the_turn_where_the_run_diverged(
 ) -> None:
     fixed = tmp_path / "fixed"
     shutil.copytree(repo, fixed)
-    cassette = tmp_path / "run.cassette.json"
-    with ScriptedResponsesServer(fixing_script()) as server:
-        recorded = sandloop(
-            "run",
-            "--repo",
-            str(repo),
-            "--base-url",
-            server.base_url,
-            "--record",
-            str(cassette),
-            "Fix it",
-            home=home,
-        )
-    assert recorded.returncode == 0, recorded.stderr
+    cassette = record_fixing_run(repo, home, tmp_path / "run.cassette.json")
     # Already fixed: the first test run now passes where the cassette saw it fail.
     shutil.copy(repo / "shop" / "pricing.py", fixed / "shop" / "pricing.py")
     done = sandloop(
