@@ -159,8 +159,5 @@ async def _undo_on_host(
     sandbox: Sandbox, paths: list[str], states: Mapping[str, FileState]
 ) -> None:
     """Put files back without the dead sandbox, where it shares its workspace with the host."""
-    restore = getattr(sandbox, "restore_on_host", None)
-    if restore is None:
-        return
     with suppress(SandboxError, OSError):
-        await restore({path: (states[path].data, states[path].mode) for path in paths})
+        await sandbox.restore_on_host({p: (states[p].data, states[p].mode) for p in paths})

@@ -166,6 +166,17 @@ class Sandbox(abc.ABC):
         """
         await self.stat(".")
 
+    async def restore_on_host(self, files: Mapping[str, tuple[bytes | None, int | None]]) -> bool:
+        """Put workspace files back without the sandbox, after it died in mid-change.
+
+        Only a sandbox whose workspace is reachable from the host can do this (a bind-mounted
+        ``DockerSandbox``); this default cannot and returns ``False``.
+
+        Args:
+            files: Workspace path to (the bytes it held, or ``None`` to delete it; its mode).
+        """
+        return False
+
     @property
     def atomic_writes(self) -> bool:
         """True when :meth:`write_files` is all or nothing: after ``SandboxFileError``, no file
