@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+from pydantic import TypeAdapter
+
 from sandloop.items import FunctionCall, Message, Response, ShellCall, parse_item
-from sandloop.items import items as items_module
 
 
 def _big_response(n: int) -> dict[str, Any]:
@@ -56,7 +58,20 @@ def test_thousand_item_response_parses_and_round_trips() -> None:
     assert response.to_wire() == body
 
 
-def test_item_adapter_is_built_once() -> None:
-    adapter = items_module._ITEM_ADAPTER
+def test_parsing_builds_no_validator(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Building a TypeAdapter compiles a validator (milliseconds for the item union): parsing
+    # must reuse the prebuilt ones, so none may be constructed while items are parsed.
+    built: list[object] = []
+    original = TypeAdapter.__init__
+
+    def counting_init(self: TypeAdapter[Any], *args: Any, **kwargs: Any) -> None:
+        built.append(args[0] if args else kwargs.get("type"))
+        original(self, *args, **kwargs)
+
+    monkeypatch.setattr(TypeAdapter, "__init__", counting_init)
+    body = _big_response(300)
+    for wire in body["output"]:
+        parse_item(wire)
     parse_item({"role": "user", "content": "x"})
-    assert items_module._ITEM_ADAPTER is adapter
+    Response.model_validate(body)
+    assert built == []
