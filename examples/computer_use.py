@@ -60,7 +60,7 @@ def script(seen: list[bytes]) -> list[Any]:
 
     def fill_in(request: RecordedRequest) -> list[dict[str, Any]]:
         seen.append(last_screenshot(request))
-        actions = [
+        actions: list[dict[str, Any]] = [
             {"type": "click", "x": 300, "y": 120},  # the name field
             {"type": "type", "text": NAME},
             {"type": "keypress", "keys": ["ENTER"]},

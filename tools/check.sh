@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 status=0
 echo "== ruff check" && ruff check src tests tools examples || status=1
 echo "== ruff format --check" && ruff format --check src tests tools examples || status=1
-echo "== mypy (strict)" && mypy || status=1
+echo "== mypy (strict: src, tests, examples, tools)" && bash tools/mypy_all.sh || status=1
 echo "== pytest"
 pytest "$@"
 rc=$?

@@ -25,6 +25,7 @@ from sandloop.testing import (
     RecordedRequest,
     ScriptedResponsesServer,
     Turn,
+    TurnLike,
     apply_patch_call,
     drop_connection,
     local_shell_call,
@@ -191,7 +192,7 @@ def test_approve_deny_runs_nothing(repo: Path, home: Path) -> None:
         assert "--approve deny" in json.dumps(output)
         return [message("I was not allowed to run anything.", phase="final_answer")]
 
-    script = [[shell_call(["touch created-by-agent"])], denied]
+    script: list[TurnLike] = [[shell_call(["touch created-by-agent"])], denied]
     with ScriptedResponsesServer(script) as server:
         done = sandloop(
             "run",
@@ -213,7 +214,10 @@ def test_approve_ask_prompts_for_each_call(repo: Path, home: Path) -> None:
     def after(request: RecordedRequest) -> list[Any]:
         return [message("done", phase="final_answer")]
 
-    script = [[shell_call(["touch yes-file"]), shell_call(["touch no-file"])], after]
+    script: list[TurnLike] = [
+        [shell_call(["touch yes-file"]), shell_call(["touch no-file"])],
+        after,
+    ]
     with ScriptedResponsesServer(script) as server:
         done = sandloop(
             "run",
@@ -424,7 +428,7 @@ def test_local_shell_and_network_flags(repo: Path, home: Path) -> None:
         assert "hello from the sandbox" in output["output"]
         return [message("It said hello.", phase="final_answer")]
 
-    script = [[local_shell_call(["echo", "hello from the sandbox"])], answer]
+    script: list[TurnLike] = [[local_shell_call(["echo", "hello from the sandbox"])], answer]
     with ScriptedResponsesServer(script) as server:
         done = sandloop(
             "run",

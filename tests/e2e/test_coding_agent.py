@@ -130,7 +130,8 @@ def _output_for(request: RecordedRequest, call_id: str) -> dict[str, Any]:
         if item.get("call_id") == call_id and str(item.get("type")).endswith("_output")
     ]
     assert len(found) == 1, f"expected one output for {call_id}, got {found}"
-    return found[0]
+    output: dict[str, Any] = found[0]
+    return output
 
 
 def _check_mode(request: RecordedRequest, *, stateless: bool) -> None:

@@ -21,6 +21,7 @@ from sandloop.sandboxes import LocalSandbox
 from sandloop.testing import (
     RecordedRequest,
     ScriptedResponsesServer,
+    TurnLike,
     local_shell_call,
     message,
     shell_call,
@@ -72,7 +73,7 @@ async def test_hosted_calls_are_not_run_and_local_ones_are(tmp_path: Path, state
         assert body == {"stdout": "1 /tmp\n", "stderr": "", "exit_code": 0, "timed_out": False}
         return [message("done", phase="final_answer")]
 
-    script = [
+    script: list[TurnLike] = [
         [
             HOSTED_CALL,
             HOSTED_OUTPUT,

@@ -235,7 +235,8 @@ async def test_denied_approval_and_mcp_request() -> None:
         asked.append(request)
         if request.kind == "mcp":
             return request.tool == "docs.search"
-        return json.loads(request.arguments)["path"] == "tmp.txt"
+        path: str = json.loads(request.arguments)["path"]
+        return path == "tmp.txt"
 
     turns = [
         [

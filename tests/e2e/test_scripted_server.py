@@ -19,6 +19,7 @@ from sandloop.testing import (
     ScriptedResponsesServer,
     ScriptedServerError,
     Turn,
+    TurnLike,
     apply_patch_call,
     computer_call,
     custom_tool_call,
@@ -257,7 +258,7 @@ async def test_failing_turn_callable_fails_the_request_and_is_reported() -> None
 
 async def test_item_models_and_new_conversations() -> None:
     call = FunctionCall(call_id="c1", name="f", arguments="{}")
-    turns = [[call], Turn([message("fresh")], new_conversation=True)]
+    turns: list[TurnLike] = [[call], Turn([message("fresh")], new_conversation=True)]
     async with ScriptedResponsesServer(turns) as server, client_for(server) as client:
         first = await client.create(ResponseCreateParams(input="a"))
         assert first.output == [call]
@@ -318,7 +319,10 @@ def test_unknown_paths_are_rejected() -> None:
 
 
 async def test_a_cancelled_background_response_leaves_nothing_to_answer() -> None:
-    turns = [Turn([function_call("f", call_id="c1")], background_polls=50), [message("next")]]
+    turns: list[TurnLike] = [
+        Turn([function_call("f", call_id="c1")], background_polls=50),
+        [message("next")],
+    ]
     async with ScriptedResponsesServer(turns) as server, client_for(server) as client:
         queued = await client.create({"input": "go", "store": False, "background": True},
                                      wait=False)  # fmt: skip

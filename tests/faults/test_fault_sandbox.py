@@ -34,6 +34,7 @@ from sandloop.sandboxes.base import Sandbox
 from sandloop.sandboxes.docker import DockerSandbox
 from sandloop.testing import (
     ScriptedResponsesServer,
+    TurnLike,
     apply_patch_call,
     custom_tool_call,
     message,
@@ -182,7 +183,13 @@ async def test_a_full_disk_fails_calls_clearly_and_leaves_no_partial_patch(image
         assert out["output"] == "A a.txt"
         return [message("recovered", phase="final_answer")]
 
-    turns = [[shell_call(FILL, call_id="call_fill")], after_fill, after_big, after_ls, answer]
+    turns: list[TurnLike] = [
+        [shell_call(FILL, call_id="call_fill")],
+        after_fill,
+        after_big,
+        after_ls,
+        answer,
+    ]
     async with DockerSandbox(image, tmpfs=DISK, labels=TEST_LABEL) as sandbox:
         with ScriptedResponsesServer(turns) as server:
             async with ResponsesClient(base_url=server.base_url, retry=NO_RETRY) as client:

@@ -73,7 +73,7 @@ SEEDS: list[dict[str, Any]] = [
 @st.composite
 def mutated(draw: st.DrawFn, seeds: Sequence[dict[str, Any]] = SEEDS) -> dict[str, Any]:
     """A seed item with a few random edits: drop, replace or add fields, at any depth."""
-    item = copy.deepcopy(draw(st.sampled_from(list(seeds))))
+    item: dict[str, Any] = copy.deepcopy(draw(st.sampled_from(list(seeds))))
     for _ in range(draw(st.integers(min_value=1, max_value=4))):
         target = _pick_dict(draw, item)
         action = draw(st.sampled_from(["drop", "replace", "add", "retype"]))
@@ -135,7 +135,7 @@ def test_mutated_responses_and_events_parse_or_raise_invalid_response(
     for candidate in (body, {**body, "usage": junk}, {**body, "status": junk}):
         with contextlib.suppress(InvalidResponseError):
             parse_response(candidate)
-    events = [
+    events: list[dict[str, Any]] = [
         {"type": "response.output_item.done", "output_index": 0, "item": output[:1] or junk},
         {"type": "response.completed", "response": body},
         {"type": "response.output_text.delta", "delta": junk, "item_id": "m", "output_index": 0},

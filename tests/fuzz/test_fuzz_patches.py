@@ -149,9 +149,11 @@ async def _apply_all(root: Path, calls: list[Any]) -> None:
             before = _snapshot(root)
             custom = isinstance(call, CustomToolCall)
             out = await ApplyPatchTool(as_custom=custom).execute(call, ctx)
-            failed = (
-                out.output.startswith("apply_patch failed") if custom else out.status == "failed"
-            )
+            if custom:
+                assert isinstance(out.output, str)
+                failed = out.output.startswith("apply_patch failed")
+            else:
+                failed = out.status == "failed"
             if failed:
                 assert _snapshot(root) == before, out.output
             # Nothing ever lands outside the workspace, whatever the patch said.

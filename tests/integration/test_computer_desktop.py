@@ -305,7 +305,7 @@ async def test_batched_actions_land_where_the_model_aimed(desktop: Desktop) -> N
     boxes = desktop.boxes
     canvas = boxes["canvas"]
     start, end = canvas.at(50, 50), canvas.at(250, 150)
-    actions = [
+    actions: list[dict[str, Any]] = [
         {"type": "click", "x": boxes["button"].center[0], "y": boxes["button"].center[1]},
         {"type": "click", "x": boxes["entry"].at(10, 20)[0], "y": boxes["entry"].at(10, 20)[1]},
         {"type": "type", "text": TEXT},

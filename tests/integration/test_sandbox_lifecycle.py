@@ -17,7 +17,8 @@ pytestmark = pytest.mark.docker
 
 
 def _containers(docker_client: Any, tag: str) -> list[Any]:
-    return docker_client.containers.list(all=True, filters={"label": f"test-run={tag}"})
+    found: list[Any] = docker_client.containers.list(all=True, filters={"label": f"test-run={tag}"})
+    return found
 
 
 async def test_fork_bomb_is_contained_and_the_sandbox_survives(base_image: str) -> None:

@@ -216,11 +216,11 @@ async def test_no_host_environment_variable_enters(image: str, host_dir: Path) -
                 given = await sb.exec("echo $GIVEN", env={"GIVEN": "passed-on-purpose"})
                 assert given.stdout_text() == "passed-on-purpose\n"
     finally:
-        for key, value in old.items():
-            if value is None:
+        for key, previous in old.items():
+            if previous is None:
                 os.environ.pop(key, None)
             else:
-                os.environ[key] = value
+                os.environ[key] = previous
 
 
 async def test_only_the_workspace_of_the_host_is_mounted(sandbox: DockerSandbox) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import inspect
 import math
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from contextlib import AsyncExitStack
 from functools import partial
 from typing import Any
@@ -93,7 +93,9 @@ def run_sync(agent: Agent, input: str | list[Any], **options: Any) -> RunResult:
     return anyio.run(partial(run, agent, input, **options))
 
 
-async def stream(agent: Agent, input: str | list[Any], **options: Any) -> AsyncIterator[RunEvent]:
+async def stream(
+    agent: Agent, input: str | list[Any], **options: Any
+) -> AsyncGenerator[RunEvent, None]:
     """Run ``agent`` and yield its events as they happen; the last is ``RunEnded``.
 
     Takes the same options as :func:`run` (except ``on_event`` and ``stream``). Responses are

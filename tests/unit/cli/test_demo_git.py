@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from sandloop.cli import demo_command
 from sandloop.cli.changes import git_changes
 from sandloop.cli.demo_command import demo_data, git_init
 
@@ -41,7 +40,7 @@ def test_without_git_the_project_is_left_as_it_was(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     project = _project(tmp_path)
-    monkeypatch.setattr(demo_command.shutil, "which", lambda name: None)
+    monkeypatch.setattr(shutil, "which", lambda name: None)
     assert not git_init(project)
     assert not (project / ".git").exists()
 

@@ -19,7 +19,7 @@ from sandloop.errors import ApiTimeoutError
 from sandloop.loop import Agent, RunEvent, run
 from sandloop.loop import events as ev
 
-FINAL = {
+FINAL: dict[str, Any] = {
     "id": "resp_1",
     "object": "response",
     "status": "completed",

@@ -22,8 +22,8 @@ common_lines = st.sampled_from(
 )
 any_line = st.text(
     alphabet=st.characters(
-        blacklist_categories=("Cs",),
-        blacklist_characters="\r\n\x85\u2028\u2029\x0b\x0c\x1c\x1d\x1e",
+        exclude_categories=["Cs"],
+        exclude_characters="\r\n\x85\u2028\u2029\x0b\x0c\x1c\x1d\x1e",
     ),
     max_size=12,
 )

@@ -134,7 +134,7 @@ def test_a_directory_put_in_the_way_after_staging_rolls_back(
         (workspace / "late" / "x").write_text("x")
         original(commit)
 
-    files = [
+    files: list[dict[str, str | None]] = [
         {"path": "keep.txt", "data": "Y2hhbmdlZAo="},
         {"path": "gone.txt", "data": None},
         {"path": "new.txt", "data": "bmV3Cg=="},
@@ -149,7 +149,7 @@ def test_a_directory_put_in_the_way_after_staging_rolls_back(
     del after["late"], after["late/x"]
     assert after == before
     monkeypatch.setattr(_runner, "_commit", original)
-    files[-1]["path"] = "late2"
+    files[-1] = {**files[-1], "path": "late2"}
     assert _runner.op_write_files(runner, {"files": files}) == {"count": 5}
     assert (workspace / "fresh/deep/f.txt").read_text() == "f\n"
     assert (workspace / "keep.txt").read_text() == "changed\n"
@@ -299,6 +299,7 @@ async def test_apply_patch_commits_through_write_files_and_says_nothing_changed(
         ctx = ToolContext(run_id="run", call_id="call_1", sandbox=sandbox)
         call = CustomToolCall(call_id="call_1", name="apply_patch", input=envelope)
         out = await tool.execute(call, ctx)
+        assert isinstance(out.output, str)
         assert out.output.startswith("apply_patch failed: could not write run.sh/x.txt")
         assert out.output.endswith("Nothing was changed.")
         assert _snapshot(workspace) == before
