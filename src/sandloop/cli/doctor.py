@@ -1,8 +1,8 @@
 """``sandloop doctor``: check the Docker engine, the images, the API key and base URL.
 
 Part of ``cli``. Each check prints ``ok``, ``warn`` or ``FAIL`` with what it found and, when
-something is wrong, the command that fixes it. Exit status 1 when a check failed. Nothing is
-sent to the API: the base URL is checked for form, not contacted.
+something is wrong, the command that fixes it. Exit status 1 when a check failed. The endpoint
+is probed with one request that costs no tokens (``GET /responses/<an id that cannot exist>``).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from sandloop.client import DEFAULT_BASE_URL
+from sandloop.client import DEFAULT_BASE_URL, probe_endpoint
 from sandloop.errors import SandloopError
 from sandloop.sandboxes.images import available_images, image_tag, package_version
 
@@ -61,7 +61,10 @@ def run_checks() -> list[Check]:
     checks = [Check("sandloop", "ok", f"version {package_version()} on Python {python}")]
     checks += _docker_checks()
     checks.append(_api_key())
-    checks.append(_base_url())
+    base = _base_url()
+    checks.append(base)
+    if base.level != "FAIL":
+        checks.append(_endpoint())
     return checks
 
 
@@ -151,3 +154,19 @@ def _base_url() -> Check:
             f"requests go to {url.rstrip('/')}/responses",
         )
     return Check("base url", "ok", f"{url} (from OPENAI_BASE_URL)")
+
+
+def _endpoint() -> Check:
+    url = os.environ.get("OPENAI_BASE_URL", "").strip() or DEFAULT_BASE_URL
+    key = os.environ.get("OPENAI_API_KEY", "").strip() or None
+    probe = probe_endpoint(url, key)
+    if probe.verdict == "ok":
+        return Check("endpoint", "ok", f"{url}: {probe.detail}")
+    if probe.verdict == "refused":
+        fix = "check OPENAI_API_KEY (a local server may want any non-empty key)"
+        return Check("endpoint", "FAIL", f"{url}: {probe.detail}", fix)
+    if probe.verdict == "unexpected":
+        fix = "OPENAI_BASE_URL should be the API root that serves /responses (usually .../v1)"
+        return Check("endpoint", "FAIL", f"{url}: {probe.detail}", fix)
+    fix = "start the server, or point OPENAI_BASE_URL (or --base-url) at one that runs"
+    return Check("endpoint", "FAIL", probe.detail, fix)

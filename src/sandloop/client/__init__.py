@@ -1,6 +1,7 @@
 """sandloop.client: the async Responses API client (the only place that speaks HTTP)."""
 
 from sandloop.client._config import DEFAULT_BASE_URL, is_loopback_url
+from sandloop.client._probe import PROBE_ID, Probe, probe_endpoint
 from sandloop.client._retry import RetryPolicy
 from sandloop.client._stream import ResponseStream
 from sandloop.client.recording import RecordingClient
@@ -8,9 +9,12 @@ from sandloop.client.responses import ResponsesClient
 
 __all__ = (
     "DEFAULT_BASE_URL",
+    "PROBE_ID",
+    "Probe",
     "RecordingClient",
     "ResponseStream",
     "ResponsesClient",
     "RetryPolicy",
     "is_loopback_url",
+    "probe_endpoint",
 )
