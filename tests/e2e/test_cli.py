@@ -237,6 +237,42 @@ def test_approve_ask_prompts_for_each_call(repo: Path, home: Path) -> None:
     assert not (repo / "no-file").exists()
 
 
+def test_approve_ask_without_a_terminal_is_refused_before_any_request(
+    repo: Path, home: Path
+) -> None:
+    with ScriptedResponsesServer([]) as server:  # any request at all would be an extra one
+        done = subprocess.run(
+            [sys.executable, "-m", "sandloop.cli", "run", "--approve", "ask", "--repo", str(repo),
+             "--base-url", server.base_url, "Touch files"],
+            stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120,
+            env=cli_env(home),
+        )  # fmt: skip
+        assert server.requests == []
+    assert done.returncode == 2, done.stderr
+    assert "--approve ask: standard input is not a terminal" in done.stderr
+    assert "--approve auto or --approve deny" in done.stderr
+
+
+def test_approve_ask_says_when_its_input_ran_out(repo: Path, home: Path) -> None:
+    def after(request: RecordedRequest) -> list[Any]:
+        return [message("done", phase="final_answer")]
+
+    script: list[TurnLike] = [
+        [shell_call(["touch yes-file"]), shell_call(["touch no-file"])],
+        after,
+    ]
+    with ScriptedResponsesServer(script) as server:
+        done = sandloop(
+            "run", "--repo", str(repo), "--base-url", server.base_url, "--approve", "ask",
+            "Touch files", home=home, stdin="y\n",
+        )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.count("Allow? [y/N]") == 2
+    assert "(no answer: standard input has ended) denied" in done.stderr
+    assert (repo / "yes-file").exists()
+    assert not (repo / "no-file").exists()
+
+
 def test_approve_ask_shows_the_patch_it_asks_about(repo: Path, home: Path) -> None:
     # Approving "update_file shop/pricing.py" blind is no approval: the prompt shows the diff.
     script = [

@@ -9,9 +9,11 @@ the cleanup.
 
 from __future__ import annotations
 
+import os
+import stat
 import sys
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TextIO
 
 import anyio
 import anyio.to_thread
@@ -22,7 +24,7 @@ from sandloop.executors.base import ApprovalCallback, ApprovalRequest
 if TYPE_CHECKING:
     from sandloop.cli.display import Display
 
-__all__ = ("approval_callback",)
+__all__ = ("approval_callback", "ask_input_problem")
 
 _YES = frozenset({"y", "yes"})
 _MAX_LINES = 60  # of a prompt: the whole of a typical patch or command list
@@ -67,9 +69,31 @@ class _Prompter:
         sys.stderr.write("Allow? [y/N] ")
         sys.stderr.flush()
         answer: str = await anyio.to_thread.run_sync(self._read, abandon_on_cancel=True)
+        if not answer:  # end of input: nobody is left to answer, and the user must see that
+            sys.stderr.write("(no answer: standard input has ended) denied\n")
+            raise ApprovalDeniedError(f"no answer for this {request.tool} call: input ended")
         if answer.strip().lower() in _YES:
             return True
         raise ApprovalDeniedError(f"the user refused this {request.tool} call")
+
+
+def ask_input_problem(stream: TextIO | None) -> str | None:
+    """Why ``--approve ask`` could not read answers from ``stream``, or ``None`` when it can.
+
+    A terminal is where a person answers; a pipe or a file holds a script's answers. Anything
+    else (no standard input, a closed one, ``/dev/null`` or another device) would deny every
+    call without anyone having been asked.
+    """
+    if stream is None or stream.closed:
+        return "there is no standard input to read answers from"
+    try:
+        fd = stream.fileno()
+        mode = os.fstat(fd).st_mode
+    except (OSError, ValueError):
+        return "there is no standard input to read answers from"
+    if os.isatty(fd) or stat.S_ISFIFO(mode) or stat.S_ISREG(mode):
+        return None
+    return "standard input is not a terminal (nor a pipe or file of answers)"
 
 
 def _shown_lines(request: ApprovalRequest) -> list[str]:

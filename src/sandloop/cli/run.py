@@ -17,6 +17,7 @@ from typing import Any
 
 import anyio
 
+from sandloop.cli.approvals import ask_input_problem
 from sandloop.cli.display import Display, JsonDisplay, RichDisplay
 from sandloop.cli.session import SessionOptions, SessionOutcome, run_session
 from sandloop.client import DEFAULT_BASE_URL, is_loopback_url
@@ -101,6 +102,11 @@ def options_from(args: argparse.Namespace) -> SessionOptions:
         raise ConfigError("--local runs on this machine: --copy, --network and --image need Docker")
     if args.record is not None and not args.record.expanduser().resolve().parent.is_dir():
         raise ConfigError(f"--record {str(args.record)!r}: its directory does not exist")
+    if args.approve == "ask" and (problem := ask_input_problem(sys.stdin)):
+        raise ConfigError(
+            f"--approve ask: {problem}, so every call would be denied unseen; "
+            "run it from a terminal, or choose --approve auto or --approve deny"
+        )
     cassette = Cassette.load(args.replay) if args.replay else None
     if cassette is None:
         _check_api_key(args.base_url)
