@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 
+from sandloop.cli import build_parser
 from sandloop.cli.demo_command import demo_data
 from sandloop.testing import (
     RecordedRequest,
@@ -155,21 +156,23 @@ def test_a_failed_run_exits_1_with_one_clear_sentence(repo: Path, home: Path) ->
     assert transcript(home)[-1]["status"] == "failed"
 
 
-def test_debug_shows_the_traceback(repo: Path, home: Path) -> None:
+@pytest.mark.parametrize("where", ["before", "after"])
+def test_debug_shows_the_traceback(repo: Path, home: Path, where: str) -> None:
+    # `sandloop --debug run ...` and `sandloop run --debug ...` (the README's synopsis) alike.
     script = [Turn([], status="failed")]
+    flags = ["run", "--repo", str(repo), "--base-url"]
+    argv = ["--debug", *flags] if where == "before" else [*flags[:1], "--debug", *flags[1:]]
     with ScriptedResponsesServer(script) as server:
-        done = sandloop(
-            "--debug",
-            "run",
-            "--repo",
-            str(repo),
-            "--base-url",
-            server.base_url,
-            "Fix it",
-            home=home,
-        )
-    assert done.returncode == 1
+        done = sandloop(*argv, server.base_url, "Fix it", home=home)
+    assert done.returncode == 1, done.stderr
     assert "Traceback" in done.stderr
+
+
+def test_debug_is_accepted_by_every_subcommand() -> None:
+    parser = build_parser()
+    assert parser.parse_args(["sandboxes", "ls", "--debug"]).debug is True
+    assert parser.parse_args(["--debug", "images", "ls"]).debug is True
+    assert getattr(parser.parse_args(["images", "ls"]), "debug", False) is False
 
 
 def test_usage_errors_exit_2(repo: Path, home: Path) -> None:
