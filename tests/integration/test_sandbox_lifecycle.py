@@ -97,10 +97,20 @@ async def test_cancelled_while_starting_leaves_nothing(
     assert _containers(docker_client, tag) == []
 
 
-async def test_missing_image_says_how_to_build_it() -> None:
-    with pytest.raises(SandboxError, match="sandloop images build"):
-        async with DockerSandbox("sandloop/does-not-exist:0"):
+async def test_a_missing_image_of_ours_names_the_build_command(docker_client: Any) -> None:
+    # sandloop/base at another version than this package's: we can build the current one.
+    with pytest.raises(SandboxError, match=r"this sandloop builds sandloop/base:") as other:
+        async with DockerSandbox("sandloop/base:0.0.0-missing"):
             pass
+    assert "`sandloop images build base`" in str(other.value)
+    with pytest.raises(SandboxError, match=r"sandloop/nope:1 not found") as info:
+        async with DockerSandbox("sandloop/nope:1"):
+            pass
+    # Not one we can build: say which ones are ours, and how to bring your own.
+    assert "sandloop images build`" in str(info.value)
+    assert "sandloop/base:" in str(info.value)
+    assert "docker build -t NAME ." in str(info.value)
+    assert "build it with" not in str(info.value)
 
 
 def test_prune_removes_leftovers_of_dead_processes(

@@ -57,3 +57,17 @@ def test_cli_parser_has_the_skeleton_commands(capsys: pytest.CaptureFixture[str]
     assert parser.parse_args(["images", "ls"]).func is not None
     with pytest.raises(SystemExit):
         parser.parse_args(["images"])  # an action is required
+
+
+def test_a_missing_image_hint_names_the_command_or_how_to_bring_your_own() -> None:
+    from sandloop.sandboxes.docker._engine import missing_image_hint
+    from sandloop.sandboxes.images import image_tag
+
+    assert missing_image_hint(image_tag("base")) == "build it with `sandloop images build base`"
+    assert missing_image_hint("sandloop/computer") == (
+        "build it with `sandloop images build computer`"
+    )
+    own = missing_image_hint("myorg/agent:3")
+    assert "build it with" not in own
+    assert image_tag("base") in own
+    assert "docker build -t NAME ." in own

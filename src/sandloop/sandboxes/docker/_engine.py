@@ -15,9 +15,10 @@ from typing import Any
 
 import docker
 import docker.errors
+import requests.exceptions
 
 from sandloop.errors import SandboxError, SandboxStartError, SandboxUnavailableError
-from sandloop.sandboxes.images import package_version
+from sandloop.sandboxes.images import available_images, image_tag, package_version
 
 __all__ = (
     "LABEL",
@@ -41,22 +42,61 @@ LABEL = "org.sandloop.sandbox"
 
 
 @contextmanager
-def engine_errors(action: str) -> Iterator[None]:
-    """Translate docker SDK and connection errors into sandloop errors, chained."""
+def engine_errors(action: str, *, image: str | None = None) -> Iterator[None]:
+    """Translate docker SDK and connection errors into sandloop errors, chained.
+
+    Errors are told apart by type: the SDK's ``ImageNotFound``, and a connection failure found
+    anywhere in the exception's cause chain (the SDK wraps the transport's error in a plain
+    ``DockerException``). ``image`` names the image the action needs, for the hint.
+    """
     try:
         yield
     except docker.errors.ImageNotFound as exc:
         raise SandboxUnavailableError(
-            f"{action}: image not found ({exc.explanation}); build it with `sandloop images build`"
+            f"{action}: image {image or '?'} not found; {missing_image_hint(image)}"
         ) from exc
     except docker.errors.DockerException as exc:
-        if "Connection" in type(exc).__name__ or "connection" in str(exc).lower():
+        if _unreachable(exc):
             raise SandboxUnavailableError(
                 f"{action}: no Docker engine answers ({exc}); start Docker or set DOCKER_HOST"
             ) from exc
         raise SandboxError(f"{action}: {exc}") from exc
     except OSError as exc:
         raise SandboxUnavailableError(f"{action}: cannot reach the Docker engine ({exc})") from exc
+
+
+def missing_image_hint(image: str | None) -> str:
+    """How to get ``image``: the build command for one of ours, else how to bring your own."""
+    buildable = available_images()
+    repository, _, tag = (image or "").partition(":")
+    name = repository.removeprefix("sandloop/")
+    if repository.startswith("sandloop/") and name in buildable:
+        if tag in ("", "latest", package_version()):
+            return f"build it with `sandloop images build {name}`"
+        return (
+            f"this sandloop builds {image_tag(name)} (`sandloop images build {name}`): "
+            "use that tag, or the sandloop version that made this one"
+        )
+    ours = ", ".join(image_tag(name) for name in buildable)
+    return (
+        f"sandloop builds only its own images ({ours}: `sandloop images build`); "
+        "build or load your own into this engine first (`docker build -t NAME .`, "
+        "`docker load`), with python3 in it for the fast runner"
+    )
+
+
+def _unreachable(exc: BaseException) -> bool:
+    """Whether the engine could not be reached at all (refused, reset, timed out, no socket)."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, requests.exceptions.ConnectionError | requests.exceptions.Timeout):
+            return True
+        if isinstance(current, OSError) and not isinstance(current, FileExistsError):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
 
 
 def connect(timeout: float = 60) -> docker.DockerClient:

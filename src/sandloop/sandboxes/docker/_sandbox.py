@@ -221,7 +221,8 @@ class DockerSandbox(RunnerSandbox):
 
     def _create(self) -> Container:
         assert self._docker is not None
-        image = self._docker.images.get(self.image)
+        with engine_errors("creating the container", image=self.image):
+            image = self._docker.images.get(self.image)
         volumes = {}
         if self.workspace is not None and self.mount == "bind":
             volumes[str(self.workspace)] = {"bind": self.workdir, "mode": "rw"}
