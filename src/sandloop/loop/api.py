@@ -13,8 +13,8 @@ import asyncio
 import inspect
 import math
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from contextlib import AsyncExitStack
+from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
+from contextlib import AsyncExitStack, aclosing
 from functools import partial
 from typing import Any, Literal
 
@@ -170,7 +170,7 @@ def refuse_running_loop(name: str, instead: str) -> None:
     )
 
 
-async def stream(agent: Agent, input: str | list[Any], **options: Any) -> AsyncIterator[RunEvent]:
+async def stream(agent: Agent, input: str | list[Any], **options: Any) -> AsyncGenerator[RunEvent]:
     """Run ``agent`` and yield its events as they happen; the last is ``RunEnded``.
 
     Takes the same options as :func:`run` (except ``stream``); ``on_event`` callbacks get the
@@ -181,13 +181,18 @@ async def stream(agent: Agent, input: str | list[Any], **options: Any) -> AsyncI
     """
     on_event = options.pop("on_event", None)
     callbacks = list(on_event) if isinstance(on_event, Sequence) else [on_event]
-    async for event in events_of(
+    events = events_of(
         lambda emit: run(agent, input, on_event=[emit, *callbacks], stream=True, **options)
-    ):
-        yield event
+    )
+    # Closed here, in this task, when the consumer stops early: that cancels the run at once.
+    async with aclosing(events):
+        async for event in events:
+            yield event
 
 
-async def events_of(start: Callable[[EventCallback], Awaitable[Any]]) -> AsyncIterator[RunEvent]:
+async def events_of(
+    start: Callable[[EventCallback], Awaitable[Any]],
+) -> AsyncGenerator[RunEvent]:
     """Yield the events a run started by ``start(emit)`` emits; re-raise its error after."""
     send, receive = anyio.create_memory_object_stream[RunEvent](max_buffer_size=math.inf)
     errors: list[Exception] = []

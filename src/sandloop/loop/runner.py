@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
@@ -20,7 +21,7 @@ import anyio
 
 from sandloop.client import ResponsesClient
 from sandloop.dispatch import Approvals, CallOutcome, Dispatcher, RunScope
-from sandloop.dispatch.outputs import call_id_of, call_label
+from sandloop.dispatch.outputs import call_id_of, call_label, output_key
 from sandloop.errors import (
     ApiConnectionError,
     ApiError,
@@ -159,6 +160,8 @@ class AgentLoop:
         #: Outputs a resumed run already has for its pending calls (call id to output, note).
         self.recovered: dict[str, tuple[Any, Any]] = {}
         self._description = description or {}
+        #: Calls started and not finished: their ``ToolCallFinished`` is owed at the run's end.
+        self._open_calls: dict[str, tuple[str, float]] = {}
         self._last_diff: str | None = None
 
     async def run(self) -> RunResult:
@@ -268,11 +271,33 @@ class AgentLoop:
             if self.status != "needs_approval":
                 self.journal.write("end", status=self.status)
             self.journal.close()
+            await self._finish_open_calls()
             result = self.result()
             if error is not None:
                 with contextlib.suppress(AttributeError):
                     error.result = result  # type: ignore[attr-defined]
             await self._emit(ev.RunEnded(self.run_id, result, error))
+
+    async def _finish_open_calls(self) -> None:
+        """Every started call gets its ``ToolCallFinished``: ``cancelled`` when the run stopped
+        under it, with the output the history settled it with."""
+        outputs = {output_key(i): i for i in self.transcript.log}
+        for call_id, (tool, start) in list(self._open_calls.items()):
+            output = outputs.get(call_id)
+            error = getattr(output, "output", None) if output is not None else None
+            await self._emit(
+                ev.ToolCallFinished(
+                    self.run_id,
+                    self.turn,
+                    call_id,
+                    tool,
+                    "cancelled",
+                    time.perf_counter() - start,
+                    output,
+                    error if isinstance(error, str) else "the run stopped while the call ran",
+                )
+            )
+        self._open_calls.clear()
 
     async def _release_sandbox(self, error: BaseException | None) -> None:
         if not self._own_sandbox or self.sandbox is None:
@@ -472,6 +497,7 @@ class AgentLoop:
     async def _on_call(self, index: int, call: Any, outcome: CallOutcome | None) -> None:
         tool = call_label(call)
         if outcome is None:
+            self._open_calls[call_id_of(call)] = (tool, time.perf_counter())
             self.journal.write("call_started", turn=self.turn, call_id=call_id_of(call), tool=tool)
             await self._emit(
                 ev.ToolCallStarted(self.run_id, self.turn, call_id_of(call), tool, call)
@@ -485,6 +511,7 @@ class AgentLoop:
             output=dump_item(outcome.output),
             note=dump_item(outcome.note) if outcome.note is not None else None,
         )
+        self._open_calls.pop(call_id_of(call), None)
         await self._emit(
             ev.ToolCallFinished(
                 self.run_id,
@@ -569,7 +596,9 @@ def _check_sandbox(agent: Agent, sandbox: Sandbox | None) -> None:
     """A run whose tools act in a sandbox needs one, before any model request is paid for."""
     if sandbox is not None:
         return
-    names = [t.name or t.call_type for t in agent.registry if needs_sandbox(t)]
+    names = [
+        t.name or t.call_type.removesuffix("_call") for t in agent.registry if needs_sandbox(t)
+    ]
     if names:
         raise ConfigError(
             f"the tools {', '.join(names)} act in a sandbox, but this run has none: pass "
