@@ -37,6 +37,7 @@ __all__ = (
     "describe_run",
     "drive",
     "refuse_running_loop",
+    "release_after",
     "run",
     "run_sync",
     "sink",
@@ -146,10 +147,10 @@ def run_sync(agent: Agent, input: str | list[Any], **options: Any) -> RunResult:
         ConfigError: called from inside a running event loop (use ``await run(...)``).
     """
     refuse_running_loop("run_sync", "await sandloop.run(...)")
-    return anyio.run(partial(_release_after, run(agent, input, **options), options.get("client")))
+    return anyio.run(partial(release_after, run(agent, input, **options), options.get("client")))
 
 
-async def _release_after(work: Awaitable[RunResult], client: ResponsesClient | None) -> RunResult:
+async def release_after(work: Awaitable[RunResult], client: ResponsesClient | None) -> RunResult:
     """Await ``work``, then close the connections ``client`` opened in this (ending) loop."""
     try:
         return await work

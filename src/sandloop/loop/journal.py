@@ -62,21 +62,11 @@ class Journal:
                     "sandbox can rewrite it: put it outside"
                 )
         try:
+            _drop_torn_tail(self.path)
             fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, 0o600)
         except OSError as exc:
             raise ConfigError(f"cannot open the journal {self.path}: {exc.strerror}") from exc
         self._file = os.fdopen(fd, "a", encoding="utf-8")
-        if self._torn_tail():
-            self._file.write("\n")  # end the torn line, so the next record starts clean
-
-    def _torn_tail(self) -> bool:
-        assert self.path is not None
-        with self.path.open("rb") as fh:
-            fh.seek(0, os.SEEK_END)
-            if fh.tell() == 0:
-                return False
-            fh.seek(-1, os.SEEK_END)
-            return fh.read(1) != b"\n"
 
     def write(self, kind: str, **fields: Any) -> dict[str, Any]:
         """Append ``{"kind": kind, **fields}``; on disk (flushed and fsynced) when this returns."""
@@ -93,6 +83,28 @@ class Journal:
         if self._file is not None:
             self._file.close()
             self._file = None
+
+
+def _drop_torn_tail(path: Path) -> None:
+    """Cut a torn last line (the process was killed mid-write) so appending starts clean."""
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_NOFOLLOW)
+    except FileNotFoundError:
+        return
+    with os.fdopen(fd, "r+b") as fh:
+        end = fh.seek(0, os.SEEK_END)
+        keep = end
+        while keep > 0:
+            step = min(65536, keep)
+            fh.seek(keep - step)
+            chunk = fh.read(step)
+            newline = chunk.rfind(b"\n")
+            if newline >= 0:
+                keep = keep - step + newline + 1
+                break
+            keep -= step
+        if keep != end:
+            fh.truncate(keep)
 
 
 def read_journal(path: str | os.PathLike[str]) -> list[dict[str, Any]]:

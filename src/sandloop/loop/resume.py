@@ -23,7 +23,14 @@ from sandloop.dispatch.outputs import call_id_of, failure_output
 from sandloop.errors import ConfigError
 from sandloop.items import Usage, parse_item, parse_items, parse_response
 from sandloop.loop.agent import Agent
-from sandloop.loop.api import OnEvent, drive, open_journal, refuse_running_loop, sink
+from sandloop.loop.api import (
+    OnEvent,
+    drive,
+    open_journal,
+    refuse_running_loop,
+    release_after,
+    sink,
+)
 from sandloop.loop.journal import Journal, read_journal
 from sandloop.loop.result import RunResult
 from sandloop.loop.runner import AgentLoop
@@ -123,7 +130,8 @@ def resume_sync(source: str | os.PathLike[str] | RunState, **options: Any) -> Ru
         ConfigError: called from inside a running event loop (use ``await resume(...)``).
     """
     refuse_running_loop("resume_sync", "await sandloop.resume(...)")
-    return anyio.run(partial(resume, source, **options))
+    work = resume(source, **options)
+    return anyio.run(partial(release_after, work, options.get("client")))
 
 
 async def _drive_or_return(

@@ -177,7 +177,7 @@ class AgentLoop:
             with self._guard():
                 await self._open()
                 paused = await self._finish_pending_turn()
-                while not paused:
+                while not paused and not self._final_answer_given():
                     self._check_turn_limit()
                     response = await self._call_model()
                     calls, approvals = client_calls(response.output)
@@ -204,6 +204,14 @@ class AgentLoop:
         await self._compact_if_needed()
         self._check_budget()
         return False
+
+    def _final_answer_given(self) -> bool:
+        """A resumed run whose last response already was the final answer has nothing to do."""
+        if not self.responses or self.transcript.pending:
+            return False
+        last = self.responses[-1]
+        calls, approvals = client_calls(last.output)
+        return last.status == "completed" and not calls and not approvals
 
     async def _finish_pending_turn(self) -> bool:
         """A resumed run first answers the calls its last response left unanswered."""
