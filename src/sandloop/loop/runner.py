@@ -255,8 +255,8 @@ class AgentLoop:
         self._last_diff = diff
 
     async def _record_changes(self) -> None:
-        """Journal an owned copied workspace's changes when they differ from the last ones."""
-        if not self._own_sandbox or self.sandbox is None:
+        """Journal a copied workspace's changes when they differ from the last ones."""
+        if self.sandbox is None:
             return
         changes = await self.sandbox.changes()
         if changes is None:
