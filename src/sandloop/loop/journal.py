@@ -51,10 +51,13 @@ class Journal:
         forbidden: Iterable[Path] = (),
     ) -> None:
         self.records: list[dict[str, Any]] = list(records)
-        self.path = Path(path).expanduser().resolve() if path is not None else None
+        self.path: Path | None = None
         self._file: IO[str] | None = None
-        if self.path is None:
+        if path is None:
             return
+        raw = Path(path).expanduser()
+        # The directory resolved, the file itself not: a symlink there is refused (O_NOFOLLOW).
+        self.path = raw.parent.resolve() / raw.name
         for folder in forbidden:
             if self.path.is_relative_to(folder.resolve()):
                 raise ConfigError(
