@@ -249,3 +249,62 @@ def test_a_deferred_approval_resumed_from_json_in_a_fresh_process(tmp_path: Path
     assert (work / "log.txt").read_text() == "ran\n"
     with pytest.raises(sandloop.ConfigError, match="newer"):
         RunState.from_dict({**paused.state.to_dict(), "version": 2})
+
+
+def test_cli_defer_exits_3_and_resume_allows_and_denies(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    home = tmp_path / "home"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI_")}
+    env.update(SANDLOOP_HOME=str(home), PYTHONPATH=os.pathsep.join(sys.path))
+
+    def check_answers(request: RecordedRequest) -> Turn:
+        outputs = {i["call_id"]: i for i in request.body["input"] if "output" in i}
+        assert outputs["c_yes"]["output"][0]["stdout"] == "yes\n"
+        assert "denied on the command line" in json.dumps(outputs["c_no"])
+        return Turn([message("ok", phase="final_answer")])
+
+    turns: list[Any] = [
+        [
+            shell_call("echo yes | tee -a log.txt", call_id="c_yes"),
+            shell_call("echo no >> log.txt", call_id="c_no"),
+        ],
+        check_answers,
+    ]
+    cli = [sys.executable, "-m", "sandloop.cli"]
+    with ScriptedResponsesServer(turns) as server:
+        first = subprocess.run(
+            [
+                *cli,
+                "run",
+                "--local",
+                "--repo",
+                str(repo),
+                "--base-url",
+                server.base_url,
+                "--approve",
+                "defer",
+                "--json",
+                "go",
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert first.returncode == 3, first.stderr
+        assert "c_yes  shell: echo yes | tee -a log.txt" in first.stderr
+        assert not (repo / "log.txt").exists()
+        (run_dir,) = (home / "runs").iterdir()
+        second = subprocess.run(
+            [*cli, "resume", run_dir.name, "--allow", "c_yes", "--deny", "c_no", "--json"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            cwd=repo,
+        )
+        assert second.returncode == 0, second.stderr
+    assert (repo / "log.txt").read_text() == "yes\n"
+    events = [json.loads(line) for line in second.stdout.splitlines() if line.startswith("{")]
+    assert any(e.get("event") == "tool_call_finished" for e in events)
