@@ -120,6 +120,19 @@ def test_the_journal_records_every_step(tmp_path: Path, counter: Path) -> None:
     assert records[0]["prompt_cache_key"].startswith("sandloop-")
 
 
+def test_the_journal_holds_no_api_key(tmp_path: Path, counter: Path) -> None:
+    journal = tmp_path / "key.jsonl"
+    secret = "sk-test-never-in-the-journal-1234"
+    with ScriptedResponsesServer([[message("hi")]]) as server:
+        client = ResponsesClient(base_url=server.base_url, api_key=secret, max_retries=0)
+        sandloop.run_sync(Agent(model="m"), "x", client=client, journal=journal)
+        assert server.create_requests[0].headers["authorization"] == f"Bearer {secret}"
+        base_url = server.base_url
+    text = journal.read_text()
+    assert secret not in text
+    assert base_url in text
+
+
 def test_resume_from_every_cut_of_the_journal(tmp_path: Path, counter: Path) -> None:
     """Cut the journal after each record (a kill at that point), resume, compare."""
     records, full_work = _full_run(tmp_path)
@@ -249,6 +262,8 @@ def test_a_deferred_approval_resumed_from_json_in_a_fresh_process(tmp_path: Path
     assert (work / "log.txt").read_text() == "ran\n"
     with pytest.raises(sandloop.ConfigError, match="newer"):
         RunState.from_dict({**paused.state.to_dict(), "version": 2})
+    with pytest.raises(sandloop.ConfigError, match="no call is waiting"):
+        sandloop.resume_sync(paused.state, decisions={"c_other": True})
 
 
 def test_cli_defer_exits_3_and_resume_allows_and_denies(tmp_path: Path) -> None:
