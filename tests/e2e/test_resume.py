@@ -323,3 +323,49 @@ def test_cli_defer_exits_3_and_resume_allows_and_denies(tmp_path: Path) -> None:
     assert (repo / "log.txt").read_text() == "yes\n"
     events = [json.loads(line) for line in second.stdout.splitlines() if line.startswith("{")]
     assert any(e.get("event") == "tool_call_finished" for e in events)
+
+
+@pytest.mark.docker
+def test_copy_mode_resume_reapplies_the_journaled_changes(tmp_path: Path, base_image: str) -> None:
+    from sandloop.executors.apply_patch import ApplyPatchTool
+
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "ops.py").write_text("def add(a, b):\n    return a - b\n")
+    fixed = "def add(a, b):\n    return a + b\n"
+    fix = "@@\n def add(a, b):\n-    return a - b\n+    return a + b\n"
+
+    def sees_the_fix(request: RecordedRequest) -> Turn:
+        (out,) = [i for i in request.body["input"] if i.get("call_id") == "c_cat" and "output" in i]
+        assert out["output"][0]["stdout"] == fixed  # the fresh copy has the journaled change
+        return Turn([message("done", phase="final_answer")])
+
+    turns: list[Any] = [
+        [_patch("c_fix", fix)],
+        [shell_call("cat ops.py", call_id="c_cat")],
+        sees_the_fix,
+    ]
+    agent = Agent(model="m", tools=[ShellTool(), ApplyPatchTool()], store=False)
+    journal = tmp_path / "copy.jsonl"
+    with ScriptedResponsesServer([*turns[:2], [message("done", phase="final_answer")]]) as server:
+        client = ResponsesClient(base_url=server.base_url, max_retries=0)
+        sandbox = sandloop.DockerSandbox(base_image, workspace=repo, mount="copy")
+        sandloop.run_sync(agent, "fix", sandbox=sandbox, client=client, journal=journal)
+    records = read_journal(journal)
+    cut = next(i for i, r in enumerate(records) if r["kind"] == "changes") + 1
+    assert records[cut]["kind"] == "request"  # the crash: after turn 1, before turn 2
+    journal.write_text("".join(json.dumps(r) + "\n" for r in records[:cut]))
+    with ScriptedResponsesServer(turns[1:]) as server:
+        client = ResponsesClient(base_url=server.base_url, max_retries=0)
+        # No sandbox given: a fresh copy like the journaled one.
+        result = sandloop.resume_sync(journal, agent=agent, client=client)
+    assert result.final_output == "done"
+    assert (repo / "ops.py").read_text() == "def add(a, b):\n    return a - b\n"
+    assert result.changes is not None
+    assert result.changes.paths == ("ops.py",)
+
+
+def _patch(call_id: str, diff: str) -> dict[str, Any]:
+    from sandloop.testing import apply_patch_call
+
+    return apply_patch_call("update_file", "ops.py", diff, call_id=call_id)
