@@ -236,3 +236,54 @@ def test_event_to_dict_is_json() -> None:
     kinds = [json.loads(json.dumps(e.to_dict()))["event"] for e in events]
     assert kinds[0] == "run_started"
     assert kinds[-1] == "run_ended"
+
+
+CTRL_C_SCRIPT = """
+import sys
+import sandloop
+agent = sandloop.Agent(model="m", tools=[sandloop.ShellTool()])
+sandbox = sandloop.DockerSandbox(sys.argv[1], workspace=sys.argv[2], labels={"t": sys.argv[4]})
+client = sandloop.ResponsesClient(base_url=sys.argv[3], max_retries=0)
+try:
+    sandloop.run_sync(agent, "go", sandbox=sandbox, client=client)
+except KeyboardInterrupt:
+    print("interrupted", sandbox.started)
+"""
+
+
+@pytest.mark.docker
+def test_ctrl_c_in_run_sync_removes_the_owned_sandbox(
+    tmp_path: Path, base_image: str, docker_client: Any
+) -> None:
+    import signal
+    import sys
+    import time
+    import uuid
+
+    tag = uuid.uuid4().hex
+    work = tmp_path / "work"
+    work.mkdir()
+    turns = [[shell_call("touch started; sleep 60", call_id="c_long")]]
+    with ScriptedResponsesServer(turns, check_protocol=False) as server:
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+        command = [sys.executable, "-c", CTRL_C_SCRIPT, base_image, str(work), server.base_url]
+        with subprocess.Popen(
+            [*command, tag], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        ) as proc:
+            try:
+                for _ in range(3000):
+                    if (work / "started").exists() or proc.poll() is not None:
+                        break
+                    time.sleep(0.02)
+                assert (work / "started").exists(), proc.communicate()
+                assert docker_client.containers.list(filters={"label": f"t={tag}"})
+                proc.send_signal(signal.SIGINT)
+                out, err = proc.communicate(timeout=60)
+            finally:
+                if proc.poll() is None:
+                    proc.kill()
+    left = docker_client.containers.list(all=True, filters={"label": f"t={tag}"})
+    for container in left:
+        container.remove(force=True)
+    assert left == [], "the owned sandbox outlived Ctrl-C"
+    assert out.strip() == "interrupted False", err[-2000:]
