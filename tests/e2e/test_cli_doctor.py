@@ -109,7 +109,9 @@ class _Answer(http.server.BaseHTTPRequestHandler):
 def test_a_server_that_is_not_the_api_or_refuses_the_key_fails(
     status: int, content_type: str, expected: str
 ) -> None:
-    handler = type("Handler", (_Answer,), {"status": status, "content_type": content_type})
+    handler: type[_Answer] = type(
+        "Handler", (_Answer,), {"status": status, "content_type": content_type}
+    )
     handler.seen_auth = []
     with http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler) as httpd:
         thread = threading.Thread(target=httpd.serve_forever, daemon=True)

@@ -5,8 +5,8 @@ Top of the data flow for people at a terminal. Each subcommand lives in its own 
 add one, write the module and list it in ``COMMANDS``.
 
 Exit status: 0 success, 1 a failed run or operation, 2 a usage error (bad flags, bad
-configuration such as a missing API key), 130 interrupted. Errors are one sentence on stderr;
-``--debug`` adds the traceback.
+configuration such as a missing API key), 3 a run stopped for approvals, 130 interrupted.
+Errors are one sentence on stderr; ``--debug`` adds the traceback.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from sandloop.errors import ConfigError, SandloopError
 __all__ = ("COMMANDS", "build_parser", "main")
 
 #: Subcommand modules, in the order ``--help`` lists them.
-COMMANDS = ("run", "demo_command", "doctor", "images", "sandboxes")
+COMMANDS = ("run", "resume", "demo_command", "doctor", "images", "sandboxes")
 
 
 def build_parser() -> argparse.ArgumentParser:

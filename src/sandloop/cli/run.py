@@ -2,7 +2,8 @@
 
 Part of ``cli``: parses the flags into :class:`~sandloop.cli.session.SessionOptions` and runs a
 session. Exit status: 0 when the run completed, 1 when it failed, 2 for a usage error (set by
-``sandloop.cli.main``), 130 when interrupted.
+``sandloop.cli.main``), 3 when it stopped for approvals (``--approve defer``), 130 when
+interrupted.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from sandloop.cli.display import Display, JsonDisplay, RichDisplay
 from sandloop.cli.session import SessionOptions, SessionOutcome, run_session
 from sandloop.client import DEFAULT_BASE_URL, is_loopback_url
 from sandloop.errors import ConfigError, SandboxUnavailableError
+from sandloop.loop import RunResult
 from sandloop.testing.cassette import Cassette
 
 __all__ = ("DEFAULT_MODEL", "register")
@@ -49,9 +51,10 @@ def register(sub: Any) -> None:
     parser.add_argument("--max-turns", type=_positive, default=50, metavar="N")
     parser.add_argument(
         "--approve",
-        choices=("auto", "ask", "deny"),
+        choices=("auto", "ask", "deny", "defer"),
         default="auto",
-        help="run commands and patches without asking (auto), ask first, or refuse them",
+        help="run commands and patches without asking (auto), ask first, refuse them, or "
+        "stop at the first one and exit 3 (defer: go on with `sandloop resume`)",
     )
     parser.add_argument("--network", action="store_true", help="give the sandbox network access")
     parser.add_argument(
@@ -168,7 +171,28 @@ def execute(options: SessionOptions, display: Display, *, debug: bool = False) -
         )
         print(f"sandloop: error: {outcome.error}{hint}", file=sys.stderr)
         return 1
+    if outcome.result is not None and outcome.result.status == "needs_approval":
+        return print_pending(outcome.result, outcome.summary.run_dir.name)
     return 0 if outcome.ok else 1
+
+
+#: The exit status of a run stopped for approvals.
+NEEDS_APPROVAL = 3
+
+
+def print_pending(result: RunResult, run_id: str) -> int:
+    """Say which calls wait for a decision and how to go on; returns :data:`NEEDS_APPROVAL`."""
+    print(
+        f"sandloop: {len(result.pending_approvals)} call(s) wait for a decision:", file=sys.stderr
+    )
+    for pending in result.pending_approvals:
+        action = pending.action.replace("\n", "\n    ")
+        print(f"  {pending.call_id}  {pending.tool}: {action}", file=sys.stderr)
+    print(
+        f"go on with: sandloop resume {run_id} --allow ID --deny ID (or --allow-all)",
+        file=sys.stderr,
+    )
+    return NEEDS_APPROVAL
 
 
 async def _until_terminated(options: SessionOptions, display: Display) -> SessionOutcome | None:

@@ -32,10 +32,15 @@ from sandloop.executors.shell import ShellTool
 from sandloop.items import Usage, dump_item
 from sandloop.loop import Agent, AgentLoop, RunResult
 from sandloop.loop import events as ev
+from sandloop.loop.api import describe_run
+from sandloop.loop.journal import Journal
 from sandloop.sandboxes import LocalSandbox, Sandbox
 from sandloop.testing.cassette import Cassette, CassettePlayer
 
-__all__ = ("INSTRUCTIONS", "SessionOptions", "SessionOutcome", "run_session")
+__all__ = ("INSTRUCTIONS", "JOURNAL_NAME", "SessionOptions", "SessionOutcome", "run_session")
+
+#: The run journal's file name in the run directory.
+JOURNAL_NAME = "journal.jsonl"
 
 #: The coding agent's instructions. A cassette records them: change them and re-record the
 #: demo cassette (``python tools/record_demo.py``), or its replay diverges at turn 1.
@@ -47,7 +52,7 @@ INSTRUCTIONS = (
     "answer with a short summary of what you changed and why."
 )
 
-Approve = Literal["auto", "ask", "deny"]
+Approve = Literal["auto", "ask", "deny", "defer"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +82,7 @@ class SessionOutcome:
 
     summary: Summary
     error: SandloopError | None
+    result: RunResult | None = None
 
     @property
     def ok(self) -> bool:
@@ -102,7 +108,7 @@ def make_agent(options: SessionOptions) -> Agent:
     tools: list[Any] = [ShellTool(), ApplyPatchTool()]
     if options.local_shell:
         tools.append(LocalShellTool())
-    policy: ApprovalPolicy = "never" if options.approve == "auto" else "all"
+    policy: ApprovalPolicy = "never" if options.approve == "auto" else "all"  # defer: all
     return Agent(
         options.model,
         instructions=INSTRUCTIONS,
@@ -191,17 +197,24 @@ class _Session:
         error: SandloopError | None = None
         try:
             async with client, sandbox:
-                approve = approval_callback(self.options.approve, self.display)
+                defer = self.options.approve == "defer"
+                approve = None if defer else approval_callback(self.options.approve, self.display)
                 self.loop = AgentLoop(
                     agent,
                     self.options.task,
                     client=client,
                     sandbox=sandbox,
                     approve=approve,
+                    defer=defer,
                     stream=True,
                     emit=self._on_event,
                     run_id=run_id,
+                    description=describe_run(
+                        agent, sandbox, client, approve="defer" if defer else approve
+                    ),
                 )
+                # The journal `sandloop resume` continues from (kept in the run directory).
+                self.loop.journal = Journal(self.rundir.path / JOURNAL_NAME)
                 try:
                     result = await self.loop.run()
                 except SandloopError as exc:
@@ -284,7 +297,7 @@ class _Session:
             self.rundir.save("result.json", _json(result.to_dict()))
         self._end(status, result, summary.error)
         self.display.finished(summary)
-        return SessionOutcome(summary, error)
+        return SessionOutcome(summary, error, result)
 
     def _end(self, status: str, result: RunResult | None, error: str | None) -> None:
         usage = result.usage.to_wire() if result is not None else None

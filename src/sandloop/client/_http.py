@@ -1,6 +1,8 @@
 """The httpx boundary: the only module of sandloop that imports httpx.
 
-One pooled ``httpx.AsyncClient`` per ResponsesClient. Every httpx exception is translated into
+One pooled ``httpx.AsyncClient`` per ResponsesClient and event loop: httpx binds its connections
+to the loop that opened them, so a session used from a new loop (a second ``run_sync``) opens a
+fresh pool there and drops the old one. Every httpx exception is translated into
 the sandloop error tree in :func:`map_httpx_errors`, chained with ``from exc``.
 """
 
@@ -12,6 +14,7 @@ from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import anyio.lowlevel
 import httpx
 
 from sandloop.errors import ApiConnectionError, ApiTimeoutError, ConfigError, InvalidResponseError
@@ -81,9 +84,9 @@ class HttpStream:
 
 
 class HttpSession:
-    """A pooled HTTP/1.1 session to one base URL."""
+    """A pooled HTTP/1.1 session to one base URL, (re)opened per event loop."""
 
-    __slots__ = ("_client",)
+    __slots__ = ("_client", "_loop", "_options")
 
     def __init__(
         self,
@@ -95,22 +98,32 @@ class HttpSession:
         max_connections: int,
         transport: Transport | None,
     ) -> None:
-        self._client = httpx.AsyncClient(
-            base_url=base_url + "/",
-            headers=dict(headers),
-            timeout=httpx.Timeout(timeout, connect=connect_timeout),
-            limits=httpx.Limits(
+        self._options: dict[str, Any] = {
+            "base_url": base_url + "/",
+            "headers": dict(headers),
+            "timeout": httpx.Timeout(timeout, connect=connect_timeout),
+            "limits": httpx.Limits(
                 max_connections=max_connections, max_keepalive_connections=max_connections
             ),
-            transport=transport,
-            follow_redirects=False,
-        )
+            "transport": transport,
+            "follow_redirects": False,
+        }
+        self._client: httpx.AsyncClient | None = None
+        self._loop: anyio.lowlevel.EventLoopToken | None = None
+
+    def _pool(self) -> httpx.AsyncClient:
+        """The pool of the running event loop, opened on first use in it."""
+        loop = anyio.lowlevel.current_token()
+        if self._client is None or self._loop != loop:
+            # A pool of a finished loop cannot be closed from this one; its sockets go with it.
+            self._client, self._loop = httpx.AsyncClient(**self._options), loop
+        return self._client
 
     async def request(self, method: str, path: str, *, body: Any = None) -> HttpResult:
         """Send one request and read the whole answer."""
         what = f"{method} /{path}"
         with map_httpx_errors(what):
-            response = await self._client.request(method, path, **_body_kwargs(body))
+            response = await self._pool().request(method, path, **_body_kwargs(body))
             return HttpResult(response.status_code, response.headers, response.content)
 
     @asynccontextmanager
@@ -120,9 +133,10 @@ class HttpSession:
         """Send one request and expose the answer's body as it arrives."""
         what = f"{method} /{path}"
         with map_httpx_errors(what):
-            request = self._client.build_request(method, path, **_body_kwargs(body))
+            pool = self._pool()
+            request = pool.build_request(method, path, **_body_kwargs(body))
             request.headers["accept"] = "text/event-stream"
-            response = await self._client.send(request, stream=True)
+            response = await pool.send(request, stream=True)
         try:
             yield HttpStream(response, what)
         finally:
@@ -130,8 +144,12 @@ class HttpSession:
                 await response.aclose()
 
     async def aclose(self) -> None:
-        """Close every pooled connection."""
-        await self._client.aclose()
+        """Close every pooled connection of this loop's pool; the next request opens a new one."""
+        client, loop, self._client, self._loop = self._client, self._loop, None, None
+        if client is None:
+            return
+        if loop == anyio.lowlevel.current_token():
+            await client.aclose()
 
 
 def _body_kwargs(body: Any) -> dict[str, Any]:

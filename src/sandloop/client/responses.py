@@ -130,7 +130,11 @@ class ResponsesClient:
         await self.aclose()
 
     async def aclose(self) -> None:
-        """Close the connection pool."""
+        """Close the connection pool of the running event loop.
+
+        The client stays usable: its next request opens a new pool, in whichever event loop
+        makes it (so one client serves any number of ``run_sync`` calls).
+        """
         await self._http.aclose()
 
     # --- endpoints --------------------------------------------------------------------------

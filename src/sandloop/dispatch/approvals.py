@@ -31,13 +31,25 @@ class Approvals:
         callback: The user's callback, or ``None`` (then every call needing approval is denied
             and every MCP approval request refused).
         policy: Which calls need approval: ``"tools"``, ``"all"`` or ``"never"``.
+        defer: Leave a call needing approval unanswered (the run pauses) instead of asking.
+        decisions: Decisions already taken, by call id: ``True`` allows, ``False`` or a reason
+            denies. They are used before the callback is asked, or the call deferred.
     """
 
-    def __init__(self, callback: ApprovalCallback | None, *, policy: ApprovalPolicy = "tools"):
+    def __init__(
+        self,
+        callback: ApprovalCallback | None,
+        *,
+        policy: ApprovalPolicy = "tools",
+        defer: bool = False,
+        decisions: dict[str, bool | str] | None = None,
+    ):
         if policy not in ("tools", "all", "never"):
             raise ConfigError(f"approval policy must be 'tools', 'all' or 'never', not {policy!r}")
         self.callback = callback
         self.policy = policy
+        self.defer = defer
+        self.decisions: dict[str, bool | str] = dict(decisions or {})
         self.approver: Approver | None = self._ask if callback is not None else None
 
     def required(self, tool: Tool) -> bool:
@@ -57,6 +69,10 @@ class Approvals:
             if inspect.isawaitable(result):
                 result = await result
         return bool(result)
+
+    def decided(self, call_id: str) -> bool | str | None:
+        """The decision taken beforehand on a call (``None`` when there is none)."""
+        return self.decisions.pop(call_id, None)
 
     async def ask_call(self, run_id: str, call: Any, tool: str, arguments: str) -> bool:
         """Ask whether ``call`` may run. ``False`` when there is no callback.

@@ -85,7 +85,11 @@ class _Batch:
     scope: RunScope
     turn: int
     done: dict[int, CallOutcome]
+    deferred: list[Any]
 
+
+#: What ``_approval`` answers for a call whose decision is deferred (the run pauses).
+_DEFERRED = "\x00deferred"
 
 #: Called when a call starts (``outcome is None``) and when it finishes.
 CallListener = Callable[[int, Any, "CallOutcome | None"], Awaitable[None]]
@@ -115,17 +119,24 @@ class Dispatcher:
         self._listener = listener
 
     async def run(
-        self, calls: Sequence[Any], *, scope: RunScope, turn: int, results: list[CallOutcome]
+        self,
+        calls: Sequence[Any],
+        *,
+        scope: RunScope,
+        turn: int,
+        results: list[CallOutcome],
+        deferred: list[Any] | None = None,
     ) -> None:
         """Run ``calls`` and append one outcome per call to ``results``, in call order.
 
         ``results`` is filled as calls finish, so after a cancellation or a
         ``SandboxError`` the caller still sees what finished (and answers the rest itself).
+        Calls whose approval is deferred get no outcome: they go to ``deferred``.
 
         Raises:
             SandboxError: a tool reported its sandbox unusable; other calls were cancelled.
         """
-        batch = _Batch(calls, scope, turn, {})
+        batch = _Batch(calls, scope, turn, {}, deferred if deferred is not None else [])
         try:
             runnable = await self._decide(batch)
             await self._run_groups(batch, runnable)
@@ -143,6 +154,9 @@ class Dispatcher:
                 await self._settle(batch.done, index, call, "unknown_tool", message)
                 continue
             denial = await self._approval(call, tool, batch.scope)
+            if denial is _DEFERRED:
+                batch.deferred.append(call)
+                continue
             if denial is not None:
                 await self._settle(batch.done, index, call, "denied", denial)
                 continue
@@ -150,8 +164,18 @@ class Dispatcher:
         return runnable
 
     async def _approval(self, call: Any, tool: Tool, scope: RunScope) -> str | None:
+        """``None`` to run the call, the denial's words, or ``_DEFERRED``."""
         if not self.approvals.required(tool):
             return None
+        decision = self.approvals.decided(call_id_of(call))
+        if decision is True:
+            return None
+        if decision is False:
+            return f"The user denied this {call_label(call)} call. Do not retry it as is."
+        if isinstance(decision, str):
+            return f"The user denied this {call_label(call)} call: {decision}"
+        if self.approvals.defer:
+            return _DEFERRED
         try:
             allowed = await self.approvals.ask_call(
                 scope.run_id, call, call_label(call), call_arguments_text(call, exact=True)

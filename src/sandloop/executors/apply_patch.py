@@ -80,6 +80,8 @@ class ApplyPatchTool:
     ) -> None:
         self.as_custom = as_custom
         self.call_type = "custom_tool_call" if as_custom else "apply_patch_call"
+        #: Its calls edit the run's sandbox (a run without one fails before any request).
+        self.needs_sandbox = True
         self.name: str | None = "apply_patch" if as_custom else None
         self.description = description
         self.sequential = sequential

@@ -60,6 +60,8 @@ class LocalShellTool:
     """
 
     call_type = "local_shell_call"
+    #: Its calls run in the run's sandbox (a run without one fails before any request).
+    needs_sandbox = True
     name: str | None = None
     namespace: str | None = None
     sequential = False

@@ -80,6 +80,8 @@ class ShellTool:
     """
 
     call_type = "shell_call"
+    #: Its calls run in the run's sandbox (a run without one fails before any request).
+    needs_sandbox = True
     name: str | None = None
     namespace: str | None = None
     sequential = False

@@ -19,25 +19,31 @@ from sandloop.loop.events import (
     TurnEnded,
     TurnStarted,
 )
-from sandloop.loop.result import RunResult, RunStatus
+from sandloop.loop.result import PendingApproval, RunResult, RunStatus
+from sandloop.loop.resume import resume, resume_sync
 from sandloop.loop.runner import AgentLoop
+from sandloop.loop.state import RunState
 
 __all__ = (
     "Agent",
     "AgentLoop",
     "Compacted",
+    "PendingApproval",
     "ResponseCreated",
     "ResponseRetrying",
     "RunEnded",
     "RunEvent",
     "RunResult",
     "RunStarted",
+    "RunState",
     "RunStatus",
     "TextDelta",
     "ToolCallFinished",
     "ToolCallStarted",
     "TurnEnded",
     "TurnStarted",
+    "resume",
+    "resume_sync",
     "run",
     "run_sync",
     "stream",

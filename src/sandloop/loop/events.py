@@ -7,7 +7,8 @@ that hold references to the run's items, never copies, so emitting costs next to
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -39,6 +40,31 @@ class RunEvent:
     """
 
     run_id: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form: ``{"event": "tool_call_finished", "run_id": ..., <fields>}``, items
+        in wire form, an error as ``{"type", "message"}``, a result as ``RunResult.to_dict``."""
+        out: dict[str, Any] = {"event": _snake(type(self).__name__)}
+        for f in fields(self):
+            out[f.name] = _json_value(getattr(self, f.name))
+        return out
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+def _json_value(value: Any) -> Any:
+    """A field value in JSON form (wire dicts for items, responses and usage)."""
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    if isinstance(value, BaseException):
+        return {"type": type(value).__name__, "message": str(value)}
+    if hasattr(value, "to_wire"):
+        return value.to_wire()
+    if hasattr(value, "to_dict"):
+        return value.to_dict()
+    return value if isinstance(value, dict) else str(value)
 
 
 @dataclass(frozen=True, slots=True)

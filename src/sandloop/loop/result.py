@@ -7,7 +7,7 @@ Part of ``loop``. A result is plain data: :meth:`RunResult.to_dict` gives JSON-r
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import ValidationError
 
@@ -21,8 +21,12 @@ from sandloop.items import (
     parse_items,
     parse_response,
 )
+from sandloop.sandboxes.base import WorkspaceChanges
 
-__all__ = ("RunResult", "RunStatus", "final_text")
+if TYPE_CHECKING:
+    from sandloop.loop.state import RunState
+
+__all__ = ("PendingApproval", "RunResult", "RunStatus", "final_text")
 
 RunStatus = Literal[
     "completed",
@@ -33,7 +37,47 @@ RunStatus = Literal[
     "timeout",
     "cancelled",
     "sandbox_error",
+    "needs_approval",
 ]
+
+
+@dataclass(frozen=True, slots=True)
+class PendingApproval:
+    """A call a paused run waits to have decided (``approve="defer"``).
+
+    Attributes:
+        call_id: The call's id: the key of ``decisions=`` in :func:`sandloop.resume`.
+        tool: The tool name or call family (``shell``, ``apply_patch``, ...).
+        action: What it would do, as text: the commands, ``update_file path``, the arguments.
+        call: The call item itself (the whole patch of an ``apply_patch_call``, for one).
+    """
+
+    call_id: str
+    tool: str
+    action: str
+    call: Any
+
+    @classmethod
+    def of(cls, call: Any) -> PendingApproval:
+        """The pending approval of a call item."""
+        from sandloop.dispatch.outputs import call_arguments_text, call_id_of, call_label
+
+        return cls(call_id_of(call), call_label(call), call_arguments_text(call, exact=True), call)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form (the call in wire form)."""
+        return {
+            "call_id": self.call_id,
+            "tool": self.tool,
+            "action": self.action,
+            "call": dump_item(self.call),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> PendingApproval:
+        """Rebuild from :meth:`to_dict` output."""
+        call = parse_items([data["call"]])[0]
+        return cls(str(data["call_id"]), str(data["tool"]), str(data["action"]), call)
 
 
 @dataclass(slots=True)
@@ -58,6 +102,12 @@ class RunResult:
             ``last_response_id`` must send them first, or the server rejects the request for
             calls without an output; :meth:`continue_input` builds that input. Empty after a
             completed run; the whole input when no response came back.
+        changes: What the run changed in its copied workspace (``mount="copy"`` and a
+            sandbox the run started itself), kept before the sandbox was removed.
+        pending_approvals: The calls waiting for a decision when ``status ==
+            "needs_approval"``.
+        state: The paused run (``status == "needs_approval"``), to continue with
+            :func:`sandloop.resume`; ``None`` otherwise.
 
     Example:
         Going on after a stop, chained (``store=True``) or stateless::
@@ -84,6 +134,9 @@ class RunResult:
     history: list[Any] = field(default_factory=list)
     last_response_id: str | None = None
     pending_input: list[Any] = field(default_factory=list)
+    changes: WorkspaceChanges | None = None
+    pending_approvals: list[PendingApproval] = field(default_factory=list)
+    state: RunState | None = None
 
     def continue_input(self, message: str | list[Any] | None = None) -> list[Any]:
         """The input of a follow-up run chained onto :attr:`last_response_id`.
@@ -117,6 +170,9 @@ class RunResult:
             "history": [dump_item(i) for i in self.history],
             "last_response_id": self.last_response_id,
             "pending_input": [dump_item(i) for i in self.pending_input],
+            "changes": self.changes.to_dict() if self.changes is not None else None,
+            "pending_approvals": [p.to_dict() for p in self.pending_approvals],
+            "state": self.state.to_dict() if self.state is not None else None,
         }
 
     @classmethod
@@ -147,7 +203,24 @@ class RunResult:
             last_response_id=data.get("last_response_id"),
             # Absent from results saved before the field existed.
             pending_input=parse_items(data.get("pending_input") or []),
+            changes=_changes(data.get("changes")),
+            pending_approvals=[
+                PendingApproval.from_dict(p) for p in data.get("pending_approvals") or []
+            ],
+            state=_state(data.get("state")),
         )
+
+
+def _changes(data: Any) -> WorkspaceChanges | None:
+    if data is None:
+        return None
+    return WorkspaceChanges(str(data["diff"]), tuple(str(p) for p in data["paths"]))
+
+
+def _state(data: Any) -> RunState | None:
+    from sandloop.loop.state import RunState
+
+    return RunState.from_dict(data) if data is not None else None
 
 
 def final_text(items: list[Any]) -> str:

@@ -3,13 +3,16 @@
 Part of ``loop``, the top of the data flow (``loop → dispatch → executors → sandboxes``; the
 model is reached through ``client``). :meth:`AgentLoop.run` fits on one screen; each step is a
 named method. Events go to one sink (``emit``), so :func:`sandloop.run` and
-:func:`sandloop.stream` share this code path.
+:func:`sandloop.stream` share this code path. Every step is also written to the run's
+:class:`~sandloop.loop.journal.Journal` before the next one starts (see
+:mod:`sandloop.loop.resume` for how a journal becomes a running loop again).
 """
 
 from __future__ import annotations
 
 import contextlib
 import math
+import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
@@ -18,7 +21,7 @@ import anyio
 
 from sandloop.client import ResponsesClient
 from sandloop.dispatch import Approvals, CallOutcome, Dispatcher, RunScope
-from sandloop.dispatch.outputs import call_id_of, call_label
+from sandloop.dispatch.outputs import call_id_of, call_label, output_key
 from sandloop.errors import (
     ApiConnectionError,
     ApiError,
@@ -38,12 +41,15 @@ from sandloop.items import (
     ResponseCreatedEvent,
     ResponseTextDeltaEvent,
     Usage,
+    dump_item,
 )
 from sandloop.loop import events as ev
 from sandloop.loop.agent import Agent
-from sandloop.loop.result import RunResult, RunStatus, final_text
+from sandloop.loop.journal import JOURNAL_VERSION, Journal
+from sandloop.loop.result import PendingApproval, RunResult, RunStatus, final_text
+from sandloop.loop.state import RunState
 from sandloop.loop.transcript import Transcript, client_calls, to_items
-from sandloop.sandboxes.base import Sandbox
+from sandloop.sandboxes.base import Sandbox, WorkspaceChanges
 
 __all__ = ("AgentLoop", "EventSink")
 
@@ -52,6 +58,17 @@ EventSink = Callable[[ev.RunEvent], Awaitable[None]]
 
 async def _drop(event: ev.RunEvent) -> None:
     return None
+
+
+#: Seconds a run's closing steps (changes, sandbox removal, the last event) may take when the
+#: run was cancelled.
+_CLOSE_TIMEOUT = 60.0
+
+
+def needs_sandbox(tool: Any) -> bool:
+    """Whether ``tool`` acts in the run's sandbox (built-in tools say so with ``needs_sandbox``;
+    other tools are taken not to)."""
+    return bool(getattr(tool, "needs_sandbox", False))
 
 
 class AgentLoop:
@@ -69,6 +86,15 @@ class AgentLoop:
         stream: Stream each response (text deltas become :class:`~sandloop.loop.events.TextDelta`).
         emit: Where events go.
         run_id: The run's id; a fresh one when left out.
+        own_sandbox: The run starts ``sandbox`` before its first request and removes it when it
+            ends (keeping a copied workspace's changes on the result first).
+        journal: Where every step is recorded; an in-memory one when left out.
+        description: The run's description for the journal header.
+        defer: Calls needing approval pause the run (``status="needs_approval"``) instead of
+            asking ``approve``.
+        decisions: Decisions on calls a paused run deferred: call id to ``True`` (run it),
+            ``False`` or a reason (deny it).
+        prompt_cache_key: Sent with every request; default one per run (from its id).
     """
 
     def __init__(
@@ -84,6 +110,12 @@ class AgentLoop:
         stream: bool = False,
         emit: EventSink | None = None,
         run_id: str | None = None,
+        own_sandbox: bool = False,
+        journal: Journal | None = None,
+        description: dict[str, Any] | None = None,
+        defer: bool = False,
+        decisions: dict[str, bool | str] | None = None,
+        prompt_cache_key: str | None = None,
     ) -> None:
         if previous_response_id is not None and not agent.store:
             raise ConfigError(
@@ -104,9 +136,16 @@ class AgentLoop:
         self._first_output = len(self.transcript.log)
         self._stream = stream and not agent.background
         self._emit = emit or _drop
-        approvals = Approvals(approve, policy=agent.approval_policy)
-        if approve is None and any(approvals.required(t) for t in agent.registry):
+        approvals = Approvals(
+            approve, policy=agent.approval_policy, defer=defer, decisions=decisions
+        )
+        if approve is None and not defer and any(approvals.required(t) for t in agent.registry):
             raise ConfigError("some tools need approval: pass approve= (a callback) to the run")
+        _check_sandbox(agent, sandbox)
+        self.sandbox = sandbox
+        self._own_sandbox = own_sandbox
+        self.changes: WorkspaceChanges | None = None
+        self.pending_approvals: list[PendingApproval] = []
         self._scope = RunScope(self.run_id, sandbox, dict(context or {}))
         self._dispatcher = Dispatcher(
             agent.registry,
@@ -114,7 +153,16 @@ class AgentLoop:
             max_concurrency=agent.max_concurrency,
             listener=self._on_call,
         )
+        key = prompt_cache_key or agent.request_options.get("prompt_cache_key")
+        self.prompt_cache_key = str(key or f"sandloop-{self.run_id}")
         self._base = self._base_body()
+        self.journal = journal if journal is not None else Journal()
+        #: Outputs a resumed run already has for its pending calls (call id to output, note).
+        self.recovered: dict[str, tuple[Any, Any]] = {}
+        self._description = description or {}
+        #: Calls started and not finished: their ``ToolCallFinished`` is owed at the run's end.
+        self._open_calls: dict[str, tuple[str, float]] = {}
+        self._last_diff: str | None = None
 
     async def run(self) -> RunResult:
         """Run until a completed response asks for nothing more; return the result.
@@ -127,23 +175,156 @@ class AgentLoop:
         await self._emit(ev.RunStarted(self.run_id, self.agent.model, self.transcript.stateless))
         try:
             with self._guard():
-                while True:
+                await self._open()
+                paused = await self._finish_pending_turn()
+                while not paused and not self._final_answer_given():
                     self._check_turn_limit()
                     response = await self._call_model()
                     calls, approvals = client_calls(response.output)
                     self._check_status(response)
                     if not calls and not approvals:
                         break
-                    await self._answer_approvals(approvals)
-                    await self._run_calls(calls)
-                    await self._compact_if_needed()
-                    self._check_budget()
-        except Exception as exc:
-            await self._emit(ev.RunEnded(self.run_id, self.result(), exc))
+                    paused = await self._run_turn(calls, approvals)
+        except BaseException as exc:
+            await self._close(exc)
             raise
-        result = self.result()
-        await self._emit(ev.RunEnded(self.run_id, result))
-        return result
+        await self._close(None)
+        return self.result()
+
+    async def _run_turn(self, calls: list[Any], approvals: list[Any]) -> bool:
+        """Answer one response's calls; ``True`` when the run pauses for decisions."""
+        answers = await self._answer_approvals(approvals)
+        outputs = await self._run_calls(calls)
+        if self.pending_approvals:
+            self._pause(answers + outputs)
+            return True
+        items = [dump_item(i) for i in answers + outputs]
+        self.journal.write("outputs", turn=self.turn, items=items)
+        await self._record_changes()
+        await self._compact_if_needed()
+        self._check_budget()
+        return False
+
+    def _final_answer_given(self) -> bool:
+        """A resumed run whose last response already was the final answer has nothing to do."""
+        if not self.responses or self.transcript.pending:
+            return False
+        last = self.responses[-1]
+        calls, approvals = client_calls(last.output)
+        return last.status == "completed" and not calls and not approvals
+
+    async def _finish_pending_turn(self) -> bool:
+        """A resumed run first answers the calls its last response left unanswered."""
+        calls, approvals = self.transcript.unanswered()
+        if not calls and not approvals:
+            return False
+        return await self._run_turn(calls, approvals)
+
+    # --- owning and closing -----------------------------------------------------------------
+
+    async def _open(self) -> None:
+        """Write the header (a fresh run), then start an owned sandbox."""
+        if not self.journal.records:
+            self.journal.write(
+                "header",
+                version=JOURNAL_VERSION,
+                run_id=self.run_id,
+                prompt_cache_key=self.prompt_cache_key,
+                run=self._description,
+                stateless=self.transcript.stateless,
+                previous_response_id=self.transcript.previous_response_id,
+                input=[dump_item(i) for i in self.transcript.log],
+            )
+        if self._own_sandbox and self.sandbox is not None:
+            await self.sandbox.start()
+            await self._restore_changes()
+
+    async def _restore_changes(self) -> None:
+        """A resumed copy-mode run puts the journaled changes back into its fresh copy."""
+        diff = next(
+            (r["diff"] for r in reversed(self.journal.records) if r["kind"] == "changes"), ""
+        )
+        if not diff or self.sandbox is None:
+            return
+        applied = await self.sandbox.exec(["git", "apply", "--binary", "-"], stdin=diff.encode())
+        if not applied.ok:
+            raise SandboxError(
+                "could not re-apply the journaled changes to the fresh copy: "
+                + applied.stderr_text()[-500:]
+            )
+        self._last_diff = diff
+
+    async def _record_changes(self) -> None:
+        """Journal a copied workspace's changes when they differ from the last ones."""
+        if self.sandbox is None:
+            return
+        changes = await self.sandbox.changes()
+        if changes is None:
+            return
+        self.changes = changes
+        if changes.diff != self._last_diff:
+            self._last_diff = changes.diff
+            self.journal.write("changes", turn=self.turn, **changes.to_dict())
+
+    async def _close(self, error: BaseException | None) -> None:
+        """Keep the changes, remove an owned sandbox, end the journal, emit ``RunEnded``.
+
+        Shielded: this also runs when the run was cancelled (Ctrl-C included).
+        """
+        with anyio.CancelScope(shield=True), anyio.move_on_after(_CLOSE_TIMEOUT):
+            try:
+                await self._release_sandbox(error)
+            except SandboxError as exc:
+                error = error or exc
+            if self.status != "needs_approval":
+                self.journal.write("end", status=self.status)
+            self.journal.close()
+            await self._finish_open_calls()
+            result = self.result()
+            if error is not None:
+                with contextlib.suppress(AttributeError):
+                    error.result = result  # type: ignore[attr-defined]
+            await self._emit(ev.RunEnded(self.run_id, result, error))
+
+    async def _finish_open_calls(self) -> None:
+        """Every started call gets its ``ToolCallFinished``: ``cancelled`` when the run stopped
+        under it, with the output the history settled it with."""
+        outputs = {output_key(i): i for i in self.transcript.log}
+        for call_id, (tool, start) in list(self._open_calls.items()):
+            output = outputs.get(call_id)
+            error = getattr(output, "output", None) if output is not None else None
+            await self._emit(
+                ev.ToolCallFinished(
+                    self.run_id,
+                    self.turn,
+                    call_id,
+                    tool,
+                    "cancelled",
+                    time.perf_counter() - start,
+                    output,
+                    error if isinstance(error, str) else "the run stopped while the call ran",
+                )
+            )
+        self._open_calls.clear()
+
+    async def _release_sandbox(self, error: BaseException | None) -> None:
+        if not self._own_sandbox or self.sandbox is None:
+            return
+        try:
+            if self.sandbox.started and not isinstance(error, SandboxError):
+                await self._record_changes()
+        finally:
+            await self.sandbox.aclose()
+
+    def _pause(self, outputs: list[Any]) -> None:
+        """Stop for decisions: the answered calls' outputs go in, the deferred ones wait."""
+        self.status = "needs_approval"
+        self.journal.write(
+            "paused",
+            turn=self.turn,
+            items=[dump_item(i) for i in outputs],
+            pending=[p.to_dict() for p in self.pending_approvals],
+        )
 
     # --- steps ------------------------------------------------------------------------------
 
@@ -168,7 +349,9 @@ class AgentLoop:
         self.turn += 1
         await self._emit(ev.TurnStarted(self.run_id, self.turn))
         body = self._request_body()
+        self.journal.write("request", turn=self.turn)
         response = await (self._stream_response(body) if self._stream else self._create(body))
+        self.journal.write("response", turn=self.turn, response=response.to_wire())
         self.responses.append(response)
         if response.usage is not None:
             self.usage = self.usage + response.usage
@@ -189,18 +372,33 @@ class AgentLoop:
                 reason=reason,
             )
 
-    async def _answer_approvals(self, requests: list[Any]) -> None:
+    async def _answer_approvals(self, requests: list[Any]) -> list[Any]:
         answers = [await self._dispatcher.approvals.answer_mcp(self.run_id, r) for r in requests]
         self.transcript.add(answers)
+        return answers
 
-    async def _run_calls(self, calls: list[Any]) -> None:
+    async def _run_calls(self, calls: list[Any]) -> list[Any]:
+        """Run the calls; returns (and adds to the history) their outputs and notes."""
         results: list[CallOutcome] = []
+        recovered = {
+            c: self.recovered.pop(c) for c in map(call_id_of, calls) if c in self.recovered
+        }
+        deferred: list[Any] = []
+        todo = [c for c in calls if call_id_of(c) not in recovered]
+        added: list[Any] = []
         try:
-            await self._dispatcher.run(calls, scope=self._scope, turn=self.turn, results=results)
+            await self._dispatcher.run(
+                todo, scope=self._scope, turn=self.turn, results=results, deferred=deferred
+            )
         finally:
             # Also after a cancellation or a dead sandbox: what finished goes in, in call order.
-            self.transcript.add(r.output for r in results)
-            self.transcript.add(r.note for r in results if r.note is not None)
+            done = {call_id_of(r.call): (r.output, r.note) for r in results}
+            done.update(recovered)
+            ordered = [done[c] for c in map(call_id_of, calls) if c in done]
+            added = [o for o, _ in ordered] + [n for _, n in ordered if n is not None]
+            self.transcript.add(added)
+        self.pending_approvals = [PendingApproval.of(c) for c in deferred]
+        return added
 
     async def _compact_if_needed(self) -> None:
         threshold = self.agent.compact_threshold
@@ -220,6 +418,9 @@ class AgentLoop:
         if compacted.usage is not None:
             self.usage = self.usage + compacted.usage
         self.transcript.compact(compacted.output)
+        self.journal.write(
+            "compacted", turn=self.turn, items=[dump_item(i) for i in compacted.output]
+        )
         after = len(self.transcript.history)
         await self._emit(ev.Compacted(self.run_id, self.turn, before, after))
 
@@ -229,6 +430,8 @@ class AgentLoop:
         agent = self.agent
         body: dict[str, Any] = dict(agent.request_options)
         body["model"] = agent.model
+        # One key per run, kept by a resumed run: its requests hit the same prompt cache.
+        body["prompt_cache_key"] = self.prompt_cache_key
         if agent.instructions is not None:
             body["instructions"] = agent.instructions
         tools = agent.registry.definitions()
@@ -302,10 +505,21 @@ class AgentLoop:
     async def _on_call(self, index: int, call: Any, outcome: CallOutcome | None) -> None:
         tool = call_label(call)
         if outcome is None:
+            self._open_calls[call_id_of(call)] = (tool, time.perf_counter())
+            self.journal.write("call_started", turn=self.turn, call_id=call_id_of(call), tool=tool)
             await self._emit(
                 ev.ToolCallStarted(self.run_id, self.turn, call_id_of(call), tool, call)
             )
             return
+        self.journal.write(
+            "call_finished",
+            turn=self.turn,
+            call_id=call_id_of(call),
+            status=outcome.status,
+            output=dump_item(outcome.output),
+            note=dump_item(outcome.note) if outcome.note is not None else None,
+        )
+        self._open_calls.pop(call_id_of(call), None)
         await self._emit(
             ev.ToolCallFinished(
                 self.run_id,
@@ -335,7 +549,15 @@ class AgentLoop:
             history=list(self.transcript.history),
             last_response_id=self.responses[-1].id if self.responses else None,
             pending_input=list(self.transcript.pending),
+            changes=self.changes,
+            pending_approvals=list(self.pending_approvals),
+            state=self._state(),
         )
+
+    def _state(self) -> RunState | None:
+        if self.status != "needs_approval":
+            return None
+        return RunState(self.run_id, list(self.journal.records))
 
     @contextlib.contextmanager
     def _guard(self) -> Iterator[None]:
@@ -376,3 +598,17 @@ class AgentLoop:
     def _stop(self, status: RunStatus, message: str) -> None:
         self.status = status
         self.transcript.settle(message)
+
+
+def _check_sandbox(agent: Agent, sandbox: Sandbox | None) -> None:
+    """A run whose tools act in a sandbox needs one, before any model request is paid for."""
+    if sandbox is not None:
+        return
+    names = [
+        t.name or t.call_type.removesuffix("_call") for t in agent.registry if needs_sandbox(t)
+    ]
+    if names:
+        raise ConfigError(
+            f"the tools {', '.join(names)} act in a sandbox, but this run has none: pass "
+            "sandbox=DockerSandbox(workspace=...) (or LocalSandbox) to the run"
+        )

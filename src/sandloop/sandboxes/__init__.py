@@ -8,7 +8,13 @@ use, so ``import sandloop`` stays light.
 
 from typing import TYPE_CHECKING, Any
 
-from sandloop.sandboxes.base import DEFAULT_MAX_OUTPUT, ExecResult, FileEntry, Sandbox
+from sandloop.sandboxes.base import (
+    DEFAULT_MAX_OUTPUT,
+    ExecResult,
+    FileEntry,
+    Sandbox,
+    WorkspaceChanges,
+)
 from sandloop.sandboxes.local import LocalSandbox
 from sandloop.sandboxes.pool import SandboxPool
 
@@ -23,6 +29,7 @@ __all__ = (
     "LocalSandbox",
     "Sandbox",
     "SandboxPool",
+    "WorkspaceChanges",
 )
 
 

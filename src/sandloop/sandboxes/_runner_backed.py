@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import anyio.lowlevel
 
 from sandloop.errors import ConfigError, SandboxError
 from sandloop.sandboxes._protocol import RunnerClient
@@ -97,10 +98,26 @@ class RunnerSandbox(Sandbox):
     """
 
     _client: RunnerClient | None = None
+    #: The event loop the sandbox was started in: its channel belongs to that loop.
+    _loop: anyio.lowlevel.EventLoopToken | None = None
+
+    @property
+    def started(self) -> bool:
+        return self._client is not None
+
+    def _bind_loop(self) -> None:
+        """Remember the running event loop (subclasses call it when ``start()`` succeeded)."""
+        self._loop = anyio.lowlevel.current_token()
 
     def _runner(self) -> RunnerClient:
         if self._client is None:
             raise SandboxError(f"{type(self).__name__} is not started: use `async with sandbox:`")
+        if self._loop is not None and self._loop != anyio.lowlevel.current_token():
+            raise SandboxError(
+                f"{type(self).__name__} was started in another event loop and cannot be used "
+                "from this one: start it where it is used, or pass it unstarted to the run "
+                "(which then starts and removes it)"
+            )
         return self._client
 
     async def _run_as_user(self, user: str, request: dict[str, Any]) -> ExecResult:

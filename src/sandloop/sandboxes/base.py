@@ -14,10 +14,11 @@ from __future__ import annotations
 import abc
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from types import TracebackType
 from typing import Literal, Self
 
-__all__ = ("DEFAULT_MAX_OUTPUT", "ExecResult", "FileEntry", "Sandbox")
+__all__ = ("DEFAULT_MAX_OUTPUT", "ExecResult", "FileEntry", "Sandbox", "WorkspaceChanges")
 
 #: Bytes of stdout (and, separately, of stderr) a command keeps by default: head and tail halves.
 DEFAULT_MAX_OUTPUT = 1024 * 1024
@@ -86,6 +87,33 @@ class FileEntry:
     mode: int
 
 
+@dataclass(frozen=True, slots=True)
+class WorkspaceChanges:
+    """What a run changed in a copied workspace, kept after the sandbox is gone.
+
+    Attributes:
+        diff: A git-style unified diff (``git apply`` takes it) from the copied tree to the
+            sandbox's tree; ``""`` when nothing changed.
+        paths: The changed paths, relative to the workspace, sorted.
+    """
+
+    diff: str
+    paths: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, diff: str) -> WorkspaceChanges:
+        """The changes a git-style diff describes (paths read from its ``diff --git`` lines)."""
+        paths: set[str] = set()
+        for line in diff.splitlines():
+            if line.startswith("diff --git a/") and " b/" in line:
+                paths.add(line[len("diff --git a/") :].rsplit(" b/", 1)[0])
+        return cls(diff, tuple(sorted(paths)))
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON-ready form."""
+        return {"diff": self.diff, "paths": list(self.paths)}
+
+
 class Sandbox(abc.ABC):
     """An isolated place to run commands and touch files; an async context manager.
 
@@ -113,6 +141,27 @@ class Sandbox(abc.ABC):
     @abc.abstractmethod
     async def start(self) -> None:
         """Create and start the sandbox. Idempotent."""
+
+    @property
+    def started(self) -> bool:
+        """True while the sandbox is started (and not yet closed).
+
+        A run starts (and afterwards removes) a sandbox that is not started, and leaves a
+        started one to whoever started it. This default says ``True``, so a sandbox that cannot
+        tell is never closed by a run; the built-in sandboxes answer exactly.
+        """
+        return True
+
+    @property
+    def host_workspace(self) -> Path | None:
+        """The host directory the sandbox's workspace writes through to (a bind mount, a
+        local sandbox's root), or ``None``. Run records must never be kept inside it."""
+        return None
+
+    async def changes(self) -> WorkspaceChanges | None:
+        """The edits made so far to a copied workspace, or ``None`` when the workspace is not
+        a copy (a bind mount's edits are already on the host). This default: ``None``."""
+        return None
 
     @abc.abstractmethod
     async def aclose(self) -> None:

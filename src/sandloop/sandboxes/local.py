@@ -68,6 +68,7 @@ class LocalSandbox(RunnerSandbox):
     async def start(self) -> None:
         if self._client is not None:
             return
+        self._bind_loop()
         # A file, not a pipe: nobody has to drain it, and it explains a crash afterwards.
         self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 - closed in aclose()
         try:
@@ -120,6 +121,10 @@ class LocalSandbox(RunnerSandbox):
         if self._stderr is not None:
             self._stderr.close()
             self._stderr = None
+
+    @property
+    def host_workspace(self) -> Path | None:
+        return Path(self.workdir)
 
     def __repr__(self) -> str:
         return f"LocalSandbox(root={self.workdir!r})"

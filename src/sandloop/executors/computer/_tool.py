@@ -86,6 +86,11 @@ class ComputerTool:
         # holds its sandbox, so no entry would ever go. An evicted one is made again if needed.
         self._desktops: OrderedDict[Sandbox, DesktopComputer] = OrderedDict()
 
+    @property
+    def needs_sandbox(self) -> bool:
+        """The default desktop lives in the run's sandbox; a ``computer=`` backend does not."""
+        return self.computer is None
+
     def options(self) -> dict[str, Any]:
         """The keyword arguments that rebuild this tool (``ComputerTool(**tool.options())``).
 

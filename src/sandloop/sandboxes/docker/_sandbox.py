@@ -30,7 +30,7 @@ from sandloop.sandboxes._channel import AttachChannel, MuxSocket
 from sandloop.sandboxes._exec_fallback import ExecFallbackClient
 from sandloop.sandboxes._protocol import RunnerClient, RunnerMissingError
 from sandloop.sandboxes._runner_backed import RUNNER_PATH, RunnerSandbox, exec_result
-from sandloop.sandboxes.base import ExecResult
+from sandloop.sandboxes.base import ExecResult, WorkspaceChanges
 from sandloop.sandboxes.docker._engine import (
     LABEL,
     VERSION,
@@ -184,6 +184,7 @@ class DockerSandbox(RunnerSandbox):
     async def start(self) -> None:
         if self._client is not None:
             return
+        self._bind_loop()
         try:
             await self._start()
         except BaseException:
@@ -441,6 +442,16 @@ class DockerSandbox(RunnerSandbox):
             return await anyio.to_thread.run_sync(compare)
         finally:
             current.close()
+
+    @property
+    def host_workspace(self) -> Path | None:
+        return self.workspace if self.mount == "bind" else None
+
+    async def changes(self) -> WorkspaceChanges | None:
+        """The copy's edits so far (``diff()`` and its paths); ``None`` in bind mode."""
+        if self.mount != "copy" or self._baseline is None:
+            return None
+        return WorkspaceChanges.of(await self.diff())
 
     async def export(self, path: str | os.PathLike[str]) -> None:
         """Write the container's workspace into ``path`` (a new or empty directory)."""
