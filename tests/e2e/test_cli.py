@@ -128,7 +128,7 @@ def test_run_fixes_the_repository(repo: Path, home: Path) -> None:
     assert FIXED_LINE in (repo / "shop" / "pricing.py").read_text()
     out = done.stdout
     assert "Running the tests." in out
-    assert "✓ shell python3 -B -m unittest  exit 1" in out
+    assert "✗ shell python3 -B -m unittest  exit 1" in out  # the tests failed: no ✓
     assert "✓ apply_patch update_file shop/pricing.py  completed" in out
     assert "exit 0" in out
     assert "Fixed the subtotal" in out

@@ -28,7 +28,17 @@ from sandloop.errors import ApiTimeoutError
 from sandloop.items import Usage, dump_item
 from sandloop.loop import events as ev
 
-__all__ = ("Display", "JsonDisplay", "RichDisplay", "RunInfo", "Summary", "describe_call")
+__all__ = (
+    "Display",
+    "Elapsed",
+    "JsonDisplay",
+    "RichDisplay",
+    "RunInfo",
+    "Summary",
+    "command_outcomes",
+    "describe_call",
+    "succeeded",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,23 +80,55 @@ class Display(Protocol):
 
 
 def describe_call(call: Any, width: int = 90) -> str:
-    """One line saying what a tool call does (its commands, the patched file, its arguments)."""
-    text = " && ".join(call_arguments_text(call).splitlines()) or call.type
+    """One line saying what a tool call does (its commands, the patched file, its arguments).
+
+    A shell call's commands run one after another whatever each exits with, so they are joined
+    with ``;`` (``&&`` would claim the later ones depend on the earlier).
+    """
+    text = "; ".join(call_arguments_text(call).splitlines()) or call.type
+    return _clip(text, width)
+
+
+def _clip(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def command_outcomes(event: ev.ToolCallFinished) -> list[str]:
+    """One outcome per command of a shell call (``exit 0``, ``exit 1``, ``timeout``), else []."""
+    entries = getattr(event.output, "output", None)
+    if event.status != "completed" or not isinstance(entries, list):
+        return []
+    return [_exit(e.outcome) for e in entries if hasattr(e, "outcome")]
 
 
 def outcome_text(event: ev.ToolCallFinished) -> str:
     """How a finished call ended: exit codes for shell commands, else the status."""
-    output = event.output
-    entries = getattr(output, "output", None)
-    if event.status == "completed" and isinstance(entries, list):
-        codes = [_exit(e.outcome) for e in entries if hasattr(e, "outcome")]
-        if codes:
-            return ", ".join(codes)
-    status = getattr(output, "status", None)
+    codes = command_outcomes(event)
+    if codes:
+        return ", ".join(codes)
+    status = getattr(event.output, "status", None)
     if event.status == "completed" and status == "failed":
         return "failed"
     return event.status.replace("_", " ")
+
+
+def succeeded(event: ev.ToolCallFinished) -> bool:
+    """Whether the call did what it was asked: completed, every command exiting 0."""
+    if event.status != "completed" or getattr(event.output, "status", None) == "failed":
+        return False
+    return all(code == "exit 0" for code in command_outcomes(event))
+
+
+class Elapsed:
+    """Spinner text with a running clock: rich renders it afresh at every refresh."""
+
+    def __init__(self, text: str, clock: Any = time.monotonic) -> None:
+        self.text = text
+        self._clock = clock
+        self._since = clock()
+
+    def __rich__(self) -> str:
+        return f"{escape(self.text)} [dim]{self._clock() - self._since:.0f}s[/]"
 
 
 def retry_reason(error: BaseException) -> str:
@@ -114,7 +156,8 @@ class RichDisplay:
     """Live progress on a terminal (plain lines when stdout is not one)."""
 
     def __init__(self, console: Console | None = None) -> None:
-        self.console = console or Console(highlight=False)
+        # Not a terminal (a pipe, a log file): no wrapping at 80 columns, no split paths.
+        self.console = console or Console(highlight=False, soft_wrap=not sys.stdout.isatty())
         self._status: Status | None = None
         self._line = ""  # streamed text not yet ended by a newline
         self._turn_text = ""  # all text streamed in the current turn
@@ -168,12 +211,26 @@ class RichDisplay:
 
     def _tool_line(self, event: ev.ToolCallFinished) -> None:
         _, call = self._started.pop(event.call_id, (0.0, None))
-        what = describe_call(call) if call is not None else event.call_id
-        outcome = outcome_text(event)
-        good = event.status == "completed" and outcome not in ("failed",)
+        good = succeeded(event)
         mark = "[green]✓[/]" if good else "[red]✗[/]"
-        line = f"{mark} [bold]{escape(event.tool)}[/] {escape(what)}  [dim]{escape(outcome)}"
-        self.console.print(f"{line} · {event.duration:.2f}s[/]")
+        commands = call_arguments_text(call).splitlines() if call is not None else []
+        codes = command_outcomes(event)
+        if len(commands) > 1 and len(codes) == len(commands):
+            # One line per command of a shell call, each with its own exit status.
+            self.console.print(
+                f"{mark} [bold]{escape(event.tool)}[/] {len(commands)} commands  "
+                f"[dim]{event.duration:.2f}s[/]"
+            )
+            for command, code in zip(commands, codes, strict=True):
+                style = "dim" if code == "exit 0" else "red"
+                self.console.print(f"    {escape(_clip(command, 86))}  [{style}]{code}[/]")
+        else:
+            # A terminal line is kept to one screen row; a log keeps the whole call.
+            width = 90 if self.console.is_terminal else 400
+            what = describe_call(call, width) if call is not None else event.call_id
+            outcome = outcome_text(event)
+            line = f"{mark} [bold]{escape(event.tool)}[/] {escape(what)}  [dim]{escape(outcome)}"
+            self.console.print(f"{line} · {event.duration:.2f}s[/]")
         if event.error and not good:
             self.console.print(f"    [red]{escape(event.error.splitlines()[0][:200])}[/]")
         if not self._started:
@@ -235,21 +292,22 @@ class RichDisplay:
             # The unfinished line streams next to the spinner; it is printed once complete.
             width = max(20, self.console.width - 4)
             tail = self._line if len(self._line) <= width else "…" + self._line[-(width - 1) :]
-            self._spin(tail)
+            self._spin(tail, timer=False)
 
     def _flush_text(self) -> None:
         if self._line:
             self.console.print(self._line, markup=False)
             self._line = ""
 
-    def _spin(self, text: str) -> None:
+    def _spin(self, text: str, *, timer: bool = True) -> None:
         if not self.console.is_terminal:
             return
+        shown: Elapsed | str = Elapsed(text) if timer else escape(text)
         if self._status is None:
-            self._status = self.console.status(escape(text), spinner="dots")
+            self._status = self.console.status(shown, spinner="dots")
             self._status.start()
         else:
-            self._status.update(escape(text))
+            self._status.update(shown)
 
     def _stop_spinner(self) -> None:
         if self._status is not None:
