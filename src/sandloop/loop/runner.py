@@ -65,6 +65,10 @@ async def _drop(event: ev.RunEvent) -> None:
 _CLOSE_TIMEOUT = 60.0
 
 
+#: Call statuses of calls that ran (and may have changed the workspace).
+_RAN = frozenset({"completed", "failed", "timed_out"})
+
+
 def needs_sandbox(tool: Any) -> bool:
     """Whether ``tool`` acts in the run's sandbox (built-in tools say so with ``needs_sandbox``;
     other tools are taken not to)."""
@@ -520,6 +524,11 @@ class AgentLoop:
             note=dump_item(outcome.note) if outcome.note is not None else None,
         )
         self._open_calls.pop(call_id_of(call), None)
+        ran = outcome.status in _RAN and needs_sandbox(self.agent.registry.lookup(call))
+        if ran and self.journal.path is not None:
+            # A copy lives only in the sandbox: journal what this call changed, so a crash
+            # before the turn's end does not lose the effect of a call it will not re-run.
+            await self._record_changes()
         await self._emit(
             ev.ToolCallFinished(
                 self.run_id,
