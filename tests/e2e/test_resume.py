@@ -353,7 +353,12 @@ def test_copy_mode_resume_reapplies_the_journaled_changes(tmp_path: Path, base_i
         sandloop.run_sync(agent, "fix", sandbox=sandbox, client=client, journal=journal)
     records = read_journal(journal)
     cut = next(i for i, r in enumerate(records) if r["kind"] == "changes") + 1
-    assert records[cut]["kind"] == "request"  # the crash: after turn 1, before turn 2
+    # The crash: right after the patch's call finished, before its turn ended.
+    assert [r["kind"] for r in records[cut - 2 : cut + 1]] == [
+        "call_finished",
+        "changes",
+        "outputs",
+    ]
     journal.write_text("".join(json.dumps(r) + "\n" for r in records[:cut]))
     with ScriptedResponsesServer(turns[1:]) as server:
         client = ResponsesClient(base_url=server.base_url, max_retries=0)

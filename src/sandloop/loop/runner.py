@@ -49,7 +49,8 @@ from sandloop.loop.journal import JOURNAL_VERSION, Journal
 from sandloop.loop.result import PendingApproval, RunResult, RunStatus, final_text
 from sandloop.loop.state import RunState
 from sandloop.loop.transcript import Transcript, client_calls, to_items
-from sandloop.sandboxes.base import Sandbox, WorkspaceChanges
+from sandloop.loop.workspace import RunWorkspace
+from sandloop.sandboxes.base import Sandbox
 
 __all__ = ("AgentLoop", "EventSink")
 
@@ -63,6 +64,10 @@ async def _drop(event: ev.RunEvent) -> None:
 #: Seconds a run's closing steps (changes, sandbox removal, the last event) may take when the
 #: run was cancelled.
 _CLOSE_TIMEOUT = 60.0
+
+
+#: Call statuses of calls that ran (and may have changed the workspace).
+_RAN = frozenset({"completed", "failed", "timed_out"})
 
 
 def needs_sandbox(tool: Any) -> bool:
@@ -142,9 +147,7 @@ class AgentLoop:
         if approve is None and not defer and any(approvals.required(t) for t in agent.registry):
             raise ConfigError("some tools need approval: pass approve= (a callback) to the run")
         _check_sandbox(agent, sandbox)
-        self.sandbox = sandbox
-        self._own_sandbox = own_sandbox
-        self.changes: WorkspaceChanges | None = None
+        self.workspace = RunWorkspace(sandbox, owned=own_sandbox)
         self.pending_approvals: list[PendingApproval] = []
         self._scope = RunScope(self.run_id, sandbox, dict(context or {}))
         self._dispatcher = Dispatcher(
@@ -162,7 +165,6 @@ class AgentLoop:
         self._description = description or {}
         #: Calls started and not finished: their ``ToolCallFinished`` is owed at the run's end.
         self._open_calls: dict[str, tuple[str, float]] = {}
-        self._last_diff: str | None = None
 
     async def run(self) -> RunResult:
         """Run until a completed response asks for nothing more; return the result.
@@ -200,7 +202,7 @@ class AgentLoop:
             return True
         items = [dump_item(i) for i in answers + outputs]
         self.journal.write("outputs", turn=self.turn, items=items)
-        await self._record_changes()
+        await self.workspace.record(self.journal, self.turn)
         await self._compact_if_needed()
         self._check_budget()
         return False
@@ -235,36 +237,7 @@ class AgentLoop:
                 previous_response_id=self.transcript.previous_response_id,
                 input=[dump_item(i) for i in self.transcript.log],
             )
-        if self._own_sandbox and self.sandbox is not None:
-            await self.sandbox.start()
-            await self._restore_changes()
-
-    async def _restore_changes(self) -> None:
-        """A resumed copy-mode run puts the journaled changes back into its fresh copy."""
-        diff = next(
-            (r["diff"] for r in reversed(self.journal.records) if r["kind"] == "changes"), ""
-        )
-        if not diff or self.sandbox is None:
-            return
-        applied = await self.sandbox.exec(["git", "apply", "--binary", "-"], stdin=diff.encode())
-        if not applied.ok:
-            raise SandboxError(
-                "could not re-apply the journaled changes to the fresh copy: "
-                + applied.stderr_text()[-500:]
-            )
-        self._last_diff = diff
-
-    async def _record_changes(self) -> None:
-        """Journal a copied workspace's changes when they differ from the last ones."""
-        if self.sandbox is None:
-            return
-        changes = await self.sandbox.changes()
-        if changes is None:
-            return
-        self.changes = changes
-        if changes.diff != self._last_diff:
-            self._last_diff = changes.diff
-            self.journal.write("changes", turn=self.turn, **changes.to_dict())
+        await self.workspace.open(self.journal)
 
     async def _close(self, error: BaseException | None) -> None:
         """Keep the changes, remove an owned sandbox, end the journal, emit ``RunEnded``.
@@ -273,7 +246,7 @@ class AgentLoop:
         """
         with anyio.CancelScope(shield=True), anyio.move_on_after(_CLOSE_TIMEOUT):
             try:
-                await self._release_sandbox(error)
+                await self.workspace.release(self.journal, self.turn, error)
             except SandboxError as exc:
                 error = error or exc
             if self.status != "needs_approval":
@@ -306,15 +279,6 @@ class AgentLoop:
                 )
             )
         self._open_calls.clear()
-
-    async def _release_sandbox(self, error: BaseException | None) -> None:
-        if not self._own_sandbox or self.sandbox is None:
-            return
-        try:
-            if self.sandbox.started and not isinstance(error, SandboxError):
-                await self._record_changes()
-        finally:
-            await self.sandbox.aclose()
 
     def _pause(self, outputs: list[Any]) -> None:
         """Stop for decisions: the answered calls' outputs go in, the deferred ones wait."""
@@ -520,6 +484,11 @@ class AgentLoop:
             note=dump_item(outcome.note) if outcome.note is not None else None,
         )
         self._open_calls.pop(call_id_of(call), None)
+        ran = outcome.status in _RAN and needs_sandbox(self.agent.registry.lookup(call))
+        if ran and self.journal.path is not None:
+            # A copy lives only in the sandbox: journal what this call changed, so a crash
+            # before the turn's end does not lose the effect of a call it will not re-run.
+            await self.workspace.record(self.journal, self.turn)
         await self._emit(
             ev.ToolCallFinished(
                 self.run_id,
@@ -549,7 +518,7 @@ class AgentLoop:
             history=list(self.transcript.history),
             last_response_id=self.responses[-1].id if self.responses else None,
             pending_input=list(self.transcript.pending),
-            changes=self.changes,
+            changes=self.workspace.changes,
             pending_approvals=list(self.pending_approvals),
             state=self._state(),
         )
