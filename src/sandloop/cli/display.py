@@ -25,7 +25,7 @@ from rich.status import Status
 from sandloop.cli.changes import FileChange
 from sandloop.dispatch.outputs import call_arguments_text
 from sandloop.errors import ApiTimeoutError
-from sandloop.items import Usage, dump_item
+from sandloop.items import Usage
 from sandloop.loop import events as ev
 
 __all__ = (
@@ -340,48 +340,23 @@ class JsonDisplay:
         self._emit("note", text=text)
 
     def event(self, event: ev.RunEvent) -> None:
-        if isinstance(event, ev.TurnStarted):
-            self._emit("turn_started", turn=event.turn)
-        elif isinstance(event, ev.TextDelta):
-            self._emit("text_delta", turn=event.turn, delta=event.delta)
-        elif isinstance(event, ev.ResponseRetrying):
+        """Every run event in its ``to_dict()`` form, with what the terminal display adds.
+
+        The loop's own ``run_started``/``run_ended`` are left to :meth:`started` and
+        :meth:`finished`, which say more (the run directory, the changed files).
+        """
+        if isinstance(event, ev.RunStarted | ev.RunEnded):
+            return
+        record = event.to_dict()
+        if isinstance(event, ev.ResponseRetrying):
             # Readers drop this turn's text_delta events seen so far: the answer streams anew.
-            self._emit(
-                "response_retrying",
-                turn=event.turn,
-                attempt=event.attempt,
-                delay=round(event.delay, 3),
-                error=str(event.error),
-                discard_text=True,
-            )
+            record["discard_text"] = True
         elif isinstance(event, ev.ToolCallStarted):
-            self._emit(
-                "tool_call_started",
-                turn=event.turn,
-                call_id=event.call_id,
-                tool=event.tool,
-                summary=describe_call(event.call, 400),
-            )
+            record["summary"] = describe_call(event.call, 400)
         elif isinstance(event, ev.ToolCallFinished):
-            self._emit(
-                "tool_call_finished",
-                turn=event.turn,
-                call_id=event.call_id,
-                tool=event.tool,
-                status=event.status,
-                outcome=outcome_text(event),
-                duration=round(event.duration, 4),
-                error=event.error,
-                output=dump_item(event.output) if event.output is not None else None,
-            )
-        elif isinstance(event, ev.TurnEnded):
-            self._emit(
-                "turn_ended",
-                turn=event.turn,
-                response_id=event.response.id,
-                usage=event.usage.to_wire(),
-                pending_calls=event.pending_calls,
-            )
+            record["outcome"] = outcome_text(event)
+        self._out.write(json.dumps(record, ensure_ascii=False, default=str) + "\n")
+        self._out.flush()
 
     @contextmanager
     def paused(self) -> Iterator[None]:

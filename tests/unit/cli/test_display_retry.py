@@ -64,13 +64,10 @@ def test_json_tells_readers_to_discard_the_turn_text() -> None:
     records = [json.loads(line) for line in out.getvalue().splitlines()]
     (retry,) = [r for r in records if r["event"] == "response_retrying"]
     assert retry == {
-        "event": "response_retrying",
-        "turn": 1,
-        "attempt": 1,
-        "delay": 0.5,
-        "error": str(CUT),
+        **ev.ResponseRetrying("r", 1, 1, CUT, 0.5).to_dict(),
         "discard_text": True,
     }
+    assert retry["error"] == {"type": "ApiConnectionError", "message": str(CUT)}
     kinds = [r["event"] for r in records]
     assert kinds.index("response_retrying") == 2
     assert records[-1]["final_output"] == "The whole answer."
