@@ -19,6 +19,7 @@ from typing import Any
 import anyio
 
 from sandloop.cli.approvals import ask_input_problem
+from sandloop.cli.config import load_defaults
 from sandloop.cli.display import Display, JsonDisplay, RichDisplay
 from sandloop.cli.session import SessionOptions, SessionOutcome, run_session
 from sandloop.client import DEFAULT_BASE_URL, is_loopback_url
@@ -48,15 +49,38 @@ def register(sub: Any) -> None:
         "--image", metavar="IMG", help="sandbox image (default: $SANDLOOP_IMAGE or sandloop/base)"
     )
     parser.add_argument("--base-url", metavar="URL", help="Responses API base URL")
-    parser.add_argument("--max-turns", type=_positive, default=50, metavar="N")
+    parser.add_argument(
+        "--max-turns", type=_positive, metavar="N", help="stop after N model calls (default: 50)"
+    )
+    parser.add_argument(
+        "--timeout", type=_seconds, metavar="SECONDS", help="stop the run after this long"
+    )
+    parser.add_argument(
+        "--token-budget", type=_positive, metavar="N", help="stop once the run used N tokens"
+    )
+    parser.add_argument(
+        "--max-retries",
+        type=_count,
+        metavar="N",
+        help="retries of a failed model request (429, 5xx, connection) before giving up "
+        "(default: 2)",
+    )
+    told = parser.add_mutually_exclusive_group()
+    told.add_argument("--instructions", metavar="TEXT", help="the agent's instructions")
+    told.add_argument(
+        "--instructions-file", type=Path, metavar="FILE", help="read the instructions from FILE"
+    )
     parser.add_argument(
         "--approve",
         choices=("auto", "ask", "deny", "defer"),
-        default="auto",
-        help="run commands and patches without asking (auto), ask first, refuse them, or "
-        "stop at the first one and exit 3 (defer: go on with `sandloop resume`)",
+        help="run commands and patches without asking (auto, the default), ask first, refuse "
+        "them, or stop at the first one and exit 3 (defer: go on with `sandloop resume`)",
     )
-    parser.add_argument("--network", action="store_true", help="give the sandbox network access")
+    parser.add_argument(
+        "--network",
+        action=argparse.BooleanOptionalAction,
+        help="give the sandbox network access (default: none)",
+    )
     parser.add_argument(
         "--copy",
         action="store_true",
@@ -77,6 +101,26 @@ def register(sub: Any) -> None:
     )
     parser.add_argument("--json", action="store_true", help="print JSON events, one per line")
     parser.set_defaults(func=_run)
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError("must be 0 or more")
+    return value
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError("must be a positive number of seconds")
+    return value
 
 
 def _positive(text: str) -> int:
@@ -103,26 +147,42 @@ def options_from(args: argparse.Namespace) -> SessionOptions:
         raise ConfigError(f"--repo {str(args.repo)!r} is not a directory")
     if args.local and (args.copy or args.network or args.image):
         raise ConfigError("--local runs on this machine: --copy, --network and --image need Docker")
+    config = load_defaults(repo)
+    approve = args.approve or config.get("approve", "auto")
     if args.record is not None and not args.record.expanduser().resolve().parent.is_dir():
         raise ConfigError(f"--record {str(args.record)!r}: its directory does not exist")
-    if args.approve == "ask" and (problem := ask_input_problem(sys.stdin)):
+    if approve == "ask" and (problem := ask_input_problem(sys.stdin)):
         raise ConfigError(
             f"--approve ask: {problem}, so every call would be denied unseen; "
             "run it from a terminal, or choose --approve auto or --approve deny"
         )
     cassette = Cassette.load(args.replay) if args.replay else None
+    base_url = args.base_url or config.get("base_url")
     if cassette is None:
-        _check_api_key(args.base_url)
-    model = args.model or _recorded_model(cassette) or os.environ.get("SANDLOOP_MODEL")
+        _check_api_key(base_url)
+    model = (
+        args.model
+        or _recorded_model(cassette)
+        or os.environ.get("SANDLOOP_MODEL")
+        or config.get("model")
+    )
+    image = args.image or os.environ.get("SANDLOOP_IMAGE") or config.get("image")
+    network = args.network if args.network is not None else config.get("network", False)
+    if args.local:
+        image, network = None, False  # a config file's Docker settings do not apply to --local
     return SessionOptions(
         task=args.task,
         repo=repo,
         model=model or DEFAULT_MODEL,
-        image=args.image or os.environ.get("SANDLOOP_IMAGE") or None,
-        base_url=args.base_url,
-        max_turns=args.max_turns,
-        approve=args.approve,
-        network=args.network,
+        image=image or None,
+        base_url=base_url,
+        max_turns=_first(args.max_turns, config.get("max_turns"), 50),
+        timeout=_first(args.timeout, config.get("timeout")),
+        token_budget=_first(args.token_budget, config.get("token_budget")),
+        max_retries=_first(args.max_retries, config.get("max_retries")),
+        instructions=_instructions(args) or config.get("instructions"),
+        approve=approve,
+        network=network,
         copy=args.copy,
         local=args.local,
         local_shell=args.local_shell,
@@ -130,6 +190,22 @@ def options_from(args: argparse.Namespace) -> SessionOptions:
         replay=cassette,
         replay_name=str(args.replay) if args.replay else None,
     )
+
+
+def _first(*values: Any) -> Any:
+    """The first value that was given (``0`` counts), else ``None``."""
+    return next((v for v in values if v is not None), None)
+
+
+def _instructions(args: argparse.Namespace) -> str | None:
+    if args.instructions is not None:
+        return str(args.instructions)
+    if args.instructions_file is None:
+        return None
+    try:
+        return str(args.instructions_file.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"--instructions-file {str(args.instructions_file)!r}: {exc}") from exc
 
 
 def _check_api_key(base_url: str | None) -> None:

@@ -65,6 +65,10 @@ class SessionOptions:
     image: str | None = None
     base_url: str | None = None
     max_turns: int = 50
+    timeout: float | None = None
+    token_budget: int | None = None
+    max_retries: int | None = None
+    instructions: str | None = None
     approve: Approve = "auto"
     network: bool = False
     copy: bool = False
@@ -111,9 +115,11 @@ def make_agent(options: SessionOptions) -> Agent:
     policy: ApprovalPolicy = "never" if options.approve == "auto" else "all"  # defer: all
     return Agent(
         options.model,
-        instructions=INSTRUCTIONS,
+        instructions=options.instructions or INSTRUCTIONS,
         tools=tools,
         max_turns=options.max_turns,
+        timeout=options.timeout,
+        token_budget=options.token_budget,
         approval_policy=policy,
     )
 
@@ -158,7 +164,8 @@ async def run_session(options: SessionOptions, display: Display) -> SessionOutco
             base_url = server.start().base_url
         recorder = _Recorder(recording)
         # Made first: a missing API key is a usage error, before any run directory exists.
-        client = RecordingClient(listener=recorder, base_url=base_url)
+        retries = {} if options.max_retries is None else {"max_retries": options.max_retries}
+        client = RecordingClient(listener=recorder, base_url=base_url, **retries)
         root = options.run_root or runs_root(options.repo)
         rundir = recorder.rundir = stack.enter_context(RunDirectory(root, run_id))
         rundir.write("run", run_id=run_id, task=options.task, model=options.model, sandbox=where)
