@@ -20,9 +20,10 @@ from typing import Any, Literal
 import anyio
 
 from sandloop.cli.approvals import approval_callback
-from sandloop.cli.changes import FileChange, diff_stat, git_changes
+from sandloop.cli.changes import FileChange, diff_stat
 from sandloop.cli.display import Display, RunInfo, Summary
-from sandloop.cli.rundir import RunDirectory, runs_root
+from sandloop.cli.rundir import RunDirectory, check_outside, runs_root
+from sandloop.cli.snapshot import Snapshot
 from sandloop.client.recording import RecordingClient
 from sandloop.dispatch import ApprovalPolicy
 from sandloop.errors import ReplayDivergenceError, SandboxUnavailableError, SandloopError
@@ -153,7 +154,8 @@ async def run_session(options: SessionOptions, display: Display) -> SessionOutco
         recorder = _Recorder(recording)
         # Made first: a missing API key is a usage error, before any run directory exists.
         client = RecordingClient(listener=recorder, base_url=base_url)
-        root = options.run_root or runs_root(options.repo)
+        root = options.run_root or runs_root()
+        check_outside(root, options.repo)
         rundir = recorder.rundir = stack.enter_context(RunDirectory(root, run_id))
         rundir.write("run", run_id=run_id, task=options.task, model=options.model, sandbox=where)
         display.started(RunInfo(run_id, options.model, where, rundir.path, options.replay_name))
@@ -181,6 +183,7 @@ class _Session:
         self.loop: AgentLoop | None = None
         self.changes: list[FileChange] | None = None
         self.patch: Path | None = None
+        self.snapshot: Snapshot | None = None
         self.note: str | None = None
         self.started = time.monotonic()
 
@@ -189,6 +192,10 @@ class _Session:
     ) -> SessionOutcome:
         result: RunResult | None = None
         error: SandloopError | None = None
+        if not self.options.copy:  # before the sandbox starts: nothing the model wrote yet
+            self.snapshot = await anyio.to_thread.run_sync(
+                Snapshot, self.options.repo, self.rundir.dir_fd
+            )
         try:
             async with client, sandbox:
                 approve = approval_callback(self.options.approve, self.display)
@@ -216,6 +223,9 @@ class _Session:
             raise
         except SandloopError as exc:
             error = exc  # the sandbox would not start, or failed to close
+        finally:
+            if self.snapshot is not None:
+                self.snapshot.close()
         error = self._replay_check(error)
         return self._finish(result, error)
 
@@ -239,10 +249,8 @@ class _Session:
             self.changes = diff_stat(diff)
             if diff:
                 self.patch = self.rundir.save("changes.patch", diff)
-        else:
-            self.changes = await anyio.to_thread.run_sync(git_changes, self.options.repo)
-            if self.changes is None:
-                self.note = "(not a git repository: no list of changed files)"
+        elif self.snapshot is not None:
+            self.changes, self.note = await anyio.to_thread.run_sync(self.snapshot.changes)
 
     def _replay_check(self, error: SandloopError | None) -> SandloopError | None:
         player = self.player
