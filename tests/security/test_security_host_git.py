@@ -40,7 +40,8 @@ def evil_git(markers: Path) -> list[str]:
         "printf '* diff=evil filter=evil\\n' > .gitattributes",
         f"mkdir -p {hooks}",
         f"for h in pre-commit post-checkout post-index-change pre-auto-gc; do "
-        f"printf '#!/bin/sh\\ntouch {markers}/hook-'$h'\\n' > {hooks}/$h; chmod +x {hooks}/$h; done",
+        f"printf '#!/bin/sh\\ntouch {markers}/hook-'$h'\\n' > {hooks}/$h; "
+        f"chmod +x {hooks}/$h; done",
         "printf 'changed\\n' >> shop/pricing.py",
     ]
 
@@ -50,9 +51,7 @@ def test_the_models_git_config_never_runs_on_the_host(image: str, tmp_path: Path
     markers = tmp_path / "markers"
     markers.mkdir()
     env = {"SANDLOOP_HOME": str(tmp_path / "home")}
-    run = run_commands(
-        repo, evil_git(markers), image=image, env=env, rss_file=tmp_path / "rss"
-    )
+    run = run_commands(repo, evil_git(markers), image=image, env=env, rss_file=tmp_path / "rss")
     assert run.done.returncode == 0, run.done.stderr
     outcomes = run.requests[1].body["input"][0]["output"]
     assert all(o["outcome"]["exit_code"] == 0 for o in outcomes), outcomes  # all were set
