@@ -4,8 +4,9 @@ Part of ``cli``; ``sandloop run`` and ``sandloop demo`` both end here. The sessi
 sandbox, points a :class:`~sandloop.client.recording.RecordingClient` at the API (or at a
 cassette's replay server), runs an :class:`~sandloop.loop.runner.AgentLoop` with the shell and
 apply_patch tools, writes every request, response and tool output to the run's transcript, and
-reports what changed. Cancellation (Ctrl-C) goes through the same ``async with`` blocks, so the
-container is removed and the transcript ends with a ``cancelled`` record.
+reports what changed (against a snapshot of the repository taken before the sandbox starts).
+Cancellation (Ctrl-C) goes through the same ``async with`` blocks, so the container is removed
+and the transcript ends with a ``cancelled`` record.
 """
 
 from __future__ import annotations
@@ -192,11 +193,11 @@ class _Session:
     ) -> SessionOutcome:
         result: RunResult | None = None
         error: SandloopError | None = None
-        if not self.options.copy:  # before the sandbox starts: nothing the model wrote yet
-            self.snapshot = await anyio.to_thread.run_sync(
-                Snapshot, self.options.repo, self.rundir.dir_fd
-            )
         try:
+            if not self.options.copy:  # before the sandbox starts: nothing the model wrote yet
+                self.snapshot = await anyio.to_thread.run_sync(
+                    Snapshot, self.options.repo, self.rundir.dir_fd
+                )
             async with client, sandbox:
                 approve = approval_callback(self.options.approve, self.display)
                 self.loop = AgentLoop(
