@@ -4,12 +4,23 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 REQUIRE_DOCKER = os.environ.get("SANDLOOP_REQUIRE_DOCKER") == "1"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """The user's own sandloop config and state never reach a test: every process the suite
+    starts reads an empty config folder and keeps its run records in a scratch folder."""
+    scratch = Path(tempfile.mkdtemp(prefix="sandloop-tests-"))
+    for name in ("XDG_CONFIG_HOME", "XDG_STATE_HOME"):
+        (scratch / name).mkdir()
+        os.environ[name] = str(scratch / name)
 
 
 def docker_unavailable(reason: str) -> None:

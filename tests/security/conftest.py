@@ -53,7 +53,12 @@ async def sandbox(
 
 @pytest.fixture(autouse=True)
 def no_container_left(docker_client: Any) -> Iterator[None]:
-    """After each test, none of the containers it made is left (running or stopped)."""
+    """After each test, none of the containers it made is left (running or stopped).
+
+    Only this test process's own (its pid is in every container's owner label): another
+    suite running the security tests on the same engine at the same time is not ours to judge.
+    """
     yield
-    left = docker_client.containers.list(all=True, filters={"label": "org.sandloop.test=security"})
+    mine = ["org.sandloop.test=security", f"org.sandloop.host-pid={os.getpid()}"]
+    left = docker_client.containers.list(all=True, filters={"label": mine})
     assert left == [], f"containers left behind: {[c.short_id for c in left]}"

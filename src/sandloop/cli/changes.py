@@ -1,66 +1,74 @@
-"""What a run changed: per-file line counts from git, a unified diff, or two directory trees.
+"""What a run changed: per-file line counts of a unified diff, or a diff of two directory trees.
 
-Part of ``cli``. ``sandloop run`` reports changes with ``git`` on the host for a bind-mounted
-repository, from the sandbox's diff in ``--copy`` mode, and ``sandloop demo`` compares the
-project with its pristine copy (no git needed).
+Part of ``cli``. ``sandloop run`` reports changes from the sandbox's diff in ``--copy`` mode
+and from a host-owned snapshot (:mod:`sandloop.cli.snapshot`) otherwise; ``sandloop demo``
+compares the project with its pristine copy. No git runs on the host: the repository's config,
+hooks and filters are the model's to write.
 """
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import re
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ("FileChange", "diff_stat", "git_changes", "tree_diff")
+from sandloop.cli.workspace_reader import Entry, WalkLimitError, read_capped, walk
 
-_SKIPPED_DIRS = frozenset({".git", ".sandloop", "__pycache__"})
+__all__ = ("FileChange", "diff_stat", "quote_path", "tree_diff")
+
+#: Bytes of file content :func:`tree_diff` reads in all, both trees together.
+MAX_TREE_BYTES = 64 << 20
+
+_SKIPPED_DIRS = frozenset({".git", "__pycache__"})
+_KINDS = {"link": "symlink", "other": "special file"}
+_ESCAPES = {
+    "\a": "\\a",
+    "\b": "\\b",
+    "\t": "\\t",
+    "\n": "\\n",
+    "\v": "\\v",
+    "\f": "\\f",
+    "\r": "\\r",
+    '"': '\\"',
+    "\\": "\\\\",
+}
 _HUNK = re.compile(r"^@@ -\d+(?:,(?P<old>\d+))? \+\d+(?:,(?P<new>\d+))? @@")
 
 
 @dataclass(frozen=True, slots=True)
 class FileChange:
-    """One changed file: its path and the lines added and removed (``-1``: binary/unknown)."""
+    """One changed file: its path and the lines added and removed (``-1``: not counted, and
+    ``detail`` says why: ``binary``, ``binary/too large``, ``symlink``, ``special file``)."""
 
     path: str
     added: int
     removed: int
     status: str = "modified"
+    detail: str = "binary"
 
 
-def git_changes(repo: Path) -> list[FileChange] | None:
-    """Changes of the working tree against HEAD, untracked files included; ``None`` if not git."""
-    numstat = _git(repo, "diff", "--numstat", "HEAD")
-    if numstat is None:
-        numstat = _git(repo, "diff", "--numstat")  # a repository without commits yet
-    if numstat is None:
-        return None
-    changes = []
-    for line in numstat.splitlines():
-        added, removed, path = line.split("\t", 2)
-        changes.append(FileChange(path, _count(added), _count(removed)))
-    for path in (_git(repo, "ls-files", "--others", "--exclude-standard") or "").splitlines():
-        try:
-            lines = len((repo / path).read_bytes().splitlines())
-        except OSError:
-            lines = -1
-        changes.append(FileChange(path, lines, 0, "new"))
-    return changes
-
-
-def _git(repo: Path, *args: str) -> str | None:
+def quote_path(path: str) -> str:
+    """``path`` as git shows an odd name: in double quotes with C escapes when it holds a
+    control character, a quote or backslash, or bytes that are not UTF-8; else unchanged."""
+    raw = path.encode("utf-8", "surrogateescape")
     try:
-        done = subprocess.run(
-            ["git", "-C", str(repo), *args], capture_output=True, text=True, timeout=30
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    return done.stdout if done.returncode == 0 else None
-
-
-def _count(text: str) -> int:
-    return int(text) if text.isdigit() else -1
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        text = None
+    if text is not None and not any(c in '"\\' or ord(c) < 32 or ord(c) == 127 for c in text):
+        return path
+    out = []
+    for byte in raw:
+        char = chr(byte)
+        if char in _ESCAPES:
+            out.append(_ESCAPES[char])
+        elif 32 <= byte < 127:
+            out.append(char)
+        else:
+            out.append(f"\\{byte:03o}")
+    return '"' + "".join(out) + '"'
 
 
 def diff_stat(diff: str) -> list[FileChange]:
@@ -95,33 +103,41 @@ def diff_stat(diff: str) -> list[FileChange]:
 
 
 def tree_diff(before: Path, after: Path) -> str:
-    """A unified diff from directory ``before`` to ``after`` (text files; caches skipped)."""
+    """A unified diff from directory ``before`` to ``after`` (text files; caches skipped).
+
+    Both trees are read through :mod:`sandloop.cli.workspace_reader`: symlinks and special
+    files are named, not followed; files over its cap, and past :data:`MAX_TREE_BYTES` in all,
+    are shown as not read.
+    """
     old, new = _files(before), _files(after)
     parts: list[str] = []
     for name in sorted(old.keys() | new.keys()):
-        a = _lines(old.get(name))
-        b = _lines(new.get(name))
+        a, b = old.get(name, []), new.get(name, [])
         if a == b:
             continue
         source = f"a/{name}" if name in old else "/dev/null"
         target = f"b/{name}" if name in new else "/dev/null"
-        parts.extend(difflib.unified_diff(a, b, source, target))
+        parts.extend(difflib.unified_diff(a, b, quote_path(source), quote_path(target)))
     return "".join(line if line.endswith("\n") else line + "\n" for line in parts)
 
 
-def _files(root: Path) -> dict[str, Path]:
-    found = {}
-    for path in root.rglob("*"):
-        rel = path.relative_to(root)
-        if path.is_file() and not _SKIPPED_DIRS.intersection(rel.parts):
-            found[rel.as_posix()] = path
+def _files(root: Path) -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {}
+    budget = MAX_TREE_BYTES
+    with contextlib.suppress(WalkLimitError):  # a tree too big to show is shown in part
+        for fd, name, entry in walk(str(root), _SKIPPED_DIRS):
+            data = read_capped(fd, name, entry) if entry.size <= budget else None
+            budget -= len(data or b"")
+            found[entry.path] = _lines(entry, data)
     return found
 
 
-def _lines(path: Path | None) -> list[str]:
-    if path is None:
-        return []
+def _lines(entry: Entry, data: bytes | None) -> list[str]:
+    if entry.kind != "file":
+        return [f"({_KINDS.get(entry.kind, 'special file')} {entry.link or ''})\n"]
+    if data is None:
+        return ["(binary file or too large: not read)\n"]
     try:
-        return path.read_text(encoding="utf-8").splitlines(keepends=True)
-    except (OSError, UnicodeDecodeError):
+        return data.decode("utf-8").splitlines(keepends=True)
+    except UnicodeDecodeError:
         return ["(binary file)\n"]

@@ -1,11 +1,11 @@
 """``sandloop demo``: a coding run replayed offline on a bundled buggy project.
 
 Part of ``cli``. Copies the project bundled in ``sandloop/cli/demo/project`` to a fresh
-directory (a git repository with one commit when git is installed, so the end screen lists the
-changed files as after ``sandloop run``), makes sure the base image is there (building it when
-missing), and replays the bundled cassette ``sandloop/cli/demo/cassette.json``: the model's
-side comes from the cassette, every tool call really runs (the tests fail, the code is read,
-apply_patch fixes it, the tests pass).
+directory (a git repository with one commit when git is installed, as a real project would be;
+git runs there only before the run, on files of ours), makes sure the base image is there
+(building it when missing), and replays the bundled cassette
+``sandloop/cli/demo/cassette.json``: the model's side comes from the cassette, every tool
+call really runs (the tests fail, the code is read, apply_patch fixes it, the tests pass).
 Where no Docker engine answers, the same session runs in a ``LocalSandbox`` in that directory,
 so the first command works on any machine with Python. Needs no API key and no network.
 """
@@ -79,7 +79,7 @@ def _demo(args: argparse.Namespace) -> int:
     display: Display = JsonDisplay() if args.json else RichDisplay(Console(highlight=False))
     display.note(f"demo project copied to {project}")
     if not git_init(project):
-        display.note("no git repository (is git installed?): the changed files are not listed")
+        display.note("no git repository (is git installed?): the project is a plain directory")
     local = args.local or os.environ.get(LOCAL_ENV) == "1" or not _docker_ready(display)
     options = SessionOptions(
         task=str(cassette.meta.get("task") or "Fix the failing tests."),
@@ -102,8 +102,9 @@ def _demo(args: argparse.Namespace) -> int:
 def git_init(project: Path) -> bool:
     """Make ``project`` a git repository with one commit, as a real project would be.
 
-    The end screen then lists the changed files like after ``sandloop run``. The identity is
-    given on the command line, so no git configuration is written; hooks are off.
+    It runs before the session starts, on the bundled files only (after the run, nothing on
+    the host runs git in the project: the model could have written its config and hooks). The
+    identity is given on the command line, so no git configuration is written; hooks are off.
 
     Returns:
         Whether the repository was made (``False`` when git is missing or fails; the project

@@ -272,7 +272,7 @@ class RichDisplay:
         else:
             self.console.print("[bold]changed files[/]")
         for change in summary.changes:
-            counts = f"+{change.added} -{change.removed}" if change.added >= 0 else "binary"
+            counts = f"+{change.added} -{change.removed}" if change.added >= 0 else change.detail
             tag = "" if change.status == "modified" else f" ({change.status})"
             self.console.print(f" {escape(change.path)}{tag} [green]{counts}[/]")
         if summary.patch is not None:

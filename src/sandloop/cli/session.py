@@ -4,8 +4,9 @@ Part of ``cli``; ``sandloop run`` and ``sandloop demo`` both end here. The sessi
 sandbox, points a :class:`~sandloop.client.recording.RecordingClient` at the API (or at a
 cassette's replay server), runs an :class:`~sandloop.loop.runner.AgentLoop` with the shell and
 apply_patch tools, writes every request, response and tool output to the run's transcript, and
-reports what changed. Cancellation (Ctrl-C) goes through the same ``async with`` blocks, so the
-container is removed and the transcript ends with a ``cancelled`` record.
+reports what changed (against a snapshot of the repository taken before the sandbox starts).
+Cancellation (Ctrl-C) goes through the same ``async with`` blocks, so the container is removed
+and the transcript ends with a ``cancelled`` record.
 """
 
 from __future__ import annotations
@@ -20,9 +21,10 @@ from typing import Any, Literal
 import anyio
 
 from sandloop.cli.approvals import approval_callback
-from sandloop.cli.changes import FileChange, diff_stat, git_changes
+from sandloop.cli.changes import FileChange, diff_stat
 from sandloop.cli.display import Display, RunInfo, Summary
-from sandloop.cli.rundir import RunDirectory, runs_root
+from sandloop.cli.rundir import RunDirectory, check_outside, runs_root
+from sandloop.cli.snapshot import Snapshot
 from sandloop.client.recording import RecordingClient
 from sandloop.dispatch import ApprovalPolicy
 from sandloop.errors import ReplayDivergenceError, SandboxUnavailableError, SandloopError
@@ -32,8 +34,7 @@ from sandloop.executors.shell import ShellTool
 from sandloop.items import Usage, dump_item
 from sandloop.loop import Agent, AgentLoop, RunResult
 from sandloop.loop import events as ev
-from sandloop.loop.api import describe_run
-from sandloop.loop.journal import Journal
+from sandloop.loop.api import describe_run, open_journal
 from sandloop.sandboxes import LocalSandbox, Sandbox
 from sandloop.testing.cassette import Cassette, CassettePlayer
 
@@ -166,7 +167,8 @@ async def run_session(options: SessionOptions, display: Display) -> SessionOutco
         # Made first: a missing API key is a usage error, before any run directory exists.
         retries = {} if options.max_retries is None else {"max_retries": options.max_retries}
         client = RecordingClient(listener=recorder, base_url=base_url, **retries)
-        root = options.run_root or runs_root(options.repo)
+        root = options.run_root or runs_root()
+        check_outside(root, options.repo)
         rundir = recorder.rundir = stack.enter_context(RunDirectory(root, run_id))
         rundir.write("run", run_id=run_id, task=options.task, model=options.model, sandbox=where)
         display.started(RunInfo(run_id, options.model, where, rundir.path, options.replay_name))
@@ -194,6 +196,7 @@ class _Session:
         self.loop: AgentLoop | None = None
         self.changes: list[FileChange] | None = None
         self.patch: Path | None = None
+        self.snapshot: Snapshot | None = None
         self.note: str | None = None
         self.started = time.monotonic()
 
@@ -203,6 +206,10 @@ class _Session:
         result: RunResult | None = None
         error: SandloopError | None = None
         try:
+            if not self.options.copy:  # before the sandbox starts: nothing the model wrote yet
+                self.snapshot = await anyio.to_thread.run_sync(
+                    Snapshot, self.options.repo, self.rundir.dir_fd
+                )
             async with client, sandbox:
                 defer = self.options.approve == "defer"
                 approve = None if defer else approval_callback(self.options.approve, self.display)
@@ -221,7 +228,7 @@ class _Session:
                     ),
                 )
                 # The journal `sandloop resume` continues from (kept in the run directory).
-                self.loop.journal = Journal(self.rundir.path / JOURNAL_NAME)
+                self.loop.journal = open_journal(self.rundir.path / JOURNAL_NAME, sandbox)
                 try:
                     result = await self.loop.run()
                 except SandloopError as exc:
@@ -236,6 +243,9 @@ class _Session:
             raise
         except SandloopError as exc:
             error = exc  # the sandbox would not start, or failed to close
+        finally:
+            if self.snapshot is not None:
+                self.snapshot.close()
         error = self._replay_check(error)
         return self._finish(result, error)
 
@@ -259,10 +269,8 @@ class _Session:
             self.changes = diff_stat(diff)
             if diff:
                 self.patch = self.rundir.save("changes.patch", diff)
-        else:
-            self.changes = await anyio.to_thread.run_sync(git_changes, self.options.repo)
-            if self.changes is None:
-                self.note = "(not a git repository: no list of changed files)"
+        elif self.snapshot is not None:
+            self.changes, self.note = await anyio.to_thread.run_sync(self.snapshot.changes)
 
     def _replay_check(self, error: SandloopError | None) -> SandloopError | None:
         player = self.player

@@ -355,7 +355,8 @@ class Command:
 
     def finish(self, child: Child, deadline: float | None) -> int:
         """Reap the leader (it may have closed its pipes and still run), then end the jobs it
-        left in its process group: `cmd &` ends with the command; `setsid cmd &` survives."""
+        left in its process group: `cmd &` ends with the command; a job already in a session of
+        its own (`setsid -w sh -c 'cmd &'`) survives."""
         code = child.wait(deadline)
         if code is None:
             self.kill("timeout")

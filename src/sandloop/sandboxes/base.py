@@ -181,10 +181,14 @@ class Sandbox(abc.ABC):
     ) -> ExecResult:
         """Run a command and wait for it.
 
-        The command runs in its own process group. Jobs it leaves in that group (``cmd &``) end
-        with it; a process meant to outlive the command (a server for the next one) must start
-        its own session (``setsid cmd &``). On timeout or cancellation the group is killed, and
-        so are descendants still attached to the command's process tree, even in a new session.
+        The command runs in its own process group, killed when the command returns. Jobs it
+        leaves in that group (``cmd &``) end with it; a process meant to outlive the command (a
+        server for the next one) must be in its own session *before* the command returns:
+        ``setsid -w sh -c 'cmd >log 2>&1 &'`` (``setsid`` waits for ``sh``, which returns only
+        after forking ``cmd`` inside the new session). ``setsid cmd &`` and ``setsid -f cmd``
+        race the end of the command and often lose the daemon. On timeout or cancellation the
+        group is killed, and so are descendants still attached to the command's process tree,
+        even in a new session.
 
         Args:
             command: A shell string (run with ``bash -c``) or an argv list (run directly).
