@@ -107,6 +107,7 @@ class FunctionTool(Generic[P, R]):
         needs_approval: bool = False,
         timeout: float | None = None,
         namespace: str | None = None,
+        idempotent: bool = False,
     ) -> None:
         self.func = func
         self.schema: FunctionSchema = function_schema(
@@ -117,6 +118,8 @@ class FunctionTool(Generic[P, R]):
         self.sequential = sequential
         self.needs_approval = needs_approval
         self.timeout = timeout
+        #: Safe to run twice: a call cut short by a crash is run again on resume.
+        self.idempotent = idempotent
         self._is_async = inspect.iscoroutinefunction(func)
         self._definition = self._build_definition()
         functools.update_wrapper(self, func)
@@ -131,6 +134,20 @@ class FunctionTool(Generic[P, R]):
     def import_path(self) -> str:
         """``module:qualname`` of the function, so an agent can be described as plain data."""
         return f"{self.func.__module__}:{self.func.__qualname__}"
+
+    def options(self) -> dict[str, Any]:
+        """The keyword arguments that rebuild this tool over its function
+        (``FunctionTool(tool.func, **tool.options())``)."""
+        return {
+            "name": self.schema.name,
+            "description": self.schema.description,
+            "strict": self.schema.strict,
+            "sequential": self.sequential,
+            "needs_approval": self.needs_approval,
+            "timeout": self.timeout,
+            "namespace": self.namespace,
+            "idempotent": self.idempotent,
+        }
 
     def definition(self) -> dict[str, Any]:
         """The ``{"type": "function", ...}`` entry of the request's ``tools`` (built once)."""
@@ -192,6 +209,7 @@ def tool(
     needs_approval: bool = False,
     timeout: float | None = None,
     namespace: str | None = None,
+    idempotent: bool = False,
 ) -> Callable[[Callable[P, R]], FunctionTool[P, R]]: ...
 
 
@@ -206,6 +224,7 @@ def tool(
     needs_approval: bool = False,
     timeout: float | None = None,
     namespace: str | None = None,
+    idempotent: bool = False,
 ) -> FunctionTool[P, R] | Callable[[Callable[P, R]], FunctionTool[P, R]]:
     """Turn a function into a tool the model can call; usable bare or with options.
 
@@ -218,6 +237,9 @@ def tool(
         needs_approval: Ask the run's approval callback before each call.
         timeout: Seconds a call may take; past it the model is told the call timed out.
         namespace: Group the tool under a ``namespace`` tool of this name.
+        idempotent: Running a call twice does no harm: when a run crashed while a call ran,
+            :func:`sandloop.resume` runs it again instead of telling the model its effect is
+            unknown.
 
     Returns:
         A :class:`FunctionTool` (still callable like the function), or a decorator making one.
@@ -233,6 +255,7 @@ def tool(
             needs_approval=needs_approval,
             timeout=timeout,
             namespace=namespace,
+            idempotent=idempotent,
         )
 
     return wrap(func) if func is not None else wrap

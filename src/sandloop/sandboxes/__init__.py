@@ -9,6 +9,7 @@ use, so ``import sandloop`` stays light.
 from typing import TYPE_CHECKING, Any
 
 from sandloop.sandboxes.base import DEFAULT_MAX_OUTPUT, ExecResult, FileEntry, Sandbox
+from sandloop.sandboxes.description import sandbox_from_dict
 from sandloop.sandboxes.local import LocalSandbox
 from sandloop.sandboxes.pool import SandboxPool
 
@@ -23,6 +24,7 @@ __all__ = (
     "LocalSandbox",
     "Sandbox",
     "SandboxPool",
+    "sandbox_from_dict",
 )
 
 
