@@ -10,7 +10,7 @@ The curated public API. Importing it has no side effects: no network, no Docker,
 """
 
 from sandloop import errors
-from sandloop.client import ResponsesClient, ResponseStream, RetryPolicy
+from sandloop.client import ClientSettings, ResponsesClient, ResponseStream, RetryPolicy
 from sandloop.errors import (
     ApiConnectionError,
     ApiError,
@@ -69,6 +69,7 @@ from sandloop.loop import (
     RunEnded,
     RunEvent,
     RunResult,
+    RunSpec,
     RunStarted,
     RunStatus,
     TextDelta,
@@ -101,6 +102,7 @@ __all__ = (
     "ApplyPatchTool",
     "ApprovalDeniedError",
     "ApprovalRequest",
+    "ClientSettings",
     "Compacted",
     "Computer",
     "ComputerTool",
@@ -134,6 +136,7 @@ __all__ = (
     "RunError",
     "RunEvent",
     "RunResult",
+    "RunSpec",
     "RunStarted",
     "RunStatus",
     "RunTimeoutError",

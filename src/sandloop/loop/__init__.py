@@ -21,6 +21,7 @@ from sandloop.loop.events import (
 )
 from sandloop.loop.result import RunResult, RunStatus
 from sandloop.loop.runner import AgentLoop
+from sandloop.loop.spec import RunSpec
 
 __all__ = (
     "Agent",
@@ -31,6 +32,7 @@ __all__ = (
     "RunEnded",
     "RunEvent",
     "RunResult",
+    "RunSpec",
     "RunStarted",
     "RunStatus",
     "TextDelta",
