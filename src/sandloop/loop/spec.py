@@ -20,16 +20,15 @@ from sandloop.client import ClientSettings
 from sandloop.errors import ConfigError
 from sandloop.items import dump_item
 from sandloop.loop import api
+from sandloop.loop._versioning import FORMAT_VERSION, check_version
 from sandloop.loop.agent import Agent
 from sandloop.loop.result import RunResult
 from sandloop.loop.transcript import to_items
 from sandloop.sandboxes.base import Sandbox
 from sandloop.sandboxes.description import sandbox_from_dict
 
-__all__ = ("SPEC_VERSION", "RunSpec")
+__all__ = ("RunSpec",)
 
-#: The version of :meth:`RunSpec.to_dict`'s format this sandloop writes and reads.
-SPEC_VERSION = 1
 _FIELDS = ("version", "agent", "input", "sandbox", "client", "labels", "metadata")
 
 
@@ -89,7 +88,7 @@ class RunSpec:
                 metadata, the agent's ``reasoning`` or ``request_options`` are not JSON.
         """
         data = {
-            "version": SPEC_VERSION,
+            "version": FORMAT_VERSION,
             "agent": self.agent.to_dict(),
             "input": self.input
             if isinstance(self.input, str)
@@ -150,21 +149,3 @@ class RunSpec:
     def run_sync(self, **options: Any) -> RunResult:
         """Blocking form of :meth:`run` for scripts (starts its own event loop)."""
         return anyio.run(lambda: self.run(**options))
-
-
-def check_version(version: Any, *, what: str) -> None:
-    """Refuse a description without a format version, or with one this sandloop cannot read.
-
-    Raises:
-        ConfigError: saying which version this sandloop reads.
-    """
-    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
-        raise ConfigError(
-            f"a {what} description needs a format 'version' (this sandloop reads version "
-            f"{SPEC_VERSION}), got {version!r}"
-        )
-    if version > SPEC_VERSION:
-        raise ConfigError(
-            f"this {what} description has format version {version}, newer than this sandloop "
-            f"reads (version {SPEC_VERSION}): upgrade sandloop to run it"
-        )
