@@ -6,10 +6,12 @@ from sandloop.client._retry import RetryPolicy
 from sandloop.client._stream import ResponseStream
 from sandloop.client.recording import RecordingClient
 from sandloop.client.responses import ResponsesClient
+from sandloop.client.settings import ClientSettings
 
 __all__ = (
     "DEFAULT_BASE_URL",
     "PROBE_ID",
+    "ClientSettings",
     "Probe",
     "RecordingClient",
     "ResponseStream",

@@ -22,6 +22,7 @@ from sandloop.loop.events import (
 from sandloop.loop.result import PendingApproval, RunResult, RunStatus
 from sandloop.loop.resume import resume, resume_sync
 from sandloop.loop.runner import AgentLoop
+from sandloop.loop.spec import RunSpec
 from sandloop.loop.state import RunState
 
 __all__ = (
@@ -34,6 +35,7 @@ __all__ = (
     "RunEnded",
     "RunEvent",
     "RunResult",
+    "RunSpec",
     "RunStarted",
     "RunState",
     "RunStatus",

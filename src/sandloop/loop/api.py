@@ -272,17 +272,11 @@ def describe_run(
 
 
 def _describe_sandbox(sandbox: Sandbox | None) -> dict[str, Any] | None:
+    """The sandbox's own description (``Sandbox.to_dict``), or ``{"kind", "error"}`` when it
+    cannot be described; resuming then needs ``sandbox=``."""
     if sandbox is None:
         return None
-    kind = type(sandbox).__name__
-    if kind == "DockerSandbox":
-        return {
-            "kind": "docker",
-            "image": getattr(sandbox, "image", None),
-            "workspace": str(getattr(sandbox, "workspace", None) or "") or None,
-            "mount": getattr(sandbox, "mount", "bind"),
-            "network": getattr(sandbox, "network", False),
-        }
-    if kind == "LocalSandbox":
-        return {"kind": "local", "root": sandbox.workdir}
-    return {"kind": kind}
+    try:
+        return dict(sandbox.to_dict())
+    except ConfigError as exc:
+        return {"kind": None, "error": str(exc)}

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 from functools import partial
-from pathlib import Path
 from typing import Any
 
 import anyio
@@ -36,6 +35,7 @@ from sandloop.loop.result import RunResult
 from sandloop.loop.runner import AgentLoop
 from sandloop.loop.state import RunState
 from sandloop.sandboxes.base import Sandbox
+from sandloop.sandboxes.description import sandbox_from_dict
 
 __all__ = ("UNKNOWN_EFFECT", "replay", "resume", "resume_sync")
 
@@ -245,18 +245,7 @@ def _sandbox_of(description: dict[str, Any]) -> Sandbox | None:
     data = description.get("sandbox")
     if data is None:
         return None
-    kind = data.get("kind")
-    if kind == "docker":
-        from sandloop.sandboxes.docker import DEFAULT_IMAGE, DockerSandbox
-
-        return DockerSandbox(
-            data.get("image") or DEFAULT_IMAGE,
-            workspace=data.get("workspace"),
-            mount=data.get("mount") or "bind",
-            network=bool(data.get("network")),
-        )
-    if kind == "local":
-        from sandloop.sandboxes.local import LocalSandbox
-
-        return LocalSandbox(Path(data["root"]))
-    raise ConfigError(f"cannot rebuild a {kind} sandbox from the journal: pass sandbox=")
+    if data.get("kind") is None:
+        why = data.get("error") or "it was not described"
+        raise ConfigError(f"cannot rebuild the run's sandbox ({why}): pass sandbox= to resume()")
+    return sandbox_from_dict(data)

@@ -15,6 +15,7 @@ from sandloop.sandboxes.base import (
     Sandbox,
     WorkspaceChanges,
 )
+from sandloop.sandboxes.description import sandbox_from_dict
 from sandloop.sandboxes.local import LocalSandbox
 from sandloop.sandboxes.pool import SandboxPool
 
@@ -30,6 +31,7 @@ __all__ = (
     "Sandbox",
     "SandboxPool",
     "WorkspaceChanges",
+    "sandbox_from_dict",
 )
 
 
