@@ -42,7 +42,9 @@ from sandloop.errors import (
     ToolArgumentsError,
     ToolError,
     ToolTimeoutError,
+    WorkspaceCleanupError,
     WorkspacePathError,
+    WorkspaceTooLargeError,
 )
 from sandloop.executors import (
     ApplyPatchTool,
@@ -161,7 +163,9 @@ __all__ = (
     "TurnEnded",
     "TurnStarted",
     "Usage",
+    "WorkspaceCleanupError",
     "WorkspacePathError",
+    "WorkspaceTooLargeError",
     "__version__",
     "errors",
     "run",

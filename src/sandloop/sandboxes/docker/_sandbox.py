@@ -12,7 +12,6 @@ import base64
 import io
 import os
 import socket
-import stat
 import tarfile
 import tempfile
 import time
@@ -28,6 +27,7 @@ from sandloop.errors import ConfigError, SandboxError, SandboxStartError
 from sandloop.sandboxes import _copy, _runner
 from sandloop.sandboxes._channel import AttachChannel, MuxSocket
 from sandloop.sandboxes._exec_fallback import ExecFallbackClient
+from sandloop.sandboxes._hostwalk import clear_setid_bits
 from sandloop.sandboxes._protocol import RunnerClient, RunnerMissingError
 from sandloop.sandboxes._runner_backed import RUNNER_PATH, RunnerSandbox, exec_result
 from sandloop.sandboxes.base import ExecResult
@@ -64,24 +64,6 @@ def _tar_of(files: Mapping[str, tuple[bytes, int]]) -> bytes:
                 info.type = tarfile.DIRTYPE
             tar.addfile(info, io.BytesIO(data))
     return buf.getvalue()
-
-
-def _drop_setid_bits(root: Path) -> None:
-    """Clear setuid/setgid bits the sandbox set on regular files of a bind-mounted workspace.
-
-    Run after the container is gone (nothing can race it then). Git does not track these bits,
-    so a repository never needs them; left in place, a file the container's user owns (root,
-    when sandloop runs as root) would run with that user's rights for anyone on the host.
-    """
-    for folder, _dirs, files in os.walk(root):  # does not follow symlinked directories
-        for name in files:
-            path = os.path.join(folder, name)
-            try:
-                info = os.lstat(path)
-                if stat.S_ISREG(info.st_mode) and info.st_mode & 0o6000:
-                    os.chmod(path, stat.S_IMODE(info.st_mode) & ~0o6000)
-            except OSError:
-                continue  # removed meanwhile, or not ours to change: nothing to protect
 
 
 def _restore_files(root: Path, files: Mapping[str, tuple[bytes | None, int | None]]) -> None:
@@ -336,7 +318,7 @@ class DockerSandbox(RunnerSandbox):
                 if container is not None:
                     await self._remove(container)
                     if self.mount == "bind" and self.workspace is not None:
-                        await anyio.to_thread.run_sync(_drop_setid_bits, self.workspace)
+                        await anyio.to_thread.run_sync(clear_setid_bits, self.workspace)
         finally:
             # Also when the removal failed (the engine went away): no connection left open.
             if self._docker is not None and self._own_client:
