@@ -110,6 +110,10 @@ class DockerSandbox(RunnerSandbox):
         env: Environment variables for the container (nothing from the host passes).
         labels: Extra labels.
         start_timeout: Seconds to wait for the runner to start.
+        max_file_size: Copy mode: the largest file copied in or out (bytes, apparent size, so
+            a sparse file counts whole; default 128 MiB).
+        max_total_size: Copy mode: the most file bytes copied in or out at once (default
+            2 GiB). Over either cap the copy stops with ``WorkspaceTooLargeError``.
         client: A ``docker.DockerClient`` to use (default: from the environment).
         limiter: Bounds concurrent blocking engine calls (shared by a pool).
     """
@@ -130,6 +134,8 @@ class DockerSandbox(RunnerSandbox):
         env: Mapping[str, str] | None = None,
         labels: Mapping[str, str] | None = None,
         start_timeout: float = 60.0,
+        max_file_size: int = _copy.DEFAULT_MAX_FILE_SIZE,
+        max_total_size: int = _copy.DEFAULT_MAX_TOTAL_SIZE,
         client: docker.DockerClient | None = None,
         limiter: anyio.CapacityLimiter | None = None,
     ) -> None:
@@ -145,6 +151,7 @@ class DockerSandbox(RunnerSandbox):
         self.tmpfs = dict(tmpfs or {})
         self.env, self.labels = dict(env or {}), dict(labels or {})
         self.start_timeout = start_timeout
+        self.copy_limits = _copy.CopyLimits(max_file_size, max_total_size)
         self.workdir = "/workspace"
         self.container_id: str | None = None
         self._docker = client
@@ -376,7 +383,9 @@ class DockerSandbox(RunnerSandbox):
         self._baseline = baseline
         try:
             await anyio.to_thread.run_sync(
-                lambda: _copy.pack_tree(workspace, baseline, uid=uid, gid=gid)
+                lambda: _copy.pack_tree(
+                    workspace, baseline, uid=uid, gid=gid, limits=self.copy_limits
+                )
             )
         except OSError as exc:
             raise SandboxStartError(f"could not copy the workspace {workspace}: {exc}") from exc
@@ -391,10 +400,20 @@ class DockerSandbox(RunnerSandbox):
             raise SandboxError("DockerSandbox is not started: use `async with sandbox:`")
 
         def fetch() -> IO[bytes]:
-            stream, _ = container.get_archive(self.workdir)
+            # docker-py's get_archive() hides the response, so a stream given up half way
+            # could not be closed, and the engine holds the container until it is read out.
+            api = cast(Any, container.client).api
+            url = api._url("/containers/{0}/archive", container.id)
+            response = api._get(url, params={"path": self.workdir}, stream=True)
             out = tempfile.TemporaryFile()  # noqa: SIM115 - the caller closes it
-            for chunk in stream:
-                out.write(chunk)
+            try:  # header by header: a file over a cap stops it before its data is read
+                api._raise_for_status(response)
+                _copy.copy_capped(response.iter_content(1 << 20, False), out, self.copy_limits)
+            except BaseException:
+                out.close()
+                raise
+            finally:
+                response.close()  # also mid-stream: the engine stops sending
             out.seek(0)
             return out
 
@@ -402,6 +421,21 @@ class DockerSandbox(RunnerSandbox):
 
     async def diff(self, *, exclude: Sequence[str] = _copy.DEFAULT_DIFF_EXCLUDE) -> str:
         """The edits made in the container, as a git-style unified diff (copy mode only).
+
+        For reading: bytes that are not UTF-8 show as U+FFFD. To save or ``git apply`` the
+        patch, use :meth:`diff_bytes`.
+
+        Args:
+            exclude: Top-level paths left out (default ``.git``).
+        """
+        return (await self.diff_bytes(exclude=exclude)).decode("utf-8", "replace")
+
+    async def diff_bytes(self, *, exclude: Sequence[str] = _copy.DEFAULT_DIFF_EXCLUDE) -> bytes:
+        """The edits made in the container, as the exact bytes of a git-style patch.
+
+        Odd file names (newlines, tabs, quotes, bytes that are not UTF-8) are quoted the way
+        git quotes them, so ``git apply`` takes it. Files and the tree are capped by
+        ``max_file_size`` / ``max_total_size`` (``WorkspaceTooLargeError``).
 
         Args:
             exclude: Top-level paths left out (default ``.git``).
@@ -411,7 +445,7 @@ class DockerSandbox(RunnerSandbox):
         baseline = self._baseline
         current = await self._fetch_tree()
 
-        def compare() -> str:
+        def compare() -> bytes:
             baseline.seek(0)
             with tarfile.open(fileobj=baseline) as old, tarfile.open(fileobj=current) as new:
                 return _copy.diff_trees(
