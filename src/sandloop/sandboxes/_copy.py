@@ -4,6 +4,11 @@
 the baseline; ``diff()`` fetches the container's tree as a tar and :func:`diff_trees` compares
 the two, so the edits come back exactly (new, deleted, changed, binary and mode-only changes)
 without the host directory ever being touched. Pure tar and text work: no Docker here.
+
+The container's tree is hostile: :func:`copy_capped` judges each tar header before its data
+(sizes capped by :class:`CopyLimits`, by apparent size), patches are bytes with git-quoted names
+(``_gitpatch``), and :func:`extract_tree` recreates no link that leads out nor any hard link to
+something other than a regular file.
 """
 
 from __future__ import annotations
