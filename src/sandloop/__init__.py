@@ -42,7 +42,9 @@ from sandloop.errors import (
     ToolArgumentsError,
     ToolError,
     ToolTimeoutError,
+    WorkspaceCleanupError,
     WorkspacePathError,
+    WorkspaceTooLargeError,
 )
 from sandloop.executors import (
     ApplyPatchTool,
@@ -172,7 +174,9 @@ __all__ = (
     "TurnStarted",
     "Usage",
     "WorkspaceChanges",
+    "WorkspaceCleanupError",
     "WorkspacePathError",
+    "WorkspaceTooLargeError",
     "__version__",
     "errors",
     "resume",

@@ -29,7 +29,8 @@ A leaf of the data flow: any module may import it, it imports nothing of ours.
     │   ├── ToolTimeoutError         the tool ran past its timeout
     │   ├── ApprovalDeniedError      the approval callback said no
     │   └── SandboxFileError         a file operation in the sandbox failed (path, reason)
-    │       └── WorkspacePathError   the path leaves the workspace (.., absolute, symlink)
+    │       ├── WorkspacePathError   the path leaves the workspace (.., absolute, symlink)
+    │       └── WorkspaceTooLargeError a copy-mode file or tree is over its size cap
     ├── PatchError                   an apply_patch diff could not be applied
     │   ├── PatchParseError          the diff is malformed
     │   └── PatchConflictError       a hunk does not match the file
@@ -37,7 +38,8 @@ A leaf of the data flow: any module may import it, it imports nothing of ours.
         ├── SandboxUnavailableError  no Docker engine, or the image is missing
         ├── SandboxStartError        the container would not start
         ├── SandboxDiedError         the container or its runner died
-        └── SandboxTimeoutError      the runner did not answer in time
+        ├── SandboxTimeoutError      the runner did not answer in time
+        └── WorkspaceCleanupError    a host-side walk of the workspace failed (path)
 
 Errors carry structured attributes; code never parses messages. Every error survives
 ``pickle`` (a process pool, Ray) with its message and attributes: unpickling restores them
@@ -84,7 +86,9 @@ __all__ = (
     "ToolArgumentsError",
     "ToolError",
     "ToolTimeoutError",
+    "WorkspaceCleanupError",
     "WorkspacePathError",
+    "WorkspaceTooLargeError",
 )
 
 
@@ -299,6 +303,21 @@ class WorkspacePathError(SandboxFileError):
         super().__init__(message, path=path, reason="escape")
 
 
+class WorkspaceTooLargeError(SandboxFileError):
+    """A copy-mode transfer met a file, or a whole tree, over its size cap (sparse files count
+    by their apparent size). Nothing was written; raise the cap or remove the file.
+
+    Attributes:
+        size: The size that was over (bytes): the file's, or the tree's total so far.
+        limit: The cap it passed (bytes).
+    """
+
+    def __init__(self, message: str, *, path: str, size: int, limit: int) -> None:
+        super().__init__(message, path=path, reason="too large")
+        self.size = size
+        self.limit = limit
+
+
 # --- patches -----------------------------------------------------------------------------
 
 
@@ -373,3 +392,18 @@ class SandboxDiedError(SandboxError):
 
 class SandboxTimeoutError(SandboxError):
     """The runner did not answer within the protocol timeout."""
+
+
+class WorkspaceCleanupError(SandboxError):
+    """A host-side walk of a bind-mounted workspace (clearing setuid/setgid bits at close)
+    could not reach or fix everything; what it could reach was done.
+
+    Attributes:
+        path: The first path that failed (relative to the workspace).
+        failures: Every ``(path, reason)`` that failed, the first few hundred at most.
+    """
+
+    def __init__(self, message: str, *, path: str, failures: list[tuple[str, str]]) -> None:
+        super().__init__(message)
+        self.path = path
+        self.failures = failures

@@ -2,7 +2,7 @@
 real Docker sandbox bind-mounting a fresh git repository (uniquely named: test dirs are not
 packages).
 
-The CLI runs under a small wrapper that reports its own peak RSS (``ru_maxrss``) and caps its
+The CLI runs under a small wrapper that reports its own peak RSS (``VmHWM``) and caps its
 address space at :data:`ADDRESS_SPACE_CAP`: a safety net so a regression cannot take the
 memory of the machine the suite shares; it is far above what a correct run uses.
 """
@@ -32,7 +32,11 @@ try:
     code = main(sys.argv[3:])
 finally:
     with open(sys.argv[1], "w") as out:
-        out.write(str(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss))
+        # VmHWM, not ru_maxrss: Linux carries a parent's high-water mark across fork+exec into
+        # ru_maxrss, so a big test process would inflate the CLI's figure.
+        with open("/proc/self/status") as status:
+            hwm = next(line.split()[1] for line in status if line.startswith("VmHWM:"))
+        out.write(hwm)
 sys.exit(code)
 """
 

@@ -3,7 +3,7 @@
 Each test has the scripted model create one hostile entry in the bind-mounted repository (a
 link to ``/dev/zero``, a FIFO, a sparse 64 GiB file, a link to a host file outside the
 workspace), then ``sandloop run`` ends and lists the changes. The run must complete, list the
-entry without reading through it, and keep the CLI's peak RSS (``ru_maxrss`` of the CLI
+entry without reading through it, and keep the CLI's peak RSS (``VmHWM`` of the CLI
 process) below :data:`RSS_BOUND_KIB`.
 """
 

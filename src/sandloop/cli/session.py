@@ -264,11 +264,12 @@ class _Session:
             )
 
     async def _collect_changes(self, sandbox: Sandbox) -> None:
-        if self.options.copy and hasattr(sandbox, "diff"):
-            diff: str = await sandbox.diff()
-            self.changes = diff_stat(diff)
-            if diff:
-                self.patch = self.rundir.save("changes.patch", diff)
+        if self.options.copy and hasattr(sandbox, "diff_bytes"):
+            # The exact bytes (odd names quoted as git quotes them): what `git apply` takes.
+            patch: bytes = await sandbox.diff_bytes()
+            self.changes = diff_stat(patch.decode("utf-8", "replace"))
+            if patch:
+                self.patch = self.rundir.save("changes.patch", patch)
         elif self.snapshot is not None:
             self.changes, self.note = await anyio.to_thread.run_sync(self.snapshot.changes)
 

@@ -12,7 +12,6 @@ import base64
 import io
 import os
 import socket
-import stat
 import tarfile
 import tempfile
 import time
@@ -28,6 +27,7 @@ from sandloop.errors import ConfigError, SandboxError, SandboxStartError
 from sandloop.sandboxes import _copy, _runner
 from sandloop.sandboxes._channel import AttachChannel, MuxSocket
 from sandloop.sandboxes._exec_fallback import ExecFallbackClient
+from sandloop.sandboxes._hostwalk import clear_setid_bits
 from sandloop.sandboxes._protocol import RunnerClient, RunnerMissingError
 from sandloop.sandboxes._runner_backed import RUNNER_PATH, RunnerSandbox, exec_result
 from sandloop.sandboxes.base import ExecResult, WorkspaceChanges
@@ -65,24 +65,6 @@ def _tar_of(files: Mapping[str, tuple[bytes, int]]) -> bytes:
                 info.type = tarfile.DIRTYPE
             tar.addfile(info, io.BytesIO(data))
     return buf.getvalue()
-
-
-def _drop_setid_bits(root: Path) -> None:
-    """Clear setuid/setgid bits the sandbox set on regular files of a bind-mounted workspace.
-
-    Run after the container is gone (nothing can race it then). Git does not track these bits,
-    so a repository never needs them; left in place, a file the container's user owns (root,
-    when sandloop runs as root) would run with that user's rights for anyone on the host.
-    """
-    for folder, _dirs, files in os.walk(root):  # does not follow symlinked directories
-        for name in files:
-            path = os.path.join(folder, name)
-            try:
-                info = os.lstat(path)
-                if stat.S_ISREG(info.st_mode) and info.st_mode & 0o6000:
-                    os.chmod(path, stat.S_IMODE(info.st_mode) & ~0o6000)
-            except OSError:
-                continue  # removed meanwhile, or not ours to change: nothing to protect
 
 
 def _restore_files(root: Path, files: Mapping[str, tuple[bytes | None, int | None]]) -> None:
@@ -129,6 +111,10 @@ class DockerSandbox(RunnerSandbox):
         env: Environment variables for the container (nothing from the host passes).
         labels: Extra labels.
         start_timeout: Seconds to wait for the runner to start.
+        max_file_size: Copy mode: the largest file copied in or out (bytes, apparent size, so
+            a sparse file counts whole; default 128 MiB).
+        max_total_size: Copy mode: the most file bytes copied in or out at once (default
+            2 GiB). Over either cap the copy stops with ``WorkspaceTooLargeError``.
         client: A ``docker.DockerClient`` to use (default: from the environment).
         limiter: Bounds concurrent blocking engine calls (shared by a pool).
     """
@@ -149,6 +135,8 @@ class DockerSandbox(RunnerSandbox):
         env: Mapping[str, str] | None = None,
         labels: Mapping[str, str] | None = None,
         start_timeout: float = 60.0,
+        max_file_size: int = _copy.DEFAULT_MAX_FILE_SIZE,
+        max_total_size: int = _copy.DEFAULT_MAX_TOTAL_SIZE,
         client: docker.DockerClient | None = None,
         limiter: anyio.CapacityLimiter | None = None,
     ) -> None:
@@ -166,6 +154,7 @@ class DockerSandbox(RunnerSandbox):
         self.tmpfs = dict(tmpfs or {})
         self.env, self.labels = dict(env or {}), dict(labels or {})
         self.start_timeout = start_timeout
+        self.copy_limits = _copy.CopyLimits(max_file_size, max_total_size)
         self.workdir = "/workspace"
         self.container_id: str | None = None
         self._docker = client
@@ -341,7 +330,7 @@ class DockerSandbox(RunnerSandbox):
                 if container is not None:
                     await self._remove(container)
                     if self.mount == "bind" and self.workspace is not None:
-                        await anyio.to_thread.run_sync(_drop_setid_bits, self.workspace)
+                        await anyio.to_thread.run_sync(clear_setid_bits, self.workspace)
         finally:
             # Also when the removal failed (the engine went away): no connection left open.
             if self._docker is not None and self._own_client:
@@ -399,7 +388,9 @@ class DockerSandbox(RunnerSandbox):
         self._baseline = baseline
         try:
             await anyio.to_thread.run_sync(
-                lambda: _copy.pack_tree(workspace, baseline, uid=uid, gid=gid)
+                lambda: _copy.pack_tree(
+                    workspace, baseline, uid=uid, gid=gid, limits=self.copy_limits
+                )
             )
         except OSError as exc:
             raise SandboxStartError(f"could not copy the workspace {workspace}: {exc}") from exc
@@ -414,10 +405,20 @@ class DockerSandbox(RunnerSandbox):
             raise SandboxError("DockerSandbox is not started: use `async with sandbox:`")
 
         def fetch() -> IO[bytes]:
-            stream, _ = container.get_archive(self.workdir)
+            # docker-py's get_archive() hides the response, so a stream given up half way
+            # could not be closed, and the engine holds the container until it is read out.
+            api = cast(Any, container.client).api
+            url = api._url("/containers/{0}/archive", container.id)
+            response = api._get(url, params={"path": self.workdir}, stream=True)
             out = tempfile.TemporaryFile()  # noqa: SIM115 - the caller closes it
-            for chunk in stream:
-                out.write(chunk)
+            try:  # header by header: a file over a cap stops it before its data is read
+                api._raise_for_status(response)
+                _copy.copy_capped(response.iter_content(1 << 20, False), out, self.copy_limits)
+            except BaseException:
+                out.close()
+                raise
+            finally:
+                response.close()  # also mid-stream: the engine stops sending
             out.seek(0)
             return out
 
@@ -425,6 +426,21 @@ class DockerSandbox(RunnerSandbox):
 
     async def diff(self, *, exclude: Sequence[str] = _copy.DEFAULT_DIFF_EXCLUDE) -> str:
         """The edits made in the container, as a git-style unified diff (copy mode only).
+
+        For reading: bytes that are not UTF-8 show as U+FFFD. To save or ``git apply`` the
+        patch, use :meth:`diff_bytes`.
+
+        Args:
+            exclude: Top-level paths left out (default ``.git``).
+        """
+        return (await self.diff_bytes(exclude=exclude)).decode("utf-8", "replace")
+
+    async def diff_bytes(self, *, exclude: Sequence[str] = _copy.DEFAULT_DIFF_EXCLUDE) -> bytes:
+        """The edits made in the container, as the exact bytes of a git-style patch.
+
+        Odd file names (newlines, tabs, quotes, bytes that are not UTF-8) are quoted the way
+        git quotes them, so ``git apply`` takes it. Files and the tree are capped by
+        ``max_file_size`` / ``max_total_size`` (``WorkspaceTooLargeError``).
 
         Args:
             exclude: Top-level paths left out (default ``.git``).
@@ -434,7 +450,7 @@ class DockerSandbox(RunnerSandbox):
         baseline = self._baseline
         current = await self._fetch_tree()
 
-        def compare() -> str:
+        def compare() -> bytes:
             baseline.seek(0)
             with tarfile.open(fileobj=baseline) as old, tarfile.open(fileobj=current) as new:
                 return _copy.diff_trees(
