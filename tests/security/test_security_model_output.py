@@ -1,0 +1,109 @@
+"""Hostile model output: the host stays responsive, bounded and running whatever the model sends.
+
+Each test drives a real run (the scripted Responses server over a real socket, a real
+``LocalSandbox``) the way a hostile or broken model would: a diff built to make matching slow,
+a flood of tool output, text that cannot be encoded, call items that fail validation.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+
+from sandloop.client import ResponsesClient
+from sandloop.executors.apply_patch import ApplyPatchTool
+from sandloop.loop import Agent, run
+from sandloop.sandboxes import LocalSandbox
+from sandloop.testing import RecordedRequest, ScriptedResponsesServer, apply_patch_call, message
+
+
+@pytest.fixture(autouse=True)
+def no_container_left() -> None:
+    """These tests use ``LocalSandbox`` only: no container to look for (and no engine needed)."""
+
+
+# A file of alternating lines, and a diff whose context alternates the same way for 4000 lines
+# and breaks the pattern at the end: every second line of the file starts a near match.
+ALTERNATING = "a\nb\n" * 80_000  # 320 KB
+HOSTILE_DIFF = " a\n b\n" * 2000 + " a\n-a\n+c\n"  # 12 KB
+
+
+def _output(request: RecordedRequest, kind: str) -> dict[str, Any]:
+    [item] = [i for i in request.body["input"] if i.get("type") == kind]
+    return item
+
+
+async def _run_with_heartbeat(agent: Agent, script: list[Any], workspace: Path) -> list[float]:
+    """Run ``script`` while a task on the same event loop ticks; return the tick times."""
+    ticks: list[float] = []
+
+    async def heartbeat() -> None:
+        while True:
+            ticks.append(time.perf_counter())
+            await anyio.sleep(0.002)
+
+    async with (
+        LocalSandbox(workspace) as sandbox,
+        ScriptedResponsesServer(script) as server,
+        ResponsesClient(base_url=server.base_url, max_retries=0) as client,
+        anyio.create_task_group() as tg,
+    ):
+        tg.start_soon(heartbeat)
+        ticks.append(time.perf_counter())
+        result = await run(agent, "edit f.txt", sandbox=sandbox, client=client)
+        ticks.append(time.perf_counter())
+        tg.cancel_scope.cancel()
+    assert result.final_output == "done"
+    return ticks
+
+
+async def test_a_diff_built_to_make_matching_slow_fails_fast_and_never_blocks_the_loop(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "f.txt").write_text(ALTERNATING)
+    seen: list[dict[str, Any]] = []
+
+    def check(request: RecordedRequest) -> list[dict[str, Any]]:
+        seen.append(_output(request, "apply_patch_call_output"))
+        return [message("done", phase="final_answer")]
+
+    script = [[apply_patch_call("update_file", "f.txt", HOSTILE_DIFF)], check]
+    agent = Agent(model="gpt-test", tools=[ApplyPatchTool()])
+    ticks = await _run_with_heartbeat(agent, script, tmp_path)
+
+    [output] = seen
+    assert output["status"] == "failed"
+    assert "hunk 1 did not apply" in output["output"]
+    assert (tmp_path / "f.txt").read_text() == ALTERNATING
+    # The loop kept ticking: no single stall took most of the run (it took all of it when the
+    # match ran on the loop, 6-8 s of CPU for this diff).
+    gaps = [b - a for a, b in itertools.pairwise(ticks)]
+    assert max(gaps) < 0.5 * (ticks[-1] - ticks[0]), (max(gaps), ticks[-1] - ticks[0])
+
+
+async def test_a_match_past_its_budget_is_a_failed_output_and_changes_nothing(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "f.txt").write_text(ALTERNATING)
+    # Many hunks that each match: real work, far more than the microsecond budget allows.
+    diff = "".join(f"@@\n-{'a' if i % 2 == 0 else 'b'}\n+x{i}\n" for i in range(3000))
+    seen: list[dict[str, Any]] = []
+
+    def check(request: RecordedRequest) -> list[dict[str, Any]]:
+        seen.append(_output(request, "apply_patch_call_output"))
+        return [message("done", phase="final_answer")]
+
+    script = [[apply_patch_call("update_file", "f.txt", diff)], check]
+    agent = Agent(model="gpt-test", tools=[ApplyPatchTool(match_timeout=1e-6)])
+    await _run_with_heartbeat(agent, script, tmp_path)
+
+    [output] = seen
+    assert output["status"] == "failed"
+    assert "patch matching took longer than 1e-06 s" in output["output"]
+    assert "Nothing was changed" in output["output"]
+    assert (tmp_path / "f.txt").read_text() == ALTERNATING
