@@ -15,8 +15,11 @@ from typing import Any
 import anyio
 import pytest
 
+from sandloop import tool
 from sandloop.client import ResponsesClient
 from sandloop.executors.apply_patch import ApplyPatchTool
+from sandloop.executors.local_shell import LocalShellTool
+from sandloop.executors.shell import ShellTool
 from sandloop.loop import Agent, run
 from sandloop.sandboxes import LocalSandbox
 from sandloop.testing import RecordedRequest, ScriptedResponsesServer, apply_patch_call, message
@@ -107,3 +110,79 @@ async def test_a_match_past_its_budget_is_a_failed_output_and_changes_nothing(
     assert "patch matching took longer than 1e-06 s" in output["output"]
     assert "Nothing was changed" in output["output"]
     assert (tmp_path / "f.txt").read_text() == ALTERNATING
+
+
+# --- call items that fail validation ---------------------------------------------------------
+
+INVALID_CALLS = [
+    {  # update_file without its diff
+        "type": "apply_patch_call",
+        "id": "apc_bad",
+        "call_id": "call_patch",
+        "status": "completed",
+        "operation": {"type": "update_file", "path": "f.txt"},
+    },
+    {  # commands is not a list
+        "type": "shell_call",
+        "id": "sh_bad",
+        "call_id": "call_shell",
+        "action": {"commands": "rm -rf /", "max_output_length": 100},
+    },
+    {"type": "local_shell_call", "id": "lsh_bad", "call_id": "call_local", "action": {}},
+    {"type": "function_call", "id": "fc_bad", "call_id": "call_fn", "name": "add"},
+    # No call_id: nothing can answer it; it is kept and replayed, never answered.
+    {"type": "shell_call", "id": "sh_anon", "action": {"commands": ["touch anon-ran"]}},
+]
+
+
+@pytest.mark.parametrize("stateless", [False, True], ids=["previous_response_id", "stateless"])
+async def test_a_call_item_that_fails_validation_gets_a_failed_output_and_the_run_goes_on(
+    tmp_path: Path, stateless: bool
+) -> None:
+    (tmp_path / "f.txt").write_text("one\n")
+    seen: dict[str, dict[str, Any]] = {}
+
+    def check(request: RecordedRequest) -> list[dict[str, Any]]:
+        for item in request.body["input"]:
+            if str(item.get("type")).endswith("_output"):
+                key = item["id"] if item["type"] == "local_shell_call_output" else item["call_id"]
+                seen[key] = item
+        return [message("done", phase="final_answer")]
+
+    def add(a: int, b: int) -> int:
+        """Add two integers.
+
+        Args:
+            a: First.
+            b: Second.
+        """
+        return a + b
+
+    tools = [ApplyPatchTool(), ShellTool(), LocalShellTool(), tool(add)]
+    script = [[*INVALID_CALLS, message("working on it")], check]
+    agent = Agent(model="gpt-test", tools=tools, store=not stateless)
+    async with (
+        LocalSandbox(tmp_path) as sandbox,
+        ScriptedResponsesServer(script) as server,
+        ResponsesClient(base_url=server.base_url, max_retries=0) as client,
+    ):
+        result = await run(agent, "go", sandbox=sandbox, client=client)
+    assert result.final_output == "done"
+    assert set(seen) == {"call_patch", "call_shell", "call_local", "call_fn"}
+    patch = seen["call_patch"]
+    assert patch["type"] == "apply_patch_call_output"
+    assert patch["status"] == "failed"
+    assert "operation.update_file.diff: Field required" in patch["output"]
+    shell = seen["call_shell"]
+    assert shell["type"] == "shell_call_output"
+    assert shell["max_output_length"] == 100
+    assert "action.commands" in shell["output"][0]["stderr"]
+    assert shell["output"][0]["outcome"] == {"type": "exit", "exit_code": 1}
+    assert "action.command" in seen["call_local"]["output"]
+    assert seen["call_fn"]["type"] == "function_call_output"
+    assert "arguments: Field required" in seen["call_fn"]["output"]
+    assert (tmp_path / "f.txt").read_text() == "one\n"
+    assert not (tmp_path / "anon-ran").exists()
+    # The malformed items stay in the history exactly as they came.
+    kept = [i.raw for i in result.items if getattr(i, "problem", None)]
+    assert kept == INVALID_CALLS

@@ -30,6 +30,7 @@ from sandloop.dispatch.outputs import (
 from sandloop.dispatch.registry import ToolRegistry
 from sandloop.errors import ApprovalDeniedError, SandboxError, ToolArgumentsError, ToolError
 from sandloop.executors.base import Tool, ToolContext
+from sandloop.items import InvalidCall
 from sandloop.sandboxes.base import Sandbox
 
 __all__ = ("CallOutcome", "CallStatus", "Dispatcher", "RunScope")
@@ -136,6 +137,13 @@ class Dispatcher:
         """Route each call and ask approvals in call order; settle the ones that cannot run."""
         runnable: list[tuple[int, Tool]] = []
         for index, call in enumerate(batch.calls):
+            if isinstance(call, InvalidCall):
+                message = (
+                    f"This {call.type} was not run: {call.problem}. "
+                    "Send the call again with every required field."
+                )
+                await self._settle(batch.done, index, call, "invalid_arguments", message)
+                continue
             tool = self.registry.lookup(call)
             if tool is None:
                 known = ", ".join(self.registry.names()) or "none"

@@ -99,6 +99,7 @@ from sandloop.items.hosted import (
 from sandloop.items.items import (
     Compaction,
     CompactionTrigger,
+    InvalidCall,
     Item,
     ItemReference,
     Message,
@@ -243,6 +244,7 @@ __all__ = (
     "InputImage",
     "InputText",
     "InputTokensDetails",
+    "InvalidCall",
     "Item",
     "ItemReference",
     "KeypressAction",
