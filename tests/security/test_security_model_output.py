@@ -8,6 +8,7 @@ a flood of tool output, text that cannot be encoded, call items that fail valida
 from __future__ import annotations
 
 import itertools
+import json
 import time
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,15 @@ from sandloop.executors.local_shell import LocalShellTool
 from sandloop.executors.shell import ShellTool
 from sandloop.loop import Agent, run
 from sandloop.sandboxes import LocalSandbox
-from sandloop.testing import RecordedRequest, ScriptedResponsesServer, apply_patch_call, message
+from sandloop.testing import (
+    RecordedRequest,
+    ScriptedResponsesServer,
+    apply_patch_call,
+    function_call,
+    local_shell_call,
+    message,
+    shell_call,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -186,3 +195,55 @@ async def test_a_call_item_that_fails_validation_gets_a_failed_output_and_the_ru
     # The malformed items stay in the history exactly as they came.
     kept = [i.raw for i in result.items if getattr(i, "problem", None)]
     assert kept == INVALID_CALLS
+
+
+# --- text that cannot be encoded --------------------------------------------------------------
+
+LONE = "\ud800"  # what json.loads makes of the escape "\ud800": a str with no UTF-8 form
+
+
+def echo_text(text: str) -> str:
+    """Echo the text back.
+
+    Args:
+        text: What to echo.
+    """
+    return f"got {text}"
+
+
+async def test_lone_surrogates_in_calls_and_messages_become_replacement_characters(
+    tmp_path: Path,
+) -> None:
+    seen: dict[str, dict[str, Any]] = {}
+
+    def check(request: RecordedRequest) -> list[dict[str, Any]]:
+        for item in request.body["input"]:
+            if str(item.get("type")).endswith("_output"):
+                key = item["id"] if item["type"] == "local_shell_call_output" else item["call_id"]
+                seen[key] = item
+        return [message(f"done{LONE}", phase="final_answer")]
+
+    script = [
+        [
+            message(f"working{LONE}"),
+            shell_call([f"echo 'sh{LONE}'"], call_id="call_sh"),
+            local_shell_call(["echo", f"ls{LONE}"], call_id="call_ls"),
+            apply_patch_call("create_file", f"new{LONE}.txt", "+hello\n", call_id="call_ap"),
+            function_call("echo_text", '{"text": "fn\\ud800"}', call_id="call_fn"),
+        ],
+        check,
+    ]
+    tools = [ShellTool(), LocalShellTool(), ApplyPatchTool(), tool(echo_text)]
+    agent = Agent(model="gpt-test", tools=tools)
+    async with (
+        LocalSandbox(tmp_path) as sandbox,
+        ScriptedResponsesServer(script) as server,
+        ResponsesClient(base_url=server.base_url, max_retries=0) as client,
+    ):
+        result = await run(agent, f"go{LONE}", sandbox=sandbox, client=client)
+    assert result.final_output == "done\ufffd"
+    assert seen["call_sh"]["output"][0]["stdout"] == "sh\ufffd\n"
+    assert json.loads(seen["call_ls"]["output"])["stdout"] == "ls\ufffd\n"
+    assert seen["call_ap"]["status"] == "completed"
+    assert (tmp_path / "new\ufffd.txt").read_text() == "hello\n"
+    assert seen["call_fn"]["output"] == "got fn\ufffd"

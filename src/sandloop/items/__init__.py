@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from sandloop.items._base import (
     WireModel,
+    replace_lone_surrogates,
     strip_created_by,
 )
 from sandloop.items.calls import (
@@ -370,5 +371,6 @@ __all__ = (
     "parse_items",
     "parse_response",
     "parse_tool",
+    "replace_lone_surrogates",
     "strip_created_by",
 )

@@ -25,7 +25,13 @@ from pydantic import (
 )
 
 from sandloop.errors import InvalidResponseError
-from sandloop.items._base import WIRE_CONTEXT, UnknownWireModel, WireModel, strip_created_by
+from sandloop.items._base import (
+    WIRE_CONTEXT,
+    UnknownWireModel,
+    WireModel,
+    replace_lone_surrogates,
+    strip_created_by,
+)
 from sandloop.items.calls import (
     CALL_OUTPUT_TYPES,
     ApplyPatchCall,
@@ -285,7 +291,7 @@ def parse_item(data: Mapping[str, Any]) -> Item:
     Raises:
         InvalidResponseError: a known item type with missing or malformed fields.
     """
-    value = data if isinstance(data, dict) else dict(data)
+    value = replace_lone_surrogates(data if isinstance(data, dict) else dict(data))
     try:
         return _ITEM_ADAPTER.validate_python(value, context=WIRE_CONTEXT)
     except ValidationError as exc:

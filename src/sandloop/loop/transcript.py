@@ -23,6 +23,7 @@ from sandloop.items import (
     UnknownItem,
     dump_item,
     parse_item,
+    replace_lone_surrogates,
     strip_created_by,
 )
 
@@ -39,7 +40,7 @@ def to_items(value: str | Iterable[Any]) -> list[Any]:
         ConfigError: an input dict is not a valid item (says which one and why).
     """
     if isinstance(value, str):
-        return [Message(role="user", content=value)]
+        return [Message(role="user", content=replace_lone_surrogates(value))]
     items: list[Any] = []
     for index, item in enumerate(value):
         if not isinstance(item, dict):

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import difflib
 from bisect import bisect_left
-from itertools import islice
 from collections.abc import Callable, Sequence
+from itertools import islice
 
 from sandloop.patching._budget import Budget
 
