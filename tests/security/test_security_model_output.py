@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import itertools
 import json
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -18,6 +20,7 @@ import pytest
 
 from sandloop import tool
 from sandloop.client import ResponsesClient
+from sandloop.executors import DEFAULT_MAX_TOOL_OUTPUT
 from sandloop.executors.apply_patch import ApplyPatchTool
 from sandloop.executors.local_shell import LocalShellTool
 from sandloop.executors.shell import ShellTool
@@ -247,3 +250,102 @@ async def test_lone_surrogates_in_calls_and_messages_become_replacement_characte
     assert seen["call_ap"]["status"] == "completed"
     assert (tmp_path / "new\ufffd.txt").read_text() == "hello\n"
     assert seen["call_fn"]["output"] == "got fn\ufffd"
+
+
+# --- output flood and call flood ------------------------------------------------------------
+
+FLOOD_SCENARIO = """
+import json, resource, sys
+import anyio
+from sandloop.client import ResponsesClient
+from sandloop.executors.shell import ShellTool
+from sandloop.loop import Agent, run
+from sandloop.sandboxes import LocalSandbox
+from sandloop.testing import ScriptedResponsesServer, message, shell_call
+
+TEN_MIB = 10 * 1024 * 1024
+report = {}
+
+def check(request):
+    outputs = [i for i in request.body["input"] if i.get("type") == "shell_call_output"]
+    entries = [o["output"][0] for o in outputs]
+    report["outputs"] = len(outputs)
+    report["full"] = sum(len(e["stdout"]) == TEN_MIB for e in entries)
+    refused = [e["stderr"].startswith("not run: this response's tool output budget")
+               for e in entries]
+    report["not_run"] = sum(refused)
+    report["kept"] = sum(len(e["stdout"]) + len(e["stderr"])
+                         for e, no in zip(entries, refused) if not no)
+    report["cut"] = sum("tool output budget is used up" in e["stderr"] for e in entries)
+    return [message("done", phase="final_answer")]
+
+async def main():
+    command = f"head -c {TEN_MIB} /dev/zero | tr '\\\\0' a"
+    calls = [shell_call([command], max_output_length=TEN_MIB) for _ in range(40)]
+    agent = Agent(model="gpt-test", tools=[ShellTool()])
+    async with (
+        LocalSandbox(sys.argv[1]) as sandbox,
+        ScriptedResponsesServer([calls, check]) as server,
+        ResponsesClient(base_url=server.base_url, max_retries=0) as client,
+    ):
+        report["before_kib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        result = await run(agent, "flood", sandbox=sandbox, client=client)
+    report["final"] = result.final_output
+    report["peak_kib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+anyio.run(main)
+print(json.dumps(report))
+"""
+
+
+def test_forty_calls_of_ten_mib_each_hold_the_budget_not_gigabytes(tmp_path: Path) -> None:
+    script = tmp_path / "flood.py"
+    script.write_text(FLOOD_SCENARIO)
+    (tmp_path / "ws").mkdir()
+    done = subprocess.run(
+        [sys.executable, str(script), str(tmp_path / "ws")],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    print(f"flood: {report}")
+    assert report["final"] == "done"
+    assert report["outputs"] == 40  # every call answered
+    assert report["kept"] <= DEFAULT_MAX_TOOL_OUTPUT
+    assert report["full"] >= 1  # the budget lets a big output through whole
+    assert report["not_run"] >= 1  # and says so to the calls it stopped
+    growth_mib = (report["peak_kib"] - report["before_kib"]) / 1024
+    # Was about 1.7 GB; the budget (16 MiB) and its transient copies stay far below that.
+    assert growth_mib < 400, growth_mib
+
+
+async def test_calls_past_the_per_response_limit_are_answered_without_running(
+    tmp_path: Path,
+) -> None:
+    seen: dict[str, dict[str, Any]] = {}
+
+    def check(request: RecordedRequest) -> list[dict[str, Any]]:
+        for item in request.body["input"]:
+            if item.get("type") == "shell_call_output":
+                seen[item["call_id"]] = item
+        return [message("done", phase="final_answer")]
+
+    calls = [shell_call([f"touch ran-{i}"], call_id=f"call_{i}") for i in range(131)]
+    agent = Agent(model="gpt-test", tools=[ShellTool()])
+    async with (
+        LocalSandbox(tmp_path) as sandbox,
+        ScriptedResponsesServer([calls, check]) as server,
+        ResponsesClient(base_url=server.base_url, max_retries=0) as client,
+    ):
+        result = await run(agent, "go", sandbox=sandbox, client=client)
+    assert result.final_output == "done"
+    assert len(seen) == 131
+    ran = sorted(
+        [int(p.name.removeprefix("ran-")) async for p in anyio.Path(tmp_path).glob("ran-*")]
+    )
+    assert ran == list(range(128))
+    for i in (128, 129, 130):
+        assert "too many calls in one response" in seen[f"call_{i}"]["output"][0]["stderr"]

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from sandloop.errors import ConfigError, ToolError
+from sandloop.executors._budget import OutputBudget
 from sandloop.executors._commands import (
     DEFAULT_MAX_OUTPUT_LENGTH,
     DEFAULT_TIMEOUT,
@@ -19,8 +20,7 @@ from sandloop.executors._commands import (
     MAX_TIMEOUT,
     CommandLimits,
     CommandOutput,
-    capture_bytes,
-    fit_output,
+    run_within_budget,
     sandbox_of,
 )
 from sandloop.executors.base import ToolContext
@@ -144,8 +144,9 @@ class ShellTool:
         action = call.action
         timeout = self.limits.timeout(action.timeout_ms)
         cap = self.limits.cap(action.max_output_length)
+        budget = ctx.output_budget
         entries = [
-            _entry(await _run(sandbox, command, timeout=timeout, cap=cap))
+            _entry(await _run(sandbox, command, timeout=timeout, cap=cap, budget=budget))
             for command in action.commands
         ]
         if action.max_output_length is None:
@@ -155,12 +156,13 @@ class ShellTool:
         )
 
 
-async def _run(sandbox: Sandbox, command: str, *, timeout: float, cap: int) -> CommandOutput:
+async def _run(
+    sandbox: Sandbox, command: str, *, timeout: float, cap: int, budget: OutputBudget | None
+) -> CommandOutput:
     if not command.strip():
         # What `bash -c ""` does; the sandbox refuses an empty command outright.
         return CommandOutput(stdout="", stderr="", exit_code=0, timed_out=False)
-    result = await sandbox.exec(command, timeout=timeout, max_output=capture_bytes(cap))
-    return fit_output(result, cap)
+    return await run_within_budget(sandbox, command, cap=cap, budget=budget, timeout=timeout)
 
 
 def _entry(out: CommandOutput) -> ShellCallOutputContent:

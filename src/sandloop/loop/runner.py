@@ -113,6 +113,8 @@ class AgentLoop:
             approvals=approvals,
             max_concurrency=agent.max_concurrency,
             listener=self._on_call,
+            max_calls=agent.max_calls_per_response,
+            max_output=agent.max_tool_output_per_response,
         )
         self._base = self._base_body()
 
