@@ -64,7 +64,9 @@ class ShellTool:
     asked for (the API describes the cap both as "per command" and as "combined stdout and
     stderr"; this reading satisfies both). Long output keeps its head and tail around a
     ``[... N bytes omitted ...]`` marker. The call's ``max_output_length`` is echoed in the
-    output item. Bytes that are not UTF-8 become U+FFFD.
+    output item. Bytes that are not UTF-8 become U+FFFD. Every command also draws from its
+    response's tool output budget (``Agent(max_tool_output_per_response=)``): past it, output
+    is cut with a note saying so, or the command is not run.
 
     Args:
         environment: The definition's ``environment``: ``None`` (left out) or

@@ -43,3 +43,13 @@ def test_a_spent_budget_stops_matching_with_a_typed_error() -> None:
     with pytest.raises(PatchTimeoutError, match="took longer than 0 s") as info:
         apply_diff(ALTERNATING, body, path="f", budget=Budget(0))
     assert info.value.seconds == 0
+
+
+def test_the_walk_for_files_past_the_code_points_agrees_with_the_fast_path() -> None:
+    # Files with more distinct lines than code points fall back to walking positions.
+    lines = ["x", "y", "x", "y", "z", "x", "y"]
+    index = LineIndex(lines)
+    for block, near in ((["x", "y"], None), (["x", "y"], 4), (["y", "z"], None), (["q"], None)):
+        assert index._walk(block, start=0, near=near, level=0) == index.find_block(
+            block, start=0, near=near
+        )
