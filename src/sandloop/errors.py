@@ -33,7 +33,8 @@ A leaf of the data flow: any module may import it, it imports nothing of ours.
     │       └── WorkspaceTooLargeError a copy-mode file or tree is over its size cap
     ├── PatchError                   an apply_patch diff could not be applied
     │   ├── PatchParseError          the diff is malformed
-    │   └── PatchConflictError       a hunk does not match the file
+    │   ├── PatchConflictError       a hunk does not match the file
+    │   └── PatchTimeoutError        matching the patch took longer than its budget
     └── SandboxError                 the sandbox itself is unusable: stops the run
         ├── SandboxUnavailableError  no Docker engine, or the image is missing
         ├── SandboxStartError        the container would not start
@@ -67,6 +68,7 @@ __all__ = (
     "PatchConflictError",
     "PatchError",
     "PatchParseError",
+    "PatchTimeoutError",
     "PermissionDeniedError",
     "RateLimitError",
     "ReplayDivergenceError",
@@ -369,6 +371,18 @@ class PatchConflictError(PatchError):
         self.hunk = hunk
         self.line = line
         self.closest = closest
+
+
+class PatchTimeoutError(PatchError):
+    """Matching the patch against the files took longer than its budget; nothing was written.
+
+    Attributes:
+        seconds: The budget that was exceeded.
+    """
+
+    def __init__(self, message: str, *, seconds: float, path: str | None = None) -> None:
+        super().__init__(message, path=path)
+        self.seconds = seconds
 
 
 # --- sandboxes ---------------------------------------------------------------------------

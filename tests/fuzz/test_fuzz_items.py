@@ -28,7 +28,7 @@ from sandloop.executors.custom import CustomTool
 from sandloop.executors.function import tool
 from sandloop.executors.local_shell import LocalShellTool
 from sandloop.executors.shell import ShellTool
-from sandloop.items import dump_item, parse_event, parse_item, parse_response
+from sandloop.items import InvalidCall, dump_item, parse_event, parse_item, parse_response
 from sandloop.items.items import _ITEM_CLASSES
 from sandloop.loop import Agent, run
 from sandloop.sandboxes.base import DEFAULT_MAX_OUTPUT, ExecResult, FileEntry, Sandbox
@@ -286,7 +286,14 @@ def test_runs_over_mutated_calls_end_typed_and_answer_every_call(
 
 
 def _is_call(item: Any) -> bool:
-    if item.type == "shell_call" and (item.environment or {}).get("type") not in (None, "local"):
+    if isinstance(item, InvalidCall) and item.call_id is None:
+        return False  # a malformed call without a call_id cannot be answered: it is only kept
+    env = getattr(item, "environment", None)
+    if (
+        item.type == "shell_call"
+        and isinstance(env, dict)
+        and env.get("type") not in (None, "local")
+    ):
         return False  # ran in a hosted container: not ours to answer
     return item.type in (
         "function_call",
@@ -296,8 +303,6 @@ def _is_call(item: Any) -> bool:
         "local_shell_call",
         "computer_call",
         "mcp_approval_request",
-    ) and not (
-        item.type == "shell_call" and (item.environment or {}).get("type") not in (None, "local")
     )
 
 

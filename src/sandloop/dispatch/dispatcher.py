@@ -6,6 +6,11 @@ its timeout, and turns every failure into an output item the model can act on. C
 concurrently in an anyio task group under a limit; a ``sequential`` tool's call runs alone.
 Outputs keep call order. A :class:`~sandloop.errors.SandboxError` is the exception: it cancels
 the batch and stops the run.
+
+Two budgets bound what one response can make the host do: calls past ``max_calls`` are answered
+"too many calls in one response" without running, and every call draws the output it keeps from
+one :class:`~sandloop.executors.OutputBudget` of ``max_output`` characters (command tools claim
+their cap before running; a function or custom tool's text is checked when it returns).
 """
 
 from __future__ import annotations
@@ -29,10 +34,15 @@ from sandloop.dispatch.outputs import (
 )
 from sandloop.dispatch.registry import ToolRegistry
 from sandloop.errors import ApprovalDeniedError, SandboxError, ToolArgumentsError, ToolError
+from sandloop.executors._budget import DEFAULT_MAX_TOOL_OUTPUT, OutputBudget
 from sandloop.executors.base import Tool, ToolContext
+from sandloop.items import CustomToolCallOutput, FunctionCallOutput, InvalidCall
 from sandloop.sandboxes.base import Sandbox
 
-__all__ = ("CallOutcome", "CallStatus", "Dispatcher", "RunScope")
+__all__ = ("DEFAULT_MAX_CALLS", "CallOutcome", "CallStatus", "Dispatcher", "RunScope")
+
+#: Calls of one response that are run; the rest are answered without running.
+DEFAULT_MAX_CALLS = 128
 
 CallStatus = Literal[
     "completed", "failed", "invalid_arguments", "unknown_tool", "denied", "timed_out", "cancelled"
@@ -86,6 +96,7 @@ class _Batch:
     turn: int
     done: dict[int, CallOutcome]
     deferred: list[Any]
+    budget: OutputBudget
 
 
 #: What ``_approval`` answers for a call whose decision is deferred (the run pauses).
@@ -103,6 +114,8 @@ class Dispatcher:
         approvals: Who decides on calls that need approval.
         max_concurrency: How many calls of one response run at once.
         listener: Told when each call starts and finishes (the loop turns this into events).
+        max_calls: Calls of one response that run; later ones get a failed output.
+        max_output: Characters of tool output one response's calls may keep, all together.
     """
 
     def __init__(
@@ -112,8 +125,12 @@ class Dispatcher:
         approvals: Approvals,
         max_concurrency: int = 8,
         listener: CallListener | None = None,
+        max_calls: int = DEFAULT_MAX_CALLS,
+        max_output: int = DEFAULT_MAX_TOOL_OUTPUT,
     ) -> None:
         self.registry = registry
+        self.max_calls = max_calls
+        self.max_output = max_output
         self.approvals = approvals
         self._limiter = anyio.CapacityLimiter(max(1, max_concurrency))
         self._listener = listener
@@ -136,7 +153,14 @@ class Dispatcher:
         Raises:
             SandboxError: a tool reported its sandbox unusable; other calls were cancelled.
         """
-        batch = _Batch(calls, scope, turn, {}, deferred if deferred is not None else [])
+        batch = _Batch(
+            calls,
+            scope,
+            turn,
+            {},
+            deferred if deferred is not None else [],
+            OutputBudget(self.max_output),
+        )
         try:
             runnable = await self._decide(batch)
             await self._run_groups(batch, runnable)
@@ -147,6 +171,20 @@ class Dispatcher:
         """Route each call and ask approvals in call order; settle the ones that cannot run."""
         runnable: list[tuple[int, Tool]] = []
         for index, call in enumerate(batch.calls):
+            if index >= self.max_calls:
+                message = (
+                    f"Not run: too many calls in one response (only the first {self.max_calls} "
+                    "run). Send the rest in a later response."
+                )
+                await self._settle(batch.done, index, call, "failed", message)
+                continue
+            if isinstance(call, InvalidCall):
+                message = (
+                    f"This {call.type} was not run: {call.problem}. "
+                    "Send the call again with every required field."
+                )
+                await self._settle(batch.done, index, call, "invalid_arguments", message)
+                continue
             tool = self.registry.lookup(call)
             if tool is None:
                 known = ", ".join(self.registry.names()) or "none"
@@ -234,11 +272,15 @@ class Dispatcher:
             turn=batch.turn,
             extra=batch.scope.extra,
             approver=self.approvals.approver,
+            output_budget=batch.budget,
         )
         if self._listener is not None:
             await self._listener(index, call, None)
         start = time.perf_counter()
         output, status, error = await _invoke(tool, call, ctx)
+        if error is None:
+            error = _over_budget(call, output, batch.budget)
+            status = "failed" if error is not None else status
         duration = time.perf_counter() - start
         if error is not None:
             output = failure_output(call, error, timed_out=status == "timed_out")
@@ -288,6 +330,26 @@ async def _invoke(tool: Tool, call: Any, ctx: ToolContext) -> tuple[Any, CallSta
         # A broken executor must not break the conversation: the model gets a failure.
         status, error = "failed", f"{call_label(call)} returned no output for this call."
     return output, status, error
+
+
+def _over_budget(call: Any, output: Any, budget: OutputBudget) -> str | None:
+    """Charge a function or custom tool's text output; the failure message when it does not fit.
+
+    Command tools claim from the budget themselves, before they run.
+    """
+    if not isinstance(output, FunctionCallOutput | CustomToolCallOutput):
+        return None
+    if not isinstance(output.output, str):
+        return None
+    size = len(output.output)
+    granted = budget.claim(size)
+    if granted == size:
+        return None
+    budget.refund(granted)
+    return (
+        f"{call_label(call)} returned {size} characters: more than this response's tool output "
+        f"budget has left ({granted} of {budget.total}). Return less, or make fewer calls at once."
+    )
 
 
 def _describe_crash(call: Any, exc: Exception) -> str:

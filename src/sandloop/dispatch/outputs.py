@@ -8,6 +8,7 @@ the model can act on.
 
 from __future__ import annotations
 
+import json
 import shlex
 from typing import Any
 
@@ -18,6 +19,7 @@ from sandloop.items import (
     ComputerScreenshot,
     CustomToolCallOutput,
     FunctionCallOutput,
+    InvalidCall,
     Message,
     ShellCallOutput,
     ShellCallOutputContent,
@@ -81,6 +83,9 @@ def call_arguments_text(call: Any, *, exact: bool = False) -> str:
             exactly as what will run; otherwise its words are joined with spaces (for display).
     """
     kind = call.type
+    if isinstance(call, InvalidCall):
+        text = json.dumps(call.raw, ensure_ascii=False, default=str)
+        return text if len(text) <= 2000 else text[:2000] + "..."
     if kind == "function_call":
         return str(call.arguments)
     if kind == "custom_tool_call":
@@ -120,7 +125,7 @@ def failure_output(call: Any, message: str, *, timed_out: bool = False) -> Any:
         outcome = ShellTimeoutOutcome() if timed_out else ShellExitOutcome(exit_code=1)
         chunk = ShellCallOutputContent(stdout="", stderr=message, outcome=outcome)
         return ShellCallOutput(
-            call_id=call.call_id, output=[chunk], max_output_length=call.action.max_output_length
+            call_id=call.call_id, output=[chunk], max_output_length=_max_output_length(call)
         )
     if kind == "local_shell_call":
         exit_code = None if timed_out else 1
@@ -138,6 +143,16 @@ def failure_output(call: Any, message: str, *, timed_out: bool = False) -> Any:
     if kind == "tool_search_call":
         return ToolSearchOutput(call_id=call.call_id, tools=[], execution="client")
     raise ValueError(f"no output item type answers a {kind!r} item")
+
+
+def _max_output_length(call: Any) -> int | None:
+    """The shell call's ``max_output_length`` to echo (none from a call that failed validation)."""
+    if isinstance(call, InvalidCall):
+        action = call.raw.get("action")
+        value = action.get("max_output_length") if isinstance(action, dict) else None
+        return value if isinstance(value, int) and not isinstance(value, bool) else None
+    value = call.action.max_output_length
+    return value if isinstance(value, int) else None
 
 
 def failure_note(call: Any, message: str) -> Message | None:

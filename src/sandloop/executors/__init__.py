@@ -4,6 +4,7 @@
 run's sandbox (``ToolContext.sandbox``).
 """
 
+from sandloop.executors._budget import DEFAULT_MAX_TOOL_OUTPUT, OutputBudget
 from sandloop.executors.apply_patch import ApplyPatchTool
 from sandloop.executors.base import ApprovalRequest, Tool, ToolContext
 from sandloop.executors.computer import Computer, ComputerTool, DesktopComputer
@@ -13,6 +14,7 @@ from sandloop.executors.local_shell import LocalShellTool
 from sandloop.executors.shell import ShellTool
 
 __all__ = (
+    "DEFAULT_MAX_TOOL_OUTPUT",
     "ApplyPatchTool",
     "ApprovalRequest",
     "Computer",
@@ -21,6 +23,7 @@ __all__ = (
     "DesktopComputer",
     "FunctionTool",
     "LocalShellTool",
+    "OutputBudget",
     "ShellTool",
     "Tool",
     "ToolContext",

@@ -15,10 +15,11 @@ counted as characters. Invalid UTF-8 (binary output) becomes U+FFFD, one per inv
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
 
 from sandloop.errors import ConfigError
+from sandloop.executors._budget import BUDGET_NOTE, MIN_GRANT, OutputBudget
 
 if TYPE_CHECKING:
     from sandloop.executors.base import ToolContext
@@ -33,6 +34,7 @@ __all__ = (
     "CommandOutput",
     "capture_bytes",
     "fit_output",
+    "run_within_budget",
     "sandbox_of",
 )
 
@@ -57,6 +59,7 @@ class CommandOutput:
     stderr: str
     exit_code: int | None
     timed_out: bool
+    cut: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,7 +139,41 @@ def fit_output(result: ExecResult, cap: int) -> CommandOutput:
         stderr=err.render(err_budget),
         exit_code=None if result.timed_out else result.exit_code,
         timed_out=result.timed_out,
+        cut=out_budget < out.size or err_budget < err.size,
     )
+
+
+async def run_within_budget(
+    sandbox: Sandbox,
+    command: str | list[str],
+    *,
+    cap: int,
+    budget: OutputBudget | None,
+    **options: Any,
+) -> CommandOutput:
+    """Run one command keeping at most ``cap`` characters, drawn from the response's budget.
+
+    The sandbox is asked for no more bytes than the granted characters need. When the budget
+    grants less than ``cap``, a note saying so ends the stderr of a cut output; when it grants
+    less than :data:`MIN_GRANT`, the command is not run and the refusal is its stderr.
+    """
+    granted = cap if budget is None else budget.claim(cap)
+    kept = 0
+    try:
+        limited = granted < cap
+        if limited and granted < MIN_GRANT:
+            assert budget is not None
+            return CommandOutput(stdout="", stderr=budget.refusal(), exit_code=1, timed_out=False)
+        room = granted - len(BUDGET_NOTE) if limited else granted
+        result = await sandbox.exec(command, max_output=capture_bytes(room), **options)
+        out = fit_output(result, room)
+        if limited and out.cut:
+            out = replace(out, stderr=out.stderr + BUDGET_NOTE)
+        kept = len(out.stdout) + len(out.stderr)
+        return out
+    finally:
+        if budget is not None:
+            budget.refund(granted - kept)
 
 
 def _split(out_size: int, err_size: int, cap: int) -> tuple[int, int]:

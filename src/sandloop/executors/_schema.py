@@ -25,6 +25,7 @@ from sandloop.errors import ConfigError, ToolArgumentsError
 from sandloop.executors._schema_doc import parse_docstring
 from sandloop.executors._schema_strict import decode_strict, to_strict
 from sandloop.executors.base import ToolContext
+from sandloop.items import replace_lone_surrogates
 
 __all__ = ("FunctionSchema", "function_schema", "is_context_annotation")
 
@@ -65,7 +66,8 @@ class FunctionSchema:
                 message is written for the model to fix its call.
         """
         try:
-            data = json.loads(arguments) if arguments.strip() else {}
+            # A lone "\ud800" escape decodes to text nothing can encode: made U+FFFD here.
+            data = replace_lone_surrogates(json.loads(arguments)) if arguments.strip() else {}
         except ValueError as exc:
             raise ToolArgumentsError(
                 f"Invalid arguments for {self.name}: not valid JSON ({exc}). "

@@ -4,7 +4,9 @@ Part of ``executors`` (``dispatch → executors → sandboxes``). The hosted too
 ``apply_patch_call`` per file operation (a V4A diff); as a custom tool named ``apply_patch``
 (for models without the hosted tool) the model sends a whole ``*** Begin Patch`` envelope,
 constrained by a Lark grammar. Either way: check the paths, read the files, compute every new
-text with :mod:`sandloop.patching` (pure), then write, all or nothing.
+text with :mod:`sandloop.patching` (pure), then write, all or nothing. Parsing and matching run
+in a worker thread under a :class:`~sandloop.patching.Budget`, so a hostile diff never holds the
+event loop and a match past its budget ends as a failed output that changed nothing.
 """
 
 from __future__ import annotations
@@ -12,7 +14,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from sandloop.errors import PatchError, SandboxFileError, WorkspacePathError
+import anyio.to_thread
+
+from sandloop.errors import ConfigError, PatchError, SandboxFileError, WorkspacePathError
 from sandloop.executors._commands import sandbox_of
 from sandloop.executors._workspace import FileState, read_files, write_plan
 from sandloop.executors.base import ToolContext
@@ -24,14 +28,19 @@ from sandloop.items import (
 )
 from sandloop.patching import (
     APPLY_PATCH_GRAMMAR,
+    Budget,
     FileOp,
+    PatchPlan,
     parse_envelope,
     plan_envelope,
     workspace_path,
 )
 from sandloop.sandboxes.base import Sandbox
 
-__all__ = ("CUSTOM_DESCRIPTION", "ApplyPatchTool")
+__all__ = ("CUSTOM_DESCRIPTION", "DEFAULT_MATCH_TIMEOUT", "ApplyPatchTool")
+
+#: Seconds parsing and matching one call's patch may take (the tool's ``timeout`` when lower).
+DEFAULT_MATCH_TIMEOUT = 10.0
 
 #: What the model reads about the custom ``apply_patch`` tool.
 CUSTOM_DESCRIPTION = """\
@@ -65,6 +74,9 @@ class ApplyPatchTool:
         sequential: Run calls alone, so two patches never interleave on one file.
         needs_approval: Ask the run's approval callback before each call.
         timeout: Seconds a call may take.
+        match_timeout: Seconds parsing and matching a call's patch may take, in a worker
+            thread (never on the event loop); ``timeout`` lowers it. Past it the call fails
+            with "patch matching took longer than N s" and nothing is changed.
     """
 
     namespace: str | None = None
@@ -77,7 +89,13 @@ class ApplyPatchTool:
         sequential: bool = True,
         needs_approval: bool = False,
         timeout: float | None = None,
+        match_timeout: float = DEFAULT_MATCH_TIMEOUT,
     ) -> None:
+        if not match_timeout > 0:
+            raise ConfigError(
+                f"match_timeout must be a positive number of seconds, not {match_timeout}"
+            )
+        self.match_timeout = match_timeout
         self.as_custom = as_custom
         self.call_type = "custom_tool_call" if as_custom else "apply_patch_call"
         #: Its calls edit the run's sandbox (a run without one fails before any request).
@@ -99,6 +117,7 @@ class ApplyPatchTool:
             "sequential": self.sequential,
             "needs_approval": self.needs_approval,
             "timeout": self.timeout,
+            "match_timeout": self.match_timeout,
         }
 
     def definition(self) -> dict[str, Any]:
@@ -117,12 +136,16 @@ class ApplyPatchTool:
     ) -> ApplyPatchCallOutput | CustomToolCallOutput:
         """Apply the call's patch in ``ctx.sandbox``; failures become the output's message."""
         sandbox = sandbox_of(ctx, "apply_patch", work="edits files")
+        seconds = (
+            self.match_timeout if self.timeout is None else min(self.match_timeout, self.timeout)
+        )
+        budget = Budget(seconds)
         if isinstance(call, CustomToolCall):
-            ok, text = await _run(sandbox, lambda: parse_envelope(call.input))
+            ok, text = await _run(sandbox, lambda: parse_envelope(call.input), budget)
             # A custom tool's output has no status: the words must say it failed.
             output = text if ok else f"apply_patch failed: {text}"
             return CustomToolCallOutput(call_id=call.call_id, output=output)
-        ok, text = await _run(sandbox, lambda: [_hosted_op(call)])
+        ok, text = await _run(sandbox, lambda: [_hosted_op(call)], budget)
         return ApplyPatchCallOutput(
             call_id=call.call_id, status="completed" if ok else "failed", output=text
         )
@@ -135,11 +158,13 @@ def _hosted_op(call: ApplyPatchCall) -> FileOp:
     return FileOp("create" if op.type == "create_file" else "update", op.path, op.diff)
 
 
-async def _run(sandbox: Sandbox, parse: Callable[[], list[FileOp]]) -> tuple[bool, str]:
+async def _run(
+    sandbox: Sandbox, parse: Callable[[], list[FileOp]], budget: Budget
+) -> tuple[bool, str]:
     """Parse, check, read, plan and write; ``(True, summary)`` or ``(False, message)``."""
     try:
-        ops = [_confined(op, sandbox.workdir) for op in parse()]
-        return True, await _apply_ops(sandbox, ops)
+        ops = await _off_loop(lambda: [_confined(op, sandbox.workdir) for op in parse()])
+        return True, await _apply_ops(sandbox, ops, budget)
     except (PatchError, SandboxFileError) as exc:
         return False, _failure(exc)
 
@@ -149,7 +174,16 @@ def _confined(op: FileOp, root: str) -> FileOp:
     return FileOp(op.kind, workspace_path(op.path, root=root), op.diff, move_to, op.line_offset)
 
 
-async def _apply_ops(sandbox: Sandbox, ops: list[FileOp]) -> str:
+async def _off_loop(work: Callable[[], Any]) -> Any:
+    """Run pure patch work in a worker thread.
+
+    A cancelled call (the tool's timeout) does not wait for the thread: the thread's
+    :class:`Budget` ends it soon after, and it writes nothing.
+    """
+    return await anyio.to_thread.run_sync(work, abandon_on_cancel=True)
+
+
+async def _apply_ops(sandbox: Sandbox, ops: list[FileOp], budget: Budget) -> str:
     """Apply checked operations all or nothing; return the summary (``A``/``M``/``D``/``R``).
 
     Raises:
@@ -161,7 +195,8 @@ async def _apply_ops(sandbox: Sandbox, ops: list[FileOp]) -> str:
     for op in ops:
         if op.kind == "update" and states[op.path].binary:
             raise PatchError(f"{op.path} is a binary file; apply_patch edits text.", path=op.path)
-    plan = plan_envelope(ops, {path: state.text for path, state in states.items()})
+    texts = {path: state.text for path, state in states.items()}
+    plan: PatchPlan = await _off_loop(lambda: plan_envelope(ops, texts, budget=budget))
     await write_plan(sandbox, plan, states, _modes(ops, states))
     return "\n".join(plan.summary)
 

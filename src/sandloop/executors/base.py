@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
+    from sandloop.executors._budget import OutputBudget
     from sandloop.sandboxes.base import Sandbox
 
 __all__ = ("ApprovalCallback", "ApprovalRequest", "Approver", "Tool", "ToolContext")
@@ -63,6 +64,8 @@ class ToolContext:
         approver: The run's approval callback (async form), or ``None`` when there is none.
             Executors with decisions of their own to ask (computer safety checks) use
             :meth:`request_approval`.
+        output_budget: The tool output the call's response may still hold; command tools
+            claim their cap from it before running (``None``: no budget).
     """
 
     run_id: str
@@ -71,6 +74,7 @@ class ToolContext:
     turn: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
     approver: Approver | None = None
+    output_budget: OutputBudget | None = None
 
     async def request_approval(
         self,

@@ -19,8 +19,7 @@ from sandloop.executors._commands import (
     MAX_OUTPUT_LENGTH,
     MAX_TIMEOUT,
     CommandLimits,
-    capture_bytes,
-    fit_output,
+    run_within_budget,
     sandbox_of,
 )
 from sandloop.executors.base import ToolContext
@@ -120,16 +119,16 @@ class LocalShellTool:
                 f"running as user {action.user!r} is not allowed here; leave 'user' out to run "
                 "as the sandbox's user"
             )
-        cap = self.limits.cap(None)
-        result = await sandbox.exec(
+        out = await run_within_budget(
+            sandbox,
             action.command,
+            cap=self.limits.cap(None),
+            budget=ctx.output_budget,
             cwd=action.working_directory or None,
             env=action.env or None,
             timeout=self.limits.timeout(action.timeout_ms),
             user=action.user,
-            max_output=capture_bytes(cap),
         )
-        out = fit_output(result, cap)
         return local_shell_output(
             call.call_id,
             stdout=out.stdout,

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from sandloop.errors import ConfigError, ToolError
+from sandloop.executors._budget import OutputBudget
 from sandloop.executors._commands import (
     DEFAULT_MAX_OUTPUT_LENGTH,
     DEFAULT_TIMEOUT,
@@ -19,8 +20,7 @@ from sandloop.executors._commands import (
     MAX_TIMEOUT,
     CommandLimits,
     CommandOutput,
-    capture_bytes,
-    fit_output,
+    run_within_budget,
     sandbox_of,
 )
 from sandloop.executors.base import ToolContext
@@ -64,7 +64,9 @@ class ShellTool:
     asked for (the API describes the cap both as "per command" and as "combined stdout and
     stderr"; this reading satisfies both). Long output keeps its head and tail around a
     ``[... N bytes omitted ...]`` marker. The call's ``max_output_length`` is echoed in the
-    output item. Bytes that are not UTF-8 become U+FFFD.
+    output item. Bytes that are not UTF-8 become U+FFFD. Every command also draws from its
+    response's tool output budget (``Agent(max_tool_output_per_response=)``): past it, output
+    is cut with a note saying so, or the command is not run.
 
     Args:
         environment: The definition's ``environment``: ``None`` (left out) or
@@ -146,8 +148,9 @@ class ShellTool:
         action = call.action
         timeout = self.limits.timeout(action.timeout_ms)
         cap = self.limits.cap(action.max_output_length)
+        budget = ctx.output_budget
         entries = [
-            _entry(await _run(sandbox, command, timeout=timeout, cap=cap))
+            _entry(await _run(sandbox, command, timeout=timeout, cap=cap, budget=budget))
             for command in action.commands
         ]
         if action.max_output_length is None:
@@ -157,12 +160,13 @@ class ShellTool:
         )
 
 
-async def _run(sandbox: Sandbox, command: str, *, timeout: float, cap: int) -> CommandOutput:
+async def _run(
+    sandbox: Sandbox, command: str, *, timeout: float, cap: int, budget: OutputBudget | None
+) -> CommandOutput:
     if not command.strip():
         # What `bash -c ""` does; the sandbox refuses an empty command outright.
         return CommandOutput(stdout="", stderr="", exit_code=0, timed_out=False)
-    result = await sandbox.exec(command, timeout=timeout, max_output=capture_bytes(cap))
-    return fit_output(result, cap)
+    return await run_within_budget(sandbox, command, cap=cap, budget=budget, timeout=timeout)
 
 
 def _entry(out: CommandOutput) -> ShellCallOutputContent:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from sandloop.items._base import (
     WireModel,
+    replace_lone_surrogates,
     strip_created_by,
 )
 from sandloop.items.calls import (
@@ -99,6 +100,7 @@ from sandloop.items.hosted import (
 from sandloop.items.items import (
     Compaction,
     CompactionTrigger,
+    InvalidCall,
     Item,
     ItemReference,
     Message,
@@ -243,6 +245,7 @@ __all__ = (
     "InputImage",
     "InputText",
     "InputTokensDetails",
+    "InvalidCall",
     "Item",
     "ItemReference",
     "KeypressAction",
@@ -368,5 +371,6 @@ __all__ = (
     "parse_items",
     "parse_response",
     "parse_tool",
+    "replace_lone_surrogates",
     "strip_created_by",
 )

@@ -7,10 +7,15 @@ Two rules make the wire format forward compatible and lossless:
 * ``extra="allow"``: fields we do not model are kept and serialised back unchanged.
 * Serialise with ``exclude_unset=True``: a field the server did not send is not sent back, while a
   field explicitly set to ``None`` is sent as ``null`` (the spec needs both, see spec §3.3).
+
+Text that cannot be encoded (a lone surrogate, which ``json.loads`` accepts as ``"\ud800"``)
+becomes U+FFFD when wire data is validated (:func:`replace_lone_surrogates`): nothing the server
+sends can later fail to encode in a request, a sandbox frame or a file name.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, ClassVar, Final, Self
 
@@ -21,6 +26,7 @@ __all__ = (
     "StreamEventBase",
     "UnknownWireModel",
     "WireModel",
+    "replace_lone_surrogates",
     "strip_created_by",
     "type_tagger",
 )
@@ -33,6 +39,27 @@ WIRE_CONTEXT: Final[dict[str, Any]] = {"sandloop.items": "wire"}
 _OPAQUE_KEYS = frozenset(
     {"parameters", "input_schema", "schema", "arguments", "metadata", "env", "variables"}
 )
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def replace_lone_surrogates(value: Any) -> Any:
+    """``value`` with every surrogate code point in its strings (keys too) made U+FFFD.
+
+    Lists, tuples and dicts are rebuilt; other values are returned as they are. A string holds
+    a surrogate only when it was decoded from a lone ``\\ud800``-style escape: such text has no
+    UTF-8 form and would fail wherever it is encoded next.
+    """
+    if isinstance(value, str):
+        if value.isascii() or not _SURROGATE.search(value):
+            return value
+        return _SURROGATE.sub("\ufffd", value)
+    if isinstance(value, dict):
+        return {replace_lone_surrogates(k): replace_lone_surrogates(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [replace_lone_surrogates(v) for v in value]
+    return value
 
 
 class WireModel(BaseModel):
@@ -68,6 +95,8 @@ class WireModel(BaseModel):
     def model_validate(cls, obj: Any, *, context: Any | None = None, **kwargs: Any) -> Self:
         """Validate wire data (the validation context defaults to ``WIRE_CONTEXT``)."""
         ctx = WIRE_CONTEXT if context is None else context
+        if ctx is WIRE_CONTEXT:
+            obj = replace_lone_surrogates(obj)
         return super().model_validate(obj, context=ctx, **kwargs)
 
     @classmethod

@@ -14,7 +14,13 @@ from typing import Annotated, Any, Literal
 from pydantic import Discriminator, Tag, TypeAdapter, ValidationError
 
 from sandloop.errors import InvalidResponseError
-from sandloop.items._base import WIRE_CONTEXT, StreamEventBase, UnknownWireModel, type_tagger
+from sandloop.items._base import (
+    WIRE_CONTEXT,
+    StreamEventBase,
+    UnknownWireModel,
+    replace_lone_surrogates,
+    type_tagger,
+)
 from sandloop.items.items import Item, describe_validation_error
 from sandloop.items.message_events import (
     ResponseContentPartAddedEvent,
@@ -387,7 +393,7 @@ def parse_event(data: Mapping[str, Any]) -> StreamEvent:
     Raises:
         InvalidResponseError: a known event type with missing or malformed fields.
     """
-    value = data if isinstance(data, dict) else dict(data)
+    value = replace_lone_surrogates(data if isinstance(data, dict) else dict(data))
     try:
         return _EVENT_ADAPTER.validate_python(value, context=WIRE_CONTEXT)
     except ValidationError as exc:

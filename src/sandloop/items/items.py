@@ -3,6 +3,9 @@
 The loop's history is a list of ``Item``: ``parse_item`` turns wire dicts into typed items, and
 ``dump_item`` turns them back into request JSON (unset fields left out, explicit nulls kept,
 ``created_by`` stripped). Unknown item types become ``UnknownItem`` and are replayed unchanged.
+A client call item that fails validation becomes an ``InvalidCall`` (an ``UnknownItem`` that
+knows what was wrong): the loop answers it with a failed output instead of rejecting the whole
+response.
 """
 
 from __future__ import annotations
@@ -10,11 +13,27 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Annotated, Any, Literal
 
-from pydantic import Discriminator, Field, Tag, TypeAdapter, ValidationError
+from pydantic import (
+    Discriminator,
+    Field,
+    PrivateAttr,
+    Tag,
+    TypeAdapter,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
+    WrapValidator,
+)
 
 from sandloop.errors import InvalidResponseError
-from sandloop.items._base import WIRE_CONTEXT, UnknownWireModel, WireModel, strip_created_by
+from sandloop.items._base import (
+    WIRE_CONTEXT,
+    UnknownWireModel,
+    WireModel,
+    replace_lone_surrogates,
+    strip_created_by,
+)
 from sandloop.items.calls import (
+    CALL_OUTPUT_TYPES,
     ApplyPatchCall,
     ApplyPatchCallOutput,
     ComputerCall,
@@ -46,6 +65,7 @@ from sandloop.items.hosted import (
 __all__ = (
     "Compaction",
     "CompactionTrigger",
+    "InvalidCall",
     "Item",
     "ItemReference",
     "Message",
@@ -110,6 +130,36 @@ class UnknownItem(UnknownWireModel):
     """An item of a type this version does not know; ``raw`` holds it, sent back unchanged."""
 
 
+class InvalidCall(UnknownItem):
+    """A client call item (``shell_call``, ``apply_patch_call``, ...) that failed validation.
+
+    Kept as it came (``raw``, replayed unchanged) so that one malformed call does not make the
+    whole response invalid; the dispatcher answers it with a failed output of the call's output
+    type naming :attr:`problem`. A call without a usable ``call_id`` (missing, empty or not a
+    string) cannot be answered: it is kept in the history and left unanswered.
+    """
+
+    _problem: str = PrivateAttr(default="")
+
+    @classmethod
+    def of(cls, raw: Mapping[str, Any], problem: str) -> InvalidCall:
+        """The kept form of ``raw``, which failed validation with ``problem``."""
+        item = cls.model_validate(dict(raw))
+        item._problem = problem
+        return item
+
+    @property
+    def problem(self) -> str:
+        """What was wrong with the item, in one line."""
+        return self._problem
+
+    @property
+    def call_id(self) -> str | None:
+        """The call's ``call_id`` when it is a non-empty string, else ``None``."""
+        value = self.raw.get("call_id")
+        return value if isinstance(value, str) and value else None
+
+
 _ITEM_CLASSES: dict[str, type[WireModel]] = {
     "message": Message,
     "reasoning": Reasoning,
@@ -160,6 +210,20 @@ def _item_tag(value: Any) -> str:
     return kind if isinstance(kind, str) and kind in _ITEM_CLASSES else "unknown"
 
 
+#: Call types whose malformed items are kept as :class:`InvalidCall` rather than rejected.
+_KEPT_WHEN_INVALID = frozenset(CALL_OUTPUT_TYPES)
+
+
+def _keep_invalid_calls(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+    try:
+        return handler(value)
+    except ValidationError as exc:
+        if not (isinstance(value, Mapping) and value.get("type") in _KEPT_WHEN_INVALID):
+            raise
+        kind = value["type"]
+        return InvalidCall.of(value, describe_validation_error(f"{kind!r} item", exc, tagged=True))
+
+
 Item = Annotated[
     Annotated[Message, Tag("message")]
     | Annotated[Reasoning, Tag("reasoning")]
@@ -191,6 +255,7 @@ Item = Annotated[
     | Annotated[AdditionalTools, Tag("additional_tools")]
     | Annotated[UnknownItem, Tag("unknown")],
     Discriminator(_item_tag),
+    WrapValidator(_keep_invalid_calls),
 ]
 """Any input or output item, discriminated on ``type`` (see ``parse_item`` for the rules)."""
 
@@ -226,7 +291,7 @@ def parse_item(data: Mapping[str, Any]) -> Item:
     Raises:
         InvalidResponseError: a known item type with missing or malformed fields.
     """
-    value = data if isinstance(data, dict) else dict(data)
+    value = replace_lone_surrogates(data if isinstance(data, dict) else dict(data))
     try:
         return _ITEM_ADAPTER.validate_python(value, context=WIRE_CONTEXT)
     except ValidationError as exc:

@@ -14,7 +14,9 @@ from dataclasses import dataclass, field, fields
 from typing import Any, Literal
 
 from sandloop.dispatch import ApprovalPolicy, ToolRegistry
+from sandloop.dispatch.dispatcher import DEFAULT_MAX_CALLS
 from sandloop.errors import ConfigError
+from sandloop.executors import DEFAULT_MAX_TOOL_OUTPUT
 from sandloop.executors.descriptions import describe_tool, tool_from_dict
 
 __all__ = ("Agent",)
@@ -47,6 +49,10 @@ class Agent:
             with ``context_management`` instead.
         namespaces: Descriptions of the namespaces tools are grouped in.
         request_options: Other request fields sent as given (``temperature``, ``text``, ...).
+        max_calls_per_response: Calls of one response that run; the rest are answered "too many
+            calls in one response" without running.
+        max_tool_output_per_response: Characters of tool output all the calls of one response
+            may keep together; commands past it are cut or not run, saying so.
     """
 
     model: str
@@ -64,6 +70,8 @@ class Agent:
     compaction: Literal["client", "server"] = "client"
     namespaces: Mapping[str, str] = field(default_factory=dict)
     request_options: Mapping[str, Any] = field(default_factory=dict)
+    max_calls_per_response: int = DEFAULT_MAX_CALLS
+    max_tool_output_per_response: int = DEFAULT_MAX_TOOL_OUTPUT
     registry: ToolRegistry = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -76,6 +84,10 @@ class Agent:
             raise ConfigError("background=True needs store=True: the server must keep it")
         if self.compaction not in ("client", "server"):
             raise ConfigError(f"compaction must be 'client' or 'server', not {self.compaction!r}")
+        if self.max_calls_per_response < 1:
+            raise ConfigError("max_calls_per_response must be at least 1")
+        if self.max_tool_output_per_response < 0:
+            raise ConfigError("max_tool_output_per_response must not be negative")
         if self.compact_threshold is not None and self.compact_threshold < 1:
             raise ConfigError("compact_threshold must be a positive token count")
         registry = ToolRegistry(self.tools, namespaces=self.namespaces)
@@ -107,6 +119,8 @@ class Agent:
             "compaction": self.compaction,
             "namespaces": dict(self.namespaces),
             "request_options": dict(self.request_options),
+            "max_calls_per_response": self.max_calls_per_response,
+            "max_tool_output_per_response": self.max_tool_output_per_response,
         }
 
     @classmethod

@@ -155,6 +155,8 @@ class AgentLoop:
             approvals=approvals,
             max_concurrency=agent.max_concurrency,
             listener=self._on_call,
+            max_calls=agent.max_calls_per_response,
+            max_output=agent.max_tool_output_per_response,
         )
         key = prompt_cache_key or agent.request_options.get("prompt_cache_key")
         self.prompt_cache_key = str(key or f"sandloop-{self.run_id}")

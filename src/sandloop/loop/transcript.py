@@ -16,12 +16,14 @@ from sandloop.dispatch.outputs import call_id_of, failure_note, failure_output, 
 from sandloop.errors import ConfigError, InvalidResponseError
 from sandloop.items import (
     CALL_OUTPUT_TYPES,
+    InvalidCall,
     McpApprovalRequest,
     McpApprovalResponse,
     Message,
     UnknownItem,
     dump_item,
     parse_item,
+    replace_lone_surrogates,
     strip_created_by,
 )
 
@@ -38,17 +40,20 @@ def to_items(value: str | Iterable[Any]) -> list[Any]:
         ConfigError: an input dict is not a valid item (says which one and why).
     """
     if isinstance(value, str):
-        return [Message(role="user", content=value)]
+        return [Message(role="user", content=replace_lone_surrogates(value))]
     items: list[Any] = []
     for index, item in enumerate(value):
         if not isinstance(item, dict):
             items.append(item)
             continue
         try:
-            items.append(parse_item(item))
+            parsed = parse_item(item)
         except InvalidResponseError as exc:
             # The caller's input, not the server's answer: a usage error.
             raise ConfigError(f"input item {index}: {exc}") from exc
+        if isinstance(parsed, InvalidCall):
+            raise ConfigError(f"input item {index}: {parsed.problem}")
+        items.append(parsed)
     return items
 
 
@@ -65,6 +70,12 @@ def _client_executable(item: Any) -> bool:
     kind = getattr(item, "type", None)
     if kind not in _CALL_TYPES:
         return False
+    if isinstance(item, InvalidCall):
+        # Answered with a failed output when it can be paired with one (it has a call_id), and
+        # unless it is a hosted shell's call, which the API answers itself.
+        env = item.raw.get("environment")
+        hosted = isinstance(env, dict) and env.get("type") not in (None, "local")
+        return item.call_id is not None and not (kind == "shell_call" and hosted)
     if kind == "shell_call":
         return bool(item.runs_locally)  # a hosted container's call comes with its output
     if kind == "tool_search_call":

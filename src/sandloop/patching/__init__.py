@@ -14,6 +14,7 @@ Failures raise :class:`~sandloop.errors.PatchParseError` or
 line that did not match and the closest lines present.
 """
 
+from sandloop.patching._budget import Budget
 from sandloop.patching._envelope import FileOp, parse_envelope
 from sandloop.patching._plan import (
     FileChange,
@@ -29,6 +30,7 @@ from sandloop.patching.paths import workspace_path
 
 __all__ = (
     "APPLY_PATCH_GRAMMAR",
+    "Budget",
     "FileChange",
     "FileOp",
     "PatchPlan",

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from sandloop.patching._budget import Budget
 from sandloop.patching._match import LineIndex
 from sandloop.patching._report import anchor_missing, block_missing
 from sandloop.patching._text import TextLines, join_lines
@@ -41,7 +42,12 @@ class Hunk:
 
 
 def apply_hunks(
-    text: TextLines, hunks: Sequence[Hunk], *, path: str, final_newline: bool | None = None
+    text: TextLines,
+    hunks: Sequence[Hunk],
+    *,
+    path: str,
+    final_newline: bool | None = None,
+    budget: Budget | None = None,
 ) -> str:
     """Apply ``hunks`` to ``text`` in order and return the new text.
 
@@ -51,16 +57,19 @@ def apply_hunks(
         path: The file's name, for messages.
         final_newline: Force whether the result ends with a newline; by default it keeps the
             original's.
+        budget: The deadline matching must meet (checked between and inside searches).
 
     Raises:
         PatchConflictError: An anchor or a hunk's lines are not in the file after the previous
             hunk. Nothing is returned.
+        PatchTimeoutError: Matching took longer than ``budget``.
     """
     lines = text.lines
-    index = LineIndex(lines)
+    index = LineIndex(lines, budget=budget)
     out: list[str] = []
     cursor = shared = 0
     for hunk in hunks:
+        index.budget.check()
         at, end = _locate(index, hunk, cursor=cursor, shared=shared, path=path)
         skip = max(0, cursor - at)  # context repeated from the previous hunk: already written
         out.extend(lines[cursor:at])

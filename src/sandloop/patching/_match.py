@@ -1,8 +1,12 @@
 """Finding a hunk's lines in a file: the fuzz ladder over an index of the file's lines.
 
-Used by every dialect in ``sandloop.patching``. The file is indexed once per fuzz level (a map
-from normalised line to its sorted positions), so locating a block costs the occurrences of its
-rarest line, not a scan of the file: a patch of many hunks stays linear in the file size.
+Used by every dialect in ``sandloop.patching``. The file is indexed once per fuzz level: a map
+from normalised line to its sorted positions, and the file written as a string of one code point
+per line (each distinct line its own code point). Finding a block of lines is then one
+``str.find`` of the block's code points: linear in the file whatever the lines repeat (a block of
+alternating lines against a file of alternating lines used to cost the product of their sizes).
+The loops that remain check a :class:`~sandloop.patching._budget.Budget`, so a caller can bound
+the time a match may take.
 """
 
 from __future__ import annotations
@@ -10,6 +14,9 @@ from __future__ import annotations
 import difflib
 from bisect import bisect_left
 from collections.abc import Callable, Sequence
+from itertools import islice
+
+from sandloop.patching._budget import Budget
 
 __all__ = ("LEVELS", "LineIndex", "fold")
 
@@ -48,8 +55,10 @@ def _strip(line: str) -> str:
 #: The fuzz ladder, strictest first: how two lines may differ and still match.
 LEVELS: tuple[Callable[[str], str], ...] = (_exact, _rstrip, _strip, fold)
 
-# Beyond this many candidate positions, a failure report stops looking for a closer one.
-_DIAGNOSE_BUDGET = 5000
+# Lines a failure report compares while looking for where a block came closest.
+_DIAGNOSE_BUDGET = 200_000
+# Characters of a missing line compared with look-alikes (difflib is quadratic in them).
+_SIMILAR_CHARS = 200
 # Lines after the search start compared with a missing line, looking for look-alikes.
 _SIMILAR_SPAN = 20_000
 
@@ -57,16 +66,38 @@ _SIMILAR_SPAN = 20_000
 class LineIndex:
     """The lines of one file, indexed for forward searches at every fuzz level."""
 
-    def __init__(self, lines: Sequence[str]) -> None:
+    def __init__(self, lines: Sequence[str], *, budget: Budget | None = None) -> None:
         self.lines = lines
+        self.budget = budget or Budget()
         self._keys: dict[int, Sequence[str]] = {0: lines}
         self._positions: dict[int, _Positions] = {}
+        self._coded: dict[int, tuple[dict[str, str], str] | None] = {}
 
     def keys(self, level: int) -> Sequence[str]:
         """Every line normalised for ``level``."""
         if level not in self._keys:
+            self.budget.check()
             self._keys[level] = [LEVELS[level](line) for line in self.lines]
+            self.budget.check()
         return self._keys[level]
+
+    def coded(self, level: int) -> tuple[dict[str, str], str] | None:
+        """The file at ``level`` as one code point per line, and the line → code point map.
+
+        ``None`` when the file has more distinct lines than there are code points.
+        """
+        if level not in self._coded:
+            codes: dict[str, str] = {}
+            for key in self.keys(level):
+                if key not in codes:
+                    if len(codes) > 0x10FFFF:
+                        self._coded[level] = None
+                        return None
+                    codes[key] = chr(len(codes))
+            self.budget.check()
+            self._coded[level] = (codes, "".join(map(codes.__getitem__, self.keys(level))))
+            self.budget.check()
+        return self._coded[level]
 
     def positions(self, level: int, key: str) -> list[int]:
         """Sorted positions of the lines whose ``level`` key is ``key``."""
@@ -112,11 +143,31 @@ class LineIndex:
         if eof:
             at = len(keys) - size
             return at if at >= start and list(keys[at:]) == want else None
-        # Walk the occurrences of the block's rarest line: each fixes one candidate start.
+        coded = self.coded(level)
+        if coded is None:
+            return self._walk(want, start=start, near=near, level=level)
+        codes, text = coded
+        if any(key not in codes for key in want):
+            return None
+        needle = "".join(map(codes.__getitem__, want))
+        if near is None:
+            at = text.find(needle, start)
+            return at if at >= 0 else None
+        # The last occurrence starting at or before ``near``, and the first one after it.
+        before = text.rfind(needle, start, near + size) if near >= start else -1
+        after = text.find(needle, max(start, near))
+        found = [p for p in (before, after) if p >= 0]
+        return min(found, key=lambda p: (abs(p - near), p)) if found else None
+
+    def _walk(self, want: list[str], *, start: int, near: int | None, level: int) -> int | None:
+        """Slow path (more distinct lines than code points): walk the rarest line's positions."""
+        keys, size = self.keys(level), len(want)
         pivot = min(range(size), key=lambda i: len(self.positions(level, want[i])))
         found = self.positions(level, want[pivot])
         best: int | None = None
-        for pos in found[bisect_left(found, start + pivot) :]:
+        for count, pos in enumerate(found[bisect_left(found, start + pivot) :]):
+            if count % 1024 == 0:
+                self.budget.check()
             at = pos - pivot
             if list(keys[at : at + size]) != want:
                 continue
@@ -140,11 +191,14 @@ class LineIndex:
         keys = self.keys(level)
         best, best_score, budget = -1, 0, _DIAGNOSE_BUDGET
         for i, key in enumerate(want):
+            if budget <= 0:
+                break
+            self.budget.check()
             found = self.positions(level, key)
-            for pos in found[bisect_left(found, start + i) :]:
-                if budget <= 0:
-                    break
-                budget -= 1
+            first = bisect_left(found, start + i)
+            # Each candidate compares a whole window: a budget of lines bounds the work.
+            for pos in islice(found, first, first + max(1, budget // len(want))):
+                budget -= len(want)
                 at = pos - i
                 # A window running past the end of the file still counts what it matches.
                 window = keys[at : at + len(want)]
@@ -161,8 +215,12 @@ class LineIndex:
 
     def similar(self, text: str, *, start: int, limit: int = 3) -> list[int]:
         """Positions of the lines most like ``text`` (for a line that is nowhere in the file)."""
-        region = [line.strip() for line in self.lines[start : start + _SIMILAR_SPAN]]
-        picks = difflib.get_close_matches(text.strip(), region, n=limit, cutoff=0.5)
+        self.budget.check()
+        region = [
+            line.strip()[:_SIMILAR_CHARS] for line in self.lines[start : start + _SIMILAR_SPAN]
+        ]
+        wanted = text.strip()[:_SIMILAR_CHARS]
+        picks = difflib.get_close_matches(wanted, region, n=limit, cutoff=0.5)
         return sorted({start + region.index(p) for p in picks})
 
 

@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from sandloop.errors import PatchConflictError, PatchParseError
+from sandloop.patching._budget import Budget
 from sandloop.patching._envelope import BEGIN, FileOp, parse_envelope
 from sandloop.patching._unified import apply_unified, create_from_unified, is_unified
 from sandloop.patching._v4a import apply_v4a, create_from_v4a
@@ -51,16 +52,18 @@ class PatchPlan:
         return tuple(change.path for change in self.changes)
 
 
-def apply_diff(original: str, diff: str, *, path: str, line_offset: int = 0) -> str:
+def apply_diff(
+    original: str, diff: str, *, path: str, line_offset: int = 0, budget: Budget | None = None
+) -> str:
     """Apply an update diff in whichever dialect it is written: unified or V4A.
 
     A one-file ``*** Begin Patch`` envelope updating ``path`` is accepted too.
     """
     if diff.lstrip().startswith(BEGIN):
-        return _apply_wrapped(original, diff, path=path)
+        return _apply_wrapped(original, diff, path=path, budget=budget)
     if is_unified(diff):
-        return apply_unified(original, diff, path=path)
-    return apply_v4a(original, diff, path=path, line_offset=line_offset)
+        return apply_unified(original, diff, path=path, budget=budget)
+    return apply_v4a(original, diff, path=path, line_offset=line_offset, budget=budget)
 
 
 def create_from_diff(diff: str, *, path: str, line_offset: int = 0) -> str:
@@ -70,18 +73,22 @@ def create_from_diff(diff: str, *, path: str, line_offset: int = 0) -> str:
     return create_from_v4a(diff, path=path, line_offset=line_offset)
 
 
-def plan_envelope(ops: Sequence[FileOp], files: Mapping[str, str | None]) -> PatchPlan:
+def plan_envelope(
+    ops: Sequence[FileOp], files: Mapping[str, str | None], *, budget: Budget | None = None
+) -> PatchPlan:
     """Compute what ``ops`` do to ``files``, in order, without writing anything.
 
     Args:
         ops: The operations, e.g. from :func:`parse_envelope`.
         files: The current text of every path the operations name (``path`` and
             ``move_to``), ``None`` for a path that does not exist. Missing keys count as absent.
+        budget: The deadline the whole plan must meet (none by default).
 
     Raises:
         PatchParseError: A body is malformed.
         PatchConflictError: A hunk does not match, a file to update or delete does not exist,
             or ``create`` meets a different existing file.
+        PatchTimeoutError: Matching took longer than ``budget``.
     """
     state: dict[str, str | None] = {}
     summary: list[str] = []
@@ -89,7 +96,7 @@ def plan_envelope(ops: Sequence[FileOp], files: Mapping[str, str | None]) -> Pat
         for name in (op.path, op.move_to):
             if name is not None and name not in state:
                 state[name] = files.get(name)
-        summary.append(_step(op, state))
+        summary.append(_step(op, state, budget))
     before = {name: files.get(name) for name in state}
     written = [FileChange(n, before[n], t) for n, t in state.items() if t is not None]
     deleted = [FileChange(n, before[n], None) for n, t in state.items() if t is None]
@@ -97,7 +104,7 @@ def plan_envelope(ops: Sequence[FileOp], files: Mapping[str, str | None]) -> Pat
     return PatchPlan(tuple(changes), tuple(summary))
 
 
-def _step(op: FileOp, state: dict[str, str | None]) -> str:
+def _step(op: FileOp, state: dict[str, str | None], budget: Budget | None) -> str:
     """Apply one operation to ``state``; return its summary line."""
     current = state[op.path]
     if op.kind in ("add", "create"):
@@ -112,7 +119,7 @@ def _step(op: FileOp, state: dict[str, str | None]) -> str:
         state[op.path] = None
         return f"D {op.path}"
     text = (
-        apply_diff(current, op.diff, path=op.path, line_offset=op.line_offset)
+        apply_diff(current, op.diff, path=op.path, line_offset=op.line_offset, budget=budget)
         if op.diff.strip()
         else current  # a pure rename
     )
@@ -128,7 +135,7 @@ def _conflict(path: str, what: str) -> PatchConflictError:
     return PatchConflictError(f"{path}: {what}. Nothing was changed.", path=path)
 
 
-def _apply_wrapped(original: str, diff: str, *, path: str) -> str:
+def _apply_wrapped(original: str, diff: str, *, path: str, budget: Budget | None) -> str:
     ops = parse_envelope(diff)
     if len(ops) != 1 or ops[0].kind != "update" or ops[0].move_to is not None:
         raise PatchParseError(
@@ -136,4 +143,6 @@ def _apply_wrapped(original: str, diff: str, *, path: str) -> str:
             "(the lines after `*** Update File:`).",
             path=path,
         )
-    return apply_v4a(original, ops[0].diff, path=path, line_offset=ops[0].line_offset)
+    return apply_v4a(
+        original, ops[0].diff, path=path, line_offset=ops[0].line_offset, budget=budget
+    )

@@ -15,6 +15,7 @@ from unidiff.errors import UnidiffParseError
 from unidiff.patch import PatchedFile, PatchSet
 
 from sandloop.errors import PatchParseError
+from sandloop.patching._budget import Budget
 from sandloop.patching._hunks import Hunk, apply_hunks
 from sandloop.patching._text import join_lines, split_lines
 
@@ -30,7 +31,7 @@ def is_unified(diff: str) -> bool:
     return any(HUNK_HEADER.match(row) for row in diff.split("\n"))
 
 
-def apply_unified(original: str, diff: str, *, path: str) -> str:
+def apply_unified(original: str, diff: str, *, path: str, budget: Budget | None = None) -> str:
     """Apply a single-file unified diff to ``original`` and return the new text.
 
     Raises:
@@ -39,7 +40,8 @@ def apply_unified(original: str, diff: str, *, path: str) -> str:
     """
     patched = _one_file(diff, path=path)
     hunks, final_newline = _hunks(patched)
-    return apply_hunks(split_lines(original), hunks, path=path, final_newline=final_newline)
+    lines = split_lines(original)
+    return apply_hunks(lines, hunks, path=path, final_newline=final_newline, budget=budget)
 
 
 def create_from_unified(diff: str, *, path: str) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from sandloop.errors import PatchParseError
+from sandloop.patching._budget import Budget
 from sandloop.patching._hunks import Hunk, apply_hunks
 from sandloop.patching._text import join_lines, split_lines
 
@@ -17,7 +18,9 @@ __all__ = ("apply_v4a", "create_from_v4a", "parse_v4a")
 END_OF_FILE = "*** End of File"
 
 
-def apply_v4a(original: str, diff: str, *, path: str, line_offset: int = 0) -> str:
+def apply_v4a(
+    original: str, diff: str, *, path: str, line_offset: int = 0, budget: Budget | None = None
+) -> str:
     """Apply a V4A ``update_file`` body to ``original`` and return the new text.
 
     Args:
@@ -25,13 +28,15 @@ def apply_v4a(original: str, diff: str, *, path: str, line_offset: int = 0) -> s
         diff: The body: ``@@`` anchors and lines starting with ``' '``, ``-`` or ``+``.
         path: The file's name, for messages.
         line_offset: Added to line numbers in parse errors (the body's place in an envelope).
+        budget: The deadline matching must meet (none by default).
 
     Raises:
         PatchParseError: The body is malformed.
         PatchConflictError: A hunk or an anchor is not in the file.
+        PatchTimeoutError: Matching took longer than ``budget``.
     """
     hunks = parse_v4a(diff, path=path, line_offset=line_offset)
-    return apply_hunks(split_lines(original), hunks, path=path)
+    return apply_hunks(split_lines(original), hunks, path=path, budget=budget)
 
 
 def create_from_v4a(diff: str, *, path: str = "<new file>", line_offset: int = 0) -> str:

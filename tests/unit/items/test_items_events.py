@@ -9,6 +9,7 @@ import pytest
 from sandloop.errors import InvalidResponseError
 from sandloop.items import (
     FunctionCall,
+    InvalidCall,
     Response,
     ResponseApplyPatchCallOperationDiffDeltaEvent,
     ResponseApplyPatchCallOperationDiffDoneEvent,
@@ -135,7 +136,17 @@ def test_known_event_with_bad_fields_raises() -> None:
     ):
         parse_event({"type": "response.function_call_arguments.delta", "sequence_number": 1})
     with pytest.raises(InvalidResponseError, match=r"item"):
-        parse_event({"type": "response.output_item.done", "item": {"type": "shell_call"}})
+        parse_event({"type": "response.output_item.done", "item": {"type": "reasoning", "id": 1}})
+
+
+def test_a_malformed_call_item_in_an_event_is_kept_as_an_invalid_call() -> None:
+    # A malformed client call is answered with a failed output, not a broken stream.
+    event = parse_event({"type": "response.output_item.done", "item": {"type": "shell_call"}})
+    item = getattr(event, "item", None)
+    assert isinstance(item, InvalidCall)
+    assert item.raw == {"type": "shell_call"}
+    assert item.call_id is None
+    assert "call_id: Field required" in item.problem
 
 
 def test_function_call_arguments_delta() -> None:

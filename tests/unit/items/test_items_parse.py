@@ -19,6 +19,7 @@ from sandloop.items import (
     FunctionCallOutput,
     FunctionToolParam,
     InputText,
+    InvalidCall,
     ItemReference,
     LocalShellCall,
     LocalShellCallOutput,
@@ -225,8 +226,6 @@ def test_tool_search_output_holds_typed_tools() -> None:
 @pytest.mark.parametrize(
     ("data", "where"),
     [
-        ({"type": "function_call", "name": "f", "arguments": "{}"}, "call_id"),
-        ({"type": "shell_call", "call_id": "c", "action": {"commands": "ls"}}, "action.commands"),
         ({"role": "robot", "content": "hi"}, "role"),
         ({"type": "apply_patch_call_output", "call_id": "c", "status": "maybe"}, "status"),
     ],
@@ -334,3 +333,23 @@ def test_items_round_trip_through_model_dump_and_parse() -> None:
         "call_id": "c",
         "output": [{"type": "input_text", "text": "t"}],
     }
+
+
+@pytest.mark.parametrize(
+    ("data", "where"),
+    [
+        ({"type": "function_call", "name": "f", "arguments": "{}"}, "call_id"),
+        ({"type": "shell_call", "call_id": "c", "action": {"commands": "ls"}}, "action.commands"),
+    ],
+)
+def test_a_malformed_call_is_kept_as_an_invalid_call_naming_the_problem(
+    data: dict[str, Any], where: str
+) -> None:
+    # One bad call must not make a whole response invalid: the loop answers it with a failure.
+    item = parse_item(data)
+    assert isinstance(item, InvalidCall)
+    assert where in item.problem
+    assert repr(data["type"]) in item.problem
+    assert item.type == data["type"]
+    assert dump_item(item) == data
+    assert item.call_id == data.get("call_id")

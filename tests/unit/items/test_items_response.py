@@ -108,7 +108,7 @@ def test_output_text_joins_assistant_output_text_parts_only() -> None:
 
 def test_parse_response_error_names_the_bad_item() -> None:
     with pytest.raises(InvalidResponseError, match=r"output\.0"):
-        parse_response({"output": [{"type": "function_call", "call_id": "c"}]})
+        parse_response({"output": [{"type": "reasoning", "summary": "not a list"}]})
 
 
 def test_failed_and_incomplete_details_are_typed() -> None:

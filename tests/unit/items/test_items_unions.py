@@ -16,7 +16,7 @@ ALIASES = {"web_search": ("web_search_2025_08_26", "web_search_preview")}
 
 
 def _members(union: Any) -> tuple[list[tuple[type[Any], str]], Any]:
-    inner, discriminator = typing.get_args(union)
+    inner, discriminator, *_validators = typing.get_args(union)
     assert isinstance(discriminator, Discriminator)
     members = []
     for annotated in typing.get_args(inner):

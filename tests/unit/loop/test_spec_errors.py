@@ -36,6 +36,10 @@ SAMPLES: dict[str, Any] = {
     "closest": ("old line",),
     "turn": 3,
     "detail": "the input differs",
+    "seconds": 2.5,
+    "size": 3 << 30,
+    "limit": 128 << 20,
+    "failures": [("a/b/stuck", "Operation not permitted")],
     "response": None,
     "result": RunResult(run_id="run_1", status="max_turns", final_output="partial", items=[]),
 }
