@@ -345,8 +345,8 @@ class DockerSandbox(RunnerSandbox):
         retried, then the container is killed (the engine auto-removes it) and checked gone.
 
         Raises:
-            SandboxError: The container could not be removed (its id is in the message), or
-                an earlier step failed; raised after every step has run.
+            SandboxError: After every step has run, when one failed: the container could not
+                be removed (its id is in the message), or closing the channel failed.
         """
         client, self._client = self._client, None
         container, self._container = self._container, None
@@ -368,10 +368,11 @@ class DockerSandbox(RunnerSandbox):
                 self._baseline.close()
                 self._baseline = None
         if failures:
-            first = failures[0]
-            if isinstance(first, SandboxError):
-                raise first
-            raise SandboxError(f"closing the sandbox failed: {first}") from first
+            # The last step's failure: a container left behind outranks a channel closed badly.
+            last = failures[-1]
+            if isinstance(last, SandboxError):
+                raise last
+            raise SandboxError(f"closing the sandbox failed: {last}") from last
 
     async def _close_channel(self, client: RunnerClient | None) -> None:
         try:
