@@ -142,6 +142,7 @@ class RunnerSandbox(Sandbox):
         return exec_result(reply)
 
     async def read_file(self, path: str, *, max_bytes: int | None = None) -> bytes:
+        """A file's bytes; ``too_large`` past ``max_bytes`` (default 64 MiB, the reply's cap)."""
         most = DEFAULT_READ_MAX if max_bytes is None else max(int(max_bytes), 0)
         request: dict[str, Any] = {"path": path, "max_bytes": most}
         reply = await self._runner().call("read", request, timeout=self.op_deadline)

@@ -4,6 +4,7 @@ tests/security/test_security_runner_frames.py): shapes, field types, caps, depth
 from __future__ import annotations
 
 import json
+import os
 import struct
 from collections.abc import Callable
 from typing import Any
@@ -195,3 +196,20 @@ def test_depth_is_checked_without_recursion_and_strings_do_not_count() -> None:
     for hostile in (b"[" * 1_000_000, b"[" * 100_000 + b"]" * 100_000, b"[}" * 10, b'["]'):
         with pytest.raises(_replies.FrameError):
             _replies.decode(hostile)
+
+
+async def test_a_stopped_local_runner_ends_exec_by_its_deadline_and_close_ends_it(
+    tmp_path: Any,
+) -> None:
+    from sandloop.sandboxes import LocalSandbox
+
+    sandbox = LocalSandbox(tmp_path)
+    async with sandbox:
+        sandbox.exec_grace = 1.0
+        pid = sandbox._runner().hello["pid"]
+        with pytest.raises(SandboxTimeoutError, match="'exec' within its 3 s deadline"):
+            await sandbox.exec("kill -STOP $PPID", timeout=2)
+        with pytest.raises(SandboxDiedError):
+            await sandbox.exec("true", timeout=2)
+    with pytest.raises(ProcessLookupError):  # killed and reaped, though it was stopped
+        os.kill(pid, 0)
