@@ -57,7 +57,9 @@ def decode(body: bytes) -> Message:
     """The frame's JSON object, refused when deeper than ``MAX_DEPTH`` or not an object."""
     _check_depth(body)
     try:
-        frame = json.loads(body, parse_constant=_no_constant)
+        # Decoded first: json.loads would guess UTF-16 or -32 from bytes, which the scan
+        # above did not read as such.
+        frame = json.loads(body.decode("utf-8"), parse_constant=_no_constant)
     except (ValueError, UnicodeDecodeError) as exc:
         raise FrameError(f"a frame that is not JSON ({exc})") from None
     if not isinstance(frame, dict):

@@ -213,3 +213,8 @@ async def test_a_stopped_local_runner_ends_exec_by_its_deadline_and_close_ends_i
             await sandbox.exec("true", timeout=2)
     with pytest.raises(ProcessLookupError):  # killed and reaped, though it was stopped
         os.kill(pid, 0)
+
+
+def test_a_frame_in_another_encoding_is_not_guessed() -> None:
+    with pytest.raises(_replies.FrameError, match="not JSON"):
+        _replies.decode('{"id": 1}'.encode("utf-16-le"))
