@@ -11,6 +11,7 @@ at once and the container removed afterwards (``no_container_left`` plus an expl
 from __future__ import annotations
 
 import struct
+import uuid
 from typing import Any
 
 import anyio
@@ -26,7 +27,9 @@ from sandloop.testing import ScriptedResponsesServer, shell_call
 
 pytestmark = [pytest.mark.docker, pytest.mark.timeout(150)]
 
-LABEL_FILTER = {"label": "org.sandloop.test=security"}
+#: This process's own label on top (other sessions may run security tests on the same engine).
+LABELS = {**TEST_LABEL, "org.sandloop.test.frames": uuid.uuid4().hex}
+LABEL_FILTER = {"label": f"org.sandloop.test.frames={LABELS['org.sandloop.test.frames']}"}
 
 
 #: A command writing its stdin raw into the runner's reply stream (the init's stdout).
@@ -78,7 +81,7 @@ def _left(docker_client: Any) -> list[Any]:
 async def test_a_forged_frame_kills_the_sandbox_with_a_typed_error(
     attack: str, image: str, docker_client: Any
 ) -> None:
-    async with DockerSandbox(image, labels=TEST_LABEL) as sandbox:
+    async with DockerSandbox(image, labels=LABELS) as sandbox:
         sandbox.exec_grace = 2.0  # the default is 30 s; the deadline, not its length, is tested
         assert sandbox._runner().hello["pid"] != 1  # an init runs: the runner is not pid 1
         with pytest.raises(SandboxDiedError) as caught:
@@ -95,7 +98,7 @@ async def test_a_stopped_runner_ends_a_shell_call_by_its_deadline(
     # The model stops its own runner (a command's parent) mid-call; the default grace applies.
     agent = Agent(model="gpt-test", tools=[ShellTool()])
     turns = [[shell_call("kill -STOP $PPID; echo stopped", call_id="call_stop", timeout_ms=2000)]]
-    async with DockerSandbox(image, labels=TEST_LABEL) as sandbox:
+    async with DockerSandbox(image, labels=LABELS) as sandbox:
         with ScriptedResponsesServer(turns) as server:
             retry = RetryPolicy(max_retries=0)
             async with ResponsesClient(base_url=server.base_url, retry=retry) as client:
@@ -110,12 +113,14 @@ async def test_a_stopped_runner_ends_a_shell_call_by_its_deadline(
 async def test_a_stopped_runner_fails_file_operations_by_their_deadline(
     image: str, docker_client: Any
 ) -> None:
-    async with DockerSandbox(image, labels=TEST_LABEL) as sandbox:
+    async with DockerSandbox(image, labels=LABELS) as sandbox:
         sandbox.op_deadline = 3.0
         await sandbox.exec(_later("kill -STOP $RUNNER"), timeout=5)
         await anyio.sleep(1.5)  # the runner is stopped by now, with no call outstanding
-        with pytest.raises(SandboxTimeoutError, match="did not answer 'read'"):
+        with pytest.raises(SandboxTimeoutError, match="did not answer 'read' within its 3 s"):
             await sandbox.read_file("anything")
+        with pytest.raises(SandboxDiedError):  # dead: at once, no second deadline
+            await sandbox.ping()
     assert _left(docker_client) == []
 
 
@@ -125,7 +130,7 @@ async def test_close_removes_the_container_after_the_runner_garbled_or_died(
 ) -> None:
     # The model leaves a process that garbles the channel (or kills the runner) just before
     # the sandbox closes; closing must still remove the container.
-    sandbox = DockerSandbox(image, labels=TEST_LABEL)
+    sandbox = DockerSandbox(image, labels=LABELS)
     await sandbox.start()
     if garble == "frame":
         await sandbox.exec(FORGE_LATER, stdin=_frame(b"[1]"), timeout=5)
