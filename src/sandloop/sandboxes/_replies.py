@@ -34,7 +34,7 @@ DEFAULT_READ_MAX = 64 * 1024 * 1024
 LISTDIR_CAP = 16 * 1024 * 1024
 SCREENSHOT_CAP = 64 * 1024 * 1024
 DESKTOP_CAP = 1024 * 1024
-_B64 = re.compile(r"[A-Za-z0-9+/]*={0,2}")
+_B64_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
 _STRING = re.compile(rb'"[^"]*"')
 _PAIR = re.compile(rb"\[\]|\{\}")
 _NOT_STRUCTURE = bytes(b for b in range(256) if b not in b'"[]{}')
@@ -148,7 +148,13 @@ def _b64(limit: int) -> Check:
     def valid(value: Any) -> bool:
         if not isinstance(value, str) or len(value) % 4 or len(value) > _b64_len(limit):
             return False
-        return _B64.fullmatch(value) is not None and 3 * len(value) // 4 - value.count("=") <= limit
+        if not value.isascii():
+            return False
+        # Deleting the alphabet (C speed, unlike a regex over megabytes) leaves the padding.
+        padding = value.encode("ascii").translate(None, _B64_ALPHABET)
+        if padding not in (b"", b"=", b"==") or not value.endswith(padding.decode()):
+            return False
+        return 3 * len(value) // 4 - len(padding) <= limit
 
     return valid
 
