@@ -38,8 +38,8 @@ A leaf of the data flow: any module may import it, it imports nothing of ours.
     └── SandboxError                 the sandbox itself is unusable: stops the run
         ├── SandboxUnavailableError  no Docker engine, or the image is missing
         ├── SandboxStartError        the container would not start
-        ├── SandboxDiedError         the container or its runner died
-        ├── SandboxTimeoutError      the runner did not answer in time
+        ├── SandboxDiedError         the container or its runner died, or sent a bad frame
+        │   └── SandboxTimeoutError  the runner did not answer by a call's deadline
         └── WorkspaceCleanupError    a host-side walk of the workspace failed (path)
 
 Errors carry structured attributes; code never parses messages. Every error survives
@@ -401,11 +401,12 @@ class SandboxStartError(SandboxError):
 
 
 class SandboxDiedError(SandboxError):
-    """The container or the runner inside it died; pending calls fail at once."""
+    """The container or the runner inside it died, or its channel sent a frame that is not a
+    valid reply; pending and later calls fail at once."""
 
 
-class SandboxTimeoutError(SandboxError):
-    """The runner did not answer within the protocol timeout."""
+class SandboxTimeoutError(SandboxDiedError):
+    """The runner did not answer by a call's deadline (stopped or hung): it counts as dead."""
 
 
 class WorkspaceCleanupError(SandboxError):

@@ -606,7 +606,11 @@ def op_read(runner: Runner, req: Request) -> Reply:
             if limit is not None and size > int(limit):
                 msg = f"{path} is {size} bytes, more than the {limit} allowed"
                 raise FileOpError("too_large", msg, path)
-            data = fh.read()
+            # Bounded also when the file grows meanwhile: the reply must stay within the cap.
+            data = fh.read() if limit is None else fh.read(int(limit) + 1)
+            if limit is not None and len(data) > int(limit):
+                msg = f"{path} grew past the {limit} bytes allowed while it was read"
+                raise FileOpError("too_large", msg, path)
     return {"data": base64.b64encode(data).decode("ascii")}
 
 
@@ -1145,11 +1149,17 @@ def _no_thread(runner: Runner, req: Request) -> Reply:
     return {"id": req.get("id"), "ok": False, "error": error}
 
 
+def _reply_limit(req: Request | None) -> int:
+    """The largest reply the client accepts for the request (it says so in ``reply_max``)."""
+    asked = (req or {}).get("reply_max")
+    return min(int(asked), MAX_FRAME) if isinstance(asked, int) and asked > 0 else MAX_FRAME
+
+
 def _too_large(req: Request, size: int) -> Reply:
-    """The error sent instead of a reply larger than a frame may be."""
-    what = f"the reply ({size} bytes) is larger than a runner frame may be ({MAX_FRAME})"
-    if req.get("op") == "read":
-        path = str(req.get("path"))
+    """The error sent instead of a reply larger than the client accepts (kept small)."""
+    what = f"the reply ({size} bytes) is larger than allowed ({_reply_limit(req)})"
+    if req.get("op") in ("read", "listdir"):
+        path = str(req.get("path") or ".")[:200]
         message = f"{path}: {what}; read less of it (max_bytes)"
         error = {"type": "file", "reason": "too_large", "message": message, "path": path}
     else:
@@ -1183,7 +1193,7 @@ class Runner:
 
     def send(self, message: Reply, request: Request | None = None) -> None:
         body = json.dumps(message, separators=(",", ":")).encode("utf-8")
-        if len(body) > MAX_FRAME:
+        if len(body) > _reply_limit(request):
             # The client drops a channel that sends more: the request fails alone instead.
             too_large = _too_large(request or {}, len(body))
             body = json.dumps(too_large, separators=(",", ":")).encode("utf-8")
@@ -1236,13 +1246,13 @@ class Runner:
         try:
             for req in self.frames():
                 if req.get("op") == "shutdown":
-                    self.send({"id": req.get("id"), "ok": True, "result": {}})
+                    self.send({"id": req.get("id"), "ok": True, "result": {}}, req)
                     return
                 if req.get("op") in INLINE:
                     self.handle(req)
                 elif not self.workers.submit(self.handle, req):
                     with contextlib.suppress(OSError):
-                        self.send(_no_thread(self, req))
+                        self.send(_no_thread(self, req), req)
         finally:
             with self.lock:
                 commands = list(self.commands.values())

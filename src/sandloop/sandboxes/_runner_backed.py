@@ -16,14 +16,18 @@ import anyio.lowlevel
 
 from sandloop.errors import ConfigError, SandboxError
 from sandloop.sandboxes._protocol import RunnerClient
+from sandloop.sandboxes._replies import DEFAULT_READ_MAX
 from sandloop.sandboxes.base import DEFAULT_MAX_OUTPUT, ExecResult, FileEntry, Sandbox
 
 __all__ = ("RUNNER_PATH", "RunnerSandbox", "exec_request", "exec_result")
 
 #: The runner program's source file, copied into containers and run by LocalSandbox.
 RUNNER_PATH = Path(__file__).with_name("_runner.py")
-#: Seconds a file operation may take before the runner counts as hung.
+#: Seconds a file operation or a ping may take before the runner counts as dead.
 FILE_OP_TIMEOUT = 120.0
+#: Seconds a command's reply may come after its own timeout (killing it, reaping, sending its
+#: output) before the runner counts as dead.
+EXEC_GRACE = 30.0
 
 
 def exec_request(
@@ -76,6 +80,7 @@ def _check_spawnable(request: Mapping[str, Any]) -> None:
 
 
 def exec_result(reply: Mapping[str, Any]) -> ExecResult:
+    """An ``exec`` reply's result as an ExecResult (its field types were checked on arrival)."""
     return ExecResult(
         exit_code=reply.get("exit_code"),
         stdout=base64.b64decode(reply.get("stdout") or ""),
@@ -95,9 +100,20 @@ class RunnerSandbox(Sandbox):
     """A sandbox whose operations travel to a runner over a :class:`RunnerClient`.
 
     Subclasses set ``self._client`` in ``start()`` and clear it in ``aclose()``.
+
+    Every call has a host-side deadline, after which the runner counts as dead
+    (``SandboxTimeoutError``) and later calls fail at once: a command's timeout plus
+    ``exec_grace`` seconds; ``op_deadline`` seconds for file operations and ``ping``; a command
+    without a timeout is waited for as long as it runs, with a ping every 30 s of silence that
+    must come back in 30 s. Both are attributes, to be set on an instance.
     """
 
     _client: RunnerClient | None = None
+    #: Seconds a command's reply may come after its timeout.
+    exec_grace: float = EXEC_GRACE
+    #: Seconds a file operation or ping may take.
+    op_deadline: float = FILE_OP_TIMEOUT
+
     #: The event loop the sandbox was started in: its channel belongs to that loop.
     _loop: anyio.lowlevel.EventLoopToken | None = None
 
@@ -139,24 +155,25 @@ class RunnerSandbox(Sandbox):
         )
         if user is not None:
             return await self._run_as_user(user, request)
-        reply = await self._runner().call("exec", request, cancel_on_abort=True)
+        deadline = timeout + self.exec_grace if timeout is not None else None
+        reply = await self._runner().call("exec", request, timeout=deadline, cancel_on_abort=True)
         return exec_result(reply)
 
     async def read_file(self, path: str, *, max_bytes: int | None = None) -> bytes:
-        request: dict[str, Any] = {"path": path}
-        if max_bytes is not None:
-            request["max_bytes"] = max_bytes
-        reply = await self._runner().call("read", request, timeout=FILE_OP_TIMEOUT)
+        """A file's bytes; ``too_large`` past ``max_bytes`` (default 64 MiB, the reply's cap)."""
+        most = DEFAULT_READ_MAX if max_bytes is None else max(int(max_bytes), 0)
+        request: dict[str, Any] = {"path": path, "max_bytes": most}
+        reply = await self._runner().call("read", request, timeout=self.op_deadline)
         return base64.b64decode(reply["data"])
 
     async def write_file(self, path: str, data: bytes, *, mode: int | None = None) -> None:
         request: dict[str, Any] = {"path": path, "data": base64.b64encode(data).decode("ascii")}
         if mode is not None:
             request["mode"] = mode
-        await self._runner().call("write", request, timeout=FILE_OP_TIMEOUT)
+        await self._runner().call("write", request, timeout=self.op_deadline)
 
     async def delete_file(self, path: str) -> None:
-        await self._runner().call("delete", {"path": path}, timeout=FILE_OP_TIMEOUT)
+        await self._runner().call("delete", {"path": path}, timeout=self.op_deadline)
 
     @property
     def atomic_writes(self) -> bool:
@@ -181,17 +198,17 @@ class RunnerSandbox(Sandbox):
         # Shielded: a commit the caller stops waiting for still lands (or not) in the runner,
         # so it is awaited to the end and the caller knows which of the two happened.
         with anyio.CancelScope(shield=True):
-            await client.call("write_files", {"files": files}, timeout=FILE_OP_TIMEOUT)
+            await client.call("write_files", {"files": files}, timeout=self.op_deadline)
 
     async def stat(self, path: str) -> FileEntry | None:
-        reply = await self._runner().call("stat", {"path": path}, timeout=FILE_OP_TIMEOUT)
+        reply = await self._runner().call("stat", {"path": path}, timeout=self.op_deadline)
         entry = reply.get("entry")
         return _file_entry(entry) if entry else None
 
     async def list_dir(self, path: str = ".") -> list[FileEntry]:
-        reply = await self._runner().call("listdir", {"path": path}, timeout=FILE_OP_TIMEOUT)
+        reply = await self._runner().call("listdir", {"path": path}, timeout=self.op_deadline)
         return [_file_entry(raw) for raw in reply["entries"]]
 
     async def ping(self) -> None:
         """Round-trip a no-op through the runner (raises ``SandboxError`` when it is gone)."""
-        await self._runner().call("ping", {}, timeout=FILE_OP_TIMEOUT)
+        await self._runner().call("ping", {}, timeout=self.op_deadline)

@@ -112,8 +112,18 @@ class LocalSandbox(RunnerSandbox):
         client, self._client = self._client, None
         process, self._process = self._process, None
         with anyio.CancelScope(shield=True):
-            if client is not None:
-                await client.aclose()
+            try:
+                if client is not None:
+                    await client.aclose()
+            finally:  # the process ends whatever closing its channel did
+                await self._end(process)
+        if self._stderr is not None:
+            self._stderr.close()
+            self._stderr = None
+
+    @staticmethod
+    async def _end(process: anyio.abc.Process | None) -> None:
+        with anyio.CancelScope(shield=True):
             if process is not None:
                 with anyio.move_on_after(5):
                     await process.wait()
@@ -121,9 +131,6 @@ class LocalSandbox(RunnerSandbox):
                     process.kill()
                     await process.wait()
                 await process.aclose()
-        if self._stderr is not None:
-            self._stderr.close()
-            self._stderr = None
 
     @property
     def host_workspace(self) -> Path | None:

@@ -15,12 +15,14 @@ import socket
 import tarfile
 import tempfile
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
+from contextlib import suppress
 from pathlib import Path
 from typing import IO, Any, Literal, Self, TypeVar, cast
 
 import anyio
 import docker
+import docker.errors
 from docker.models.containers import Container
 
 from sandloop.errors import ConfigError, SandboxError, SandboxStartError
@@ -83,6 +85,18 @@ def _restore_files(root: Path, files: Mapping[str, tuple[bytes | None, int | Non
 
 #: Seconds aclose() waits for an engine-side removal already under way.
 _REMOVAL_WAIT = 10.0
+#: Times aclose() asks the engine to remove the container before it gives up.
+_REMOVE_ATTEMPTS = 3
+
+
+async def _attempt(failures: list[Exception], step: Coroutine[Any, Any, None]) -> bool:
+    """Run one teardown step; a failure is noted (the caller raises it after the last step)."""
+    try:
+        await step
+    except Exception as exc:  # teardown goes on whatever broke; every failure is reported
+        failures.append(exc)
+        return False
+    return True
 
 
 class DockerSandbox(RunnerSandbox):
@@ -318,19 +332,27 @@ class DockerSandbox(RunnerSandbox):
         )
 
     async def aclose(self) -> None:
+        """Close the channel and remove the container, whatever fails first.
+
+        Each step runs even when one before it failed (the runner was stopped or garbled its
+        channel, closing the channel raised, the engine refused a removal): the removal is
+        retried, then the container is killed (the engine auto-removes it) and checked gone.
+
+        Raises:
+            SandboxError: After every step has run, when one failed: the container could not
+                be removed (its id is in the message), or closing the channel failed.
+        """
         client, self._client = self._client, None
         container, self._container = self._container, None
+        failures: list[Exception] = []
         try:
             with anyio.CancelScope(shield=True):
-                if client is not None:
-                    await client.aclose(timeout=1.0)
-                elif self._channel is not None:
-                    await self._channel.aclose()
-                self._channel = None
-                if container is not None:
-                    await self._remove(container)
-                    if self.mount == "bind" and self.workspace is not None:
-                        await anyio.to_thread.run_sync(clear_setid_bits, self.workspace)
+                await _attempt(failures, self._close_channel(client))
+                removed = container is not None and await _attempt(
+                    failures, self._remove(container)
+                )
+                if removed and self.mount == "bind" and self.workspace is not None:
+                    await anyio.to_thread.run_sync(clear_setid_bits, self.workspace)
         finally:
             # Also when the removal failed (the engine went away): no connection left open.
             if self._docker is not None and self._own_client:
@@ -339,25 +361,58 @@ class DockerSandbox(RunnerSandbox):
             if self._baseline is not None:
                 self._baseline.close()
                 self._baseline = None
+        if failures:
+            # The last step's failure: a container left behind outranks a channel closed badly.
+            last = failures[-1]
+            if isinstance(last, SandboxError):
+                raise last
+            raise SandboxError(f"closing the sandbox failed: {last}") from last
+
+    async def _close_channel(self, client: RunnerClient | None) -> None:
+        try:
+            if client is not None:
+                await client.aclose(timeout=1.0)
+        finally:
+            channel, self._channel = self._channel, None
+            if channel is not None:
+                await channel.aclose()
 
     async def _remove(self, container: Container) -> None:
+        """Remove the container; on an engine error retry, kill it, and check that it is gone."""
+        for attempt in range(_REMOVE_ATTEMPTS):
+            try:
+                await self._call("removing the container", container.remove, force=True)
+                return
+            except SandboxError as exc:
+                if isinstance(exc.__cause__, docker.errors.NotFound):
+                    return
+                if "already in progress" in str(exc.__cause__ or ""):
+                    await self._wait_removed(container)  # the engine's auto-removal is on it
+                    return
+                failure = exc
+            # Stopped, an auto-remove container is removed by the engine itself.
+            with suppress(SandboxError):
+                await self._call("killing the container", container.kill)
+            if await self._gone(container):
+                return
+            await anyio.sleep(0.2 * (attempt + 1))
+        cid = (self.container_id or "?")[:12]
+        msg = f"container {cid} could not be removed ({failure}): `sandloop sandboxes prune` it"
+        raise SandboxError(msg) from failure
+
+    async def _gone(self, container: Container) -> bool:
         try:
-            await self._call("removing the container", container.remove, force=True)
+            await self._call("checking the container", container.reload)
         except SandboxError as exc:
-            cause = str(exc.__cause__ or "")
-            if "already in progress" in cause:
-                await self._wait_removed(container)  # the engine's auto-removal got there first
-            elif "No such container" not in cause:
-                raise
+            return isinstance(exc.__cause__, docker.errors.NotFound)
+        return False
 
     async def _wait_removed(self, container: Container) -> None:
         """Wait (a bounded time) until the engine has removed the container."""
         with anyio.move_on_after(_REMOVAL_WAIT):
             while True:
-                try:
-                    await self._call("checking the container", container.reload)
-                except SandboxError:
-                    return  # gone (or the engine went away: nothing more to wait for)
+                if await self._gone(container):
+                    return
                 await anyio.sleep(0.05)
 
     async def restore_on_host(self, files: Mapping[str, tuple[bytes | None, int | None]]) -> bool:

@@ -1,0 +1,76 @@
+"""DockerSandbox.aclose removes the container whatever fails first (injected failures; the
+real-container cases are in tests/security/test_security_runner_frames.py)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import docker.errors
+import pytest
+
+from sandloop.errors import SandboxError
+from sandloop.sandboxes.docker import DockerSandbox
+
+pytestmark = pytest.mark.timeout(30)
+
+
+class FakeContainer:
+    """Records the engine calls; ``fail`` names the calls that raise an engine error."""
+
+    def __init__(self, *, fail: set[str], gone_after_kill: bool = True) -> None:
+        self.fail = fail
+        self.gone_after_kill = gone_after_kill
+        self.calls: list[str] = []
+        self.killed = self.removed = False
+
+    def remove(self, force: bool = False) -> None:
+        self.calls.append("remove")
+        if "remove" in self.fail:
+            raise docker.errors.APIError("500 Server Error: the engine is busy")
+        self.removed = True
+
+    def kill(self) -> None:
+        self.calls.append("kill")
+        if "kill" in self.fail:
+            raise docker.errors.APIError("500 Server Error: cannot kill")
+        self.killed = True
+
+    def reload(self) -> None:
+        self.calls.append("reload")
+        if self.removed or (self.killed and self.gone_after_kill):
+            raise docker.errors.NotFound("No such container: abc")
+
+
+class BrokenRunner:
+    """A runner client whose close raises (its channel broke in an unexpected way)."""
+
+    async def aclose(self, *, timeout: float = 2.0) -> None:
+        raise RuntimeError("closing the channel failed")
+
+
+def sandbox_with(container: FakeContainer, runner: Any = None) -> DockerSandbox:
+    sandbox = DockerSandbox("sandloop/base", client=object())  # type: ignore[arg-type]
+    sandbox._container = container  # type: ignore[assignment]
+    sandbox.container_id = "abc123"
+    sandbox._client = runner
+    return sandbox
+
+
+async def test_a_channel_close_that_raises_still_removes_the_container() -> None:
+    container = FakeContainer(fail=set())
+    with pytest.raises(SandboxError, match="closing the channel failed"):
+        await sandbox_with(container, BrokenRunner()).aclose()
+    assert container.removed
+
+
+async def test_an_engine_refusing_the_removal_gets_the_container_killed_and_checked_gone() -> None:
+    container = FakeContainer(fail={"remove"})
+    await sandbox_with(container).aclose()  # gone after the kill (auto-remove): no error
+    assert container.calls == ["remove", "kill", "reload"]
+
+
+async def test_a_container_that_cannot_be_removed_is_an_error_naming_it() -> None:
+    container = FakeContainer(fail={"remove", "kill"})
+    with pytest.raises(SandboxError, match="container abc123 could not be removed"):
+        await sandbox_with(container, BrokenRunner()).aclose()
+    assert container.calls.count("remove") == 3
