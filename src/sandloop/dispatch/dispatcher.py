@@ -329,6 +329,11 @@ async def _invoke(tool: Tool, call: Any, ctx: ToolContext) -> tuple[Any, CallSta
     elif error is None and output_key(output) != call_id_of(call):
         # A broken executor must not break the conversation: the model gets a failure.
         status, error = "failed", f"{call_label(call)} returned no output for this call."
+    elif error is None and getattr(output, "status", None) == "failed":
+        # The output itself says the call failed (an apply_patch that did not apply): the
+        # event says so too, with the words the model reads.
+        text = getattr(output, "output", None)
+        status, error = "failed", text if isinstance(text, str) and text else "failed"
     return output, status, error
 
 
