@@ -54,6 +54,8 @@ def test_instructions_from_a_flag_and_from_a_file(repo: Path, tmp_path: Path) ->
             (request,) = server.create_requests
         assert done.returncode == 0, done.stderr
         assert request.body["instructions"] == expected
+        # The repository here is no git repository: the run says it edits it in place.
+        assert "is not a git repository: the agent edits it in place" in done.stdout
 
 
 def test_max_retries_bounds_the_retries_of_a_failing_server(repo: Path, tmp_path: Path) -> None:

@@ -172,6 +172,11 @@ async def run_session(options: SessionOptions, display: Display) -> SessionOutco
         rundir = recorder.rundir = stack.enter_context(RunDirectory(root, run_id))
         rundir.write("run", run_id=run_id, task=options.task, model=options.model, sandbox=where)
         display.started(RunInfo(run_id, options.model, where, rundir.path, options.replay_name))
+        if not options.copy and not (options.repo / ".git").exists():
+            display.note(
+                f"{options.repo} is not a git repository: the agent edits it in place and "
+                "nothing can undo that; use --copy to work on a copy and get a patch"
+            )
         session = _Session(options, display, rundir, player)
         try:
             outcome = await session.run(agent, sandbox, client, run_id)
