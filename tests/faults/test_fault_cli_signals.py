@@ -128,6 +128,15 @@ def test_a_signal_at_a_random_point_leaves_everything_consistent(
     assert records[-1]["type"] == "end"
     assert records[-1]["status"] == ("completed" if finished else "cancelled"), records[-1]
     _check_outputs_follow_calls(records)
+    # Interrupted or not, the run leaves its result, and every call it started has an output
+    # in the transcript (an interrupted one says so).
+    (run_dir,) = (home / "runs").iterdir()
+    result = json.loads((run_dir / "result.json").read_text())
+    assert result["status"] == records[-1]["status"]
+    events = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+    started = {e["call_id"] for e in events if e["event"] == "tool_call_started"}
+    answered = {r["call_id"] for r in records if r["type"] == "tool_output"}
+    assert started <= answered, started - answered
     for name, text in ORIGINAL.items():
         assert (repo / name).read_text() in (text, _patched(text)), name
     assert sorted(p.name for p in repo.iterdir() if p.name != ".git") == sorted(ORIGINAL)

@@ -11,6 +11,7 @@ and the transcript ends with a ``cancelled`` record.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import uuid
 from contextlib import ExitStack
@@ -240,8 +241,13 @@ class _Session:
                     error = exc
                 await self._collect_changes(sandbox)
         except anyio.get_cancelled_exc_class():
-            # The sandbox is gone by now (its ``async with`` closed it, shielded).
-            self._end("cancelled", None, "interrupted")
+            # The sandbox is gone by now (its ``async with`` closed it, shielded). The result so
+            # far is kept like any other run's: every started call has its (interrupted) output.
+            partial = self.loop.result() if self.loop is not None else None
+            if partial is not None:
+                partial = dataclasses.replace(partial, status="cancelled")
+                self.rundir.save("result.json", _json(partial.to_dict()))
+            self._end("cancelled", partial, "interrupted")
             self.display.note(
                 f"interrupted: the sandbox was removed; transcript kept in {self.rundir.path}"
             )
