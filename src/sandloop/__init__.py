@@ -10,7 +10,7 @@ The curated public API. Importing it has no side effects: no network, no Docker,
 """
 
 from sandloop import errors
-from sandloop.client import ResponsesClient, ResponseStream, RetryPolicy
+from sandloop.client import ClientLimits, ResponsesClient, ResponseStream, RetryPolicy
 from sandloop.errors import (
     ApiConnectionError,
     ApiError,
@@ -26,8 +26,12 @@ from sandloop.errors import (
     PatchParseError,
     RateLimitError,
     ReplayDivergenceError,
+    ResponseDeadlineError,
     ResponseFailedError,
     ResponseIncompleteError,
+    ResponseStalledError,
+    ResponseTooDeepError,
+    ResponseTooLargeError,
     RunError,
     RunTimeoutError,
     SandboxDiedError,
@@ -101,6 +105,7 @@ __all__ = (
     "ApplyPatchTool",
     "ApprovalDeniedError",
     "ApprovalRequest",
+    "ClientLimits",
     "Compacted",
     "Computer",
     "ComputerTool",
@@ -124,10 +129,14 @@ __all__ = (
     "ReplayDivergenceError",
     "Response",
     "ResponseCreated",
+    "ResponseDeadlineError",
     "ResponseFailedError",
     "ResponseIncompleteError",
     "ResponseRetrying",
+    "ResponseStalledError",
     "ResponseStream",
+    "ResponseTooDeepError",
+    "ResponseTooLargeError",
     "ResponsesClient",
     "RetryPolicy",
     "RunEnded",

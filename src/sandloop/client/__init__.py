@@ -1,6 +1,6 @@
 """sandloop.client: the async Responses API client (the only place that speaks HTTP)."""
 
-from sandloop.client._config import DEFAULT_BASE_URL, is_loopback_url
+from sandloop.client._config import DEFAULT_BASE_URL, ClientLimits, is_loopback_url
 from sandloop.client._retry import RetryPolicy
 from sandloop.client._stream import ResponseStream
 from sandloop.client.recording import RecordingClient
@@ -8,6 +8,7 @@ from sandloop.client.responses import ResponsesClient
 
 __all__ = (
     "DEFAULT_BASE_URL",
+    "ClientLimits",
     "RecordingClient",
     "ResponseStream",
     "ResponsesClient",
