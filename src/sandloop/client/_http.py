@@ -129,9 +129,10 @@ class HttpStream:
         parts: list[bytes] = []
         size = 0
         async for piece in self.chunks(None if truncate else limit, what="body"):
+            # Not truncating, chunks() raises once the body passes the limit.
             parts.append(piece[: limit - size])
             size += len(parts[-1])
-            if size >= limit:
+            if truncate and size >= limit:
                 break
         return b"".join(parts)
 
