@@ -146,6 +146,7 @@ def test_a_gzip_bomb_json_body_is_refused_early() -> None:
 
 def test_a_gzip_bomb_event_stream_is_refused_early() -> None:
     out, server = _attack(hs.gzip_bomb("sse"), "stream")
+    assert server.requests == 1
     assert out["error"] == "ResponseTooLargeError"
     assert out["attrs"] == {"what": "stream", "limit": 64 * hs.MIB}
 
