@@ -10,7 +10,13 @@ The curated public API. Importing it has no side effects: no network, no Docker,
 """
 
 from sandloop import errors
-from sandloop.client import ClientSettings, ResponsesClient, ResponseStream, RetryPolicy
+from sandloop.client import (
+    ClientLimits,
+    ClientSettings,
+    ResponsesClient,
+    ResponseStream,
+    RetryPolicy,
+)
 from sandloop.errors import (
     ApiConnectionError,
     ApiError,
@@ -27,8 +33,12 @@ from sandloop.errors import (
     PatchTimeoutError,
     RateLimitError,
     ReplayDivergenceError,
+    ResponseDeadlineError,
     ResponseFailedError,
     ResponseIncompleteError,
+    ResponseStalledError,
+    ResponseTooDeepError,
+    ResponseTooLargeError,
     RunError,
     RunTimeoutError,
     SandboxDiedError,
@@ -110,6 +120,7 @@ __all__ = (
     "ApplyPatchTool",
     "ApprovalDeniedError",
     "ApprovalRequest",
+    "ClientLimits",
     "ClientSettings",
     "Compacted",
     "Computer",
@@ -136,10 +147,14 @@ __all__ = (
     "ReplayDivergenceError",
     "Response",
     "ResponseCreated",
+    "ResponseDeadlineError",
     "ResponseFailedError",
     "ResponseIncompleteError",
     "ResponseRetrying",
+    "ResponseStalledError",
     "ResponseStream",
+    "ResponseTooDeepError",
+    "ResponseTooLargeError",
     "ResponsesClient",
     "RetryPolicy",
     "RunEnded",

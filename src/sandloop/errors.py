@@ -7,6 +7,8 @@ A leaf of the data flow: any module may import it, it imports nothing of ours.
     ├── ApiError                     talking to the Responses API
     │   ├── ApiConnectionError       could not connect, or the connection broke
     │   │   └── ApiTimeoutError      no answer in time
+    │   │       ├── ResponseStalledError  no byte of the body for idle_timeout (seconds)
+    │   │       └── ResponseDeadlineError the request ran past its total timeout (seconds)
     │   ├── ApiStatusError           an HTTP error status (status_code, request_id, code)
     │   │   ├── BadRequestError      400 / 422
     │   │   ├── AuthenticationError  401
@@ -16,6 +18,8 @@ A leaf of the data flow: any module may import it, it imports nothing of ours.
     │   │   ├── RateLimitError       429
     │   │   └── ServerError          5xx
     │   ├── InvalidResponseError     a body or SSE stream we cannot parse, or a cut stream
+    │   │   ├── ResponseTooLargeError a body, stream, SSE line or event past its cap (what, limit)
+    │   │   └── ResponseTooDeepError  JSON nested deeper than the client's limit (limit)
     │   └── ResponseFailedError      a Response whose status is "failed" (or "cancelled")
     ├── RunError                     the agent loop could not finish
     │   ├── MaxTurnsExceeded         carries the partial RunResult
@@ -72,8 +76,12 @@ __all__ = (
     "PermissionDeniedError",
     "RateLimitError",
     "ReplayDivergenceError",
+    "ResponseDeadlineError",
     "ResponseFailedError",
     "ResponseIncompleteError",
+    "ResponseStalledError",
+    "ResponseTooDeepError",
+    "ResponseTooLargeError",
     "RunError",
     "RunTimeoutError",
     "SandboxDiedError",
@@ -128,6 +136,30 @@ class ApiConnectionError(ApiError):
 
 class ApiTimeoutError(ApiConnectionError):
     """The server did not answer within the timeout."""
+
+
+class ResponseStalledError(ApiTimeoutError):
+    """No byte of the answer's body arrived for ``idle_timeout`` seconds; retried like a cut.
+
+    Attributes:
+        seconds: The idle timeout that passed.
+    """
+
+    def __init__(self, message: str, *, seconds: float = 0.0) -> None:
+        super().__init__(message)
+        self.seconds = seconds
+
+
+class ResponseDeadlineError(ApiTimeoutError):
+    """The request (its stream included) ran past the client's total ``timeout``; retried.
+
+    Attributes:
+        seconds: The total timeout that passed.
+    """
+
+    def __init__(self, message: str, *, seconds: float = 0.0) -> None:
+        super().__init__(message)
+        self.seconds = seconds
 
 
 class ApiStatusError(ApiError):
@@ -191,6 +223,32 @@ class ServerError(ApiStatusError):
 
 class InvalidResponseError(ApiError):
     """The server's body or event stream could not be understood, or the stream was cut."""
+
+
+class ResponseTooLargeError(InvalidResponseError):
+    """The answer passed one of the client's size caps (``ClientLimits``); not retried.
+
+    Attributes:
+        what: The cap: ``"body"``, ``"stream"``, ``"line"`` (one SSE line) or ``"event"``.
+        limit: The cap, in bytes (after decompression).
+    """
+
+    def __init__(self, message: str, *, what: str = "body", limit: int = 0) -> None:
+        super().__init__(message)
+        self.what = what
+        self.limit = limit
+
+
+class ResponseTooDeepError(InvalidResponseError):
+    """The answer's JSON nests deeper than ``ClientLimits.max_json_depth``; not retried.
+
+    Attributes:
+        limit: The depth limit.
+    """
+
+    def __init__(self, message: str, *, limit: int = 0) -> None:
+        super().__init__(message)
+        self.limit = limit
 
 
 class ResponseFailedError(ApiError):

@@ -259,7 +259,7 @@ async def test_lone_surrogates_in_calls_and_messages_become_replacement_characte
 # --- output flood and call flood ------------------------------------------------------------
 
 FLOOD_SCENARIO = """
-import json, resource, sys
+import json, sys
 import anyio
 from sandloop.client import ResponsesClient
 from sandloop.executors.shell import ShellTool
@@ -283,6 +283,12 @@ def check(request):
     report["cut"] = sum("tool output budget is used up" in e["stderr"] for e in entries)
     return [message("done", phase="final_answer")]
 
+def hwm_kib():
+    # VmHWM: this process's own peak (ru_maxrss carries the parent's across exec).
+    with open("/proc/self/status") as status:
+        return int(next(line.split()[1] for line in status if line.startswith("VmHWM:")))
+
+
 async def main():
     command = f"head -c {TEN_MIB} /dev/zero | tr '\\\\0' a"
     calls = [shell_call([command], max_output_length=TEN_MIB) for _ in range(40)]
@@ -292,10 +298,10 @@ async def main():
         ScriptedResponsesServer([calls, check]) as server,
         ResponsesClient(base_url=server.base_url, max_retries=0) as client,
     ):
-        report["before_kib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        report["before_kib"] = hwm_kib()
         result = await run(agent, "flood", sandbox=sandbox, client=client)
     report["final"] = result.final_output
-    report["peak_kib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    report["peak_kib"] = hwm_kib()
 
 anyio.run(main)
 print(json.dumps(report))

@@ -9,7 +9,13 @@ from urllib.parse import urlsplit
 
 from sandloop.errors import ConfigError
 
-__all__ = ("DEFAULT_BASE_URL", "ClientConfig", "is_loopback_url", "resolve_config")
+__all__ = (
+    "DEFAULT_BASE_URL",
+    "ClientConfig",
+    "ClientLimits",
+    "is_loopback_url",
+    "resolve_config",
+)
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 
@@ -20,6 +26,36 @@ class ClientConfig:
 
     api_key: str | None
     base_url: str
+
+
+_MIB = 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class ClientLimits:
+    """Caps on what one answer of the server may make the client hold (bytes after decompression).
+
+    Each cap ends the request with ``ResponseTooLargeError`` (``what`` names the cap) or
+    ``ResponseTooDeepError``; neither is retried: the same answer would fail the same way.
+
+    Attributes:
+        max_body_bytes: A whole JSON body (``create``, ``retrieve``, ``cancel``, ``compact``).
+        max_stream_bytes: A whole event stream, so also the text its deltas accumulate.
+        max_line_bytes: One line of an event stream.
+        max_event_bytes: One event of an event stream (its ``data:`` lines together).
+        max_json_depth: Nesting of ``[`` / ``{`` in a body or an event.
+    """
+
+    max_body_bytes: int = 16 * _MIB
+    max_stream_bytes: int = 64 * _MIB
+    max_line_bytes: int = 16 * _MIB
+    max_event_bytes: int = 16 * _MIB
+    max_json_depth: int = 128
+
+    def __post_init__(self) -> None:
+        for name in self.__slots__:
+            if getattr(self, name) < 1:
+                raise ValueError(f"ClientLimits.{name} must be >= 1, got {getattr(self, name)}")
 
 
 def is_loopback_url(url: str) -> bool:

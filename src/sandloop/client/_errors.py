@@ -6,6 +6,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from sandloop.client._body import loads_bounded
 from sandloop.errors import (
     ApiStatusError,
     AuthenticationError,
@@ -14,10 +15,14 @@ from sandloop.errors import (
     NotFoundError,
     PermissionDeniedError,
     RateLimitError,
+    ResponseTooDeepError,
     ServerError,
 )
 
 __all__ = ("status_error",)
+
+#: Deeper error bodies are kept as text (an error body only carries a message and a code).
+_ERROR_DEPTH = 32
 
 _BY_STATUS: Mapping[int, type[ApiStatusError]] = {
     400: BadRequestError,
@@ -47,8 +52,8 @@ def status_error(status: int, headers: Mapping[str, str], content: bytes) -> Api
 def _decode(content: bytes) -> Any:
     text = content.decode("utf-8", errors="replace")
     try:
-        return json.loads(text)
-    except ValueError:
+        return loads_bounded(text, _ERROR_DEPTH, "error body")
+    except (ValueError, ResponseTooDeepError):
         return text
 
 

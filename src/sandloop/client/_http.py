@@ -2,8 +2,8 @@
 
 One pooled ``httpx.AsyncClient`` per ResponsesClient and event loop: httpx binds its connections
 to the loop that opened them, so a session used from a new loop (a second ``run_sync``) opens a
-fresh pool there and drops the old one. Every httpx exception is translated into
-the sandloop error tree in :func:`map_httpx_errors`, chained with ``from exc``.
+fresh pool there and drops the old one. Every httpx exception is translated into the sandloop
+error tree in :func:`map_httpx_errors`, chained with ``from exc``.
 """
 
 from __future__ import annotations
@@ -14,12 +14,33 @@ from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import anyio
 import anyio.lowlevel
 import httpx
 
-from sandloop.errors import ApiConnectionError, ApiTimeoutError, ConfigError, InvalidResponseError
+from sandloop.client._body import ACCEPT_ENCODING, Inflater
+from sandloop.client._config import ClientLimits
+from sandloop.errors import (
+    ApiConnectionError,
+    ApiTimeoutError,
+    ConfigError,
+    InvalidResponseError,
+    ResponseDeadlineError,
+    ResponseStalledError,
+    ResponseTooLargeError,
+)
 
-__all__ = ("HttpResult", "HttpSession", "HttpStream", "Transport", "map_httpx_errors")
+__all__ = (
+    "ERROR_BODY_BYTES",
+    "HttpResult",
+    "HttpSession",
+    "HttpStream",
+    "Transport",
+    "map_httpx_errors",
+)
+
+#: How much of an error answer's body is kept (enough for its message).
+ERROR_BODY_BYTES = 64 * 1024
 
 #: What ``ResponsesClient(transport=...)`` accepts: any httpx async transport, such as
 #: ``httpx.MockTransport`` in unit tests.
@@ -53,40 +74,117 @@ def map_httpx_errors(what: str) -> Iterator[None]:
 
 @dataclass(frozen=True, slots=True)
 class HttpResult:
-    """A complete answer: status, lower-cased headers and the raw body."""
+    """A complete answer: status, lower-cased headers and the (decompressed) body."""
 
     status: int
     headers: Mapping[str, str]
     content: bytes
 
 
+class _Clock:
+    """The two time bounds of one request: silence between reads, and the total deadline."""
+
+    __slots__ = ("deadline_at", "idle", "total", "what")
+
+    def __init__(self, idle: float, total: float, what: str) -> None:
+        self.idle = idle
+        self.total = total
+        self.what = what
+        self.deadline_at = anyio.current_time() + total
+
+    def deadline_error(self) -> ResponseDeadlineError:
+        return ResponseDeadlineError(
+            f"{self.what}: no complete answer within the total timeout of {self.total:g}s",
+            seconds=self.total,
+        )
+
+    def stalled_error(self) -> ResponseStalledError:
+        return ResponseStalledError(
+            f"{self.what}: no byte of the answer for {self.idle:g}s (idle_timeout)",
+            seconds=self.idle,
+        )
+
+
 class HttpStream:
-    """An answer whose body is read incrementally (SSE)."""
+    """An answer whose body is read incrementally, within the request's time bounds."""
 
-    __slots__ = ("_response", "_what", "headers", "status")
+    __slots__ = ("_clock", "_encoding", "_inflater", "_raw", "headers", "status")
 
-    def __init__(self, response: httpx.Response, what: str) -> None:
-        self._response = response
-        self._what = what
+    def __init__(self, response: httpx.Response, clock: _Clock) -> None:
+        self._clock = clock
         self.status = response.status_code
         self.headers: Mapping[str, str] = response.headers
+        self._inflater: Inflater | None = None
+        self._encoding = self.headers.get("content-encoding", "")
+        if response.is_stream_consumed:
+            # A transport that hands over a read answer (httpx.MockTransport): already decoded.
+            self._raw = _once(response.content)
+            self._encoding = ""
+        else:
+            self._raw = response.aiter_raw()
 
-    async def read(self) -> bytes:
-        """The whole remaining body (used for error answers)."""
-        with map_httpx_errors(self._what):
-            return await self._response.aread()
+    async def read(self, limit: int, *, truncate: bool = False) -> bytes:
+        """The rest of the body, at most ``limit`` bytes: beyond, cut (``truncate``) or refused.
 
-    async def chunks(self) -> AsyncGenerator[bytes]:
-        """The body as it arrives, decoded from any content-encoding."""
-        with map_httpx_errors(self._what):
-            async for chunk in self._response.aiter_bytes():
-                yield chunk
+        Raises:
+            ResponseTooLargeError: the body is larger than ``limit`` and ``truncate`` is false.
+        """
+        parts: list[bytes] = []
+        size = 0
+        async for piece in self.chunks(None if truncate else limit, what="body"):
+            # Not truncating, chunks() raises once the body passes the limit.
+            parts.append(piece[: limit - size])
+            size += len(parts[-1])
+            if truncate and size >= limit:
+                break
+        return b"".join(parts)
+
+    async def chunks(self, limit: int | None, *, what: str = "stream") -> AsyncGenerator[bytes]:
+        """The body as it arrives, decompressed, in pieces of at most 64 KiB.
+
+        Raises:
+            ResponseTooLargeError: more than ``limit`` bytes (``what`` names the cap).
+            ResponseStalledError: no byte for ``idle_timeout``.
+            ResponseDeadlineError: the request's total timeout passed.
+        """
+        if self._inflater is None:
+            self._inflater = Inflater(self._encoding, self._clock.what)
+        total = 0
+        while (raw := await self._next_raw()) is not None:
+            for piece in self._inflater.feed(raw):
+                total += len(piece)
+                if limit is not None and total > limit:
+                    raise ResponseTooLargeError(
+                        f"{self._clock.what}: the {what} is larger than {limit} bytes "
+                        f"(ClientLimits.max_{what}_bytes)",
+                        what=what,
+                        limit=limit,
+                    )
+                yield piece
+
+    async def _next_raw(self) -> bytes | None:
+        clock = self._clock
+        remaining = clock.deadline_at - anyio.current_time()
+        if remaining <= 0:
+            raise clock.deadline_error()
+        with map_httpx_errors(clock.what), anyio.move_on_after(min(clock.idle, remaining)):
+            try:
+                return await anext(self._raw)
+            except StopAsyncIteration:
+                return None
+        raise clock.deadline_error() if remaining <= clock.idle else clock.stalled_error()
 
 
 class HttpSession:
-    """A pooled HTTP/1.1 session to one base URL, (re)opened per event loop."""
+    """A pooled HTTP/1.1 session to one base URL, (re)opened per event loop.
 
-    __slots__ = ("_client", "_loop", "_options")
+    Time bounds: ``timeout`` is the total deadline of one request (connect, send, headers and
+    the whole body or stream); ``idle_timeout`` is the longest silence between two reads of the
+    body once the headers have arrived. Bodies are read raw and decompressed by
+    :class:`Inflater`, so a compressed body is capped by its inflated size.
+    """
+
+    __slots__ = ("_client", "_idle", "_loop", "_options", "_total", "limits")
 
     def __init__(
         self,
@@ -94,14 +192,20 @@ class HttpSession:
         base_url: str,
         headers: Mapping[str, str],
         timeout: float,
+        idle_timeout: float,
         connect_timeout: float,
         max_connections: int,
         transport: Transport | None,
+        limits: ClientLimits,
     ) -> None:
+        self._idle = idle_timeout
+        self._total = timeout
+        self.limits = limits
         self._options: dict[str, Any] = {
             "base_url": base_url + "/",
-            "headers": dict(headers),
-            "timeout": httpx.Timeout(timeout, connect=connect_timeout),
+            "headers": {"accept-encoding": ACCEPT_ENCODING, **headers},
+            # Reads and writes are bounded by the clock of each request (see HttpStream).
+            "timeout": httpx.Timeout(None, connect=connect_timeout),
             "limits": httpx.Limits(
                 max_connections=max_connections, max_keepalive_connections=max_connections
             ),
@@ -120,27 +224,37 @@ class HttpSession:
         return self._client
 
     async def request(self, method: str, path: str, *, body: Any = None) -> HttpResult:
-        """Send one request and read the whole answer."""
-        what = f"{method} /{path}"
-        with map_httpx_errors(what):
-            response = await self._pool().request(method, path, **_body_kwargs(body))
-            return HttpResult(response.status_code, response.headers, response.content)
+        """Send one request and read the whole answer (an error answer's body cut at 64 KiB).
+
+        Raises:
+            ResponseTooLargeError: a 2xx body past ``ClientLimits.max_body_bytes``.
+        """
+        async with self.stream(method, path, body=body) as http:
+            if http.status < 300:
+                content = await http.read(self.limits.max_body_bytes)
+            else:
+                content = await http.read(ERROR_BODY_BYTES, truncate=True)
+            return HttpResult(http.status, http.headers, content)
 
     @asynccontextmanager
     async def stream(
-        self, method: str, path: str, *, body: Any = None
+        self, method: str, path: str, *, body: Any = None, sse: bool = False
     ) -> AsyncIterator[HttpStream]:
         """Send one request and expose the answer's body as it arrives."""
-        what = f"{method} /{path}"
-        with map_httpx_errors(what):
+        clock = _Clock(self._idle, self._total, f"{method} /{path}")
+        with map_httpx_errors(clock.what):
             pool = self._pool()
             request = pool.build_request(method, path, **_body_kwargs(body))
-            request.headers["accept"] = "text/event-stream"
-            response = await pool.send(request, stream=True)
+            if sse:
+                request.headers["accept"] = "text/event-stream"
+            with anyio.move_on_after(self._total) as scope:
+                response = await pool.send(request, stream=True)
+        if scope.cancelled_caught:
+            raise clock.deadline_error()
         try:
-            yield HttpStream(response, what)
+            yield HttpStream(response, clock)
         finally:
-            with map_httpx_errors(what):
+            with map_httpx_errors(clock.what):
                 await response.aclose()
 
     async def aclose(self) -> None:
@@ -150,6 +264,10 @@ class HttpSession:
             return
         if loop == anyio.lowlevel.current_token():
             await client.aclose()
+
+
+async def _once(content: bytes) -> AsyncIterator[bytes]:
+    yield content
 
 
 def _body_kwargs(body: Any) -> dict[str, Any]:

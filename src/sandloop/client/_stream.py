@@ -7,7 +7,7 @@ checked against the ``response.completed`` payload, which stays authoritative.
 
 from __future__ import annotations
 
-import json
+import copy
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack
 from types import TracebackType
@@ -16,9 +16,11 @@ from typing import Any, Self
 import anyio
 
 from sandloop.client._assemble import OutputAssembler
-from sandloop.client._http import HttpStream
+from sandloop.client._body import loads_bounded
+from sandloop.client._config import ClientLimits
+from sandloop.client._http import ERROR_BODY_BYTES, HttpStream
 from sandloop.client._sse import SseDecoder
-from sandloop.errors import ApiConnectionError, InvalidResponseError, ResponseFailedError
+from sandloop.errors import ApiConnectionError, ApiError, InvalidResponseError, ResponseFailedError
 from sandloop.items import (
     Response,
     ResponseCompletedEvent,
@@ -51,11 +53,15 @@ class ResponseStream:
     Iterating yields every known event, including the terminal ``response.completed`` or
     ``response.incomplete`` one. A ``response.failed`` event or an ``error`` event raises
     ``ResponseFailedError``; a cut or malformed stream raises ``ApiConnectionError`` or
-    ``InvalidResponseError``, never a silent end.
+    ``InvalidResponseError``, never a silent end. A stream past the client's time bounds
+    raises ``ResponseStalledError`` / ``ResponseDeadlineError`` (connection errors, retried
+    by the agent loop); one past its size caps raises ``ResponseTooLargeError`` or
+    ``ResponseTooDeepError``.
     """
 
-    def __init__(self, opener: StreamOpener) -> None:
+    def __init__(self, opener: StreamOpener, limits: ClientLimits | None = None) -> None:
         self._opener = opener
+        self._limits = limits if limits is not None else ClientLimits()
         self._stack = AsyncExitStack()
         self._http: HttpStream | None = None
         self._events: AsyncGenerator[StreamEvent] | None = None
@@ -103,19 +109,21 @@ class ResponseStream:
     async def _iterate(self, http: HttpStream) -> AsyncGenerator[StreamEvent]:
         kind = http.headers.get("content-type", "")
         if not kind.startswith("text/event-stream"):
-            snippet = (await http.read())[:200].decode("utf-8", errors="replace")
+            body = await http.read(ERROR_BODY_BYTES, truncate=True)
+            snippet = body[:200].decode("utf-8", errors="replace")
             raise InvalidResponseError(
                 f"expected an event stream (text/event-stream), got {kind or 'no content type'}: "
                 f"{snippet!r}"
             )
-        decoder = SseDecoder()
+        limits = self._limits
+        decoder = SseDecoder(max_line=limits.max_line_bytes, max_event=limits.max_event_bytes)
         count = 0
         finished = False
-        chunks = http.chunks()
+        chunks = http.chunks(limits.max_stream_bytes)
         try:
             async for chunk in chunks:
                 for message in decoder.feed(chunk):
-                    event = _parse(message.data, count)
+                    event = _parse(message.data, count, limits.max_json_depth)
                     if event is None:
                         continue
                     count += 1
@@ -127,7 +135,10 @@ class ResponseStream:
                 if finished:
                     break
         except ApiConnectionError as exc:
-            raise type(exc)(f"{exc} (the stream was cut after {count} events)") from exc
+            # A copy keeps the error's class and attributes (seconds of a stall or deadline).
+            cut = copy.copy(exc)
+            cut.args = (f"{exc} (the stream was cut after {count} events)",)
+            raise cut from exc
         if finished:
             await _drain(chunks)
             return
@@ -162,16 +173,16 @@ async def _drain(chunks: AsyncGenerator[bytes]) -> None:
         try:
             async for _ in chunks:
                 pass
-        except ApiConnectionError:
-            pass
+        except ApiError:
+            pass  # a stall, a cut or a flood after the end: the response is already whole
     await chunks.aclose()
 
 
-def _parse(data: str, count: int) -> StreamEvent | None:
+def _parse(data: str, count: int, depth: int) -> StreamEvent | None:
     if data == "[DONE]":
         return None
     try:
-        payload: Any = json.loads(data)
+        payload: Any = loads_bounded(data, depth, f"event {count + 1} of the stream")
     except ValueError as exc:
         snippet = data if len(data) <= 120 else data[:117] + "..."
         raise InvalidResponseError(

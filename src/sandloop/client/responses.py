@@ -7,7 +7,6 @@ models. Only ``items`` and ``errors`` are imported; httpx stays behind ``_http``
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Mapping
 from contextlib import AsyncExitStack
@@ -16,9 +15,10 @@ from typing import TYPE_CHECKING, Any, Self
 
 import anyio
 
-from sandloop.client._config import resolve_config
+from sandloop.client._body import loads_bounded
+from sandloop.client._config import ClientLimits, resolve_config
 from sandloop.client._errors import status_error
-from sandloop.client._http import HttpSession, HttpStream
+from sandloop.client._http import ERROR_BODY_BYTES, HttpSession, HttpStream
 from sandloop.client._retry import RetryPolicy
 from sandloop.client._stream import ResponseStream, StreamOpener, failed_error
 from sandloop.errors import (
@@ -63,8 +63,14 @@ class ResponsesClient:
     Args:
         api_key: Defaults to ``OPENAI_API_KEY``. Not needed for a server on 127.0.0.1.
         base_url: Defaults to ``OPENAI_BASE_URL``, then ``https://api.openai.com/v1``.
-        timeout: Seconds allowed for each read (and the whole request) before a timeout.
+        timeout: Total seconds one request may take, from connecting to the last byte of its
+            body or stream (``ResponseDeadlineError``). Each retry, and each retrieve of a
+            background poll, is a request of its own.
+        idle_timeout: Longest silence, in seconds, between two reads of a body once its headers
+            have arrived (``ResponseStalledError``). SSE keepalive comments are bytes and reset
+            it; they never extend ``timeout``.
         connect_timeout: Seconds allowed to connect.
+        limits: Size and depth caps on every answer (see :class:`ClientLimits`).
         max_retries: Retries after the first attempt; ignored when ``retry`` is given.
         retry: The full retry policy.
         poll_interval: First wait between retrieves of a background response; it grows by
@@ -85,8 +91,10 @@ class ResponsesClient:
         *,
         api_key: str | None = None,
         base_url: str | None = None,
-        timeout: float = 600.0,
+        timeout: float = 1800.0,
+        idle_timeout: float = 120.0,
         connect_timeout: float = 10.0,
+        limits: ClientLimits | None = None,
         max_retries: int = 2,
         retry: RetryPolicy | None = None,
         poll_interval: float = 0.25,
@@ -99,6 +107,9 @@ class ResponsesClient:
     ) -> None:
         config = resolve_config(api_key=api_key, base_url=base_url)
         self.base_url = config.base_url
+        if timeout <= 0 or idle_timeout <= 0:
+            raise ConfigError(f"timeouts must be > 0, got {timeout=} {idle_timeout=}")
+        self.limits = limits if limits is not None else ClientLimits()
         self.retry = retry if retry is not None else RetryPolicy(max_retries=max_retries)
         # What ClientSettings.of() describes: every setting but the key (and no transport).
         self._settings: dict[str, Any] = {
@@ -127,7 +138,9 @@ class ResponsesClient:
             base_url=config.base_url,
             headers=sent,
             timeout=timeout,
+            idle_timeout=idle_timeout,
             connect_timeout=connect_timeout,
+            limits=self.limits,
             max_connections=max_connections,
             transport=transport,
         )
@@ -180,7 +193,8 @@ class ResponsesClient:
         The request is sent (and retried) when the ``async with`` block is entered. See
         :class:`ResponseStream` for the events and the final ``response``.
         """
-        return ResponseStream(self._stream_opener(dict(request_body(params), stream=True)))
+        opener = self._stream_opener(dict(request_body(params), stream=True))
+        return ResponseStream(opener, self.limits)
 
     async def retrieve(self, response_id: str) -> Response:
         """``GET /responses/{id}``: the response as it is now (any status)."""
@@ -242,7 +256,7 @@ class ResponsesClient:
                 retry = await self._backoff(retry, exc, None)
                 continue
             if result.status < 300:
-                return _decode(result.content, f"{method} /{path}")
+                return _decode(result.content, f"{method} /{path}", self.limits)
             error = status_error(result.status, result.headers, result.content)
             if not self.retry.retryable_status(result.status):
                 raise error
@@ -277,12 +291,13 @@ class ResponsesClient:
         """One attempt: a 2xx stream handed over to ``stack``, or the error of the answer."""
         async with AsyncExitStack() as attempt:
             http = await attempt.enter_async_context(
-                self._http.stream("POST", "responses", body=body)
+                self._http.stream("POST", "responses", body=body, sse=True)
             )
             if http.status < 300:
                 stack.push_async_exit(attempt.pop_all())
                 return http, None
-            return http, status_error(http.status, http.headers, await http.read())
+            content = await http.read(ERROR_BODY_BYTES, truncate=True)
+            return http, status_error(http.status, http.headers, content)
 
     async def _backoff(self, retry: int, error: ApiError, headers: Mapping[str, str] | None) -> int:
         """Sleep before the next attempt, or raise ``error`` when no retries are left."""
@@ -315,9 +330,9 @@ def _path_id(response_id: str) -> str:
     return response_id
 
 
-def _decode(content: bytes, what: str) -> dict[str, Any]:
+def _decode(content: bytes, what: str, limits: ClientLimits) -> dict[str, Any]:
     try:
-        data = json.loads(content)
+        data = loads_bounded(content.decode("utf-8"), limits.max_json_depth, what)
     except ValueError as exc:
         snippet = content[:200].decode("utf-8", errors="replace")
         raise InvalidResponseError(f"{what}: the body is not JSON ({exc}): {snippet!r}") from exc

@@ -37,6 +37,7 @@ SAMPLES: dict[str, Any] = {
     "turn": 3,
     "detail": "the input differs",
     "seconds": 2.5,
+    "what": "stream",
     "size": 3 << 30,
     "limit": 128 << 20,
     "failures": [("a/b/stuck", "Operation not permitted")],
