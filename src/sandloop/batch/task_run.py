@@ -16,6 +16,7 @@ import anyio
 
 from sandloop.batch.files import write_atomic, write_json_atomic
 from sandloop.batch.repos import prepare_repo
+from sandloop.batch.starts import StartLimits, start_sandbox
 from sandloop.batch.tasks import Task
 from sandloop.errors import (
     MaxTurnsExceeded,
@@ -48,6 +49,7 @@ async def run_task(
     batch_id: str = "batch",
     image: str | None = None,
     sandbox_options: Mapping[str, Any] | None = None,
+    starts: StartLimits | None = None,
 ) -> dict[str, Any]:
     """Run ``task`` with ``agent`` and write its outputs under ``out``; return its record.
 
@@ -74,15 +76,14 @@ async def run_task(
     per_command = task.timeout or COMMAND_TIMEOUT
     try:
         with prepare_repo(task) as repo:
-            sandbox = DockerSandbox(
-                **{
-                    **({"image": task.image or image} if task.image or image else {}),
-                    **dict(sandbox_options or {}),
-                    "workspace": repo,
-                    "mount": "copy",
-                    "labels": labels,
-                }
-            )
+            options: dict[str, Any] = {
+                **({"image": task.image or image} if task.image or image else {}),
+                **dict(sandbox_options or {}),
+                "workspace": repo,
+                "mount": "copy",
+                "labels": labels,
+            }
+            sandbox = await start_sandbox(task, options, starts or StartLimits())
             async with sandbox:
                 if not await _setup(task, sandbox, out, per_command, record):
                     return _finish(out, record, started)

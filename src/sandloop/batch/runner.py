@@ -1,0 +1,89 @@
+"""Running a task file's tasks N at a time in this process, yielding each record as it finishes."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import AsyncGenerator, Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import anyio
+
+from sandloop.batch.cleanup import remove_batch_containers
+from sandloop.batch.layout import BatchDir
+from sandloop.batch.starts import StartLimits
+from sandloop.batch.task_run import run_task
+from sandloop.batch.tasks import Task
+from sandloop.loop.agent import Agent
+
+__all__ = ("run_tasks",)
+
+#: Receives batch events: ``{"event": "skipped" | "started" | "finished", "id": ..., ...}``.
+OnBatchEvent = Callable[[dict[str, Any]], None] | None
+
+
+async def run_tasks(
+    tasks: Sequence[Task],
+    agent: Agent,
+    out: str | Path,
+    *,
+    workers: int = 2,
+    client: Any = None,
+    image: str | None = None,
+    retry_failed: bool = False,
+    redo: bool = False,
+    starts: StartLimits | None = None,
+    sandbox_options: dict[str, Any] | None = None,
+    on_event: OnBatchEvent = None,
+) -> AsyncGenerator[dict[str, Any]]:
+    """Run every task not already final under ``out``, ``workers`` at a time.
+
+    Yields each finished task's record as it finishes (skipped tasks are not yielded; see
+    ``BatchDir.summarize``). The batch's containers (labelled with its id) left by a crashed
+    earlier run are removed first, and its own are removed at the end, also when cancelled.
+    """
+    layout = BatchDir(Path(out))
+    starts = starts or StartLimits()
+    emit = on_event or (lambda _event: None)
+    todo = []
+    for task in tasks:
+        if layout.wanted(task.id, retry_failed=retry_failed, redo=redo):
+            todo.append(task)
+        else:
+            emit({"event": "skipped", "id": task.id, "status": layout.final(task.id)["status"]})  # type: ignore[index]
+    await remove_batch_containers(layout.batch_id)
+    send, receive = anyio.create_memory_object_stream[dict[str, Any]](math.inf)
+    limiter = anyio.CapacityLimiter(max(1, workers))
+
+    async def one(task: Task) -> None:
+        async with limiter:
+            emit({"event": "started", "id": task.id})
+            record = await run_task(
+                task,
+                agent,
+                layout.task_dir(task.id),
+                client=client,
+                batch_id=layout.batch_id,
+                image=image,
+                sandbox_options=sandbox_options,
+                starts=starts,
+            )
+            layout.record(record)
+            emit({"event": "finished", **record})
+            await send.send(record)
+
+    try:
+        async with anyio.create_task_group() as group:
+
+            async def all_tasks() -> None:
+                async with send, anyio.create_task_group() as inner:
+                    for task in todo:
+                        inner.start_soon(one, task)
+
+            group.start_soon(all_tasks)
+            async with receive:
+                async for record in receive:
+                    yield record
+    finally:
+        layout.summarize([t.id for t in tasks])
+        await remove_batch_containers(layout.batch_id)
