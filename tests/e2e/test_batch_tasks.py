@@ -137,3 +137,44 @@ def test_a_git_task_is_cloned_at_its_commit(
     )
     assert record["status"] == "solved", record
     assert _left(docker_client) == []
+
+
+@pytest.mark.docker
+def test_a_start_that_keeps_failing_is_an_error_with_its_reason(
+    repo: Path, tmp_path: Path, docker_client: Any
+) -> None:
+    record = _run(
+        {"id": "noimg", "repo": str(repo), "prompt": "p", "image": "sandloop/absent:never"},
+        [],
+        tmp_path / "out" / "noimg",
+        "unused",
+    )
+    assert record["status"] == "error"
+    assert "sandbox start failed after 2 attempt(s)" in record["reason"]
+    assert _left(docker_client) == []
+
+
+@pytest.mark.docker
+def test_a_crashed_runs_containers_are_removed_when_the_batch_starts(
+    repo: Path, tmp_path: Path, base_image: str, docker_client: Any
+) -> None:
+    from sandloop.batch.layout import BatchDir
+    from sandloop.batch.runner import run_tasks
+
+    layout = BatchDir(tmp_path / "out")
+    stale = docker_client.containers.create(
+        base_image, ["sleep", "600"], labels={BATCH_LABEL: layout.batch_id}
+    )
+    agent = Agent(model="m", tools=[ShellTool()])
+    task = parse_task({"id": "t", "repo": str(repo), "prompt": "p"})
+
+    async def go() -> list[dict[str, Any]]:
+        async with ResponsesClient(base_url=server.base_url, max_retries=0) as client:
+            runs = run_tasks([task], agent, layout.root, client=client, image=base_image)
+            return [record async for record in runs]
+
+    with ScriptedResponsesServer([[message("ok")]]) as server:
+        records = anyio.run(go)
+    assert [r["status"] for r in records] == ["solved"]
+    ids = [c.id for c in docker_client.containers.list(all=True)]
+    assert stale.id not in ids
