@@ -22,7 +22,7 @@ from anyio.streams.stapled import StapledByteStream
 from sandloop.errors import ConfigError, SandboxStartError
 from sandloop.sandboxes._protocol import RunnerClient
 from sandloop.sandboxes._runner_backed import RUNNER_PATH, RunnerSandbox
-from sandloop.sandboxes.description import options_of
+from sandloop.sandboxes.description import build_from, options_of
 
 __all__ = ("LocalSandbox",)
 
@@ -143,7 +143,7 @@ class LocalSandbox(RunnerSandbox):
         options = options_of(data, "local", cls)
         if "root" not in options:
             raise ConfigError("a 'local' sandbox description needs its 'root'")
-        return cls(**options)
+        return build_from(cls, options)
 
     def __repr__(self) -> str:
         return f"LocalSandbox(root={self.workdir!r})"
