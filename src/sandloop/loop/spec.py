@@ -9,6 +9,7 @@ rebuilds it (refusing a newer version clearly); ``run()`` / ``run_sync()`` call
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -152,5 +153,15 @@ class RunSpec:
             )
 
     def run_sync(self, **options: Any) -> RunResult:
-        """Blocking form of :meth:`run` for scripts (starts its own event loop)."""
-        return anyio.run(lambda: self.run(**options))
+        """Blocking form of :meth:`run` for scripts (starts its own event loop).
+
+        Raises:
+            ConfigError: called inside a running event loop (``await spec.run()`` there).
+        """
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:  # none running: the normal case of a script
+            return anyio.run(lambda: self.run(**options))
+        raise ConfigError(
+            "RunSpec.run_sync() was called inside a running event loop: use `await spec.run()`"
+        )

@@ -195,6 +195,8 @@ async def test_a_spec_runs_with_a_client_it_makes_and_closes() -> None:
             await again.run(client=ResponsesClient(base_url=server.base_url))
     assert result.status == "completed"
     assert result.final_output == "5"
+    with pytest.raises(ConfigError, match=r"inside a running event loop: use `await spec.run\(\)`"):
+        again.run_sync()
     outputs = [i for i in result.items if i.type == "function_call_output"]
     assert [o.output for o in outputs] == ["5"]
 
