@@ -10,7 +10,7 @@ The curated public API. Importing it has no side effects: no network, no Docker,
 """
 
 from sandloop import errors
-from sandloop.client import ResponsesClient, ResponseStream, RetryPolicy
+from sandloop.client import ClientSettings, ResponsesClient, ResponseStream, RetryPolicy
 from sandloop.errors import (
     ApiConnectionError,
     ApiError,
@@ -70,6 +70,7 @@ from sandloop.loop import (
     RunEnded,
     RunEvent,
     RunResult,
+    RunSpec,
     RunStarted,
     RunState,
     RunStatus,
@@ -106,6 +107,7 @@ __all__ = (
     "ApplyPatchTool",
     "ApprovalDeniedError",
     "ApprovalRequest",
+    "ClientSettings",
     "Compacted",
     "Computer",
     "ComputerTool",
@@ -140,6 +142,7 @@ __all__ = (
     "RunError",
     "RunEvent",
     "RunResult",
+    "RunSpec",
     "RunStarted",
     "RunState",
     "RunStatus",

@@ -39,7 +39,9 @@ A leaf of the data flow: any module may import it, it imports nothing of ours.
         ├── SandboxDiedError         the container or its runner died
         └── SandboxTimeoutError      the runner did not answer in time
 
-Errors carry structured attributes; code never parses messages.
+Errors carry structured attributes; code never parses messages. Every error survives
+``pickle`` (a process pool, Ray) with its message and attributes: unpickling restores them
+without calling ``__init__``, whose keyword-only attributes it could not pass.
 """
 
 from __future__ import annotations
@@ -88,6 +90,19 @@ __all__ = (
 
 class SandloopError(Exception):
     """Base class of every error sandloop raises."""
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Exception's own reduce calls ``cls(*args)``, which fails for the subclasses whose
+        # attributes are required keyword arguments; rebuild from the state instead.
+        return (_rebuild, (type(self), self.args, dict(self.__dict__)))
+
+
+def _rebuild(cls: type[SandloopError], args: tuple[Any, ...], state: dict[str, Any]) -> Any:
+    """Unpickle an error: its ``args`` (the message) and attributes, without ``__init__``."""
+    error = cls.__new__(cls, *args)
+    error.args = args
+    error.__dict__.update(state)
+    return error
 
 
 class ConfigError(SandloopError):

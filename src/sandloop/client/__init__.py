@@ -6,11 +6,16 @@ from sandloop.client._retry import RetryPolicy
 from sandloop.client._stream import ResponseStream
 from sandloop.client.recording import RecordingClient
 from sandloop.client.responses import ResponsesClient
+from sandloop.client.settings import ClientSettings
 
 __all__ = (
     "DEFAULT_BASE_URL",
+<<<<<<< HEAD
     "PROBE_ID",
     "Probe",
+=======
+    "ClientSettings",
+>>>>>>> h12-spec
     "RecordingClient",
     "ResponseStream",
     "ResponsesClient",

@@ -100,6 +100,20 @@ class ResponsesClient:
         config = resolve_config(api_key=api_key, base_url=base_url)
         self.base_url = config.base_url
         self.retry = retry if retry is not None else RetryPolicy(max_retries=max_retries)
+        # What ClientSettings.of() describes: every setting but the key (and no transport).
+        self._settings: dict[str, Any] = {
+            "base_url": config.base_url,
+            "timeout": timeout,
+            "connect_timeout": connect_timeout,
+            "retry": self.retry,
+            "poll_interval": poll_interval,
+            "max_poll_interval": max_poll_interval,
+            "headers": dict(headers or {}),
+            "organization": organization,
+            "project": project,
+            "max_connections": max_connections,
+        }
+        self._custom_transport = transport is not None
         self.poll_interval = poll_interval
         self.max_poll_interval = max_poll_interval
         sent = {"user-agent": "sandloop", **(headers or {})}

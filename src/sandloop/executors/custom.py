@@ -91,6 +91,20 @@ class CustomTool:
     def __repr__(self) -> str:
         return f"CustomTool({self.name!r})"
 
+    def options(self) -> dict[str, Any]:
+        """The keyword arguments that rebuild this tool over its function
+        (``CustomTool(tool.func, **tool.options())``)."""
+        return {
+            "name": self.name,
+            "description": self.description,
+            "grammar": self.grammar,
+            "syntax": self.syntax,
+            "sequential": self.sequential,
+            "needs_approval": self.needs_approval,
+            "timeout": self.timeout,
+            "namespace": self.namespace,
+        }
+
     def definition(self) -> dict[str, Any]:
         """The ``{"type": "custom", ...}`` entry of the request's ``tools`` (built once)."""
         return self._definition

@@ -135,6 +135,20 @@ class FunctionTool(Generic[P, R]):
         """``module:qualname`` of the function, so an agent can be described as plain data."""
         return f"{self.func.__module__}:{self.func.__qualname__}"
 
+    def options(self) -> dict[str, Any]:
+        """The keyword arguments that rebuild this tool over its function
+        (``FunctionTool(tool.func, **tool.options())``)."""
+        return {
+            "name": self.schema.name,
+            "description": self.schema.description,
+            "strict": self.schema.strict,
+            "sequential": self.sequential,
+            "needs_approval": self.needs_approval,
+            "timeout": self.timeout,
+            "namespace": self.namespace,
+            "idempotent": self.idempotent,
+        }
+
     def definition(self) -> dict[str, Any]:
         """The ``{"type": "function", ...}`` entry of the request's ``tools`` (built once)."""
         return self._definition

@@ -22,7 +22,11 @@ from sandloop.loop.events import (
 from sandloop.loop.result import PendingApproval, RunResult, RunStatus
 from sandloop.loop.resume import resume, resume_sync
 from sandloop.loop.runner import AgentLoop
+<<<<<<< HEAD
 from sandloop.loop.state import RunState
+=======
+from sandloop.loop.spec import RunSpec
+>>>>>>> h12-spec
 
 __all__ = (
     "Agent",
@@ -34,6 +38,7 @@ __all__ = (
     "RunEnded",
     "RunEvent",
     "RunResult",
+    "RunSpec",
     "RunStarted",
     "RunState",
     "RunStatus",

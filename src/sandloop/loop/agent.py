@@ -3,19 +3,19 @@
 Part of ``loop``. An agent holds no connection and no sandbox; :func:`sandloop.run` combines it
 with those. Building one validates the tool set (duplicate names are a ``ConfigError`` here, not
 mid-run) and caches the wire ``tools`` list. :meth:`Agent.to_dict` / :meth:`Agent.from_dict`
-round-trip it through JSON with tools named by import path (DESIGN §7).
+round-trip it through JSON, each tool described as ``{"tool": kind, "options": {...}}``
+(:mod:`sandloop.executors.descriptions`), so another process can rebuild it (DESIGN §7).
 """
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any, Literal
 
 from sandloop.dispatch import ApprovalPolicy, ToolRegistry
 from sandloop.errors import ConfigError
-from sandloop.executors.base import Tool
+from sandloop.executors.descriptions import describe_tool, tool_from_dict
 
 __all__ = ("Agent",)
 
@@ -82,13 +82,19 @@ class Agent:
         object.__setattr__(self, "registry", registry)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready description. Tools appear by import path (``module:name``), as
-        ``{"tool": path, "options": {...}}`` when they have options (the built-in tools), or as
-        the hosted tool's definition dict."""
+        """JSON-ready description; each tool as ``{"tool": kind, "options": {...}}`` (a
+        function or custom tool names its function by import path), a hosted tool as its
+        definition dict.
+
+        Raises:
+            ConfigError: a tool cannot be described (a closure, a lambda, a function of
+                ``__main__``, a ``ComputerTool`` over your own ``Computer``); the message
+                names it.
+        """
         return {
             "model": self.model,
             "instructions": self.instructions,
-            "tools": [_tool_ref(t) for t in self.tools],
+            "tools": [describe_tool(t) for t in self.tools],
             "max_turns": self.max_turns,
             "timeout": self.timeout,
             "token_budget": self.token_budget,
@@ -108,8 +114,8 @@ class Agent:
         """Rebuild an agent from :meth:`to_dict` output, importing its tools.
 
         Raises:
-            ConfigError: a field is unknown or ``model`` is missing, or a tool path cannot be
-                imported.
+            ConfigError: a field is unknown or ``model`` is missing, or a tool description is
+                malformed or names a function or class that cannot be imported.
         """
         values = dict(data)
         known = {f.name for f in fields(cls) if f.init}
@@ -118,41 +124,11 @@ class Agent:
             raise ConfigError(f"unknown Agent field(s): {', '.join(unknown)}")
         if "model" not in values:
             raise ConfigError("an agent description needs 'model'")
-        values["tools"] = [_load_tool(t) for t in values.get("tools", ())]
-        return cls(**values)
-
-
-def _tool_ref(tool: Any) -> str | dict[str, Any]:
-    if isinstance(tool, Mapping):
-        return dict(tool)  # a hosted tool's definition, sent as it is
-    path = getattr(tool, "import_path", None)
-    if isinstance(path, str):
-        return path  # a decorated function: importing it gives the tool back
-    kind = type(tool)
-    ref = f"{kind.__module__}:{kind.__qualname__}"
-    options = getattr(tool, "options", None)
-    if callable(options):
-        return {"tool": ref, "options": options()}
-    return ref  # rebuilt from its class with default options
-
-
-def _load_tool(ref: str | Mapping[str, Any]) -> Any:
-    options: Mapping[str, Any] = {}
-    if isinstance(ref, Mapping):
-        if "tool" not in ref:
-            return dict(ref)
-        options = ref.get("options") or {}
-        ref = str(ref["tool"])
-    module_name, _, name = ref.partition(":")
-    try:
-        target: Any = importlib.import_module(module_name)
-        for part in name.split("."):
-            target = getattr(target, part)
-    except (ImportError, AttributeError) as exc:
-        raise ConfigError(f"cannot import tool {ref!r}: {exc}") from exc
-    if options and not isinstance(target, type):
-        raise ConfigError(f"tool {ref!r} takes no options: it is not a class")
-    tool = target(**options) if isinstance(target, type) else target
-    if not isinstance(tool, Tool):
-        raise ConfigError(f"{ref!r} is not a tool (decorate it with @sandloop.tool)")
-    return tool
+        tools = values.get("tools") or []
+        if not isinstance(tools, list):
+            raise ConfigError(f"an agent description's 'tools' is a list, not {tools!r}")
+        values["tools"] = [tool_from_dict(t) for t in tools]
+        try:
+            return cls(**values)
+        except (TypeError, ValueError, AttributeError) as exc:  # a wrongly typed value
+            raise ConfigError(f"bad Agent field value: {exc}") from exc

@@ -13,15 +13,20 @@ from pydantic import ValidationError
 
 from sandloop.errors import ConfigError, InvalidResponseError
 from sandloop.items import (
+    Item,
     Message,
     OutputText,
     Response,
     Usage,
-    dump_item,
     parse_items,
     parse_response,
 )
+<<<<<<< HEAD
 from sandloop.sandboxes.base import WorkspaceChanges
+=======
+from sandloop.items._base import UnknownWireModel
+from sandloop.loop._versioning import FORMAT_VERSION, check_version
+>>>>>>> h12-spec
 
 if TYPE_CHECKING:
     from sandloop.loop.state import RunState
@@ -158,30 +163,41 @@ class RunResult:
         return [*self.pending_input, *extra]
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form: items and responses in wire form."""
+        """JSON-ready form, ``{"version": 1, ...}``: items and responses in wire form, exactly
+        as they were (``created_by`` included), so :meth:`from_dict` gives an equal result."""
         return {
+            "version": FORMAT_VERSION,
             "run_id": self.run_id,
             "status": self.status,
             "final_output": self.final_output,
-            "items": [dump_item(i) for i in self.items],
+            "items": [_wire(i) for i in self.items],
             "responses": [r.to_wire() for r in self.responses],
             "usage": self.usage.to_wire(),
             "turns": self.turns,
-            "history": [dump_item(i) for i in self.history],
+            "history": [_wire(i) for i in self.history],
             "last_response_id": self.last_response_id,
+<<<<<<< HEAD
             "pending_input": [dump_item(i) for i in self.pending_input],
             "changes": self.changes.to_dict() if self.changes is not None else None,
             "pending_approvals": [p.to_dict() for p in self.pending_approvals],
             "state": self.state.to_dict() if self.state is not None else None,
+=======
+            "pending_input": [_wire(i) for i in self.pending_input],
+>>>>>>> h12-spec
         }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RunResult:
         """Rebuild a result from :meth:`to_dict` output.
 
+        A description without a ``version`` (written before results had one) reads as
+        version 1.
+
         Raises:
-            ConfigError: a field is missing or malformed (named in the message).
+            ConfigError: a field is missing or malformed (named in the message), or the
+                format version is newer than this sandloop reads.
         """
+        check_version(data.get("version", 1), what="RunResult")
         try:
             return cls._from_dict(data)
         except KeyError as exc:
@@ -211,6 +227,7 @@ class RunResult:
         )
 
 
+<<<<<<< HEAD
 def _changes(data: Any) -> WorkspaceChanges | None:
     if data is None:
         return None
@@ -221,6 +238,15 @@ def _state(data: Any) -> RunState | None:
     from sandloop.loop.state import RunState
 
     return RunState.from_dict(data) if data is not None else None
+=======
+def _wire(item: Item | dict[str, Any]) -> dict[str, Any]:
+    """An item's wire dict, lossless (``dump_item`` drops ``created_by`` for requests)."""
+    if isinstance(item, UnknownWireModel):
+        return dict(item.raw)
+    if isinstance(item, dict):
+        return dict(item)
+    return item.to_wire()
+>>>>>>> h12-spec
 
 
 def final_text(items: list[Any]) -> str:

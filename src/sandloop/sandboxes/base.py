@@ -16,7 +16,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Literal, Self
+from typing import Any, Literal, Self
+
+from sandloop.errors import ConfigError
 
 __all__ = ("DEFAULT_MAX_OUTPUT", "ExecResult", "FileEntry", "Sandbox", "WorkspaceChanges")
 
@@ -269,3 +271,27 @@ class Sandbox(abc.ABC):
     @abc.abstractmethod
     async def list_dir(self, path: str = ".") -> list[FileEntry]:
         """List a directory's entries (not recursive), sorted by name."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """This sandbox's configuration as JSON-ready data, ``{"kind": ..., <options>}``.
+
+        The configuration only, never the state: a started sandbox describes itself as it was
+        built, and :func:`~sandloop.sandboxes.description.sandbox_from_dict` makes a new,
+        unstarted one. A sandbox class of yours describes itself by overriding this (with
+        ``"kind": "module:Class"``) and :meth:`from_dict`.
+
+        Raises:
+            ConfigError: this sandbox kind, or one of its options, cannot be described.
+        """
+        raise ConfigError(
+            f"{type(self).__name__} cannot be described as data: give it to_dict() and from_dict()"
+        )
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Self:
+        """A new, unstarted sandbox from :meth:`to_dict` output.
+
+        Raises:
+            ConfigError: the description is malformed, or this kind cannot be rebuilt.
+        """
+        raise ConfigError(f"{cls.__name__} cannot be rebuilt from data: give it from_dict()")

@@ -13,7 +13,7 @@ import sys
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
-from typing import IO
+from typing import IO, Any, Self
 
 import anyio
 import anyio.abc
@@ -22,6 +22,7 @@ from anyio.streams.stapled import StapledByteStream
 from sandloop.errors import ConfigError, SandboxStartError
 from sandloop.sandboxes._protocol import RunnerClient
 from sandloop.sandboxes._runner_backed import RUNNER_PATH, RunnerSandbox
+from sandloop.sandboxes.description import build_from, options_of
 
 __all__ = ("LocalSandbox",)
 
@@ -34,7 +35,8 @@ class LocalSandbox(RunnerSandbox):
 
     Args:
         root: The workspace directory; ``workdir`` is its absolute path.
-        python: The interpreter that runs the runner (default: this one).
+        python: The interpreter that runs the runner (default: the running one, also when
+            rebuilt from a description in another process).
         env: Variables every command gets, on top of a minimal set copied from the host
             (``PATH``, ``HOME``, ``LANG``...). Nothing else of the host's environment passes.
         start_timeout: Seconds to wait for the runner to start.
@@ -44,7 +46,7 @@ class LocalSandbox(RunnerSandbox):
         self,
         root: str | os.PathLike[str],
         *,
-        python: str = sys.executable,
+        python: str | None = None,
         env: Mapping[str, str] | None = None,
         start_timeout: float = 30.0,
     ) -> None:
@@ -53,7 +55,8 @@ class LocalSandbox(RunnerSandbox):
             raise ConfigError(f"LocalSandbox root {str(root)!r} is not a directory")
         self.root = path
         self.workdir = str(path)
-        self._python = python
+        self._given = {"root": os.fspath(root), "python": python}
+        self._python = python or sys.executable
         self._env = dict(env or {})
         self._start_timeout = start_timeout
         self._process: anyio.abc.Process | None = None
@@ -68,7 +71,6 @@ class LocalSandbox(RunnerSandbox):
     async def start(self) -> None:
         if self._client is not None:
             return
-        self._bind_loop()
         # A file, not a pipe: nobody has to drain it, and it explains a crash afterwards.
         self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 - closed in aclose()
         try:
@@ -122,9 +124,26 @@ class LocalSandbox(RunnerSandbox):
             self._stderr.close()
             self._stderr = None
 
-    @property
-    def host_workspace(self) -> Path | None:
-        return Path(self.workdir)
+    def to_dict(self) -> dict[str, Any]:
+        """``{"kind": "local", ...}``: the root as given, and every option."""
+        return {
+            "kind": "local",
+            **self._given,
+            "env": dict(self._env),
+            "start_timeout": self._start_timeout,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Self:
+        """A new, unstarted ``LocalSandbox`` from :meth:`to_dict` output.
+
+        Raises:
+            ConfigError: the description is malformed or its root is not a directory here.
+        """
+        options = options_of(data, "local", cls)
+        if "root" not in options:
+            raise ConfigError("a 'local' sandbox description needs its 'root'")
+        return build_from(cls, options)
 
     def __repr__(self) -> str:
         return f"LocalSandbox(root={self.workdir!r})"

@@ -4,21 +4,27 @@ Sits beside the sandboxes it manages; the loop (or an embedder) acquires one per
 task keeps ``size`` sandboxes started (at most ``max_starting`` starting at once), refilling in the
 background after every acquire. ``acquire()`` hands out a fresh, never-used sandbox that the
 caller then owns and closes (``async with await pool.acquire() as sandbox:``).
+
+A pool is described as data by its factory: ``SandboxPool.like(sandbox)`` makes sandboxes from
+one sandbox's description, and a module-level factory function is named by import path; a
+lambda or closure factory cannot be described (``ConfigError``).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from types import TracebackType
-from typing import Generic, Self, TypeVar
+from typing import Any, Generic, Self, TypeVar
 
 import anyio
 from anyio.abc import TaskGroup
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
+from sandloop._import_path import import_path_of, resolve_import_path
 from sandloop.errors import ConfigError, SandboxError
 from sandloop.sandboxes.base import Sandbox
+from sandloop.sandboxes.description import sandbox_from_dict
 
 __all__ = ("SandboxPool",)
 
@@ -27,6 +33,17 @@ S = TypeVar("S", bound=Sandbox)
 _MAX_BACKOFF = 30.0
 # A waiting sandbox must answer a no-op this fast to be handed out.
 _PING_TIMEOUT = 5.0
+
+
+class _Like:
+    """A pool factory that makes sandboxes from one sandbox description (describable)."""
+
+    def __init__(self, description: Mapping[str, Any]) -> None:
+        self.description = dict(description)
+        sandbox_from_dict(self.description)  # a bad description fails here, not in the filler
+
+    def __call__(self) -> Sandbox:
+        return sandbox_from_dict(self.description)
 
 
 class SandboxPool(Generic[S]):
@@ -54,6 +71,59 @@ class SandboxPool(Generic[S]):
         self._tg: TaskGroup | None = None
         self._send: MemoryObjectSendStream[S | BaseException] | None = None
         self._receive: MemoryObjectReceiveStream[S | BaseException] | None = None
+
+    @classmethod
+    def like(cls, sandbox: Sandbox, *, size: int = 2, max_starting: int = 4) -> SandboxPool[Any]:
+        """A pool of new sandboxes configured like ``sandbox`` (made from its description).
+
+        Raises:
+            ConfigError: ``sandbox`` cannot be described (see its ``to_dict``).
+        """
+        return SandboxPool(_Like(sandbox.to_dict()), size=size, max_starting=max_starting)
+
+    def to_dict(self) -> dict[str, Any]:
+        """``{"kind": "pool", "sandbox": ... | "factory": "module:name", "size", ...}``.
+
+        Raises:
+            ConfigError: the factory is a lambda, closure or anything else without an import
+                path (use :meth:`like`, or a module-level function).
+        """
+        out: dict[str, Any] = {"kind": "pool", "size": self.size}
+        out["max_starting"] = self._starting_limit
+        if isinstance(self._factory, _Like):
+            out["sandbox"] = dict(self._factory.description)
+        else:
+            out["factory"] = import_path_of(self._factory, what="the pool's sandbox factory")
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> SandboxPool[Any]:
+        """A new (not yet open) pool from :meth:`to_dict` output.
+
+        Raises:
+            ConfigError: the description is malformed or its factory cannot be imported.
+        """
+        if data.get("kind") != "pool":
+            raise ConfigError(f"not a pool description: kind {data.get('kind')!r}")
+        unknown = sorted(set(data) - {"kind", "size", "max_starting", "sandbox", "factory"})
+        if unknown or ("sandbox" in data) == ("factory" in data):
+            raise ConfigError(
+                "a pool description has 'kind', 'size', 'max_starting' and one of 'sandbox' "
+                f"or 'factory'; got {sorted(data)}"
+            )
+        factory: Callable[[], Any]
+        if "sandbox" in data:
+            factory = _Like(data["sandbox"])
+        else:
+            factory = resolve_import_path(str(data["factory"]), what="pool factory")
+            if not callable(factory):
+                raise ConfigError(f"pool factory {data['factory']!r} is not callable")
+        try:
+            return SandboxPool(factory, size=data["size"], max_starting=data["max_starting"])
+        except (KeyError, TypeError) as exc:
+            raise ConfigError(
+                f"a pool description needs integer size and max_starting: {exc}"
+            ) from exc
 
     async def __aenter__(self) -> Self:
         self._send, self._receive = anyio.create_memory_object_stream[S | BaseException](math.inf)

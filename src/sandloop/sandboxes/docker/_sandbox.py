@@ -18,7 +18,7 @@ import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import IO, Any, Literal, TypeVar, cast
+from typing import IO, Any, Literal, Self, TypeVar, cast
 
 import anyio
 import docker
@@ -30,7 +30,12 @@ from sandloop.sandboxes._channel import AttachChannel, MuxSocket
 from sandloop.sandboxes._exec_fallback import ExecFallbackClient
 from sandloop.sandboxes._protocol import RunnerClient, RunnerMissingError
 from sandloop.sandboxes._runner_backed import RUNNER_PATH, RunnerSandbox, exec_result
+<<<<<<< HEAD
 from sandloop.sandboxes.base import ExecResult, WorkspaceChanges
+=======
+from sandloop.sandboxes.base import ExecResult
+from sandloop.sandboxes.description import build_from, options_of
+>>>>>>> h12-spec
 from sandloop.sandboxes.docker._engine import (
     LABEL,
     VERSION,
@@ -153,6 +158,8 @@ class DockerSandbox(RunnerSandbox):
     ) -> None:
         if mount not in ("bind", "copy"):
             raise ConfigError(f"mount must be 'bind' or 'copy', not {mount!r}")
+        # Described as given (sandbox descriptions keep paths as the user wrote them).
+        self._workspace_given = os.fspath(workspace) if workspace is not None else None
         self.workspace = Path(workspace).expanduser().resolve() if workspace is not None else None
         if self.workspace is not None and not self.workspace.is_dir():
             raise ConfigError(f"workspace {str(workspace)!r} is not a directory")
@@ -470,6 +477,51 @@ class DockerSandbox(RunnerSandbox):
             raise SandboxError(f"could not export the workspace to {dest}: {exc}") from exc
         finally:
             current.close()
+
+    def to_dict(self) -> dict[str, Any]:
+        """``{"kind": "docker", ...}``: every option, the workspace as given.
+
+        Raises:
+            ConfigError: the sandbox was given a ``client=`` or ``limiter=``: live objects
+                of this process, not data.
+        """
+        if not self._own_client or self._limiter is not None:
+            given = "client=" if not self._own_client else "limiter="
+            raise ConfigError(
+                f"a DockerSandbox built with {given} cannot be described: it is a live object "
+                "of this process; leave it out (the engine then comes from DOCKER_HOST where "
+                "the sandbox is rebuilt)"
+            )
+        return {
+            "kind": "docker",
+            "image": self.image,
+            "workspace": self._workspace_given,
+            "mount": self.mount,
+            "network": self.network,
+            "user": self.user,
+            "memory": self.memory,
+            "cpus": self.cpus,
+            "pids": self.pids,
+            "cap_add": list(self.cap_add),
+            "tmpfs": dict(self.tmpfs),
+            "env": dict(self.env),
+            "labels": dict(self.labels),
+            "start_timeout": self.start_timeout,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Self:
+        """A new, unstarted ``DockerSandbox`` from :meth:`to_dict` output.
+
+        Raises:
+            ConfigError: the description is malformed, or names ``client`` or ``limiter``,
+                or its workspace is not a directory here.
+        """
+        options = options_of(data, "docker", cls)
+        live = sorted({"client", "limiter"} & set(options))
+        if live:
+            raise ConfigError(f"a 'docker' sandbox description cannot give {', '.join(live)}")
+        return build_from(cls, options)
 
     def __repr__(self) -> str:
         where = (
