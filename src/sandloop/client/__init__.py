@@ -10,12 +10,9 @@ from sandloop.client.settings import ClientSettings
 
 __all__ = (
     "DEFAULT_BASE_URL",
-<<<<<<< HEAD
     "PROBE_ID",
-    "Probe",
-=======
     "ClientSettings",
->>>>>>> h12-spec
+    "Probe",
     "RecordingClient",
     "ResponseStream",
     "ResponsesClient",

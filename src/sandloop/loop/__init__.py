@@ -22,11 +22,8 @@ from sandloop.loop.events import (
 from sandloop.loop.result import PendingApproval, RunResult, RunStatus
 from sandloop.loop.resume import resume, resume_sync
 from sandloop.loop.runner import AgentLoop
-<<<<<<< HEAD
-from sandloop.loop.state import RunState
-=======
 from sandloop.loop.spec import RunSpec
->>>>>>> h12-spec
+from sandloop.loop.state import RunState
 
 __all__ = (
     "Agent",

@@ -21,12 +21,9 @@ from sandloop.items import (
     parse_items,
     parse_response,
 )
-<<<<<<< HEAD
-from sandloop.sandboxes.base import WorkspaceChanges
-=======
 from sandloop.items._base import UnknownWireModel
 from sandloop.loop._versioning import FORMAT_VERSION, check_version
->>>>>>> h12-spec
+from sandloop.sandboxes.base import WorkspaceChanges
 
 if TYPE_CHECKING:
     from sandloop.loop.state import RunState
@@ -75,7 +72,7 @@ class PendingApproval:
             "call_id": self.call_id,
             "tool": self.tool,
             "action": self.action,
-            "call": dump_item(self.call),
+            "call": _wire(self.call),
         }
 
     @classmethod
@@ -176,14 +173,10 @@ class RunResult:
             "turns": self.turns,
             "history": [_wire(i) for i in self.history],
             "last_response_id": self.last_response_id,
-<<<<<<< HEAD
-            "pending_input": [dump_item(i) for i in self.pending_input],
+            "pending_input": [_wire(i) for i in self.pending_input],
             "changes": self.changes.to_dict() if self.changes is not None else None,
             "pending_approvals": [p.to_dict() for p in self.pending_approvals],
             "state": self.state.to_dict() if self.state is not None else None,
-=======
-            "pending_input": [_wire(i) for i in self.pending_input],
->>>>>>> h12-spec
         }
 
     @classmethod
@@ -227,7 +220,6 @@ class RunResult:
         )
 
 
-<<<<<<< HEAD
 def _changes(data: Any) -> WorkspaceChanges | None:
     if data is None:
         return None
@@ -238,7 +230,8 @@ def _state(data: Any) -> RunState | None:
     from sandloop.loop.state import RunState
 
     return RunState.from_dict(data) if data is not None else None
-=======
+
+
 def _wire(item: Item | dict[str, Any]) -> dict[str, Any]:
     """An item's wire dict, lossless (``dump_item`` drops ``created_by`` for requests)."""
     if isinstance(item, UnknownWireModel):
@@ -246,7 +239,6 @@ def _wire(item: Item | dict[str, Any]) -> dict[str, Any]:
     if isinstance(item, dict):
         return dict(item)
     return item.to_wire()
->>>>>>> h12-spec
 
 
 def final_text(items: list[Any]) -> str:

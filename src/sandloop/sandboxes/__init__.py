@@ -8,7 +8,6 @@ use, so ``import sandloop`` stays light.
 
 from typing import TYPE_CHECKING, Any
 
-<<<<<<< HEAD
 from sandloop.sandboxes.base import (
     DEFAULT_MAX_OUTPUT,
     ExecResult,
@@ -16,10 +15,7 @@ from sandloop.sandboxes.base import (
     Sandbox,
     WorkspaceChanges,
 )
-=======
-from sandloop.sandboxes.base import DEFAULT_MAX_OUTPUT, ExecResult, FileEntry, Sandbox
 from sandloop.sandboxes.description import sandbox_from_dict
->>>>>>> h12-spec
 from sandloop.sandboxes.local import LocalSandbox
 from sandloop.sandboxes.pool import SandboxPool
 
@@ -34,11 +30,8 @@ __all__ = (
     "LocalSandbox",
     "Sandbox",
     "SandboxPool",
-<<<<<<< HEAD
     "WorkspaceChanges",
-=======
     "sandbox_from_dict",
->>>>>>> h12-spec
 )
 
 

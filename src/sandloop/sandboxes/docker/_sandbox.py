@@ -30,12 +30,8 @@ from sandloop.sandboxes._channel import AttachChannel, MuxSocket
 from sandloop.sandboxes._exec_fallback import ExecFallbackClient
 from sandloop.sandboxes._protocol import RunnerClient, RunnerMissingError
 from sandloop.sandboxes._runner_backed import RUNNER_PATH, RunnerSandbox, exec_result
-<<<<<<< HEAD
 from sandloop.sandboxes.base import ExecResult, WorkspaceChanges
-=======
-from sandloop.sandboxes.base import ExecResult
 from sandloop.sandboxes.description import build_from, options_of
->>>>>>> h12-spec
 from sandloop.sandboxes.docker._engine import (
     LABEL,
     VERSION,
