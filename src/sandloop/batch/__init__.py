@@ -7,6 +7,15 @@
 from __future__ import annotations
 
 from sandloop.batch.repos import prepare_repo
+from sandloop.batch.specs import LocalExecutor, run_batch
 from sandloop.batch.tasks import Task, TaskFileError, load_tasks, parse_task
 
-__all__ = ("Task", "TaskFileError", "load_tasks", "parse_task", "prepare_repo")
+__all__ = (
+    "LocalExecutor",
+    "Task",
+    "TaskFileError",
+    "load_tasks",
+    "parse_task",
+    "prepare_repo",
+    "run_batch",
+)

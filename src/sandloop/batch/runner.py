@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import math
-from collections.abc import AsyncGenerator, Callable, Sequence
+from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -14,9 +16,20 @@ from sandloop.batch.layout import BatchDir
 from sandloop.batch.starts import StartLimits
 from sandloop.batch.task_run import run_task
 from sandloop.batch.tasks import Task
+from sandloop.client import ClientSettings
 from sandloop.loop.agent import Agent
 
-__all__ = ("run_tasks",)
+__all__ = ("TaskSettings", "run_tasks")
+
+
+@dataclass(frozen=True)
+class TaskSettings:
+    """What one task of a batch runs with instead of the batch's defaults."""
+
+    agent: Agent | None = None
+    sandbox_options: dict[str, Any] | None = None
+    client: ClientSettings | None = None
+
 
 #: Receives batch events: ``{"event": "skipped" | "started" | "finished", "id": ..., ...}``.
 OnBatchEvent = Callable[[dict[str, Any]], None] | None
@@ -35,12 +48,14 @@ async def run_tasks(
     starts: StartLimits | None = None,
     sandbox_options: dict[str, Any] | None = None,
     on_event: OnBatchEvent = None,
+    per_task: Mapping[str, TaskSettings] | None = None,
 ) -> AsyncGenerator[dict[str, Any]]:
     """Run every task not already final under ``out``, ``workers`` at a time.
 
     Yields each finished task's record as it finishes (skipped tasks are not yielded; see
     ``BatchDir.summarize``). The batch's containers (labelled with its id) left by a crashed
     earlier run are removed first, and its own are removed at the end, also when cancelled.
+    ``per_task`` overrides the agent, sandbox options or client of single tasks (by id).
     """
     layout = BatchDir(Path(out))
     starts = starts or StartLimits()
@@ -58,16 +73,21 @@ async def run_tasks(
     async def one(task: Task) -> None:
         async with limiter:
             emit({"event": "started", "id": task.id})
-            record = await run_task(
-                task,
-                agent,
-                layout.task_dir(task.id),
-                client=client,
-                batch_id=layout.batch_id,
-                image=image,
-                sandbox_options=sandbox_options,
-                starts=starts,
-            )
+            own = (per_task or {}).get(task.id, TaskSettings())
+            async with AsyncExitStack() as stack:
+                task_client = client
+                if own.client is not None:
+                    task_client = await stack.enter_async_context(own.client.make_client())
+                record = await run_task(
+                    task,
+                    own.agent or agent,
+                    layout.task_dir(task.id),
+                    client=task_client,
+                    batch_id=layout.batch_id,
+                    image=image,
+                    sandbox_options=own.sandbox_options or sandbox_options,
+                    starts=starts,
+                )
             layout.record(record)
             emit({"event": "finished", **record})
             await send.send(record)
