@@ -6,12 +6,14 @@
 
 from __future__ import annotations
 
+from sandloop.batch.ray_executor import RayExecutor
 from sandloop.batch.repos import prepare_repo
 from sandloop.batch.specs import LocalExecutor, run_batch
 from sandloop.batch.tasks import Task, TaskFileError, load_tasks, parse_task
 
 __all__ = (
     "LocalExecutor",
+    "RayExecutor",
     "Task",
     "TaskFileError",
     "load_tasks",

@@ -49,12 +49,14 @@ async def run_tasks(
     sandbox_options: dict[str, Any] | None = None,
     on_event: OnBatchEvent = None,
     per_task: Mapping[str, TaskSettings] | None = None,
+    remote: Any = None,
 ) -> AsyncGenerator[dict[str, Any]]:
     """Run every task not already final under ``out``, ``workers`` at a time.
 
     Yields each finished task's record as it finishes (skipped tasks are not yielded; see
     ``BatchDir.summarize``). The batch's containers (labelled with its id) left by a crashed
     earlier run are removed first, and its own are removed at the end, also when cancelled.
+    ``remote`` (a :class:`~sandloop.batch.ray_executor.RayExecutor`) runs each task there.
     ``per_task`` overrides the agent, sandbox options or client of single tasks (by id).
     """
     layout = BatchDir(Path(out))
@@ -74,6 +76,23 @@ async def run_tasks(
         async with limiter:
             emit({"event": "started", "id": task.id})
             own = (per_task or {}).get(task.id, TaskSettings())
+            if remote is not None:
+                record = await remote.run(
+                    {
+                        "task": task.to_dict(),
+                        "agent": (own.agent or agent).to_dict(),
+                        "client": (own.client or ClientSettings()).to_dict(),
+                        "out": str(layout.task_dir(task.id)),
+                        "batch_id": layout.batch_id,
+                        "image": image,
+                        "sandbox_options": own.sandbox_options or sandbox_options,
+                        "starts": {"concurrent": starts.concurrent, "deadline": starts.deadline},
+                    }
+                )
+                layout.record(record)
+                emit({"event": "finished", **record})
+                await send.send(record)
+                return
             async with AsyncExitStack() as stack:
                 task_client = client
                 if own.client is not None:

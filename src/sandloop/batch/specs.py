@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sandloop.batch.ray_executor import RayExecutor
 from sandloop.batch.runner import TaskSettings, run_tasks
 from sandloop.batch.starts import StartLimits
 from sandloop.batch.tasks import Task, parse_task
@@ -63,7 +64,7 @@ async def run_batch(
     specs: Sequence[RunSpec],
     *,
     out: str | Path,
-    executor: LocalExecutor | None = None,
+    executor: LocalExecutor | RayExecutor | None = None,
     retry_failed: bool = False,
     redo: bool = False,
 ) -> AsyncGenerator[dict[str, Any]]:
@@ -95,6 +96,7 @@ async def run_batch(
         redo=redo,
         starts=executor.starts,
         per_task=own,
+        remote=executor if isinstance(executor, RayExecutor) else None,
     )
     async for record in runs:
         yield record

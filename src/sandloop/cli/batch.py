@@ -19,10 +19,11 @@ from typing import Any
 import anyio
 
 from sandloop.batch.layout import BatchDir, exit_code
-from sandloop.batch.runner import run_tasks
+from sandloop.batch.ray_executor import RayExecutor, require_ray
+from sandloop.batch.runner import TaskSettings, run_tasks
 from sandloop.batch.starts import StartLimits
 from sandloop.batch.tasks import Task, load_tasks
-from sandloop.client import ResponsesClient
+from sandloop.client import ClientSettings, ResponsesClient
 from sandloop.errors import ConfigError
 from sandloop.executors.apply_patch import ApplyPatchTool
 from sandloop.executors.shell import ShellTool
@@ -82,12 +83,14 @@ def _agent(args: argparse.Namespace) -> Agent:
 
 
 def _batch(args: argparse.Namespace) -> int:
+    remote = None
     if args.executor == "ray":
-        raise ConfigError("--executor ray is not available in this build; use --executor local")
+        require_ray()
+        remote = RayExecutor(address=args.ray_address, workers=args.workers)
     tasks = load_tasks(args.tasks)
     agent = _agent(args)
     progress = _Progress(len(tasks), json_events=args.json)
-    interrupted = anyio.run(_drive, args, tasks, agent, progress)
+    interrupted = anyio.run(_drive, args, tasks, agent, progress, remote)
     summary = BatchDir(args.out).summarize([t.id for t in tasks])
     progress.table(BatchDir(args.out), tasks, summary)
     if interrupted:
@@ -96,7 +99,9 @@ def _batch(args: argparse.Namespace) -> int:
     return exit_code(summary)
 
 
-async def _drive(args: argparse.Namespace, tasks: list[Task], agent: Agent, progress: Any) -> bool:
+async def _drive(
+    args: argparse.Namespace, tasks: list[Task], agent: Agent, progress: Any, remote: Any
+) -> bool:
     interrupted = False
     async with ResponsesClient(base_url=args.base_url) as client, anyio.create_task_group() as tg:
 
@@ -120,12 +125,23 @@ async def _drive(args: argparse.Namespace, tasks: list[Task], agent: Agent, prog
             redo=args.redo,
             starts=StartLimits(concurrent=args.starts, deadline=args.start_deadline),
             on_event=progress.event,
+            remote=remote,
+            per_task={
+                t.id: TaskSettings(client=ClientSettings(base_url=args.base_url)) for t in tasks
+            }
+            if remote is not None
+            else None,
         )
         async with aclosing(records):
             async for _record in records:
                 pass
         tg.cancel_scope.cancel()
     return interrupted
+
+
+def _ray_settings(args: argparse.Namespace, tasks: list[Task]) -> dict[str, TaskSettings]:
+    settings = TaskSettings(client=ClientSettings(base_url=args.base_url))
+    return {task.id: settings for task in tasks}
 
 
 class _Progress:
