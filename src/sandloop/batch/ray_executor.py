@@ -3,7 +3,8 @@ its node's own Docker engine and sends the record back.
 
 Ray is optional (``pip install 'sandloop[ray]'``). NOT YET TESTED on a cluster: a local
 two-node ``ray.cluster_utils.Cluster`` test hung connecting to the GCS (it advertised
-192.0.2.2, not 127.0.0.1). A Ray worker that dies mid-task is retried once by Ray (``max_retries=1``); after that the task is an ``error``. The output directory must
+192.0.2.2, not 127.0.0.1). A Ray worker that dies mid-task is retried once by Ray
+(``max_retries=1``); after that the task is an ``error``. The output directory must
 be reachable from every node at the same path for the per-task files to land there; the
 records always come back to the driver, which writes ``results.jsonl`` and ``summary.json``.
 """
