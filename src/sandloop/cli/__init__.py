@@ -22,7 +22,7 @@ from sandloop.errors import ConfigError, SandloopError
 __all__ = ("COMMANDS", "build_parser", "main")
 
 #: Subcommand modules, in the order ``--help`` lists them.
-COMMANDS = ("run", "resume", "demo_command", "doctor", "images", "sandboxes")
+COMMANDS = ("run", "resume", "batch", "demo_command", "doctor", "images", "sandboxes")
 
 
 def build_parser() -> argparse.ArgumentParser:

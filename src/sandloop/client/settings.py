@@ -55,6 +55,10 @@ class ClientSettings:
     max_connections: int = 64
 
     def __post_init__(self) -> None:
+        if not isinstance(self.headers, Mapping) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in self.headers.items()
+        ):
+            raise ConfigError(f"client headers map strings to strings, not {self.headers!r}")
         secret = sorted(k for k in self.headers if k.lower() in _SECRET_HEADERS)
         if secret:
             raise ConfigError(

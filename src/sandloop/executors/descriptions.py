@@ -138,7 +138,10 @@ def _build(
     unknown = sorted(set(options) - keyword)
     if unknown:
         raise ConfigError(f"tool {kind!r} has no option(s) {', '.join(unknown)}")
-    tool = cls(*args, **options)
+    try:
+        tool = cls(*args, **options)
+    except (TypeError, ValueError, AttributeError, LookupError) as exc:  # wrongly typed values
+        raise ConfigError(f"tool {kind!r}: bad option value: {exc}") from exc
     if not isinstance(tool, Tool):
         raise ConfigError(f"{kind!r} did not make a tool (it has no definition()/execute())")
     return tool

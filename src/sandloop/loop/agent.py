@@ -138,5 +138,11 @@ class Agent:
             raise ConfigError(f"unknown Agent field(s): {', '.join(unknown)}")
         if "model" not in values:
             raise ConfigError("an agent description needs 'model'")
-        values["tools"] = [tool_from_dict(t) for t in values.get("tools") or ()]
-        return cls(**values)
+        tools = values.get("tools") or []
+        if not isinstance(tools, list):
+            raise ConfigError(f"an agent description's 'tools' is a list, not {tools!r}")
+        values["tools"] = [tool_from_dict(t) for t in tools]
+        try:
+            return cls(**values)
+        except (TypeError, ValueError, AttributeError) as exc:  # a wrongly typed value
+            raise ConfigError(f"bad Agent field value: {exc}") from exc

@@ -9,6 +9,7 @@ rebuilds it (refusing a newer version clearly); ``run()`` / ``run_sync()`` call
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -122,14 +123,19 @@ class RunSpec:
         if "agent" not in data or "input" not in data:
             raise ConfigError("a RunSpec description needs 'agent' and 'input'")
         sandbox = data.get("sandbox")
-        return cls(
-            agent=Agent.from_dict(data["agent"]),
-            input=data["input"],
-            sandbox=sandbox_from_dict(sandbox) if sandbox is not None else None,
-            client=ClientSettings.from_dict(data.get("client") or {}),
-            labels=data.get("labels") or {},
-            metadata=data.get("metadata") or {},
-        )
+        agent = data["agent"]
+        if not isinstance(agent, Mapping):
+            raise ConfigError(f"a RunSpec's 'agent' is an agent description, not {agent!r}")
+        built = Agent.from_dict(agent)
+        box = sandbox_from_dict(sandbox) if sandbox is not None else None
+        settings = ClientSettings.from_dict(data.get("client") or {})
+        try:
+            labels, metadata = dict(data.get("labels") or {}), dict(data.get("metadata") or {})
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"a RunSpec's labels and metadata are dicts: {exc}") from exc
+        if not isinstance(data["input"], str | list):
+            raise ConfigError(f"a RunSpec's input is text or a list of items: {data['input']!r}")
+        return cls(built, data["input"], box, settings, labels, metadata)
 
     async def run(self, **options: Any) -> RunResult:
         """Run the spec: :func:`sandloop.run` with a client made from :attr:`client`.
@@ -147,5 +153,15 @@ class RunSpec:
             )
 
     def run_sync(self, **options: Any) -> RunResult:
-        """Blocking form of :meth:`run` for scripts (starts its own event loop)."""
-        return anyio.run(lambda: self.run(**options))
+        """Blocking form of :meth:`run` for scripts (starts its own event loop).
+
+        Raises:
+            ConfigError: called inside a running event loop (``await spec.run()`` there).
+        """
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:  # none running: the normal case of a script
+            return anyio.run(lambda: self.run(**options))
+        raise ConfigError(
+            "RunSpec.run_sync() was called inside a running event loop: use `await spec.run()`"
+        )

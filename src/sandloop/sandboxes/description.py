@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sandloop._import_path import resolve_import_path
 from sandloop.errors import ConfigError
@@ -22,7 +22,9 @@ from sandloop.errors import ConfigError
 if TYPE_CHECKING:
     from sandloop.sandboxes.base import Sandbox
 
-__all__ = ("options_of", "sandbox_from_dict")
+T = TypeVar("T")
+
+__all__ = ("build_from", "options_of", "sandbox_from_dict")
 
 
 def sandbox_from_dict(data: Any) -> Sandbox:
@@ -71,3 +73,15 @@ def options_of(data: Mapping[str, Any], kind: str, cls: type[Any]) -> dict[str, 
     if unknown:
         raise ConfigError(f"a {kind!r} sandbox has no option(s) {', '.join(unknown)}")
     return options
+
+
+def build_from(cls: type[T], options: Mapping[str, Any]) -> T:
+    """``cls(**options)``, a wrongly typed value being a ``ConfigError`` (not a ``TypeError``).
+
+    Raises:
+        ConfigError: the constructor refused the options.
+    """
+    try:
+        return cls(**options)
+    except (TypeError, ValueError, AttributeError, LookupError) as exc:
+        raise ConfigError(f"bad {cls.__name__} option value: {exc}") from exc

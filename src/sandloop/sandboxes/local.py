@@ -22,7 +22,7 @@ from anyio.streams.stapled import StapledByteStream
 from sandloop.errors import ConfigError, SandboxStartError
 from sandloop.sandboxes._protocol import RunnerClient
 from sandloop.sandboxes._runner_backed import RUNNER_PATH, RunnerSandbox
-from sandloop.sandboxes.description import options_of
+from sandloop.sandboxes.description import build_from, options_of
 
 __all__ = ("LocalSandbox",)
 
@@ -71,7 +71,6 @@ class LocalSandbox(RunnerSandbox):
     async def start(self) -> None:
         if self._client is not None:
             return
-        self._bind_loop()
         # A file, not a pipe: nobody has to drain it, and it explains a crash afterwards.
         self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 - closed in aclose()
         try:
@@ -155,7 +154,7 @@ class LocalSandbox(RunnerSandbox):
         options = options_of(data, "local", cls)
         if "root" not in options:
             raise ConfigError("a 'local' sandbox description needs its 'root'")
-        return cls(**options)
+        return build_from(cls, options)
 
     def __repr__(self) -> str:
         return f"LocalSandbox(root={self.workdir!r})"

@@ -118,9 +118,12 @@ class SandboxPool(Generic[S]):
             factory = resolve_import_path(str(data["factory"]), what="pool factory")
             if not callable(factory):
                 raise ConfigError(f"pool factory {data['factory']!r} is not callable")
-        return SandboxPool(
-            factory, size=data.get("size", 2), max_starting=data.get("max_starting", 4)
-        )
+        try:
+            return SandboxPool(factory, size=data["size"], max_starting=data["max_starting"])
+        except (KeyError, TypeError) as exc:
+            raise ConfigError(
+                f"a pool description needs integer size and max_starting: {exc}"
+            ) from exc
 
     async def __aenter__(self) -> Self:
         self._send, self._receive = anyio.create_memory_object_stream[S | BaseException](math.inf)

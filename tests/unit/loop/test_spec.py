@@ -3,6 +3,7 @@ a spec that runs (against the scripted server over a real socket)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 from typing import Any
@@ -10,6 +11,8 @@ from typing import Any
 import httpx
 import pytest
 import spec_support
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sandloop import (
     Agent,
@@ -195,5 +198,36 @@ async def test_a_spec_runs_with_a_client_it_makes_and_closes() -> None:
             await again.run(client=ResponsesClient(base_url=server.base_url))
     assert result.status == "completed"
     assert result.final_output == "5"
+    with pytest.raises(ConfigError, match=r"inside a running event loop: use `await spec.run\(\)`"):
+        again.run_sync()
     outputs = [i for i in result.items if i.type == "function_call_output"]
     assert [o.output for o in outputs] == ["5"]
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=10),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+DESCRIBED = RunSpec(
+    Agent(model="m", tools=[spec_support.add]),
+    [{"type": "message", "role": "user", "content": "hi"}],
+    client=ClientSettings(base_url="http://127.0.0.1:9/v1"),
+).to_dict()
+
+
+@given(
+    st.sampled_from([*sorted(DESCRIBED), "client.retry", "client.headers", "client.timeout"]),
+    json_values,
+)
+@settings(max_examples=300)
+def test_a_wrongly_typed_spec_field_is_a_config_error(key: str, value: Any) -> None:
+    data = json.loads(json.dumps(DESCRIBED))
+    if key.startswith("client."):
+        data["client"][key.partition(".")[2]] = value
+    else:
+        data[key] = value
+    with contextlib.suppress(ConfigError):
+        RunSpec.from_dict(data)

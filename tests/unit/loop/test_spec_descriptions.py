@@ -7,6 +7,7 @@ same per-call settings, the same function run). What cannot be described is refu
 
 from __future__ import annotations
 
+import contextlib
 import json
 import types
 from pathlib import Path
@@ -410,3 +411,47 @@ async def test_a_rebuilt_local_sandbox_is_new_and_works(tmp_path: Path) -> None:
             result = await rebuilt.exec("echo $GREETING; pwd")
     assert rebuilt is not sandbox
     assert result.stdout.decode().split() == ["hi", sandbox.workdir]
+
+
+DESCRIBED = [
+    describe_tool(ShellTool()),
+    describe_tool(LocalShellTool()),
+    describe_tool(ApplyPatchTool()),
+    describe_tool(ComputerTool()),
+    describe_tool(FunctionTool(spec_support.shout)),
+    describe_tool(CustomTool(spec_support.echo)),
+]
+
+
+@given(st.sampled_from(DESCRIBED), st.data(), json_values)
+@settings(max_examples=300)
+def test_a_wrongly_typed_tool_option_is_a_config_error(
+    described: dict[str, Any], data: st.DataObject, value: Any
+) -> None:
+    key = data.draw(st.sampled_from(sorted(described["options"])))
+    broken = {**described, "options": {**described["options"], key: value}}
+    with contextlib.suppress(ConfigError):
+        tool_from_dict(broken)
+
+
+@given(
+    st.sampled_from([DockerSandbox().to_dict(), LocalSandbox(HERE).to_dict()]),
+    st.data(),
+    json_values,
+)
+@settings(max_examples=300)
+def test_a_wrongly_typed_sandbox_option_is_a_config_error(
+    described: dict[str, Any], data: st.DataObject, value: Any
+) -> None:
+    key = data.draw(st.sampled_from(sorted(k for k in described if k != "kind")))
+    with contextlib.suppress(ConfigError):
+        sandbox_from_dict({**described, key: value})
+
+
+@given(st.data(), json_values)
+@settings(max_examples=300)
+def test_a_wrongly_typed_agent_field_is_a_config_error(data: st.DataObject, value: Any) -> None:
+    described = Agent(model="m", tools=[ShellTool()]).to_dict()
+    key = data.draw(st.sampled_from(sorted(described)))
+    with contextlib.suppress(ConfigError):
+        Agent.from_dict({**described, key: value})

@@ -33,7 +33,7 @@ from sandloop.sandboxes._hostwalk import clear_setid_bits
 from sandloop.sandboxes._protocol import RunnerClient, RunnerMissingError
 from sandloop.sandboxes._runner_backed import RUNNER_PATH, RunnerSandbox, exec_result
 from sandloop.sandboxes.base import ExecResult, WorkspaceChanges
-from sandloop.sandboxes.description import options_of
+from sandloop.sandboxes.description import build_from, options_of
 from sandloop.sandboxes.docker._engine import (
     LABEL,
     VERSION,
@@ -588,7 +588,7 @@ class DockerSandbox(RunnerSandbox):
         live = sorted({"client", "limiter"} & set(options))
         if live:
             raise ConfigError(f"a 'docker' sandbox description cannot give {', '.join(live)}")
-        return cls(**options)
+        return build_from(cls, options)
 
     def __repr__(self) -> str:
         where = (

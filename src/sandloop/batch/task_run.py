@@ -1,0 +1,175 @@
+"""Running one task: its repository copied into its own sandbox, setup, the agent, the test.
+
+Outputs land in the task's directory: ``journal.jsonl``, ``changes.patch``, ``setup.txt``,
+``test.txt`` and, last and atomically, ``result.json``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import anyio
+
+from sandloop.batch.files import write_atomic, write_json_atomic
+from sandloop.batch.repos import prepare_repo
+from sandloop.batch.starts import StartLimits, start_sandbox
+from sandloop.batch.tasks import Task
+from sandloop.errors import (
+    MaxTurnsExceeded,
+    RunError,
+    RunTimeoutError,
+    SandloopError,
+    TokenBudgetExceeded,
+)
+from sandloop.loop.agent import Agent
+from sandloop.loop.api import run
+from sandloop.sandboxes.base import ExecResult
+from sandloop.sandboxes.docker import DockerSandbox
+
+__all__ = ("BATCH_LABEL", "FINAL_STATUSES", "run_task")
+
+#: Label every container of a batch carries, valued with the batch id.
+BATCH_LABEL = "sandloop.batch"
+#: Statuses of a task that reached its end.
+FINAL_STATUSES = ("solved", "unsolved", "failed", "error", "timeout", "budget")
+#: Seconds each setup and test command may run when the task gives no timeout.
+COMMAND_TIMEOUT = 600.0
+
+
+async def run_task(
+    task: Task,
+    agent: Agent,
+    out: Path,
+    *,
+    client: Any = None,
+    batch_id: str = "batch",
+    image: str | None = None,
+    sandbox_options: Mapping[str, Any] | None = None,
+    starts: StartLimits | None = None,
+) -> dict[str, Any]:
+    """Run ``task`` with ``agent`` and write its outputs under ``out``; return its record.
+
+    The record (also ``out/result.json``) holds ``id``, ``status`` (one of
+    :data:`FINAL_STATUSES`), ``reason``, ``turns``, ``tokens``, ``cost`` (``None``: unpriced),
+    ``cost_budget`` (recorded, not enforced), ``wall_time`` and ``labels``. A setup command that
+    fails makes the task an ``error``; the test's exit code decides solved or unsolved; with no
+    test, a completed run is ``solved``.
+    """
+    await anyio.Path(out).mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+    record: dict[str, Any] = {
+        "id": task.id,
+        "status": "error",
+        "reason": None,
+        "turns": 0,
+        "tokens": 0,
+        "cost": None,
+        "cost_budget": task.cost_budget,
+        "labels": dict(task.labels),
+    }
+    agent = _task_agent(agent, task)
+    labels = {**task.labels, BATCH_LABEL: batch_id, "sandloop.task": task.id}
+    per_command = task.timeout or COMMAND_TIMEOUT
+    try:
+        with prepare_repo(task) as repo:
+            options: dict[str, Any] = {
+                **({"image": task.image or image} if task.image or image else {}),
+                **dict(sandbox_options or {}),
+                "workspace": repo,
+                "mount": "copy",
+                "labels": labels,
+            }
+            sandbox = await start_sandbox(task, options, starts or StartLimits())
+            async with sandbox:
+                if not await _setup(task, sandbox, out, per_command, record):
+                    return _finish(out, record, started)
+                try:
+                    result = await run(
+                        agent,
+                        task.prompt,
+                        sandbox=sandbox,
+                        client=client,
+                        journal=out / "journal.jsonl",
+                    )
+                    record.update(turns=result.turns, tokens=result.usage.total_tokens)
+                    outcome = None
+                except RunError as exc:
+                    outcome = exc
+                    partial = getattr(exc, "result", None)
+                    if partial is not None:
+                        record.update(turns=partial.turns, tokens=partial.usage.total_tokens)
+                write_atomic(out / "changes.patch", (await sandbox.diff()).encode())
+                if outcome is not None:
+                    record.update(status=_stop_status(outcome), reason=str(outcome))
+                    return _finish(out, record, started)
+                await _test(task, sandbox, out, per_command, record)
+    except SandloopError as exc:
+        record.update(status="error", reason=f"{type(exc).__name__}: {exc}")
+    return _finish(out, record, started)
+
+
+def _task_agent(agent: Agent, task: Task) -> Agent:
+    changes: dict[str, Any] = {}
+    if task.max_turns is not None:
+        changes["max_turns"] = task.max_turns
+    if task.timeout is not None:
+        changes["timeout"] = task.timeout
+    if task.token_budget is not None:
+        changes["token_budget"] = task.token_budget
+    return dataclasses.replace(agent, **changes) if changes else agent
+
+
+def _stop_status(exc: RunError) -> str:
+    if isinstance(exc, RunTimeoutError):
+        return "timeout"
+    if isinstance(exc, (TokenBudgetExceeded, MaxTurnsExceeded)):
+        return "budget"
+    return "failed"
+
+
+async def _setup(
+    task: Task, sandbox: DockerSandbox, out: Path, timeout: float, record: dict[str, Any]
+) -> bool:
+    log: list[str] = []
+    for command in task.setup:
+        done = await sandbox.exec(["sh", "-c", command], timeout=timeout)
+        log.append(_format(command, done))
+        if done.exit_code != 0 or done.timed_out:
+            write_atomic(out / "setup.txt", "".join(log).encode())
+            why = "timed out" if done.timed_out else f"exited {done.exit_code}"
+            record.update(status="error", reason=f"setup command {command!r} {why}")
+            return False
+    if log:
+        write_atomic(out / "setup.txt", "".join(log).encode())
+    return True
+
+
+async def _test(
+    task: Task, sandbox: DockerSandbox, out: Path, timeout: float, record: dict[str, Any]
+) -> None:
+    if task.test is None:
+        record.update(status="solved", reason="run completed (no test)")
+        return
+    done = await sandbox.exec(["sh", "-c", task.test], timeout=timeout)
+    write_atomic(out / "test.txt", _format(task.test, done).encode())
+    solved = done.exit_code == 0 and not done.timed_out
+    why = "timed out" if done.timed_out else f"exited {done.exit_code}"
+    record.update(status="solved" if solved else "unsolved", reason=f"test {why}")
+
+
+def _format(command: str, done: ExecResult) -> str:
+    return (
+        f"$ {command}\n[exit {done.exit_code}{' timed out' if done.timed_out else ''}]\n"
+        f"--- stdout ---\n{done.stdout.decode('utf-8', 'replace')}"
+        f"--- stderr ---\n{done.stderr.decode('utf-8', 'replace')}\n"
+    )
+
+
+def _finish(out: Path, record: dict[str, Any], started: float) -> dict[str, Any]:
+    record["wall_time"] = round(time.monotonic() - started, 3)
+    write_json_atomic(out / "result.json", record)
+    return record
