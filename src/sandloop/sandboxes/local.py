@@ -71,6 +71,7 @@ class LocalSandbox(RunnerSandbox):
     async def start(self) -> None:
         if self._client is not None:
             return
+        self._bind_loop()
         # A file, not a pipe: nobody has to drain it, and it explains a crash afterwards.
         self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 - closed in aclose()
         try:
