@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +18,10 @@ REQUIRE_DOCKER = os.environ.get("SANDLOOP_REQUIRE_DOCKER") == "1"
 def pytest_configure(config: pytest.Config) -> None:
     """The user's own sandloop config and state never reach a test: every process the suite
     starts reads an empty config folder and keeps its run records in a scratch folder."""
+    # A suite started in the background of a non-interactive shell inherits SIGINT ignored, and
+    # so would every `sandloop` process it starts: the Ctrl-C tests need it delivered.
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     scratch = Path(tempfile.mkdtemp(prefix="sandloop-tests-"))
     for name in ("XDG_CONFIG_HOME", "XDG_STATE_HOME"):
         (scratch / name).mkdir()
