@@ -20,6 +20,7 @@ import pytest
 
 from sandloop import tool
 from sandloop.client import ResponsesClient
+from sandloop.dispatch.dispatcher import DEFAULT_MAX_CALLS
 from sandloop.executors import DEFAULT_MAX_TOOL_OUTPUT
 from sandloop.executors.apply_patch import ApplyPatchTool
 from sandloop.executors.local_shell import LocalShellTool
@@ -343,7 +344,8 @@ async def test_calls_past_the_per_response_limit_are_answered_without_running(
                 seen[item["call_id"]] = item
         return [message("done", phase="final_answer")]
 
-    calls = [shell_call([f"touch ran-{i}"], call_id=f"call_{i}") for i in range(131)]
+    limit = DEFAULT_MAX_CALLS
+    calls = [shell_call([f"touch ran-{i}"], call_id=f"call_{i}") for i in range(limit + 3)]
     agent = Agent(model="gpt-test", tools=[ShellTool()])
     async with (
         LocalSandbox(tmp_path) as sandbox,
@@ -352,10 +354,10 @@ async def test_calls_past_the_per_response_limit_are_answered_without_running(
     ):
         result = await run(agent, "go", sandbox=sandbox, client=client)
     assert result.final_output == "done"
-    assert len(seen) == 131
+    assert len(seen) == limit + 3
     ran = sorted(
         [int(p.name.removeprefix("ran-")) async for p in anyio.Path(tmp_path).glob("ran-*")]
     )
-    assert ran == list(range(128))
-    for i in (128, 129, 130):
+    assert ran == list(range(limit))
+    for i in (limit, limit + 1, limit + 2):
         assert "too many calls in one response" in seen[f"call_{i}"]["output"][0]["stderr"]

@@ -42,7 +42,7 @@ from sandloop.sandboxes.base import Sandbox
 __all__ = ("DEFAULT_MAX_CALLS", "CallOutcome", "CallStatus", "Dispatcher", "RunScope")
 
 #: Calls of one response that are run; the rest are answered without running.
-DEFAULT_MAX_CALLS = 128
+DEFAULT_MAX_CALLS = 256
 
 CallStatus = Literal[
     "completed", "failed", "invalid_arguments", "unknown_tool", "denied", "timed_out", "cancelled"
