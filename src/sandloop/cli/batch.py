@@ -23,6 +23,7 @@ from sandloop.batch.ray_executor import RayExecutor, require_ray
 from sandloop.batch.runner import TaskSettings, run_tasks
 from sandloop.batch.starts import StartLimits
 from sandloop.batch.tasks import Task, load_tasks
+from sandloop.cli import argtypes
 from sandloop.client import ClientSettings, ResponsesClient
 from sandloop.errors import ConfigError
 from sandloop.executors.apply_patch import ApplyPatchTool
@@ -39,10 +40,10 @@ def register(sub: Any) -> None:
     parser = sub.add_parser("batch", help="run one agent over many tasks (a JSONL task file)")
     parser.add_argument("tasks", type=Path, metavar="TASKS.jsonl")
     parser.add_argument("--out", type=Path, required=True, metavar="DIR")
-    parser.add_argument("--workers", type=_positive, default=2, metavar="N")
+    parser.add_argument("--workers", type=argtypes.positive, default=2, metavar="N")
     parser.add_argument(
         "--starts",
-        type=_positive,
+        type=argtypes.positive,
         default=4,
         metavar="N",
         help="container starts allowed at once (default 4)",
@@ -58,16 +59,6 @@ def register(sub: Any) -> None:
     parser.add_argument("--redo", action="store_true", help="ignore earlier results")
     parser.add_argument("--json", action="store_true", help="print JSON events, one per line")
     parser.set_defaults(func=_batch)
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
 
 
 def _agent(args: argparse.Namespace) -> Agent:

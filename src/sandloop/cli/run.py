@@ -18,6 +18,7 @@ from typing import Any
 
 import anyio
 
+from sandloop.cli import argtypes
 from sandloop.cli.approvals import ask_input_problem
 from sandloop.cli.config import load_defaults
 from sandloop.cli.display import Display, JsonDisplay, RichDisplay
@@ -50,17 +51,23 @@ def register(sub: Any) -> None:
     )
     parser.add_argument("--base-url", metavar="URL", help="Responses API base URL")
     parser.add_argument(
-        "--max-turns", type=_positive, metavar="N", help="stop after N model calls (default: 50)"
+        "--max-turns",
+        type=argtypes.positive,
+        metavar="N",
+        help="stop after N model calls (default: 50)",
     )
     parser.add_argument(
-        "--timeout", type=_seconds, metavar="SECONDS", help="stop the run after this long"
+        "--timeout", type=argtypes.seconds, metavar="SECONDS", help="stop the run after this long"
     )
     parser.add_argument(
-        "--token-budget", type=_positive, metavar="N", help="stop once the run used N tokens"
+        "--token-budget",
+        type=argtypes.positive,
+        metavar="N",
+        help="stop once the run used N tokens",
     )
     parser.add_argument(
         "--max-retries",
-        type=_count,
+        type=argtypes.count,
         metavar="N",
         help="retries of a failed model request (429, 5xx, connection) before giving up "
         "(default: 2)",
@@ -101,36 +108,6 @@ def register(sub: Any) -> None:
     )
     parser.add_argument("--json", action="store_true", help="print JSON events, one per line")
     parser.set_defaults(func=_run)
-
-
-def _count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError("must be 0 or more")
-    return value
-
-
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError("must be a positive number of seconds")
-    return value
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
 
 
 def options_from(args: argparse.Namespace) -> SessionOptions:
