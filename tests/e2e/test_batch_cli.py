@@ -73,6 +73,20 @@ def _fixing(first: bool = True) -> list[Any]:
     ]
 
 
+def _started(journal: Path, call_id: str) -> bool:
+    """Whether the journal shows the call ``call_id`` started."""
+    if not journal.exists():
+        return False
+    for line in journal.read_text().splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if record.get("kind") == "call_started" and record.get("call_id") == call_id:
+            return True
+    return False
+
+
 def _idle() -> list[Any]:
     return [Turn([message("Nothing to do.")], new_conversation=True)]
 
@@ -116,16 +130,24 @@ def test_a_batch_runs_then_resumes_skipping_finished_tasks(
     events = [json.loads(x) for x in stdout.splitlines()]
     assert [e["event"] for e in events] == ["skipped", "skipped", "skipped", "summary"]
 
-    # A half-written result.json is not trusted: that task runs again; --retry-failed adds
-    # the error task (its setup still fails, so the model is asked only for "fix").
+    # A half-written result.json is not trusted: that task is an interrupted attempt, resumed
+    # from its journal (which shows the run completed, so the model is not asked again, but the
+    # test runs again); --retry-failed re-runs the error task from the start (its setup still
+    # fails, so the model is never asked).
     (out / "tasks" / "fix" / "result.json").write_text('{"status": "sol')
-    with ScriptedResponsesServer(_fixing()) as server:
+    with ScriptedResponsesServer([]) as server:
         third = _batch(tasks, out, server.base_url, base_image, "--json", "--retry-failed")
         stdout, stderr = third.communicate(timeout=300)
-        assert len(server.requests) == 2
+        assert server.requests == []
     events = [json.loads(x) for x in stdout.splitlines()]
-    ran = {e["id"] for e in events if e["event"] == "finished"}
-    assert ran == {"fix", "broken"}
+    ran = {e["id"]: e for e in events if e["event"] == "finished"}
+    assert set(ran) == {"fix", "broken"}
+    assert ran["fix"]["status"] == "solved"
+    assert (ran["fix"]["resumed"], ran["fix"]["attempt"]) == (True, 2)
+    assert (ran["broken"]["resumed"], ran["broken"]["attempt"]) == (
+        False,
+        1,
+    )  # reset: from the start
     assert third.returncode == 0, stderr
 
 
@@ -158,3 +180,54 @@ def test_all_unsolved_exits_1_and_an_interrupt_exits_130_leaving_no_container(
     assert _left(docker_client, out) == []
     summary = json.loads((out / "summary.json").read_text())
     assert summary["unfinished"] == 2
+
+
+def test_a_killed_batch_resumes_the_interrupted_task_from_its_journal(
+    repo: Path, tmp_path: Path, base_image: str, docker_client: Any
+) -> None:
+    # The model fixes the bug, then starts a long command; the batch process is killed (-9,
+    # no clean-up at all) while it runs. The next run removes the dead attempt's container,
+    # re-runs the setup on a fresh copy, re-applies the journaled fix and goes on with the
+    # conversation: the cut-short call is answered "effect unknown", the model answers, the
+    # test passes on the re-applied fix.
+    setup = "echo setup-ran >> /tmp/setup.log; touch generated-by-setup.txt"
+    tasks = _tasks(
+        tmp_path, repo, {"id": "long", "prompt": "fix add", "test": TEST, "setup": setup}
+    )
+    out = tmp_path / "out"
+    script = [
+        Turn([apply_patch_call("update_file", "calc/ops.py", FIX)], new_conversation=True),
+        [shell_call("sleep 300", call_id="c_sleep")],
+        [message("Fixed.", phase="final_answer")],
+    ]
+    journal = out / "tasks" / "long" / "journal.jsonl"
+    with ScriptedResponsesServer(script) as server:
+        first = _batch(tasks, out, server.base_url, base_image)
+        for _ in range(1200):  # until the long command runs in the task's container
+            if _started(journal, "c_sleep"):
+                break
+            time.sleep(0.1)
+        time.sleep(0.5)
+        first.kill()
+        first.communicate(timeout=60)
+        assert len(server.requests) == 2
+        assert not (out / "tasks" / "long" / "result.json").exists()
+        assert len(_left(docker_client, out)) == 1  # killed -9: nothing could clean up
+
+        second = _batch(tasks, out, server.base_url, base_image, "--json")
+        stdout, stderr = second.communicate(timeout=300)
+        assert len(server.requests) == 3
+        resumed_input = json.dumps(server.requests[2].body["input"])
+    assert second.returncode == 0, stderr
+    events = [json.loads(x) for x in stdout.splitlines()]
+    finished = [e for e in events if e["event"] == "finished"]
+    assert [(e["id"], e["status"], e["resumed"], e["attempt"]) for e in finished] == [
+        ("long", "solved", True, 2)
+    ]
+    assert "effect is unknown" in resumed_input  # the cut-short sleep, answered honestly
+    patch = (out / "tasks" / "long" / "changes.patch").read_text()
+    assert "+    return a + b" in patch
+    assert "generated-by-setup" not in patch  # the patch is the agent's edits on the setup
+    attempts = (out / "tasks" / "long" / "attempts.jsonl").read_text().splitlines()
+    assert len(attempts) == 2
+    assert _left(docker_client, out) == []

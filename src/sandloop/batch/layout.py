@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,6 +56,18 @@ class BatchDir:
         if record is None:
             return True
         return retry_failed and record["status"] in RETRYABLE
+
+    def reset(self, task_id: str) -> None:
+        """Forget the task's earlier attempts (``--redo``, ``--retry-failed``): its directory goes,
+        so the next attempt starts over instead of resuming."""
+        shutil.rmtree(self.task_dir(task_id), ignore_errors=True)
+
+    def keep(self, record: dict[str, Any]) -> None:
+        """Store a finished task's record as the driver received it: its ``result.json`` (the
+        same file a task on this machine or a shared directory wrote; the driver's own copy
+        when the task ran on a node that writes elsewhere) and its line in ``results.jsonl``."""
+        write_json_atomic(self.task_dir(str(record["id"])) / "result.json", record)
+        self.record(record)
 
     def record(self, record: dict[str, Any]) -> None:
         """Append a finished task's line to ``results.jsonl``."""

@@ -64,11 +64,15 @@ async def run_tasks(
     emit = on_event or (lambda _event: None)
     todo = []
     for task in tasks:
-        if layout.wanted(task.id, retry_failed=retry_failed, redo=redo):
-            todo.append(task)
-        else:
-            emit({"event": "skipped", "id": task.id, "status": layout.final(task.id)["status"]})  # type: ignore[index]
-    await remove_batch_containers(layout.batch_id)
+        earlier = layout.final(task.id)
+        if not layout.wanted(task.id, retry_failed=retry_failed, redo=redo):
+            assert earlier is not None
+            emit({"event": "skipped", "id": task.id, "status": earlier["status"]})
+            continue
+        if redo or earlier is not None:  # run again from the start, not resumed
+            layout.reset(task.id)
+        todo.append(task)
+    await _remove_containers(layout.batch_id, remote)
     send, receive = anyio.create_memory_object_stream[dict[str, Any]](math.inf)
     limiter = anyio.CapacityLimiter(max(1, workers))
 
@@ -89,7 +93,7 @@ async def run_tasks(
                         "starts": {"concurrent": starts.concurrent, "deadline": starts.deadline},
                     }
                 )
-                layout.record(record)
+                layout.keep(record)
                 emit({"event": "finished", **record})
                 await send.send(record)
                 return
@@ -125,4 +129,12 @@ async def run_tasks(
                     yield record
     finally:
         layout.summarize([t.id for t in tasks])
-        await remove_batch_containers(layout.batch_id)
+        await _remove_containers(layout.batch_id, remote)
+
+
+async def _remove_containers(batch_id: str, remote: Any) -> None:
+    """The batch's containers, on this machine's engine and on every live node of a cluster."""
+    with anyio.CancelScope(shield=True):
+        await remove_batch_containers(batch_id)
+        if remote is not None:
+            await remote.remove_containers(batch_id)

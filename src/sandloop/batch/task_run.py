@@ -1,12 +1,20 @@
 """Running one task: its repository copied into its own sandbox, setup, the agent, the test.
 
-Outputs land in the task's directory: ``journal.jsonl``, ``changes.patch``, ``setup.txt``,
-``test.txt`` and, last and atomically, ``result.json``.
+Outputs land in the task's directory: ``attempts.jsonl`` (one line per attempt: where and when
+it ran), ``journal.jsonl``, ``changes.patch``, ``setup.txt``, ``test.txt`` and, last and
+atomically, ``result.json``. A task directory with a journal but no ``result.json`` is an
+interrupted attempt (its process was killed, its node lost): the next attempt starts a fresh
+copy, runs the setup again, re-applies the journaled changes and resumes the conversation from
+the journal instead of starting over. The patch and the journaled changes are the agent's
+edits on top of the setup (the baseline is taken after the setup).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
+import os
+import socket
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -14,11 +22,13 @@ from typing import Any
 
 import anyio
 
+from sandloop.batch.cleanup import BATCH_LABEL, TASK_LABEL, remove_batch_containers
 from sandloop.batch.files import write_atomic, write_json_atomic
 from sandloop.batch.repos import prepare_repo
 from sandloop.batch.starts import StartLimits, start_sandbox
 from sandloop.batch.tasks import Task
 from sandloop.errors import (
+    ConfigError,
     MaxTurnsExceeded,
     RunError,
     RunTimeoutError,
@@ -27,13 +37,15 @@ from sandloop.errors import (
 )
 from sandloop.loop.agent import Agent
 from sandloop.loop.api import run
+from sandloop.loop.journal import read_journal
+from sandloop.loop.result import RunResult
+from sandloop.loop.resume import resume
+from sandloop.loop.workspace import reapply_changes
 from sandloop.sandboxes.base import ExecResult
 from sandloop.sandboxes.docker import DockerSandbox
 
 __all__ = ("BATCH_LABEL", "FINAL_STATUSES", "run_task")
 
-#: Label every container of a batch carries, valued with the batch id.
-BATCH_LABEL = "sandloop.batch"
 #: Statuses of a task that reached its end.
 FINAL_STATUSES = ("solved", "unsolved", "failed", "error", "timeout", "budget")
 #: Seconds each setup and test command may run when the task gives no timeout.
@@ -55,9 +67,10 @@ async def run_task(
 
     The record (also ``out/result.json``) holds ``id``, ``status`` (one of
     :data:`FINAL_STATUSES`), ``reason``, ``turns``, ``tokens``, ``cost`` (``None``: unpriced),
-    ``cost_budget`` (recorded, not enforced), ``wall_time`` and ``labels``. A setup command that
-    fails makes the task an ``error``; the test's exit code decides solved or unsolved; with no
-    test, a completed run is ``solved``.
+    ``cost_budget`` (recorded, not enforced), ``wall_time`` (of this attempt), ``attempt`` (1
+    for the first), ``resumed`` (this attempt went on from an interrupted one's journal) and
+    ``labels``. A setup command that fails makes the task an ``error``; the test's exit code
+    decides solved or unsolved; with no test, a completed run is ``solved``.
     """
     await anyio.Path(out).mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
@@ -70,11 +83,16 @@ async def run_task(
         "cost": None,
         "cost_budget": task.cost_budget,
         "labels": dict(task.labels),
+        "attempt": _note_attempt(out),
+        "resumed": False,
     }
     agent = _task_agent(agent, task)
-    labels = {**task.labels, BATCH_LABEL: batch_id, "sandloop.task": task.id}
+    labels = {**task.labels, BATCH_LABEL: batch_id, TASK_LABEL: task.id}
     per_command = task.timeout or COMMAND_TIMEOUT
+    journal = out / "journal.jsonl"
+    earlier = _interrupted(journal, record)
     try:
+        await remove_batch_containers(batch_id, task.id)  # a dead attempt's container
         with prepare_repo(task) as repo:
             options: dict[str, Any] = {
                 **({"image": task.image or image} if task.image or image else {}),
@@ -87,22 +105,24 @@ async def run_task(
             async with sandbox:
                 if not await _setup(task, sandbox, out, per_command, record):
                     return _finish(out, record, started)
+                await sandbox.set_baseline()
                 try:
-                    result = await run(
-                        agent,
-                        task.prompt,
-                        sandbox=sandbox,
-                        client=client,
-                        journal=out / "journal.jsonl",
-                    )
-                    record.update(turns=result.turns, tokens=result.usage.total_tokens)
+                    if earlier is not None:
+                        await reapply_changes(sandbox, earlier)
+                        record["resumed"] = True
+                        result = await resume(journal, agent=agent, sandbox=sandbox, client=client)
+                    else:
+                        result = await run(
+                            agent, task.prompt, sandbox=sandbox, client=client, journal=journal
+                        )
+                    _count(record, result)
                     outcome = None
                 except RunError as exc:
                     outcome = exc
                     partial = getattr(exc, "result", None)
                     if partial is not None:
-                        record.update(turns=partial.turns, tokens=partial.usage.total_tokens)
-                write_atomic(out / "changes.patch", (await sandbox.diff()).encode())
+                        _count(record, partial)
+                write_atomic(out / "changes.patch", await sandbox.diff_bytes())
                 if outcome is not None:
                     record.update(status=_stop_status(outcome), reason=str(outcome))
                     return _finish(out, record, started)
@@ -110,6 +130,36 @@ async def run_task(
     except SandloopError as exc:
         record.update(status="error", reason=f"{type(exc).__name__}: {exc}")
     return _finish(out, record, started)
+
+
+def _count(record: dict[str, Any], result: RunResult) -> None:
+    record.update(turns=result.turns, tokens=result.usage.total_tokens)
+
+
+def _note_attempt(out: Path) -> int:
+    """Append this attempt (its number, host, process, start time) to ``attempts.jsonl``."""
+    path = out / "attempts.jsonl"
+    try:
+        number = 1 + sum(1 for line in path.read_bytes().splitlines() if line.strip())
+    except FileNotFoundError:
+        number = 1
+    line = {"attempt": number, "host": socket.gethostname(), "pid": os.getpid(), "at": time.time()}
+    with path.open("a", encoding="utf-8") as file:
+        file.write(json.dumps(line, sort_keys=True) + "\n")
+    return number
+
+
+def _interrupted(journal: Path, record: dict[str, Any]) -> list[dict[str, Any]] | None:
+    """An interrupted attempt's journal records, or ``None`` (none, or unreadable: set aside as
+    ``journal.unreadable.jsonl`` and noted in the record, and the task starts over)."""
+    if not journal.exists():
+        return None
+    try:
+        return read_journal(journal)
+    except ConfigError as exc:
+        journal.replace(journal.with_name("journal.unreadable.jsonl"))
+        record["note"] = f"the interrupted attempt's journal was unreadable ({exc}); started over"
+        return None
 
 
 def _task_agent(agent: Agent, task: Task) -> Agent:

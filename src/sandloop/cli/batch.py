@@ -130,11 +130,6 @@ async def _drive(
     return interrupted
 
 
-def _ray_settings(args: argparse.Namespace, tasks: list[Task]) -> dict[str, TaskSettings]:
-    settings = TaskSettings(client=ClientSettings(base_url=args.base_url))
-    return {task.id: settings for task in tasks}
-
-
 class _Progress:
     """Counters and one line per finished task on stderr, or JSON events on stdout."""
 

@@ -9,11 +9,32 @@ resumed run re-applies the last ones to its fresh copy.
 
 from __future__ import annotations
 
+from typing import Any
+
 from sandloop.errors import SandboxError
 from sandloop.loop.journal import Journal
 from sandloop.sandboxes.base import Sandbox, WorkspaceChanges
 
-__all__ = ("RunWorkspace",)
+__all__ = ("RunWorkspace", "reapply_changes")
+
+
+async def reapply_changes(sandbox: Sandbox, records: list[dict[str, Any]]) -> str:
+    """Apply a journal's last copy-mode ``changes`` to ``sandbox``'s fresh copy; return the diff
+    applied (``""``: the journal has none).
+
+    Raises:
+        SandboxError: the diff does not apply (the copy is not the one the journal started from).
+    """
+    diff = next((r["diff"] for r in reversed(records) if r.get("kind") == "changes"), "")
+    if not diff:
+        return ""
+    applied = await sandbox.exec(["git", "apply", "--binary", "-"], stdin=str(diff).encode())
+    if not applied.ok:
+        raise SandboxError(
+            "could not re-apply the journaled changes to the fresh copy: "
+            + applied.stderr_text()[-500:]
+        )
+    return str(diff)
 
 
 class RunWorkspace:
@@ -38,16 +59,7 @@ class RunWorkspace:
         if not self.owned or self.sandbox is None:
             return
         await self.sandbox.start()
-        diff = next((r["diff"] for r in reversed(journal.records) if r["kind"] == "changes"), "")
-        if not diff:
-            return
-        applied = await self.sandbox.exec(["git", "apply", "--binary", "-"], stdin=diff.encode())
-        if not applied.ok:
-            raise SandboxError(
-                "could not re-apply the journaled changes to the fresh copy: "
-                + applied.stderr_text()[-500:]
-            )
-        self._last_diff = diff
+        self._last_diff = await reapply_changes(self.sandbox, journal.records) or None
 
     async def record(self, journal: Journal, turn: int) -> None:
         """Journal a copied workspace's changes when they differ from the last ones."""

@@ -177,6 +177,7 @@ class DockerSandbox(RunnerSandbox):
         self._container: Container | None = None
         self._channel: AttachChannel | None = None
         self._baseline: IO[bytes] | None = None
+        self._baseline_strip = 0  # leading path components of the baseline tar's member names
 
     async def _call(self, action: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         def work() -> T:
@@ -360,7 +361,7 @@ class DockerSandbox(RunnerSandbox):
                 self._docker = None
             if self._baseline is not None:
                 self._baseline.close()
-                self._baseline = None
+                self._baseline, self._baseline_strip = None, 0
         if failures:
             # The last step's failure: a container left behind outranks a channel closed badly.
             last = failures[-1]
@@ -502,14 +503,18 @@ class DockerSandbox(RunnerSandbox):
         """
         if self.mount != "copy" or self._baseline is None:
             raise ConfigError("diff() needs a started sandbox with mount='copy'")
-        baseline = self._baseline
+        baseline, strip = self._baseline, self._baseline_strip
         current = await self._fetch_tree()
 
         def compare() -> bytes:
             baseline.seek(0)
             with tarfile.open(fileobj=baseline) as old, tarfile.open(fileobj=current) as new:
                 return _copy.diff_trees(
-                    old, _copy.index_tar(old), new, _copy.index_tar(new, strip=1), exclude=exclude
+                    old,
+                    _copy.index_tar(old, strip=strip),
+                    new,
+                    _copy.index_tar(new, strip=1),
+                    exclude=exclude,
                 )
 
         try:
@@ -520,6 +525,19 @@ class DockerSandbox(RunnerSandbox):
     @property
     def host_workspace(self) -> Path | None:
         return self.workspace if self.mount == "bind" else None
+
+    async def set_baseline(self) -> None:
+        """From now on, :meth:`diff` and :meth:`changes` compare against the workspace as it is
+        now, not as it was copied in (copy mode only).
+
+        A batch task calls it after its setup commands, so its patch holds the agent's edits
+        only, and a resumed task's journaled changes apply on top of the same setup again.
+        """
+        if self.mount != "copy" or self._baseline is None:
+            raise ConfigError("set_baseline() needs a started sandbox with mount='copy'")
+        current = await self._fetch_tree()
+        self._baseline.close()
+        self._baseline, self._baseline_strip = current, 1
 
     async def changes(self) -> WorkspaceChanges | None:
         """The copy's edits so far (``diff()`` and its paths); ``None`` in bind mode."""
