@@ -195,7 +195,7 @@ def test_a_killed_batch_resumes_the_interrupted_task_from_its_journal(
         tmp_path, repo, {"id": "long", "prompt": "fix add", "test": TEST, "setup": setup}
     )
     out = tmp_path / "out"
-    script = [
+    script: list[Any] = [
         Turn([apply_patch_call("update_file", "calc/ops.py", FIX)], new_conversation=True),
         [shell_call("sleep 300", call_id="c_sleep")],
         [message("Fixed.", phase="final_answer")],
