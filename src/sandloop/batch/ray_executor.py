@@ -153,6 +153,8 @@ def _remove_on_node(batch_id: str) -> int:
 
 def _run_job(job: dict[str, Any]) -> dict[str, Any]:
     """On a Ray worker: rebuild the task and run it against this node's Docker engine."""
+    import ray
+
     from sandloop.batch.task_run import run_task
     from sandloop.batch.tasks import parse_task
     from sandloop.client import ClientSettings
@@ -173,6 +175,7 @@ def _run_job(job: dict[str, Any]) -> dict[str, Any]:
                 image=job.get("image"),
                 sandbox_options=job.get("sandbox_options"),
                 starts=StartLimits(**job.get("starts", {})),
+                node=ray.get_runtime_context().get_node_id(),
             )
 
     return anyio.run(go)

@@ -62,6 +62,7 @@ async def run_task(
     image: str | None = None,
     sandbox_options: Mapping[str, Any] | None = None,
     starts: StartLimits | None = None,
+    node: str | None = None,
 ) -> dict[str, Any]:
     """Run ``task`` with ``agent`` and write its outputs under ``out``; return its record.
 
@@ -70,7 +71,8 @@ async def run_task(
     ``cost_budget`` (recorded, not enforced), ``wall_time`` (of this attempt), ``attempt`` (1
     for the first), ``resumed`` (this attempt went on from an interrupted one's journal) and
     ``labels``. A setup command that fails makes the task an ``error``; the test's exit code
-    decides solved or unsolved; with no test, a completed run is ``solved``.
+    decides solved or unsolved; with no test, a completed run is ``solved``. ``node`` names
+    where the attempt runs (a Ray node id) in ``attempts.jsonl``.
     """
     await anyio.Path(out).mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
@@ -83,7 +85,7 @@ async def run_task(
         "cost": None,
         "cost_budget": task.cost_budget,
         "labels": dict(task.labels),
-        "attempt": _note_attempt(out),
+        "attempt": _note_attempt(out, node),
         "resumed": False,
     }
     agent = _task_agent(agent, task)
@@ -136,14 +138,20 @@ def _count(record: dict[str, Any], result: RunResult) -> None:
     record.update(turns=result.turns, tokens=result.usage.total_tokens)
 
 
-def _note_attempt(out: Path) -> int:
-    """Append this attempt (its number, host, process, start time) to ``attempts.jsonl``."""
+def _note_attempt(out: Path, node: str | None) -> int:
+    """Append this attempt (its number, host, node, process, start time) to ``attempts.jsonl``."""
     path = out / "attempts.jsonl"
     try:
         number = 1 + sum(1 for line in path.read_bytes().splitlines() if line.strip())
     except FileNotFoundError:
         number = 1
-    line = {"attempt": number, "host": socket.gethostname(), "pid": os.getpid(), "at": time.time()}
+    line = {
+        "attempt": number,
+        "host": socket.gethostname(),
+        "node": node,
+        "pid": os.getpid(),
+        "at": time.time(),
+    }
     with path.open("a", encoding="utf-8") as file:
         file.write(json.dumps(line, sort_keys=True) + "\n")
     return number
