@@ -24,6 +24,7 @@ A leaf of the data flow: any module may import it, it imports nothing of ours.
     ├── RunError                     the agent loop could not finish
     │   ├── MaxTurnsExceeded         carries the partial RunResult
     │   ├── TokenBudgetExceeded      the run used more tokens than its budget
+    │   ├── CostBudgetExceeded       the run cost more dollars than its budget (or went unpriced)
     │   ├── RunTimeoutError          the run's wall-clock limit passed
     │   ├── ResponseIncompleteError  the model stopped early (max_output_tokens, content_filter)
     │   ├── ModelBehaviorError       the model produced something we cannot act on
@@ -65,6 +66,7 @@ __all__ = (
     "BadRequestError",
     "ConfigError",
     "ConflictError",
+    "CostBudgetExceeded",
     "InvalidResponseError",
     "MaxTurnsExceeded",
     "ModelBehaviorError",
@@ -290,6 +292,11 @@ class MaxTurnsExceeded(RunError):
 
 class TokenBudgetExceeded(RunError):
     """The run's summed token usage passed the agent's ``token_budget``."""
+
+
+class CostBudgetExceeded(RunError):
+    """The run's cost passed the agent's ``cost_budget`` (dollars), or a model call's model
+    has no price, so the budget could not be kept."""
 
 
 class RunTimeoutError(RunError):

@@ -49,8 +49,12 @@ def _tasks(tmp_path: Path, repo: Path, *lines: dict[str, Any]) -> Path:
     return path
 
 
-def _batch(tasks: Path, out: Path, url: str, image: str, *extra: str) -> subprocess.Popen[str]:
+def _batch(
+    tasks: Path, out: Path, url: str, image: str, *extra: str, prices: Path | None = None
+) -> subprocess.Popen[str]:
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[2] / "src")}
+    if prices is not None:
+        env["SANDLOOP_PRICES"] = str(prices)
     command = [sys.executable, "-c", MAIN, "batch", str(tasks), "--out", str(out)]
     command += ["--base-url", url, "--model", "m", "--image", image, "--workers", "1", *extra]
     return subprocess.Popen(
@@ -102,8 +106,10 @@ def test_a_batch_runs_then_resumes_skipping_finished_tasks(
         {"id": "broken", "prompt": "p", "setup": "exit 4"},
     )
     out = tmp_path / "out"
+    prices = tmp_path / "prices.json"  # the scripted model "m", priced for this batch
+    prices.write_text(json.dumps({"models": {"m": {"input": 1.0, "output": 4.0}}}))
     with ScriptedResponsesServer([*_fixing(), *_idle()]) as server:
-        done = _batch(tasks, out, server.base_url, base_image)
+        done = _batch(tasks, out, server.base_url, base_image, prices=prices)
         stdout, stderr = done.communicate(timeout=300)
         assert len(server.requests) == 3
     assert done.returncode == 0, stderr  # every task final, one solved
@@ -116,6 +122,11 @@ def test_a_batch_runs_then_resumes_skipping_finished_tasks(
     summary = json.loads((out / "summary.json").read_text())
     assert summary["statuses"]["solved"] == 1
     assert summary["unfinished"] == 0
+    costs = {r["id"]: r["cost"] for r in lines}
+    assert costs["broken"] == 0  # its setup failed: the model was never asked
+    assert costs["fix"] > 0
+    assert summary["cost"] == pytest.approx(sum(costs.values()))
+    assert f"cost ${summary['cost']:.4f}" in stdout
     assert "fix" in stdout
     assert "solved" in stdout
     assert "+    return a + b" in (out / "tasks" / "fix" / "changes.patch").read_text()

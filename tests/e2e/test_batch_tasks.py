@@ -109,7 +109,9 @@ def test_three_tasks_share_one_repository(
     for name in ("fix", "idle", "broken"):
         stored = json.loads((out / name / "result.json").read_text())
         assert stored["status"] in ("solved", "unsolved", "error")
-        assert stored["cost"] is None
+    for name in ("fix", "idle"):  # the scripted model "m" has no price: unknown, never $0
+        assert json.loads((out / name / "result.json").read_text())["cost"] is None
+    assert json.loads((out / "broken" / "result.json").read_text())["cost"] == 0  # never asked
     assert (repo / "calc" / "ops.py").read_text() == BUGGY  # copy mode: the host tree untouched
     assert _left(docker_client) == []
 

@@ -29,6 +29,7 @@ from sandloop.batch.starts import StartLimits, start_sandbox
 from sandloop.batch.tasks import Task
 from sandloop.errors import (
     ConfigError,
+    CostBudgetExceeded,
     MaxTurnsExceeded,
     RunError,
     RunTimeoutError,
@@ -67,12 +68,12 @@ async def run_task(
     """Run ``task`` with ``agent`` and write its outputs under ``out``; return its record.
 
     The record (also ``out/result.json``) holds ``id``, ``status`` (one of
-    :data:`FINAL_STATUSES`), ``reason``, ``turns``, ``tokens``, ``cost`` (``None``: unpriced),
-    ``cost_budget`` (recorded, not enforced), ``wall_time`` (of this attempt), ``attempt`` (1
-    for the first), ``resumed`` (this attempt went on from an interrupted one's journal) and
-    ``labels``. A setup command that fails makes the task an ``error``; the test's exit code
-    decides solved or unsolved; with no test, a completed run is ``solved``. ``node`` names
-    where the attempt runs (a Ray node id) in ``attempts.jsonl``.
+    :data:`FINAL_STATUSES`), ``reason``, ``turns``, ``tokens``, ``cost`` (dollars; ``None``:
+    a model call's model is unpriced), ``cost_budget``, ``wall_time`` (of this attempt),
+    ``attempt`` (1 for the first), ``resumed`` (this attempt went on from an interrupted one's
+    journal) and ``labels``. A setup command that fails makes the task an ``error``; the
+    test's exit code decides solved or unsolved; with no test, a completed run is ``solved``.
+    ``node`` names where the attempt runs (a Ray node id) in ``attempts.jsonl``.
     """
     await anyio.Path(out).mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
@@ -82,7 +83,7 @@ async def run_task(
         "reason": None,
         "turns": 0,
         "tokens": 0,
-        "cost": None,
+        "cost": 0.0,  # no model call yet
         "cost_budget": task.cost_budget,
         "labels": dict(task.labels),
         "attempt": _note_attempt(out, node),
@@ -135,7 +136,7 @@ async def run_task(
 
 
 def _count(record: dict[str, Any], result: RunResult) -> None:
-    record.update(turns=result.turns, tokens=result.usage.total_tokens)
+    record.update(turns=result.turns, tokens=result.usage.total_tokens, cost=result.cost.total)
 
 
 def _note_attempt(out: Path, node: str | None) -> int:
@@ -178,13 +179,15 @@ def _task_agent(agent: Agent, task: Task) -> Agent:
         changes["timeout"] = task.timeout
     if task.token_budget is not None:
         changes["token_budget"] = task.token_budget
+    if task.cost_budget is not None:
+        changes["cost_budget"] = task.cost_budget
     return dataclasses.replace(agent, **changes) if changes else agent
 
 
 def _stop_status(exc: RunError) -> str:
     if isinstance(exc, RunTimeoutError):
         return "timeout"
-    if isinstance(exc, (TokenBudgetExceeded, MaxTurnsExceeded)):
+    if isinstance(exc, (TokenBudgetExceeded, CostBudgetExceeded, MaxTurnsExceeded)):
         return "budget"
     return "failed"
 

@@ -51,7 +51,7 @@ class Task:
     ``id`` names the task's output directory, so it is restricted to letters, digits, ``.``,
     ``_`` and ``-`` (no path separators, not starting with a dot). ``setup`` commands run in the
     sandbox before the agent, ``test`` after it: its exit code says solved (0) or unsolved.
-    ``cost_budget`` is recorded with the task's result.
+    ``cost_budget`` (dollars) stops the agent once its cost passes it (status ``budget``).
     """
 
     id: str

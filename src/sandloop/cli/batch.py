@@ -136,6 +136,8 @@ class _Progress:
     def __init__(self, total: int, *, json_events: bool) -> None:
         self.total, self.json_events = total, json_events
         self.done = self.failed = self.running = self.tokens = 0
+        self.cost = 0.0
+        self.unpriced = False  # a finished task's cost is unknown: the sum is a lower bound
         self.began = time.monotonic()
 
     def event(self, event: dict[str, Any]) -> None:
@@ -147,6 +149,10 @@ class _Progress:
             if kind == "finished":
                 self.running -= 1
                 self.tokens += int(event.get("tokens") or 0)
+                if event.get("cost") is None:
+                    self.unpriced = self.unpriced or bool(event.get("turns"))
+                else:
+                    self.cost += float(event["cost"])
             if event.get("status") in ("failed", "error", "timeout", "budget"):
                 self.failed += 1
         if self.json_events:
@@ -155,8 +161,8 @@ class _Progress:
         if kind == "finished":
             print(
                 f"{event['status']:>8}  {event['id']}  turns={event['turns']} "
-                f"tokens={event['tokens']} {event.get('wall_time', 0):.1f}s  "
-                f"{event.get('reason') or ''}",
+                f"tokens={event['tokens']} cost={_dollars(event.get('cost'))} "
+                f"{event.get('wall_time', 0):.1f}s  {event.get('reason') or ''}",
                 file=sys.stderr,
             )
             print(self.line(), file=sys.stderr, flush=True)
@@ -167,19 +173,32 @@ class _Progress:
         eta = f"{spent / self.done * remaining:.0f}s" if self.done else "?"
         return (
             f"[done {self.done}/{self.total}  running {self.running}  failed {self.failed}  "
-            f"remaining {remaining}  tokens {self.tokens}  eta {eta}]"
+            f"remaining {remaining}  tokens {self.tokens}  cost {self.cost_text()}  eta {eta}]"
         )
+
+    def cost_text(self) -> str:
+        """Dollars so far; ``+`` marks a sum that leaves out unpriced tasks."""
+        return f"${self.cost:.4f}{'+' if self.unpriced else ''}"
 
     def table(self, layout: BatchDir, tasks: list[Task], summary: dict[str, Any]) -> None:
         if self.json_events:
             print(json.dumps({"event": "summary", **summary}, sort_keys=True), flush=True)
             return
-        print(f"{'task':<24} {'status':<9} {'turns':>5} {'tokens':>8} {'time':>7}")
+        print(f"{'task':<24} {'status':<9} {'turns':>5} {'tokens':>8} {'cost':>10} {'time':>7}")
         for task in tasks:
             record = layout.final(task.id) or {"status": "-", "turns": 0, "tokens": 0}
             print(
                 f"{task.id:<24} {record['status']:<9} {record.get('turns', 0):>5} "
-                f"{record.get('tokens', 0):>8} {float(record.get('wall_time') or 0):>6.1f}s"
+                f"{record.get('tokens', 0):>8} {_dollars(record.get('cost')):>10} "
+                f"{float(record.get('wall_time') or 0):>6.1f}s"
             )
         statuses = ", ".join(f"{n} {s}" for s, n in summary["statuses"].items() if n)
-        print(f"{summary['finished']}/{summary['tasks']} finished: {statuses or 'none'}")
+        print(
+            f"{summary['finished']}/{summary['tasks']} finished: {statuses or 'none'}; "
+            f"cost {_dollars(summary['cost'])}"
+        )
+
+
+def _dollars(value: Any) -> str:
+    """``$0.0123``, or ``unpriced`` for a cost that is not known."""
+    return "unpriced" if value is None else f"${float(value):.4f}"

@@ -34,9 +34,10 @@ __all__ = (
 
 
 class InputTokensDetails(WireModel):
-    """Breakdown of the input tokens."""
+    """Breakdown of the input tokens: read from the prompt cache, and written to it."""
 
     cached_tokens: int = 0
+    cache_write_tokens: int = 0
 
 
 class OutputTokensDetails(WireModel):

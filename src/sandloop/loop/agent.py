@@ -35,6 +35,10 @@ class Agent:
         timeout: Wall-clock seconds for the whole run, or ``None``.
         token_budget: Total tokens (summed usage) the run may use before
             ``TokenBudgetExceeded``, or ``None``.
+        cost_budget: Dollars the run may cost (:mod:`sandloop.pricing`) before
+            ``CostBudgetExceeded``, or ``None``. A model the price table does not have cannot
+            be kept to a budget: the run is refused at the start (the agent's model) or stopped
+            (a response's model).
         store: ``True`` chains turns with ``previous_response_id``; ``False`` is stateless: the
             whole history is resent each turn, with encrypted reasoning.
         background: Create responses with ``background=True`` and poll them.
@@ -61,6 +65,7 @@ class Agent:
     max_turns: int = 100
     timeout: float | None = None
     token_budget: int | None = None
+    cost_budget: float | None = None
     store: bool = True
     background: bool = False
     reasoning: Mapping[str, Any] | None = None
@@ -88,6 +93,10 @@ class Agent:
             raise ConfigError("max_calls_per_response must be at least 1")
         if self.max_tool_output_per_response < 0:
             raise ConfigError("max_tool_output_per_response must not be negative")
+        if self.cost_budget is not None and not self.cost_budget >= 0:
+            raise ConfigError(
+                f"cost_budget must be a number of dollars >= 0, not {self.cost_budget}"
+            )
         if self.compact_threshold is not None and self.compact_threshold < 1:
             raise ConfigError("compact_threshold must be a positive token count")
         registry = ToolRegistry(self.tools, namespaces=self.namespaces)
@@ -110,6 +119,7 @@ class Agent:
             "max_turns": self.max_turns,
             "timeout": self.timeout,
             "token_budget": self.token_budget,
+            "cost_budget": self.cost_budget,
             "store": self.store,
             "background": self.background,
             "reasoning": dict(self.reasoning) if self.reasoning is not None else None,

@@ -23,6 +23,7 @@ from sandloop.items import (
 )
 from sandloop.items._base import UnknownWireModel
 from sandloop.loop._versioning import FORMAT_VERSION, check_version
+from sandloop.pricing import RunCost, cost_of
 from sandloop.sandboxes.base import WorkspaceChanges
 
 if TYPE_CHECKING:
@@ -36,6 +37,7 @@ RunStatus = Literal[
     "failed",
     "max_turns",
     "token_budget",
+    "cost_budget",
     "timeout",
     "cancelled",
     "sandbox_error",
@@ -139,6 +141,13 @@ class RunResult:
     changes: WorkspaceChanges | None = None
     pending_approvals: list[PendingApproval] = field(default_factory=list)
     state: RunState | None = None
+
+    @property
+    def cost(self) -> RunCost:
+        """What the model calls cost in dollars, per turn and in total (``cost.total`` is
+        ``None`` when a call's model has no price), from the process's price table
+        (:mod:`sandloop.pricing`)."""
+        return cost_of(self.responses)
 
     def continue_input(self, message: str | list[Any] | None = None) -> list[Any]:
         """The input of a follow-up run chained onto :attr:`last_response_id`.

@@ -26,6 +26,7 @@ from sandloop.errors import (
     ApiConnectionError,
     ApiError,
     ConfigError,
+    CostBudgetExceeded,
     MaxTurnsExceeded,
     ResponseFailedError,
     ResponseIncompleteError,
@@ -50,6 +51,7 @@ from sandloop.loop.result import PendingApproval, RunResult, RunStatus, final_te
 from sandloop.loop.state import RunState
 from sandloop.loop.transcript import Transcript, client_calls, to_items
 from sandloop.loop.workspace import RunWorkspace
+from sandloop.pricing import cost_of, default_prices
 from sandloop.sandboxes.base import Sandbox
 
 __all__ = ("AgentLoop", "EventSink")
@@ -129,6 +131,11 @@ class AgentLoop:
                 "earlier run's result.history as input instead"
             )
         self.agent = agent
+        if agent.cost_budget is not None and default_prices().lookup(agent.model) is None:
+            raise ConfigError(
+                f"cost_budget needs a price for {agent.model!r}, which the price table does not "
+                "have: add one with sandloop.pricing.set_price() or SANDLOOP_PRICES=FILE"
+            )
         self.client = client
         self.run_id = run_id or f"run_{uuid.uuid4().hex[:16]}"
         self.transcript = Transcript(
@@ -308,6 +315,23 @@ class AgentLoop:
             self.status = "token_budget"
             raise TokenBudgetExceeded(
                 f"the run used {self.usage.total_tokens} tokens, over its budget of {budget}",
+                result=self.result(),
+            )
+        dollars = self.agent.cost_budget
+        if dollars is None:
+            return
+        cost = cost_of(self.responses, model=self.agent.model)
+        if cost.total is None:
+            self.status = "cost_budget"
+            raise CostBudgetExceeded(
+                f"a model call was served by {', '.join(cost.unpriced)}, which has no price, so "
+                f"the cost budget of ${dollars:g} cannot be kept: stopped",
+                result=self.result(),
+            )
+        if cost.total > dollars:
+            self.status = "cost_budget"
+            raise CostBudgetExceeded(
+                f"the run cost ${cost.total:.4f}, over its budget of ${dollars:g}",
                 result=self.result(),
             )
 

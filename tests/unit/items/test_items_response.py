@@ -50,7 +50,11 @@ def test_usage_sum_keeps_details_present_on_one_side_and_extra_counters() -> Non
             "input_tokens": 1,
             "output_tokens": 1,
             "total_tokens": 2,
-            "input_tokens_details": {"cached_tokens": 1, "cache_write_tokens": 5},
+            "input_tokens_details": {
+                "cached_tokens": 1,
+                "cache_write_tokens": 5,
+                "future_tokens": 3,  # a counter this sandloop does not know yet
+            },
         }
     )
     b = _usage(2, 2)
@@ -59,7 +63,8 @@ def test_usage_sum_keeps_details_present_on_one_side_and_extra_counters() -> Non
     assert total.input_tokens_details.cached_tokens == 1
     twice = total + a
     assert twice.input_tokens_details is not None
-    assert twice.input_tokens_details.model_extra == {"cache_write_tokens": 10}
+    assert twice.input_tokens_details.cache_write_tokens == 10
+    assert twice.input_tokens_details.model_extra == {"future_tokens": 6}
     assert twice.total_tokens == 8
 
 
