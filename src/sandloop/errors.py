@@ -53,7 +53,7 @@ without calling ``__init__``, whose keyword-only attributes it could not pass.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 __all__ = (
     "ApiConnectionError",
@@ -382,15 +382,39 @@ class WorkspaceTooLargeError(SandboxFileError):
 
 
 class PatchError(SandloopError):
-    """An apply_patch operation could not be applied. Nothing was written.
+    """An apply_patch operation could not be applied.
+
+    The message says what went wrong, then whether the files are as they were: that sentence
+    is built here, from ``nothing_changed``, so every patch failure ends the same way (callers
+    pass only what went wrong, and ``next_step`` for what the model should do about it).
 
     Attributes:
         path: The file the failing part of the patch is about, when known.
+        nothing_changed: Every file is as it was before the patch (the usual case: a patch is
+            checked before anything is written, and a failed write is undone). ``False`` when
+            undoing a failed write did not put every file back.
     """
 
-    def __init__(self, message: str, *, path: str | None = None) -> None:
-        super().__init__(message)
+    NOTHING_CHANGED: ClassVar[str] = "Nothing was changed."
+    SOMETHING_CHANGED: ClassVar[str] = (
+        "Some files may be left changed: re-read them before patching again."
+    )
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: str | None = None,
+        nothing_changed: bool = True,
+        next_step: str = "",
+    ) -> None:
+        outcome = self.NOTHING_CHANGED if nothing_changed else self.SOMETHING_CHANGED
+        tail = f"{outcome} {next_step}".rstrip()
+        # A message that ends with quoted lines ends with a newline: the sentence starts a line.
+        sep = "" if message.endswith("\n") else " "
+        super().__init__(f"{message}{sep}{tail}" if message else tail)
         self.path = path
+        self.nothing_changed = nothing_changed
 
 
 class PatchParseError(PatchError):
@@ -403,7 +427,7 @@ class PatchParseError(PatchError):
     def __init__(
         self, message: str, *, path: str | None = None, line_number: int | None = None
     ) -> None:
-        super().__init__(message, path=path)
+        super().__init__(message, path=path)  # nothing is written before the diff parses
         self.line_number = line_number
 
 
@@ -424,8 +448,9 @@ class PatchConflictError(PatchError):
         hunk: int | None = None,
         line: str | None = None,
         closest: tuple[str, ...] = (),
+        next_step: str = "",
     ) -> None:
-        super().__init__(message, path=path)
+        super().__init__(message, path=path, next_step=next_step)
         self.hunk = hunk
         self.line = line
         self.closest = closest

@@ -37,6 +37,8 @@ SAMPLES: dict[str, Any] = {
     "turn": 3,
     "detail": "the input differs",
     "seconds": 2.5,
+    "nothing_changed": False,
+    "next_step": "Resend it.",
     "what": "stream",
     "size": 3 << 30,
     "limit": 128 << 20,
