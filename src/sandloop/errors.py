@@ -42,6 +42,7 @@ A leaf of the data flow: any module may import it, it imports nothing of ours.
     └── SandboxError                 the sandbox itself is unusable: stops the run
         ├── SandboxUnavailableError  no Docker engine, or the image is missing
         ├── SandboxStartError        the container would not start
+        ├── SandboxEngineError       the Docker engine refused a request (its HTTP status)
         ├── SandboxDiedError         the container or its runner died, or sent a bad frame
         │   └── SandboxTimeoutError  the runner did not answer by a call's deadline
         └── WorkspaceCleanupError    a host-side walk of the workspace failed (path)
@@ -85,6 +86,7 @@ __all__ = (
     "RunError",
     "RunTimeoutError",
     "SandboxDiedError",
+    "SandboxEngineError",
     "SandboxError",
     "SandboxFileError",
     "SandboxStartError",
@@ -481,6 +483,19 @@ class SandboxUnavailableError(SandboxError):
 
 class SandboxStartError(SandboxError):
     """The container or its runner would not start."""
+
+
+class SandboxEngineError(SandboxError):
+    """The Docker engine answered a request with an error, or the SDK failed on it.
+
+    Attributes:
+        status: The engine's HTTP status (404: no such container or image, 409: a conflict such
+            as a removal already in progress), or ``None`` when there was no HTTP answer.
+    """
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class SandboxDiedError(SandboxError):

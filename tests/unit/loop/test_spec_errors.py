@@ -25,6 +25,7 @@ def every_error_class() -> list[type[SandloopError]]:
 
 SAMPLES: dict[str, Any] = {
     "status_code": 429,
+    "status": 409,
     "request_id": "req_1",
     "code": "rate_limit_exceeded",
     "body": {"error": {"message": "slow down"}},
