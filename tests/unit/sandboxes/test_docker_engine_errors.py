@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import gc
+import socket
+import threading
+import time
+import warnings
+from pathlib import Path
+
 import docker.errors
 import pytest
 import requests
 
 from sandloop.errors import SandboxEngineError, SandboxError, SandboxUnavailableError
-from sandloop.sandboxes.docker._engine import engine_errors
+from sandloop.sandboxes.docker._engine import connect, engine_errors
 
 
 def _answer(cls: type[docker.errors.APIError], status: int) -> docker.errors.APIError:
@@ -49,3 +56,55 @@ def test_words_alone_do_not_make_an_engine_unreachable() -> None:
     with pytest.raises(SandboxError) as info, engine_errors("starting"):
         raise docker.errors.DockerException("Connection refused")
     assert not isinstance(info.value, SandboxUnavailableError)
+
+
+def test_an_engine_that_refuses_the_ping_leaves_no_connection_open(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # An "engine" on a Unix socket: it tells its version, and answers the ping with a 500.
+    path = tmp_path / "engine.sock"
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(str(path))
+    server.listen()
+    version = b'{"ApiVersion": "1.41", "Version": "24.0"}'
+    ok = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n"
+    busy = b'{"message": "busy"}'
+    refused = b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: %d\r\n\r\n%s" % (
+        len(busy),
+        busy,
+    )
+    open_connections: list[socket.socket] = []
+
+    def serve(conn: socket.socket) -> None:
+        with conn:
+            while request := conn.recv(65536):
+                ping = b"/_ping" in request
+                conn.sendall(refused if ping else ok % len(version) + version)
+        open_connections.remove(conn)
+
+    def accept() -> None:
+        while True:
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                return
+            open_connections.append(conn)
+            threading.Thread(target=serve, args=(conn,), daemon=True).start()
+
+    threading.Thread(target=accept, daemon=True).start()
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{path}")
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            with pytest.raises(SandboxEngineError) as info:
+                connect(timeout=5)
+            gc.collect()
+        for _ in range(500):  # the server sees the client close its end
+            if not open_connections:
+                break
+            time.sleep(0.01)
+    finally:
+        server.close()
+    assert info.value.status == 500
+    assert open_connections == []  # the client closed its connections
+    assert [w for w in caught if issubclass(w.category, ResourceWarning)] == []

@@ -127,7 +127,11 @@ def connect(timeout: float = 60) -> docker.DockerClient:
     """A docker client for the environment's engine (``DOCKER_HOST`` or the local socket)."""
     with engine_errors("connecting to Docker"):
         client = docker.from_env(timeout=int(timeout))
-        client.ping()
+        try:
+            client.ping()
+        except BaseException:
+            client.close()  # its pool may hold the connection the engine answered on
+            raise
         return client
 
 
