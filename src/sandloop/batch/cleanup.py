@@ -5,7 +5,7 @@ from __future__ import annotations
 import anyio
 
 from sandloop.batch.task_run import BATCH_LABEL
-from sandloop.sandboxes.docker._engine import connect
+from sandloop.sandboxes.docker import connect, remove_labelled
 
 __all__ = ("remove_batch_containers",)
 
@@ -14,17 +14,11 @@ async def remove_batch_containers(batch_id: str) -> int:
     """Force-remove every container labelled with ``batch_id``; return how many were removed."""
 
     def work() -> int:
-        docker = connect()
+        client = connect()
         try:
-            found = docker.containers.list(all=True, filters={"label": f"{BATCH_LABEL}={batch_id}"})
-            for container in found:
-                try:
-                    container.remove(force=True)
-                except docker.errors.DockerException:  # already gone, or refused: the next one
-                    continue
-            return len(found)
+            return remove_labelled(client, f"{BATCH_LABEL}={batch_id}")
         finally:
-            docker.close()
+            client.close()
 
     with anyio.CancelScope(shield=True):
         removed = await anyio.to_thread.run_sync(work)

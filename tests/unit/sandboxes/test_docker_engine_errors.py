@@ -8,13 +8,14 @@ import threading
 import time
 import warnings
 from pathlib import Path
+from typing import Any
 
 import docker.errors
 import pytest
 import requests
 
 from sandloop.errors import SandboxEngineError, SandboxError, SandboxUnavailableError
-from sandloop.sandboxes.docker._engine import connect, engine_errors
+from sandloop.sandboxes.docker._engine import connect, engine_errors, remove_labelled
 
 
 def _answer(cls: type[docker.errors.APIError], status: int) -> docker.errors.APIError:
@@ -108,3 +109,42 @@ def test_an_engine_that_refuses_the_ping_leaves_no_connection_open(
     assert info.value.status == 500
     assert open_connections == []  # the client closed its connections
     assert [w for w in caught if issubclass(w.category, ResourceWarning)] == []
+
+
+class _Listed:
+    def __init__(self, cid: str, error: Exception | None, removed: list[str]) -> None:
+        self.id, self._error, self._removed = cid, error, removed
+
+    def remove(self, force: bool = False) -> None:
+        if self._error is not None:
+            raise self._error
+        self._removed.append(self.id)
+
+
+class _Containers:
+    def __init__(self, listed: dict[str, _Listed]) -> None:
+        self.listed = listed
+        self.filters: list[object] = []
+
+    def list(self, *, all: bool, filters: dict[str, str]) -> list[_Listed]:
+        self.filters.append(filters)
+        return list(self.listed.values())
+
+
+class _Client:
+    def __init__(self, containers: _Containers) -> None:
+        self.containers = containers
+
+
+def test_removing_labelled_containers_passes_over_the_gone_and_the_refused() -> None:
+    removed: list[str] = []
+    listed = {
+        "gone": _Listed("gone", docker.errors.NotFound("gone meanwhile"), removed),
+        "stuck": _Listed("stuck", _answer(docker.errors.APIError, 500), removed),
+        "ok": _Listed("ok", None, removed),
+    }
+    containers = _Containers(listed)
+    client: Any = _Client(containers)
+    assert remove_labelled(client, "org.sandloop.batch=b1") == 3
+    assert removed == ["ok"]
+    assert containers.filters == [{"label": "org.sandloop.batch=b1"}]

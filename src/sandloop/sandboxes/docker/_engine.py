@@ -39,6 +39,7 @@ __all__ = (
     "own_socket",
     "owner_labels",
     "remove_container",
+    "remove_labelled",
     "try_pull",
 )
 
@@ -258,3 +259,18 @@ def remove_container(client: docker.DockerClient, container_id: str) -> None:
     """Force-remove a container; a container already gone is not an error."""
     with engine_errors(f"removing container {container_id}"), suppress(docker.errors.NotFound):
         client.containers.get(container_id).remove(force=True)
+
+
+def remove_labelled(client: docker.DockerClient, label: str) -> int:
+    """Force-remove every container carrying ``label`` (``key=value``); how many there were.
+
+    A container that is already gone, or that the engine refuses to remove, is passed over:
+    the others are still removed.
+    """
+    with engine_errors(f"listing containers labelled {label}"):
+        found = client.containers.list(all=True, filters={"label": label})
+    for container in found:
+        gone = suppress(docker.errors.NotFound)
+        with suppress(SandboxError), engine_errors(f"removing container {container.id}"), gone:
+            container.remove(force=True)
+    return len(found)
