@@ -119,7 +119,7 @@ async def bench(rounds: int) -> None:
             times = await timed(
                 rounds,
                 shot=desktop.screenshot,
-                fallback=lambda: exec_path.request("screenshot", 30, {}),
+                fallback=lambda: exec_path.request("screenshot", {}, timeout=30),
                 click=lambda: desktop.click(640, 700),
                 docker_exec=lambda: anyio.to_thread.run_sync(_run, argv),
                 whole=lambda: tool.execute(call, ctx),

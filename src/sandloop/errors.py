@@ -43,6 +43,7 @@ A leaf of the data flow: any module may import it, it imports nothing of ours.
     └── SandboxError                 the sandbox itself is unusable: stops the run
         ├── SandboxUnavailableError  no Docker engine, or the image is missing
         ├── SandboxStartError        the container would not start
+        ├── SandboxEngineError       the Docker engine refused a request (its HTTP status)
         ├── SandboxDiedError         the container or its runner died, or sent a bad frame
         │   └── SandboxTimeoutError  the runner did not answer by a call's deadline
         └── WorkspaceCleanupError    a host-side walk of the workspace failed (path)
@@ -54,7 +55,7 @@ without calling ``__init__``, whose keyword-only attributes it could not pass.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 __all__ = (
     "ApiConnectionError",
@@ -87,6 +88,7 @@ __all__ = (
     "RunError",
     "RunTimeoutError",
     "SandboxDiedError",
+    "SandboxEngineError",
     "SandboxError",
     "SandboxFileError",
     "SandboxStartError",
@@ -389,15 +391,39 @@ class WorkspaceTooLargeError(SandboxFileError):
 
 
 class PatchError(SandloopError):
-    """An apply_patch operation could not be applied. Nothing was written.
+    """An apply_patch operation could not be applied.
+
+    The message says what went wrong, then whether the files are as they were: that sentence
+    is built here, from ``nothing_changed``, so every patch failure ends the same way (callers
+    pass only what went wrong, and ``next_step`` for what the model should do about it).
 
     Attributes:
         path: The file the failing part of the patch is about, when known.
+        nothing_changed: Every file is as it was before the patch (the usual case: a patch is
+            checked before anything is written, and a failed write is undone). ``False`` when
+            undoing a failed write did not put every file back.
     """
 
-    def __init__(self, message: str, *, path: str | None = None) -> None:
-        super().__init__(message)
+    NOTHING_CHANGED: ClassVar[str] = "Nothing was changed."
+    SOMETHING_CHANGED: ClassVar[str] = (
+        "Some files may be left changed: re-read them before patching again."
+    )
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: str | None = None,
+        nothing_changed: bool = True,
+        next_step: str = "",
+    ) -> None:
+        outcome = self.NOTHING_CHANGED if nothing_changed else self.SOMETHING_CHANGED
+        tail = f"{outcome} {next_step}".rstrip()
+        # A message that ends with quoted lines ends with a newline: the sentence starts a line.
+        sep = "" if message.endswith("\n") else " "
+        super().__init__(f"{message}{sep}{tail}" if message else tail)
         self.path = path
+        self.nothing_changed = nothing_changed
 
 
 class PatchParseError(PatchError):
@@ -410,7 +436,7 @@ class PatchParseError(PatchError):
     def __init__(
         self, message: str, *, path: str | None = None, line_number: int | None = None
     ) -> None:
-        super().__init__(message, path=path)
+        super().__init__(message, path=path)  # nothing is written before the diff parses
         self.line_number = line_number
 
 
@@ -431,8 +457,9 @@ class PatchConflictError(PatchError):
         hunk: int | None = None,
         line: str | None = None,
         closest: tuple[str, ...] = (),
+        next_step: str = "",
     ) -> None:
-        super().__init__(message, path=path)
+        super().__init__(message, path=path, next_step=next_step)
         self.hunk = hunk
         self.line = line
         self.closest = closest
@@ -463,6 +490,19 @@ class SandboxUnavailableError(SandboxError):
 
 class SandboxStartError(SandboxError):
     """The container or its runner would not start."""
+
+
+class SandboxEngineError(SandboxError):
+    """The Docker engine answered a request with an error, or the SDK failed on it.
+
+    Attributes:
+        status: The engine's HTTP status (404: no such container or image, 409: a conflict such
+            as a removal already in progress), or ``None`` when there was no HTTP answer.
+    """
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class SandboxDiedError(SandboxError):

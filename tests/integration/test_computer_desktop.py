@@ -29,6 +29,7 @@ from sandloop.executors.base import ApprovalRequest, ToolContext
 from sandloop.executors.computer import ComputerTool, DesktopComputer
 from sandloop.items import ComputerCall
 from sandloop.loop import Agent, run
+from sandloop.sandboxes import DesktopChannel
 from sandloop.sandboxes.docker import DockerSandbox
 from sandloop.sandboxes.images import image_tag
 from sandloop.testing import RecordedRequest, ScriptedResponsesServer, computer_call, message
@@ -571,13 +572,10 @@ async def test_an_action_at_the_pids_limit_fails_alone(computer_image: str) -> N
 
 
 class PlainSandbox(DockerSandbox):
-    """A DockerSandbox that hides its runner's desktop op, as another Sandbox would."""
+    """A DockerSandbox that offers no desktop channel, as another Sandbox would."""
 
-    def _runner(self) -> Any:
-        client = super()._runner()
-        ops = [op for op in client.hello.get("ops", []) if op != "desktop"]
-        client.hello = {**client.hello, "ops": ops}
-        return client
+    def desktop(self) -> DesktopChannel | None:
+        return None
 
 
 async def test_sandboxes_without_the_runner_op_are_driven_through_exec(

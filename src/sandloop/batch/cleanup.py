@@ -4,9 +4,8 @@ run's at the start) or one task's (a dead attempt's, before the task runs again)
 from __future__ import annotations
 
 import anyio
-import docker.errors
 
-from sandloop.sandboxes.docker._engine import connect
+from sandloop.sandboxes.docker import connect, remove_labelled
 
 __all__ = ("BATCH_LABEL", "TASK_LABEL", "remove_batch_containers")
 
@@ -24,17 +23,11 @@ async def remove_batch_containers(batch_id: str, task_id: str | None = None) -> 
         labels.append(f"{TASK_LABEL}={task_id}")
 
     def work() -> int:
-        engine = connect()
+        client = connect()
         try:
-            found = engine.containers.list(all=True, filters={"label": labels})
-            for container in found:
-                try:
-                    container.remove(force=True)
-                except docker.errors.DockerException:  # already gone, or refused: the next one
-                    continue
-            return len(found)
+            return remove_labelled(client, labels)
         finally:
-            engine.close()
+            client.close()
 
     with anyio.CancelScope(shield=True):
         removed = await anyio.to_thread.run_sync(work)

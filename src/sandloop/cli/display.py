@@ -23,9 +23,8 @@ from rich.rule import Rule
 from rich.status import Status
 
 from sandloop.cli.changes import FileChange
-from sandloop.dispatch.outputs import call_arguments_text
 from sandloop.errors import ApiTimeoutError
-from sandloop.items import Usage
+from sandloop.items import CallItem, Usage
 from sandloop.loop import events as ev
 
 __all__ = (
@@ -79,13 +78,13 @@ class Display(Protocol):
     def finished(self, summary: Summary) -> None: ...
 
 
-def describe_call(call: Any, width: int = 90) -> str:
+def describe_call(call: CallItem, width: int = 90) -> str:
     """One line saying what a tool call does (its commands, the patched file, its arguments).
 
     A shell call's commands run one after another whatever each exits with, so they are joined
     with ``;`` (``&&`` would claim the later ones depend on the earlier).
     """
-    text = "; ".join(call_arguments_text(call).splitlines()) or call.type
+    text = "; ".join(call.arguments_text().splitlines()) or str(call.type)
     return _clip(text, width)
 
 
@@ -213,7 +212,7 @@ class RichDisplay:
         _, call = self._started.pop(event.call_id, (0.0, None))
         good = succeeded(event)
         mark = "[green]✓[/]" if good else "[red]✗[/]"
-        commands = call_arguments_text(call).splitlines() if call is not None else []
+        commands = call.arguments_text().splitlines() if call is not None else []
         codes = command_outcomes(event)
         if len(commands) > 1 and len(codes) == len(commands):
             # One line per command of a shell call, each with its own exit status.

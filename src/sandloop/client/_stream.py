@@ -95,9 +95,18 @@ class ResponseStream:
 
     @property
     def response(self) -> Response:
-        """The final Response (``completed`` or ``incomplete``), once the stream has ended."""
+        """The final Response (``completed`` or ``incomplete``), once the stream has ended.
+
+        Raises:
+            RuntimeError: the stream has not ended (see :attr:`final_response` to ask).
+        """
         if self._response is None:
             raise RuntimeError("the stream has not finished: iterate it to the end first")
+        return self._response
+
+    @property
+    def final_response(self) -> Response | None:
+        """The final Response once the stream has ended, ``None`` before (or when it broke)."""
         return self._response
 
     async def get_final_response(self) -> Response:

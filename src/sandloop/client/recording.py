@@ -36,9 +36,8 @@ class _ReportingStream(ResponseStream):
         if self._reported:
             return
         self._reported = True
-        try:
-            response = self.response
-        except RuntimeError:
+        response = self.final_response
+        if response is None:
             # Closed before the end (error or cancellation): the caller sees why; we note it.
             self._listener("error", {"message": "the stream ended before its final response"})
             return

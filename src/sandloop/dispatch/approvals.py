@@ -17,7 +17,7 @@ import anyio.to_thread
 
 from sandloop.errors import ApprovalDeniedError, ConfigError
 from sandloop.executors.base import ApprovalCallback, ApprovalRequest, Approver, Tool
-from sandloop.items import McpApprovalRequest, McpApprovalResponse
+from sandloop.items import CallItem, McpApprovalRequest, McpApprovalResponse
 
 __all__ = ("ApprovalPolicy", "Approvals")
 
@@ -74,7 +74,7 @@ class Approvals:
         """The decision taken beforehand on a call (``None`` when there is none)."""
         return self.decisions.pop(call_id, None)
 
-    async def ask_call(self, run_id: str, call: Any, tool: str, arguments: str) -> bool:
+    async def ask_call(self, run_id: str, call: CallItem, tool: str, arguments: str) -> bool:
         """Ask whether ``call`` may run. ``False`` when there is no callback.
 
         Raises:

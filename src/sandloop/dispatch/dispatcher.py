@@ -36,7 +36,7 @@ from sandloop.dispatch.registry import ToolRegistry
 from sandloop.errors import ApprovalDeniedError, SandboxError, ToolArgumentsError, ToolError
 from sandloop.executors._budget import DEFAULT_MAX_TOOL_OUTPUT, OutputBudget
 from sandloop.executors.base import Tool, ToolContext
-from sandloop.items import CustomToolCallOutput, FunctionCallOutput, InvalidCall
+from sandloop.items import CallItem, CustomToolCallOutput, FunctionCallOutput, InvalidCall, Message
 from sandloop.sandboxes.base import Sandbox
 
 __all__ = ("DEFAULT_MAX_CALLS", "CallOutcome", "CallStatus", "Dispatcher", "RunScope")
@@ -79,23 +79,23 @@ class CallOutcome:
     """
 
     index: int
-    call: Any
+    call: CallItem
     output: Any
     status: CallStatus
     duration: float = 0.0
     error: str | None = None
-    note: Any = None
+    note: Message | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class _Batch:
     """The calls of one response being dispatched, and the outcomes recorded so far."""
 
-    calls: Sequence[Any]
+    calls: Sequence[CallItem]
     scope: RunScope
     turn: int
     done: dict[int, CallOutcome]
-    deferred: list[Any]
+    deferred: list[CallItem]
     budget: OutputBudget
 
 
@@ -103,7 +103,7 @@ class _Batch:
 _DEFERRED = "\x00deferred"
 
 #: Called when a call starts (``outcome is None``) and when it finishes.
-CallListener = Callable[[int, Any, "CallOutcome | None"], Awaitable[None]]
+CallListener = Callable[[int, CallItem, "CallOutcome | None"], Awaitable[None]]
 
 
 class Dispatcher:
@@ -137,12 +137,12 @@ class Dispatcher:
 
     async def run(
         self,
-        calls: Sequence[Any],
+        calls: Sequence[CallItem],
         *,
         scope: RunScope,
         turn: int,
         results: list[CallOutcome],
-        deferred: list[Any] | None = None,
+        deferred: list[CallItem] | None = None,
     ) -> None:
         """Run ``calls`` and append one outcome per call to ``results``, in call order.
 
@@ -201,7 +201,7 @@ class Dispatcher:
             runnable.append((index, tool))
         return runnable
 
-    async def _approval(self, call: Any, tool: Tool, scope: RunScope) -> str | None:
+    async def _approval(self, call: CallItem, tool: Tool, scope: RunScope) -> str | None:
         """``None`` to run the call, the denial's words, or ``_DEFERRED``."""
         if not self.approvals.required(tool):
             return None
@@ -289,7 +289,12 @@ class Dispatcher:
         await self._record(batch.done, outcome)
 
     async def _settle(
-        self, done: dict[int, CallOutcome], index: int, call: Any, status: CallStatus, error: str
+        self,
+        done: dict[int, CallOutcome],
+        index: int,
+        call: CallItem,
+        status: CallStatus,
+        error: str,
     ) -> None:
         output = failure_output(call, error)
         outcome = CallOutcome(index, call, output, status, 0.0, error, failure_note(call, error))
@@ -303,7 +308,9 @@ class Dispatcher:
             await self._listener(outcome.index, outcome.call, outcome)
 
 
-async def _invoke(tool: Tool, call: Any, ctx: ToolContext) -> tuple[Any, CallStatus, str | None]:
+async def _invoke(
+    tool: Tool, call: CallItem, ctx: ToolContext
+) -> tuple[Any, CallStatus, str | None]:
     """Run one call under its tool's timeout: ``(output, status, error for the model)``.
 
     Raises:
@@ -337,7 +344,7 @@ async def _invoke(tool: Tool, call: Any, ctx: ToolContext) -> tuple[Any, CallSta
     return output, status, error
 
 
-def _over_budget(call: Any, output: Any, budget: OutputBudget) -> str | None:
+def _over_budget(call: CallItem, output: Any, budget: OutputBudget) -> str | None:
     """Charge a function or custom tool's text output; the failure message when it does not fit.
 
     Command tools claim from the budget themselves, before they run.
@@ -357,6 +364,6 @@ def _over_budget(call: Any, output: Any, budget: OutputBudget) -> str | None:
     )
 
 
-def _describe_crash(call: Any, exc: Exception) -> str:
+def _describe_crash(call: CallItem, exc: Exception) -> str:
     text = str(exc) or "(no message)"
     return f"{call_label(call)} raised {type(exc).__name__}: {text}"

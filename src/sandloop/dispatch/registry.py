@@ -13,21 +13,19 @@ from typing import Any
 
 from sandloop.errors import ConfigError
 from sandloop.executors.base import Tool
+from sandloop.items import CLIENT_CALL_CLASSES, CallItem
 
 __all__ = ("NAMED_CALL_TYPES", "ToolRegistry", "call_tool_key")
 
 #: Call types routed by tool name (and namespace); every other call type is routed by type.
-NAMED_CALL_TYPES = frozenset({"function_call", "custom_tool_call"})
+NAMED_CALL_TYPES = frozenset(k for k, cls in CLIENT_CALL_CLASSES.items() if cls.routed_by_name)
 
 ToolKey = tuple[str | None, str]
 
 
-def call_tool_key(call: Any) -> ToolKey | str:
+def call_tool_key(call: CallItem) -> ToolKey | str:
     """The registry key a call item is routed by: ``(namespace, name)`` or its call type."""
-    kind: str = call.type
-    if kind in NAMED_CALL_TYPES:
-        return (getattr(call, "namespace", None), call.name)
-    return kind
+    return call.tool_key
 
 
 class ToolRegistry:
@@ -77,7 +75,7 @@ class ToolRegistry:
     def __iter__(self) -> Any:
         return iter(self._order)
 
-    def lookup(self, call: Any) -> Tool | None:
+    def lookup(self, call: CallItem) -> Tool | None:
         """The tool that executes ``call``, or ``None`` when no tool matches."""
         tool = self._tools.get(call_tool_key(call))
         if tool is not None and tool.call_type != call.type:

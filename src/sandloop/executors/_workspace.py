@@ -117,14 +117,15 @@ async def write_plan(
     try:
         await sandbox.write_files(changes, modes={p: m for p, m in modes.items() if p in changes})
     except SandboxFileError as exc:
+        message = f"could not write {exc.path}: {exc}."
         if atomic:
-            message = f"could not write {exc.path}: {exc}. Nothing was changed."
             raise PatchError(message, path=exc.path) from exc
-        await _undo(sandbox, list(changes), states)
+        restored = await _undo(sandbox, list(changes), states)
+        undone = "were restored." if restored else "could not all be restored."
         raise PatchError(
-            f"could not write {exc.path}: {exc}. The files already written were restored; "
-            "nothing was changed.",
+            f"{message} The files already written {undone}",
             path=exc.path,
+            nothing_changed=restored,
         ) from exc
     except BaseException:
         # Cancelled, or the sandbox died: the commit may have landed, and putting back each
@@ -133,9 +134,11 @@ async def write_plan(
         raise
 
 
-async def _undo(sandbox: Sandbox, done: list[str], states: Mapping[str, FileState]) -> None:
+async def _undo(sandbox: Sandbox, done: list[str], states: Mapping[str, FileState]) -> bool:
+    """Put every path of ``done`` back as ``states`` says; whether all of them are back."""
     # Shielded: a cancelled call must still leave the workspace whole before it unwinds.
     with anyio.CancelScope(shield=True):
+        whole = True
         left = list(reversed(done))
         while left:
             before = states[left[0]]
@@ -147,17 +150,34 @@ async def _undo(sandbox: Sandbox, done: list[str], states: Mapping[str, FileStat
                 else:
                     await sandbox.write_file(before.path, before.data, mode=before.mode)
             except SandboxFileError:
-                pass  # e.g. a new file that never landed: nothing to delete
+                # Not put back (the others still are), unless the write never landed.
+                whole = await _as_before(sandbox, before) and whole
             except SandboxError:
                 break  # the sandbox died: the rest goes back from the host side, if it can
             left.pop(0)
         if left:
-            await _undo_on_host(sandbox, left, states)
+            whole = await _undo_on_host(sandbox, left, states) and whole
+    return whole
+
+
+async def _as_before(sandbox: Sandbox, before: FileState) -> bool:
+    """Whether the path holds what it held before (its content; a missing file is missing)."""
+    try:
+        if before.data is None:
+            return await sandbox.stat(before.path) is None
+        return await sandbox.read_file(before.path, max_bytes=len(before.data)) == before.data
+    except SandboxFileError:
+        return False
 
 
 async def _undo_on_host(
     sandbox: Sandbox, paths: list[str], states: Mapping[str, FileState]
-) -> None:
-    """Put files back without the dead sandbox, where it shares its workspace with the host."""
+) -> bool:
+    """Put files back without the dead sandbox, where it shares its workspace with the host.
+
+    Returns:
+        Whether they were put back (``False`` when the sandbox cannot, or it failed).
+    """
     with suppress(SandboxError, OSError):
-        await sandbox.restore_on_host({p: (states[p].data, states[p].mode) for p in paths})
+        return await sandbox.restore_on_host({p: (states[p].data, states[p].mode) for p in paths})
+    return False

@@ -212,9 +212,14 @@ def _modes(ops: list[FileOp], states: dict[str, FileState]) -> dict[str, int]:
 
 
 def _failure(exc: PatchError | SandboxFileError) -> str:
-    text = str(exc)
-    if isinstance(exc, WorkspacePathError) and not text.startswith("refused"):
-        text = f"refused: {text.rstrip('.')}; paths must stay inside the workspace."
-    if "Nothing was changed" not in text and "nothing was changed" not in text:
-        text = f"{text.rstrip()} Nothing was changed."
-    return text
+    """The words the model reads; a ``PatchError`` says itself whether anything changed.
+
+    A ``SandboxFileError`` here came before anything was written (a failed write becomes a
+    ``PatchError`` in :func:`write_plan`), so nothing changed.
+    """
+    if isinstance(exc, PatchError):
+        return str(exc)
+    text = str(exc).rstrip().rstrip(".")
+    if isinstance(exc, WorkspacePathError):
+        text = f"refused: {text}; paths must stay inside the workspace"
+    return f"{text}. {PatchError.NOTHING_CHANGED}"

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
     from sandloop.executors._budget import OutputBudget
+    from sandloop.items import CallItem, McpApprovalRequest
     from sandloop.sandboxes.base import Sandbox
 
 __all__ = ("ApprovalCallback", "ApprovalRequest", "Approver", "Tool", "ToolContext")
@@ -28,7 +29,8 @@ class ApprovalRequest:
         run_id: The run asking.
         kind: ``call`` (a tool call about to run), ``mcp`` (an ``mcp_approval_request`` from
             the server) or ``safety_check`` (a computer call's ``pending_safety_checks``).
-        call: The item concerned: the call item, or the ``mcp_approval_request``.
+        call: The item concerned: the call item, or the ``mcp_approval_request``; ``None``
+            when a function tool asks on its own account (it is not handed its call item).
         tool: The tool name (function/custom/MCP tools) or the call type (``shell_call``, ...).
         arguments: What the call will do, as text: JSON arguments, custom input, commands, the
             patch operation, or the MCP call's arguments.
@@ -37,7 +39,7 @@ class ApprovalRequest:
 
     run_id: str
     kind: Literal["call", "mcp", "safety_check"]
-    call: Any
+    call: CallItem | McpApprovalRequest | None
     tool: str
     arguments: str = ""
     detail: str = ""
@@ -78,7 +80,7 @@ class ToolContext:
 
     async def request_approval(
         self,
-        call: Any,
+        call: CallItem | McpApprovalRequest | None,
         *,
         kind: Literal["call", "mcp", "safety_check"],
         tool: str,
@@ -123,5 +125,10 @@ class Tool(Protocol):
         ...
 
     async def execute(self, call: Any, ctx: ToolContext) -> Any:
-        """Run one call item and return its output item (a ``sandloop.items`` model)."""
+        """Run one call item and return its output item (a ``sandloop.items`` model).
+
+        ``call`` is a :data:`~sandloop.items.CallItem` of this tool's ``call_type`` (the
+        registry routes by it); each family's tool declares its own call class, so the contract
+        leaves the parameter open rather than make every tool accept every family.
+        """
         ...

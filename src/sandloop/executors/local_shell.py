@@ -9,7 +9,6 @@ no ``call_id`` field) and whose ``output`` is a JSON string.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from sandloop.errors import ToolError
@@ -25,7 +24,7 @@ from sandloop.executors._commands import (
 from sandloop.executors.base import ToolContext
 from sandloop.items import LocalShellCall, LocalShellCallOutput
 
-__all__ = ("LocalShellTool", "local_shell_output")
+__all__ = ("LocalShellTool",)
 
 
 class LocalShellTool:
@@ -129,24 +128,10 @@ class LocalShellTool:
             timeout=self.limits.timeout(action.timeout_ms),
             user=action.user,
         )
-        return local_shell_output(
+        return LocalShellCallOutput.of(
             call.call_id,
             stdout=out.stdout,
             stderr=out.stderr,
             exit_code=out.exit_code,
             timed_out=out.timed_out,
         )
-
-
-def local_shell_output(
-    call_id: str, *, stdout: str, stderr: str, exit_code: int | None, timed_out: bool
-) -> LocalShellCallOutput:
-    """The ``local_shell_call_output`` answering ``call_id``: its JSON text in ``output``.
-
-    Also used by the dispatcher for calls that failed or never ran, so the model always reads
-    the same shape.
-    """
-    body = {"stdout": stdout, "stderr": stderr, "exit_code": exit_code, "timed_out": timed_out}
-    return LocalShellCallOutput(
-        id=call_id, output=json.dumps(body, ensure_ascii=False), status="completed"
-    )

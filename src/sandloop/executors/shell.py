@@ -34,16 +34,7 @@ from sandloop.items import (
 )
 from sandloop.sandboxes.base import Sandbox
 
-__all__ = ("ShellTool", "runs_locally")
-
-
-def runs_locally(call: ShellCall) -> bool:
-    """True when the call is for us to execute: its environment is ``local`` or missing.
-
-    A call in a hosted container (``container_reference``) ran on OpenAI's side and arrives
-    with its own ``shell_call_output``; it must not be executed or answered again.
-    """
-    return call.runs_locally
+__all__ = ("ShellTool",)
 
 
 class ShellTool:
@@ -139,7 +130,7 @@ class ShellTool:
 
     async def execute(self, call: ShellCall, ctx: ToolContext) -> ShellCallOutput:
         """Run the call's commands in order; one output entry per command."""
-        if not runs_locally(call):
+        if not call.runs_locally:
             raise ToolError(
                 f"shell_call {call.call_id} runs in a hosted environment "
                 f"({call.environment!r}), not in this sandbox"

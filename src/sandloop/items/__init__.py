@@ -13,10 +13,15 @@ from sandloop.items._base import (
     strip_created_by,
 )
 from sandloop.items.calls import (
+    BLANK_PNG,
     CALL_OUTPUT_TYPES,
+    CLIENT_CALL_CLASSES,
     ApplyPatchCall,
     ApplyPatchCallOutput,
     ApplyPatchOperation,
+    ClientCall,
+    ClientCallBase,
+    ClientCallOutput,
     ComputerCall,
     ComputerCallOutput,
     CreateFileOperation,
@@ -98,6 +103,7 @@ from sandloop.items.hosted import (
     WebSearchCall,
 )
 from sandloop.items.items import (
+    CallItem,
     Compaction,
     CompactionTrigger,
     InvalidCall,
@@ -109,6 +115,7 @@ from sandloop.items.items import (
     describe_validation_error,
     dump_item,
     dump_items,
+    is_call_item,
     parse_item,
     parse_items,
 )
@@ -203,13 +210,19 @@ from sandloop.items.tools import (
 )
 
 __all__ = (
+    "BLANK_PNG",
     "CALL_OUTPUT_TYPES",
+    "CLIENT_CALL_CLASSES",
     "AdditionalTools",
     "ApplyPatchCall",
     "ApplyPatchCallOutput",
     "ApplyPatchOperation",
     "ApplyPatchToolParam",
+    "CallItem",
     "ClickAction",
+    "ClientCall",
+    "ClientCallBase",
+    "ClientCallOutput",
     "CodeInterpreterCall",
     "CodeInterpreterToolParam",
     "CompactParams",
@@ -364,6 +377,7 @@ __all__ = (
     "describe_validation_error",
     "dump_item",
     "dump_items",
+    "is_call_item",
     "parse_compacted_response",
     "parse_content_part",
     "parse_event",

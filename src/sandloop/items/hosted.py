@@ -7,7 +7,7 @@ as extra data.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
@@ -121,6 +121,31 @@ class ToolSearchCall(WireModel):
     execution: str | None = None
     arguments: Any = None
     status: str | None = None
+
+    output_holds_text: ClassVar[bool] = True
+
+    @property
+    def tool_key(self) -> str:
+        """Routed by its type, like every unnamed call family."""
+        return self.type
+
+    @property
+    def label(self) -> str:
+        """``tool_search``."""
+        return "tool_search"
+
+    @property
+    def runs_locally(self) -> bool:
+        """Ours to answer only when its ``execution`` is ``client`` (else the API runs it)."""
+        return self.execution == "client"
+
+    def arguments_text(self, *, exact: bool = False) -> str:
+        """Nothing: a search is shown by its family name alone."""
+        return ""
+
+    def failure_output(self, message: str, *, timed_out: bool = False) -> ToolSearchOutput:
+        """A client tool search that loaded no tools (the output holds no text)."""
+        return ToolSearchOutput(call_id=self.call_id, tools=[], execution="client")
 
 
 class ToolSearchOutput(WireModel):

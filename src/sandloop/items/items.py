@@ -10,8 +10,9 @@ response.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeGuard
 
 from pydantic import (
     Discriminator,
@@ -34,8 +35,12 @@ from sandloop.items._base import (
 )
 from sandloop.items.calls import (
     CALL_OUTPUT_TYPES,
+    CLIENT_CALL_CLASSES,
     ApplyPatchCall,
     ApplyPatchCallOutput,
+    ClientCall,
+    ClientCallBase,
+    ClientCallOutput,
     ComputerCall,
     ComputerCallOutput,
     CustomToolCall,
@@ -63,6 +68,7 @@ from sandloop.items.hosted import (
 )
 
 __all__ = (
+    "CallItem",
     "Compaction",
     "CompactionTrigger",
     "InvalidCall",
@@ -74,6 +80,7 @@ __all__ = (
     "describe_validation_error",
     "dump_item",
     "dump_items",
+    "is_call_item",
     "parse_item",
     "parse_items",
 )
@@ -158,6 +165,69 @@ class InvalidCall(UnknownItem):
         """The call's ``call_id`` when it is a non-empty string, else ``None``."""
         value = self.raw.get("call_id")
         return value if isinstance(value, str) and value else None
+
+    # What a call of its type says about itself, read from the received fields (see
+    # ``ClientCallBase``): the dispatcher answers an InvalidCall like any call.
+
+    @property
+    def _family(self) -> type[ClientCallBase]:
+        family = CLIENT_CALL_CLASSES.get(self.type or "")
+        if family is None:
+            raise ValueError(f"no output item type answers a {self.type!r} item")
+        return family
+
+    @property
+    def tool_key(self) -> str:
+        """Its call type (an invalid call is answered before any tool is looked up)."""
+        return str(self.type)
+
+    @property
+    def label(self) -> str:
+        """The tool name it carries (function and custom calls), else its family."""
+        name, namespace = self.raw.get("name"), self.raw.get("namespace")
+        if self._family.routed_by_name and isinstance(name, str) and name:
+            return f"{namespace}.{name}" if isinstance(namespace, str) and namespace else name
+        return str(self.type).removesuffix("_call")
+
+    @property
+    def runs_locally(self) -> bool:
+        """Whether the client answers it: it has a ``call_id`` and is not a hosted call."""
+        return self.call_id is not None and self._family.runs_locally_as_received(self.raw)
+
+    @property
+    def output_holds_text(self) -> bool:
+        """Whether its family's output can carry words."""
+        return self._family.output_holds_text
+
+    def arguments_text(self, *, exact: bool = False) -> str:
+        """The received item as JSON (cut at 2000 characters)."""
+        text = json.dumps(self.raw, ensure_ascii=False, default=str)
+        return text if len(text) <= 2000 else text[:2000] + "..."
+
+    def failure_output(self, message: str, *, timed_out: bool = False) -> ClientCallOutput:
+        """The failed output of its family, echoing a ``max_output_length`` it asked for.
+
+        Raises:
+            ValueError: its type is not a client call type.
+        """
+        action = self.raw.get("action")
+        cap = action.get("max_output_length") if isinstance(action, dict) else None
+        cap = cap if isinstance(cap, int) and not isinstance(cap, bool) else None
+        return self._family.failed_output(
+            self.call_id or "", message, timed_out=timed_out, max_output_length=cap
+        )
+
+
+CallItem = ClientCall | ToolSearchCall | InvalidCall
+"""An item the client answers as a call: a :data:`~sandloop.items.calls.ClientCall`, a tool
+search run by the client, or a malformed call kept as an :class:`InvalidCall`. Each says the same
+things about itself: ``label``, ``arguments_text()``, ``runs_locally``, ``failure_output()``,
+``output_holds_text``, ``tool_key``."""
+
+
+def is_call_item(item: object) -> TypeGuard[CallItem]:
+    """Whether ``item`` is a call item (answered by the client when it ``runs_locally``)."""
+    return isinstance(item, ClientCallBase | ToolSearchCall | InvalidCall)
 
 
 _ITEM_CLASSES: dict[str, type[WireModel]] = {

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from sandloop.dispatch import CallStatus
-    from sandloop.items import Response, Usage
+    from sandloop.items import CallItem, Response, Usage
     from sandloop.loop.result import RunResult
 
 __all__ = (
@@ -154,7 +154,7 @@ class ToolCallStarted(RunEvent):
     turn: int
     call_id: str
     tool: str
-    call: Any
+    call: CallItem
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,11 +13,13 @@ from pydantic import ValidationError
 
 from sandloop.errors import ConfigError, InvalidResponseError
 from sandloop.items import (
+    CallItem,
     Item,
     Message,
     OutputText,
     Response,
     Usage,
+    is_call_item,
     parse_items,
     parse_response,
 )
@@ -59,14 +61,12 @@ class PendingApproval:
     call_id: str
     tool: str
     action: str
-    call: Any
+    call: CallItem
 
     @classmethod
-    def of(cls, call: Any) -> PendingApproval:
+    def of(cls, call: CallItem) -> PendingApproval:
         """The pending approval of a call item."""
-        from sandloop.dispatch.outputs import call_arguments_text, call_id_of, call_label
-
-        return cls(call_id_of(call), call_label(call), call_arguments_text(call, exact=True), call)
+        return cls(str(call.call_id), call.label, call.arguments_text(exact=True), call)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (the call in wire form)."""
@@ -79,8 +79,14 @@ class PendingApproval:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> PendingApproval:
-        """Rebuild from :meth:`to_dict` output."""
+        """Rebuild from :meth:`to_dict` output.
+
+        Raises:
+            ConfigError: ``call`` is not a call item.
+        """
         call = parse_items([data["call"]])[0]
+        if not is_call_item(call):
+            raise ConfigError(f"a pending approval's call is a {call.type!r} item, not a call")
         return cls(str(data["call_id"]), str(data["tool"]), str(data["action"]), call)
 
 

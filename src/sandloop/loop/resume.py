@@ -20,7 +20,7 @@ import anyio
 from sandloop.client import ResponsesClient
 from sandloop.dispatch.outputs import call_id_of, failure_output
 from sandloop.errors import ConfigError
-from sandloop.items import Usage, parse_item, parse_items, parse_response
+from sandloop.items import CallItem, Usage, parse_item, parse_items, parse_response
 from sandloop.loop.agent import Agent
 from sandloop.loop.api import (
     OnEvent,
@@ -215,7 +215,7 @@ def _recover(loop: AgentLoop, finished: dict[str, tuple[Any, Any]], started: set
             loop.recovered[call_id] = (failure_output(call, UNKNOWN_EFFECT), None)
 
 
-def _idempotent(agent: Agent, call: Any) -> bool:
+def _idempotent(agent: Agent, call: CallItem) -> bool:
     tool = agent.registry.lookup(call)
     return bool(getattr(tool, "idempotent", False))
 

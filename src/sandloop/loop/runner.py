@@ -37,6 +37,7 @@ from sandloop.errors import (
 )
 from sandloop.executors.base import ApprovalCallback
 from sandloop.items import (
+    CallItem,
     CompactParams,
     Response,
     ResponseCreatedEvent,
@@ -492,7 +493,7 @@ class AgentLoop:
                 elif isinstance(event, ResponseCreatedEvent):
                     await self._emit(ev.ResponseCreated(self.run_id, self.turn, event.response.id))
 
-    async def _on_call(self, index: int, call: Any, outcome: CallOutcome | None) -> None:
+    async def _on_call(self, index: int, call: CallItem, outcome: CallOutcome | None) -> None:
         tool = call_label(call)
         if outcome is None:
             self._open_calls[call_id_of(call)] = (tool, time.perf_counter())

@@ -15,22 +15,20 @@ from typing import Any
 from sandloop.dispatch.outputs import call_id_of, failure_note, failure_output, output_key
 from sandloop.errors import ConfigError, InvalidResponseError
 from sandloop.items import (
-    CALL_OUTPUT_TYPES,
+    CallItem,
     InvalidCall,
     McpApprovalRequest,
     McpApprovalResponse,
     Message,
     UnknownItem,
     dump_item,
+    is_call_item,
     parse_item,
     replace_lone_surrogates,
     strip_created_by,
 )
 
 __all__ = ("Transcript", "client_calls", "to_items")
-
-# The client-executable call types; a tool search is ours only when its execution says so.
-_CALL_TYPES = frozenset(CALL_OUTPUT_TYPES) | {"tool_search_call"}
 
 
 def to_items(value: str | Iterable[Any]) -> list[Any]:
@@ -66,30 +64,17 @@ def _wire(item: Any) -> dict[str, Any]:
     return data
 
 
-def _client_executable(item: Any) -> bool:
-    kind = getattr(item, "type", None)
-    if kind not in _CALL_TYPES:
-        return False
-    if isinstance(item, InvalidCall):
-        # Answered with a failed output when it can be paired with one (it has a call_id), and
-        # unless it is a hosted shell's call, which the API answers itself.
-        env = item.raw.get("environment")
-        hosted = isinstance(env, dict) and env.get("type") not in (None, "local")
-        return item.call_id is not None and not (kind == "shell_call" and hosted)
-    if kind == "shell_call":
-        return bool(item.runs_locally)  # a hosted container's call comes with its output
-    if kind == "tool_search_call":
-        return getattr(item, "execution", None) == "client"
-    return True
-
-
-def client_calls(output: Sequence[Any]) -> tuple[list[Any], list[McpApprovalRequest]]:
+def client_calls(output: Sequence[Any]) -> tuple[list[CallItem], list[McpApprovalRequest]]:
     """The calls in ``output`` the client must answer, and the MCP approval requests.
 
-    A call already answered inside the same output (a hosted shell, for one) is left out.
+    A call is the client's when it says it ``runs_locally`` (a hosted shell's call, a server-run
+    tool search and an invalid call without a ``call_id`` do not). A call already answered inside
+    the same output (a hosted shell, for one) is left out.
     """
     answered = {key for item in output if (key := output_key(item)) is not None}
-    calls = [i for i in output if _client_executable(i) and call_id_of(i) not in answered]
+    calls = [
+        i for i in output if is_call_item(i) and i.runs_locally and call_id_of(i) not in answered
+    ]
     approvals = [i for i in output if isinstance(i, McpApprovalRequest) and i.id not in answered]
     return calls, approvals
 
@@ -170,7 +155,7 @@ class Transcript:
         self.previous_response_id = None
         self.base_response_id = None  # the compacted items summarise it now
 
-    def unanswered(self) -> tuple[list[Any], list[McpApprovalRequest]]:
+    def unanswered(self) -> tuple[list[CallItem], list[McpApprovalRequest]]:
         """Calls and MCP approval requests in the history that have no answer yet."""
         return client_calls(self.history)
 

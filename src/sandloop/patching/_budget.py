@@ -33,6 +33,6 @@ class Budget:
         if self._deadline is not None and time.monotonic() > self._deadline:
             raise PatchTimeoutError(
                 f"patch matching took longer than {self.seconds:g} s and was stopped: send "
-                "smaller hunks with more distinctive context lines. Nothing was changed.",
+                "smaller hunks with more distinctive context lines.",
                 seconds=self.seconds or 0.0,
             )

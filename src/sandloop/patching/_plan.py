@@ -132,7 +132,7 @@ def _step(op: FileOp, state: dict[str, str | None], budget: Budget | None) -> st
 
 
 def _conflict(path: str, what: str) -> PatchConflictError:
-    return PatchConflictError(f"{path}: {what}. Nothing was changed.", path=path)
+    return PatchConflictError(f"{path}: {what}.", path=path)
 
 
 def _apply_wrapped(original: str, diff: str, *, path: str, budget: Budget | None) -> str:

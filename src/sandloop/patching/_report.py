@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
 __all__ = ("anchor_missing", "block_missing")
 
-_RETRY = "Nothing was changed. Re-read the file and resend the diff with lines that match it."
+_RETRY = "Re-read the file and resend the diff with lines that match it."
 _MAX_SHOWN = 200  # characters of one quoted line
 
 
@@ -29,8 +29,9 @@ def anchor_missing(
     shown = _show(index, near)
     return PatchConflictError(
         f"{path}: hunk {hunk.number}: the anchor line `@@ {_clip(anchor)}` is not in the "
-        f"file{where}.{_intro(shown, 'Lines that look closest')}{shown}\n{_RETRY}",
+        f"file{where}.{_intro(shown, 'Lines that look closest')}{shown}\n",
         path=path,
+        next_step=_RETRY,
         hunk=hunk.number,
         line=anchor,
         closest=tuple(index.lines[i] for i in near),
@@ -79,8 +80,9 @@ def _conflict(
     text = _show(index, shown)
     lead = f" {intro}" if intro and text else ""
     return PatchConflictError(
-        f"{path}: hunk {hunk.number} did not apply: {head}{lead}{text}\n{_RETRY}",
+        f"{path}: hunk {hunk.number} did not apply: {head}{lead}{text}\n",
         path=path,
+        next_step=_RETRY,
         hunk=hunk.number,
         line=line,
         closest=tuple(index.lines[i] for i in shown),

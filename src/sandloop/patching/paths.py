@@ -46,4 +46,4 @@ def workspace_path(path: str, *, root: str = "/workspace") -> str:
 
 
 def _escape(path: str, why: str) -> WorkspacePathError:
-    return WorkspacePathError(f"refused: {path!r} {why}. Nothing was changed.", path=path)
+    return WorkspacePathError(f"{path!r} {why}", path=path)

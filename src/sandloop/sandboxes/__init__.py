@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from sandloop.sandboxes.base import (
     DEFAULT_MAX_OUTPUT,
+    DesktopChannel,
     ExecResult,
     FileEntry,
     Sandbox,
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
 
 __all__ = (
     "DEFAULT_MAX_OUTPUT",
+    "DesktopChannel",
     "DockerSandbox",
     "ExecResult",
     "FileEntry",

@@ -17,7 +17,13 @@ import anyio.lowlevel
 from sandloop.errors import ConfigError, SandboxError
 from sandloop.sandboxes._protocol import RunnerClient
 from sandloop.sandboxes._replies import DEFAULT_READ_MAX
-from sandloop.sandboxes.base import DEFAULT_MAX_OUTPUT, ExecResult, FileEntry, Sandbox
+from sandloop.sandboxes.base import (
+    DEFAULT_MAX_OUTPUT,
+    DesktopChannel,
+    ExecResult,
+    FileEntry,
+    Sandbox,
+)
 
 __all__ = ("RUNNER_PATH", "RunnerSandbox", "exec_request", "exec_result")
 
@@ -92,6 +98,16 @@ def exec_result(reply: Mapping[str, Any]) -> ExecResult:
     )
 
 
+class _RunnerDesktop:
+    """Desktop requests as the runner's ``desktop`` operation: one round trip each."""
+
+    def __init__(self, client: RunnerClient) -> None:
+        self._client = client
+
+    async def request(self, do: str, args: Mapping[str, Any], *, timeout: float) -> dict[str, Any]:
+        return await self._client.call("desktop", {"do": do, **args}, timeout=timeout)
+
+
 def _file_entry(raw: Mapping[str, Any]) -> FileEntry:
     return FileEntry(path=raw["path"], kind=raw["kind"], size=int(raw["size"]), mode=raw["mode"])
 
@@ -135,6 +151,11 @@ class RunnerSandbox(Sandbox):
                 "(which then starts and removes it)"
             )
         return self._client
+
+    def desktop(self) -> DesktopChannel | None:
+        """The runner's ``desktop`` operation, when its image ships the desktop module."""
+        client = self._runner()
+        return _RunnerDesktop(client) if "desktop" in (client.hello.get("ops") or ()) else None
 
     async def _run_as_user(self, user: str, request: dict[str, Any]) -> ExecResult:
         raise SandboxError(f"{type(self).__name__} cannot run commands as another user ({user!r})")

@@ -16,14 +16,38 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Literal, Self
+from typing import Any, Literal, Protocol, Self
 
 from sandloop.errors import ConfigError
 
-__all__ = ("DEFAULT_MAX_OUTPUT", "ExecResult", "FileEntry", "Sandbox", "WorkspaceChanges")
+__all__ = (
+    "DEFAULT_MAX_OUTPUT",
+    "DesktopChannel",
+    "ExecResult",
+    "FileEntry",
+    "Sandbox",
+    "WorkspaceChanges",
+)
 
 #: Bytes of stdout (and, separately, of stderr) a command keeps by default: head and tail halves.
 DEFAULT_MAX_OUTPUT = 1024 * 1024
+
+
+class DesktopChannel(Protocol):
+    """A sandbox's own way to its virtual display (see :meth:`Sandbox.desktop`).
+
+    It carries the desktop module's requests (``ensure``, ``screenshot``, ``xdotool``,
+    ``launch``: see ``DesktopComputer``) and returns their replies, faster than a process per
+    request through :meth:`Sandbox.exec` would.
+    """
+
+    async def request(self, do: str, args: Mapping[str, Any], *, timeout: float) -> dict[str, Any]:
+        """Send one desktop request; ``timeout`` bounds the round trip.
+
+        Raises:
+            SandboxError: the sandbox (or its display) cannot answer.
+        """
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -231,6 +255,18 @@ class Sandbox(abc.ABC):
             files: Workspace path to (the bytes it held, or ``None`` to delete it; its mode).
         """
         return False
+
+    def desktop(self) -> DesktopChannel | None:
+        """The sandbox's channel to its virtual display, or ``None`` when it has none.
+
+        A sandbox over the runner started from the ``sandloop/computer`` image has one (its
+        runner serves the display in-process); this default has none, and a computer is then
+        driven through :meth:`exec`, one process per request.
+
+        Raises:
+            SandboxError: the sandbox is not started (or not usable from this event loop).
+        """
+        return None
 
     @property
     def atomic_writes(self) -> bool:

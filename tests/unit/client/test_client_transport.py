@@ -325,6 +325,37 @@ async def test_stream_without_terminal_event_is_an_error() -> None:
             await stream.get_final_response()
 
 
+def _recording(rec: Recorder, reported: list[tuple[str, dict[str, Any]]]) -> RecordingClient:
+    return RecordingClient(
+        listener=lambda kind, payload: reported.append((kind, payload)),
+        base_url="https://api.example.test/v1",
+        api_key="sk-test",
+        transport=httpx.MockTransport(rec),
+        retry=FAST,
+    )
+
+
+async def test_a_recorded_stream_reports_its_final_response_once_it_ends() -> None:
+    reported: list[tuple[str, dict[str, Any]]] = []
+    rec = Recorder(httpx.Response(200, content=text_stream("hi")))
+    async with _recording(rec, reported) as client, client.stream({"model": "m"}) as stream:
+        assert stream.final_response is None
+        await stream.get_final_response()
+    assert [kind for kind, _ in reported] == ["request", "response"]
+    assert reported[1][1]["output"][0]["content"][0]["text"] == "hi"
+
+
+async def test_a_recorded_stream_that_breaks_reports_an_error() -> None:
+    reported: list[tuple[str, dict[str, Any]]] = []
+    body = sse({"type": "response.created", "response": response_json("in_progress")})
+    rec = Recorder(httpx.Response(200, content=body))
+    async with _recording(rec, reported) as client, client.stream({"model": "m"}) as stream:
+        with pytest.raises(InvalidResponseError):
+            await stream.get_final_response()
+        assert stream.final_response is None
+    assert reported[1:] == [("error", {"message": "the stream ended before its final response"})]
+
+
 async def test_stream_items_must_match_the_completed_response() -> None:
     other = dict(response_json()["output"][0], id="m2")
     final = response_json()

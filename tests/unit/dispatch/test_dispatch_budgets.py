@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 
 from sandloop.dispatch import Approvals, CallOutcome, Dispatcher, RunScope, ToolRegistry
 from sandloop.dispatch.dispatcher import DEFAULT_MAX_CALLS
 from sandloop.executors import DEFAULT_MAX_TOOL_OUTPUT, OutputBudget
 from sandloop.executors.function import tool
-from sandloop.items import FunctionCall, InvalidCall, parse_item
+from sandloop.items import CallItem, FunctionCall, InvalidCall, parse_item
 
 SCOPE = RunScope(run_id="run_t")
 
@@ -28,7 +29,7 @@ def _call(i: int, size: int) -> FunctionCall:
 
 
 async def _dispatch(
-    calls: list[object],
+    calls: Sequence[CallItem],
     *,
     max_output: int = DEFAULT_MAX_TOOL_OUTPUT,
     max_calls: int = DEFAULT_MAX_CALLS,

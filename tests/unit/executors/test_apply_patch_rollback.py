@@ -27,6 +27,7 @@ class MemorySandbox(Sandbox):
         self.fail_on: str | None = None
         self.die_on: str | None = None
         self.block_on: str | None = None
+        self.stuck: str | None = None  # deleting this path fails
         self.started_blocking = anyio.Event()
         self.log: list[str] = []
 
@@ -69,6 +70,8 @@ class MemorySandbox(Sandbox):
     async def delete_file(self, path: str) -> None:
         await anyio.lowlevel.checkpoint()
         self.log.append(f"delete {path}")
+        if path == self.stuck:
+            raise SandboxFileError(f"{path}: busy", path=path, reason="io")
         del self.files[path]
 
     async def stat(self, path: str) -> FileEntry | None:
@@ -116,10 +119,23 @@ async def test_a_failed_write_restores_the_files_already_written() -> None:
     out = await ApplyPatchTool(as_custom=True).execute(_call(), _ctx(sandbox))
     assert out.output == (
         "apply_patch failed: could not write d.txt: d.txt: disk full. The files already "
-        "written were restored; nothing was changed."
+        "written were restored. Nothing was changed."
     )
     assert sandbox.files == ORIGINAL
     assert sandbox.log[-2:] == ["delete b.txt", "write a.txt"]
+
+
+async def test_a_write_that_cannot_be_undone_does_not_claim_nothing_changed() -> None:
+    sandbox = MemorySandbox(ORIGINAL)
+    sandbox.fail_on = "d.txt"
+    sandbox.stuck = "b.txt"  # the new file cannot be deleted again
+    out = await ApplyPatchTool(as_custom=True).execute(_call(), _ctx(sandbox))
+    assert out.output == (
+        "apply_patch failed: could not write d.txt: d.txt: disk full. The files already "
+        "written could not all be restored. Some files may be left changed: re-read them "
+        "before patching again."
+    )
+    assert sandbox.files == {**ORIGINAL, "b.txt": b"new\n"}  # the rest is back
 
 
 async def test_cancellation_mid_write_restores_and_still_cancels() -> None:

@@ -164,7 +164,10 @@ async def test_failing_hunk_leaves_the_file_unchanged(
     assert out.output.startswith("a.py: hunk 1 did not apply")
     assert "`y = 3`" in out.output
     assert "2 | y = 2" in out.output
-    assert "Nothing was changed" in out.output
+    assert out.output.endswith(
+        "\nNothing was changed. Re-read the file and resend the diff with lines that match it."
+    )
+    assert out.output.count("othing was changed") == 1
     assert (workspace / "a.py").read_text() == "x = 1\ny = 2\n"
 
 
@@ -190,6 +193,9 @@ async def test_failures_change_nothing(
     assert out.status == "failed"
     assert words in _text(out)
     assert _snapshot(workspace) == before
+    # Said once, at the end, whichever part of the code failed.
+    assert _text(out).count("othing was changed") == 1
+    assert _text(out).endswith("Nothing was changed.")
 
 
 async def test_create_file_on_an_identical_file_succeeds(
@@ -210,6 +216,8 @@ async def test_paths_outside_the_workspace_are_refused(
     out = await _hosted(sandbox, "create_file", path, "+pwned")
     assert out.status == "failed"
     assert _text(out).startswith("refused:")
+    assert _text(out).endswith("; paths must stay inside the workspace. Nothing was changed.")
+    assert _text(out).count("othing was changed") == 1
     assert _snapshot(workspace.parent) == {}
     assert not Path("/tmp/escape.txt").exists()
 

@@ -11,7 +11,7 @@ import pytest
 
 from sandloop.errors import ConfigError, ToolError
 from sandloop.executors.base import Tool, ToolContext
-from sandloop.executors.shell import ShellTool, runs_locally
+from sandloop.executors.shell import ShellTool
 from sandloop.items import ShellCall, ShellExitOutcome, ShellTimeoutOutcome
 from sandloop.sandboxes import LocalSandbox
 
@@ -139,8 +139,8 @@ async def test_hosted_calls_are_not_executed(sandbox: LocalSandbox) -> None:
         "environment": {"type": "container_reference", "container_id": "cntr_1"},
     }
     call = ShellCall.model_validate(raw)
-    assert not runs_locally(call)
-    assert runs_locally(_call(["true"]))
+    assert not call.runs_locally
+    assert _call(["true"]).runs_locally
     with pytest.raises(ToolError, match="hosted"):
         await ShellTool().execute(call, _ctx(sandbox))
     assert not (Path(sandbox.workdir) / "hosted").exists()

@@ -9,7 +9,6 @@ import pytest
 from sandloop.client import ResponsesClient
 from sandloop.errors import ConfigError
 from sandloop.executors.function import tool
-from sandloop.executors.shell import runs_locally
 from sandloop.items import (
     FunctionCall,
     FunctionCallOutput,
@@ -146,7 +145,7 @@ def test_hosted_shell_calls_are_not_client_calls() -> None:
     assert [c.call_id for c in calls] == ["s2", "s3"]
     # The loop and ShellTool agree on which calls are ours.
     shells = [c for c in (hosted, local, untyped) if isinstance(c, ShellCall)]
-    assert [runs_locally(c) for c in shells] == [False, True, True]
+    assert [c.runs_locally for c in shells] == [False, True, True]
 
 
 async def test_stateless_run_refuses_previous_response_id() -> None:

@@ -25,6 +25,7 @@ def every_error_class() -> list[type[SandloopError]]:
 
 SAMPLES: dict[str, Any] = {
     "status_code": 429,
+    "status": 409,
     "request_id": "req_1",
     "code": "rate_limit_exceeded",
     "body": {"error": {"message": "slow down"}},
@@ -37,6 +38,8 @@ SAMPLES: dict[str, Any] = {
     "turn": 3,
     "detail": "the input differs",
     "seconds": 2.5,
+    "nothing_changed": False,
+    "next_step": "Resend it.",
     "what": "stream",
     "size": 3 << 30,
     "limit": 128 << 20,

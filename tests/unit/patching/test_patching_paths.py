@@ -53,3 +53,11 @@ def test_a_custom_root() -> None:
     assert workspace_path("/home/agent/repo/x.py", root="/home/agent/repo/") == "x.py"
     with pytest.raises(WorkspacePathError):
         workspace_path("/workspace/x.py", root="/home/agent/repo")
+
+
+def test_a_refusal_says_only_what_is_wrong() -> None:
+    # The tool that refuses the path says what that means for the files (apply_patch: nothing
+    # was changed); the path check itself changed nothing and says nothing about it.
+    with pytest.raises(WorkspacePathError) as err:
+        workspace_path("../x")
+    assert str(err.value) == "'../x' leaves the workspace through `..`"

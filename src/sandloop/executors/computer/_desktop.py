@@ -5,7 +5,8 @@ desktop module (``sandboxes/computer/sandloop_desktop.py``); the runner starts i
 the sandbox starts and its ``desktop`` operation runs xdotool and grabs the screen in-process.
 So an action is one runner round trip plus one xdotool process, and a screenshot is one round
 trip with no process at all — never a ``docker exec``. A sandbox whose runner lacks the
-operation (another Sandbox implementation) is driven through ``exec`` instead, more slowly.
+operation (another Sandbox implementation: :meth:`Sandbox.desktop` is ``None``) is driven
+through ``exec`` instead, more slowly.
 
 Ordering is the subtle part: the window manager freezes the pointer on each click until it has
 replayed it, and xdotool returns before the X server has run its requests. Every pointer move is
@@ -17,16 +18,14 @@ from __future__ import annotations
 
 import base64
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import anyio
 
 from sandloop.errors import ConfigError, SandboxError, ToolError, ToolTimeoutError
 from sandloop.executors.computer import _xdotool as xdo
-from sandloop.sandboxes._protocol import RunnerClient
-from sandloop.sandboxes._runner_backed import RunnerSandbox
-from sandloop.sandboxes.base import Sandbox
+from sandloop.sandboxes.base import DesktopChannel, Sandbox
 
 __all__ = ("DEFAULT_DISPLAY_SIZE", "DESKTOP_MODULE", "DesktopComputer")
 
@@ -232,10 +231,10 @@ class DesktopComputer:
         """One desktop request; ``limit`` bounds the round trip."""
         if self._display is not None:
             args["display"] = self._display
-        client = _runner_client(self.sandbox)
-        if client is not None:
-            return await client.call("desktop", {"do": do, **args}, timeout=limit)
-        return await _ExecDesktop(self.sandbox, self._display).request(do, limit, args)
+        channel: DesktopChannel = self.sandbox.desktop() or _ExecDesktop(
+            self.sandbox, self._display
+        )
+        return await channel.request(do, args, timeout=limit)
 
     def __repr__(self) -> str:
         width, height = self._size
@@ -252,24 +251,15 @@ def _mismatch(width: int, height: int, want_width: int, want_height: int) -> str
     )
 
 
-def _runner_client(sandbox: Sandbox) -> RunnerClient | None:
-    """The sandbox's runner when it serves the ``desktop`` operation, else ``None``."""
-    if not isinstance(sandbox, RunnerSandbox):
-        return None
-    # The runner round trip is the whole point of this backend; RunnerSandbox keeps its client
-    # private, so we reach it here, in this one place.
-    client = sandbox._runner()
-    return client if "desktop" in (client.hello.get("ops") or ()) else None
-
-
 class _ExecDesktop:
-    """The same requests through ``Sandbox.exec``: one process per request, no runner op."""
+    """A :class:`DesktopChannel` through ``Sandbox.exec``, for a sandbox without one of its own:
+    one process per request."""
 
     def __init__(self, sandbox: Sandbox, display: str | None) -> None:
         self.sandbox = sandbox
         self.env = {"DISPLAY": display} if display else {}
 
-    async def request(self, do: str, timeout: float, args: dict[str, Any]) -> dict[str, Any]:
+    async def request(self, do: str, args: Mapping[str, Any], *, timeout: float) -> dict[str, Any]:
         if do == "xdotool":
             argv = ["xdotool", *args["args"]]
             done = await self.sandbox.exec(argv, env=self.env, timeout=args["timeout"])

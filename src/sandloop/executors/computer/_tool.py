@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 from collections import OrderedDict
+from collections.abc import Mapping
 from typing import Any
 
 from sandloop.errors import ApprovalDeniedError, ConfigError, ToolArgumentsError, ToolError
@@ -142,7 +143,9 @@ class ComputerTool:
         self._desktops.move_to_end(sandbox)
         return desktop
 
-    async def execute(self, call: Any, ctx: ToolContext) -> ComputerCallOutput:
+    async def execute(
+        self, call: ComputerCall | Mapping[str, Any], ctx: ToolContext
+    ) -> ComputerCallOutput:
         item = call if isinstance(call, ComputerCall) else ComputerCall.model_validate(call)
         computer = self.computer_for(ctx)
         acknowledged = await self._acknowledge(item, ctx)

@@ -15,6 +15,7 @@ from sandloop.sandboxes.docker._engine import (
     list_sandboxes,
     owner_labels,
     remove_container,
+    remove_labelled,
     try_pull,
 )
 from sandloop.sandboxes.docker._sandbox import DEFAULT_IMAGE, DockerSandbox
@@ -31,5 +32,6 @@ __all__ = (
     "list_sandboxes",
     "owner_labels",
     "remove_container",
+    "remove_labelled",
     "try_pull",
 )

@@ -10,6 +10,7 @@ import socket
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
+from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,12 @@ import docker
 import docker.errors
 import requests.exceptions
 
-from sandloop.errors import SandboxError, SandboxStartError, SandboxUnavailableError
+from sandloop.errors import (
+    SandboxEngineError,
+    SandboxError,
+    SandboxStartError,
+    SandboxUnavailableError,
+)
 from sandloop.sandboxes.images import available_images, image_tag, package_version
 
 __all__ = (
@@ -33,6 +39,7 @@ __all__ = (
     "own_socket",
     "owner_labels",
     "remove_container",
+    "remove_labelled",
     "try_pull",
 )
 
@@ -45,9 +52,11 @@ LABEL = "org.sandloop.sandbox"
 def engine_errors(action: str, *, image: str | None = None) -> Iterator[None]:
     """Translate docker SDK and connection errors into sandloop errors, chained.
 
-    Errors are told apart by type: the SDK's ``ImageNotFound``, and a connection failure found
-    anywhere in the exception's cause chain (the SDK wraps the transport's error in a plain
-    ``DockerException``). ``image`` names the image the action needs, for the hint.
+    Errors are told apart by type and status, never by their words: the SDK's
+    ``ImageNotFound``, a connection failure found anywhere in the exception's cause chain (the
+    SDK wraps the transport's error in a plain ``DockerException``), and any other engine
+    answer as a :class:`SandboxEngineError` carrying its HTTP status. ``image`` names the image
+    the action needs, for the hint.
     """
     try:
         yield
@@ -60,7 +69,7 @@ def engine_errors(action: str, *, image: str | None = None) -> Iterator[None]:
             raise SandboxUnavailableError(
                 f"{action}: no Docker engine answers ({exc}); start Docker or set DOCKER_HOST"
             ) from exc
-        raise SandboxError(f"{action}: {exc}") from exc
+        raise SandboxEngineError(f"{action}: {exc}", status=_status(exc)) from exc
     except OSError as exc:
         raise SandboxUnavailableError(f"{action}: cannot reach the Docker engine ({exc})") from exc
 
@@ -85,12 +94,28 @@ def missing_image_hint(image: str | None) -> str:
     )
 
 
+def _status(exc: docker.errors.DockerException) -> int | None:
+    """The HTTP status of the engine's answer (``NotFound`` is a 404 even without one)."""
+    if not isinstance(exc, docker.errors.APIError):
+        return None
+    status = exc.status_code
+    if isinstance(status, int):
+        return status
+    return HTTPStatus.NOT_FOUND if isinstance(exc, docker.errors.NotFound) else None
+
+
 def _unreachable(exc: BaseException) -> bool:
-    """Whether the engine could not be reached at all (refused, reset, timed out, no socket)."""
+    """Whether the engine could not be reached at all (refused, reset, timed out, no socket).
+
+    An HTTP answer means it was reached: the SDK's ``APIError`` is a ``requests`` ``HTTPError``,
+    which (like every ``requests`` error) is an ``OSError``, so it is told apart first.
+    """
     seen: set[int] = set()
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:
         seen.add(id(current))
+        if isinstance(current, requests.exceptions.HTTPError):
+            return False
         if isinstance(current, requests.exceptions.ConnectionError | requests.exceptions.Timeout):
             return True
         if isinstance(current, OSError) and not isinstance(current, FileExistsError):
@@ -103,7 +128,11 @@ def connect(timeout: float = 60) -> docker.DockerClient:
     """A docker client for the environment's engine (``DOCKER_HOST`` or the local socket)."""
     with engine_errors("connecting to Docker"):
         client = docker.from_env(timeout=int(timeout))
-        client.ping()
+        try:
+            client.ping()
+        except BaseException:
+            client.close()  # its pool may hold the connection the engine answered on
+            raise
         return client
 
 
@@ -230,3 +259,20 @@ def remove_container(client: docker.DockerClient, container_id: str) -> None:
     """Force-remove a container; a container already gone is not an error."""
     with engine_errors(f"removing container {container_id}"), suppress(docker.errors.NotFound):
         client.containers.get(container_id).remove(force=True)
+
+
+def remove_labelled(client: docker.DockerClient, label: str | Sequence[str]) -> int:
+    """Force-remove every container carrying ``label`` (``key=value``; a list: all of them);
+    how many there were.
+
+    A container that is already gone, or that the engine refuses to remove, is passed over:
+    the others are still removed.
+    """
+    labels = [label] if isinstance(label, str) else list(label)
+    with engine_errors(f"listing containers labelled {', '.join(labels)}"):
+        found = client.containers.list(all=True, filters={"label": labels})
+    for container in found:
+        gone = suppress(docker.errors.NotFound)
+        with suppress(SandboxError), engine_errors(f"removing container {container.id}"), gone:
+            container.remove(force=True)
+    return len(found)

@@ -17,15 +17,15 @@ import tempfile
 import time
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from contextlib import suppress
+from http import HTTPStatus
 from pathlib import Path
 from typing import IO, Any, Literal, Self, TypeVar, cast
 
 import anyio
 import docker
-import docker.errors
 from docker.models.containers import Container
 
-from sandloop.errors import ConfigError, SandboxError, SandboxStartError
+from sandloop.errors import ConfigError, SandboxEngineError, SandboxError, SandboxStartError
 from sandloop.sandboxes import _copy, _runner
 from sandloop.sandboxes._channel import AttachChannel, MuxSocket
 from sandloop.sandboxes._exec_fallback import ExecFallbackClient
@@ -385,10 +385,13 @@ class DockerSandbox(RunnerSandbox):
                 await self._call("removing the container", container.remove, force=True)
                 return
             except SandboxError as exc:
-                if isinstance(exc.__cause__, docker.errors.NotFound):
+                status = exc.status if isinstance(exc, SandboxEngineError) else None
+                if status == HTTPStatus.NOT_FOUND:
                     return
-                if "already in progress" in str(exc.__cause__ or ""):
-                    await self._wait_removed(container)  # the engine's auto-removal is on it
+                if status == HTTPStatus.CONFLICT:
+                    # A forced removal conflicts only with one already in progress (the
+                    # engine's auto-removal of a stopped container): wait for it to finish.
+                    await self._wait_removed(container)
                     return
                 failure = exc
             # Stopped, an auto-remove container is removed by the engine itself.
@@ -405,7 +408,7 @@ class DockerSandbox(RunnerSandbox):
         try:
             await self._call("checking the container", container.reload)
         except SandboxError as exc:
-            return isinstance(exc.__cause__, docker.errors.NotFound)
+            return isinstance(exc, SandboxEngineError) and exc.status == HTTPStatus.NOT_FOUND
         return False
 
     async def _wait_removed(self, container: Container) -> None:
