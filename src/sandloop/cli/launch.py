@@ -23,7 +23,7 @@ from sandloop.cli.display import Display, JsonDisplay, RichDisplay
 from sandloop.cli.run import DEFAULT_MODEL
 from sandloop.cli.session import SessionOptions, SessionOutcome, run_session
 from sandloop.client import DEFAULT_BASE_URL, is_loopback_url
-from sandloop.errors import ConfigError, SandboxUnavailableError
+from sandloop.errors import ApiConnectionError, ConfigError, SandboxUnavailableError, ServerError
 from sandloop.loop import RunResult
 from sandloop.testing.cassette import Cassette
 
@@ -138,16 +138,21 @@ def execute(options: SessionOptions, display: Display, *, debug: bool = False) -
     if outcome.error is not None:
         if debug:
             traceback.print_exception(outcome.error)
-        hint = (
-            " (or pass --local to run without isolation)"
-            if isinstance(outcome.error, SandboxUnavailableError) and not options.local
-            else ""
-        )
-        print(f"sandloop: error: {outcome.error}{hint}", file=sys.stderr)
+        print(f"sandloop: error: {outcome.error}{_hint(outcome.error, options)}", file=sys.stderr)
         return 1
     if outcome.result is not None and outcome.result.status == "needs_approval":
         return print_pending(outcome.result, outcome.summary.run_dir.name)
     return 0 if outcome.ok else 1
+
+
+def _hint(error: BaseException, options: SessionOptions) -> str:
+    """What to try next, after the error's own sentence (empty when there is nothing to add)."""
+    if isinstance(error, SandboxUnavailableError) and not options.local:
+        return " (or pass --local to run without isolation)"
+    if isinstance(error, ApiConnectionError | ServerError):
+        more = "" if error.attempts is None else "; --max-retries N retries more often"
+        return f"; `sandloop doctor` checks the endpoint{more}"
+    return ""
 
 
 #: The exit status of a run stopped for approvals.

@@ -257,7 +257,9 @@ class ResponsesClient:
                 continue
             if result.status < 300:
                 return _decode(result.content, f"{method} /{path}", self.limits)
-            error = status_error(result.status, result.headers, result.content)
+            error = status_error(
+                result.status, result.headers, result.content, request=result.request
+            )
             if not self.retry.retryable_status(result.status):
                 raise error
             retry = await self._backoff(retry, error, result.headers)
@@ -297,11 +299,15 @@ class ResponsesClient:
                 stack.push_async_exit(attempt.pop_all())
                 return http, None
             content = await http.read(ERROR_BODY_BYTES, truncate=True)
-            return http, status_error(http.status, http.headers, content)
+            return http, status_error(http.status, http.headers, content, request=http.request)
 
     async def _backoff(self, retry: int, error: ApiError, headers: Mapping[str, str] | None) -> int:
-        """Sleep before the next attempt, or raise ``error`` when no retries are left."""
+        """Sleep before the next attempt, or raise ``error`` when no retries are left.
+
+        The error raised says how often the request was sent (:attr:`ApiError.attempts`).
+        """
         if retry >= self.retry.max_retries:
+            error.attempts = retry + 1
             raise error
         wait = self.retry.delay(retry, headers)
         logger.info("retrying in %.2fs (retry %d): %s", wait, retry + 1, error)
