@@ -561,8 +561,8 @@ def test_an_answer_cut_mid_stream_is_retried_and_shown_once(repo: Path, home: Pa
         assert first.body == again.body
     out = done.stdout
     (notice,) = [line for line in out.splitlines() if line.startswith("↻")]
-    assert notice.startswith("↻ answer cut off (connection lost): retry 1 of turn 1 in ")
-    assert notice.endswith("s; the text above is discarded")
+    assert notice.startswith("↻ answer cut off (connection lost): retrying in ")
+    assert notice.endswith(" s (attempt 2 of 3); the text above is discarded")
     assert out.count("Nothing needs fixing: the tests are about prices, and they add up.") == 1
     assert out.index(notice) < out.rindex("Checked the code.")
     assert "completed in 1 turn(s)" in out

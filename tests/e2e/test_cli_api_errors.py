@@ -13,7 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from sandloop.testing import ScriptedResponsesServer, Turn, server_error
+from sandloop.testing import ScriptedResponsesServer, Turn, message, server_error
 
 
 def sandloop(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -68,3 +68,13 @@ def test_a_persistent_500_says_the_same_with_its_retries(tmp_path: Path) -> None
     assert "scripted outage" in error
     assert "(sent 3 times: 2 retries)" in error
     assert "`sandloop doctor` checks the endpoint" in error
+
+
+def test_a_retried_500_is_shown_with_its_wait_and_attempt(tmp_path: Path) -> None:
+    turns = [Turn(None, faults=[server_error(500)]), Turn([message("done")])]
+    with ScriptedResponsesServer(turns, check_protocol=False) as server:
+        done = sandloop(tmp_path, "--base-url", server.base_url)
+    assert done.returncode == 0, done.stderr
+    (notice,) = [line for line in done.stdout.splitlines() if line.startswith("↻")]
+    assert notice.startswith("↻ retrying in ")
+    assert notice.endswith(" s after HTTP 500 (attempt 2 of 3)")

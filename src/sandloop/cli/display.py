@@ -24,7 +24,7 @@ from rich.status import Status
 
 from sandloop.cli.changes import FileChange
 from sandloop.dispatch.outputs import call_arguments_text
-from sandloop.errors import ApiTimeoutError
+from sandloop.errors import ApiStatusError, ApiTimeoutError
 from sandloop.items import Usage
 from sandloop.loop import events as ev
 
@@ -37,6 +37,7 @@ __all__ = (
     "Summary",
     "command_outcomes",
     "describe_call",
+    "retry_text",
     "succeeded",
 )
 
@@ -136,6 +137,25 @@ def retry_reason(error: BaseException) -> str:
     return "timed out" if isinstance(error, ApiTimeoutError) else "connection lost"
 
 
+def retry_text(event: ev.ResponseRetrying) -> str:
+    """``retrying in 2 s after HTTP 500 (attempt 2 of 3)``, or for a cut answer
+    ``answer cut off (connection lost): retrying in 0.5 s (attempt 2 of 3)``."""
+    delay = f"{event.delay:.1f}".removesuffix(".0")
+    attempt = f"({_attempt(event)})"
+    if event.cut:
+        return f"answer cut off ({retry_reason(event.error)}): retrying in {delay} s {attempt}"
+    if isinstance(event.error, ApiStatusError):
+        why = f"HTTP {event.error.status_code}"
+    else:
+        why = "a timeout" if isinstance(event.error, ApiTimeoutError) else "no connection"
+    return f"retrying in {delay} s after {why} {attempt}"
+
+
+def _attempt(event: ev.ResponseRetrying) -> str:
+    of = f" of {event.max_retries + 1}" if event.max_retries else ""
+    return f"attempt {event.attempt + 1}{of}"
+
+
 def _exit(outcome: Any) -> str:
     if getattr(outcome, "type", None) == "exit":
         return f"exit {outcome.exit_code}"
@@ -200,14 +220,12 @@ class RichDisplay:
     def _retrying(self, event: ev.ResponseRetrying) -> None:
         # The unfinished line is dropped unprinted; lines already printed cannot be taken back,
         # so the notice says they were void, and the answer streams again below it.
-        void = "; the text above is discarded" if self._turn_text else ""
-        self._line = ""
-        self._turn_text = ""
-        self.console.print(
-            f"[yellow]↻ answer cut off ({retry_reason(event.error)}): "
-            f"retry {event.attempt} of turn {event.turn} in {event.delay:.1f}s{void}[/]"
-        )
-        self._spin(f"waiting for the model (turn {event.turn}, retry {event.attempt})")
+        void = "; the text above is discarded" if event.cut and self._turn_text else ""
+        if event.cut:
+            self._line = ""
+            self._turn_text = ""
+        self.console.print(f"[yellow]↻ {escape(retry_text(event))}{void}[/]")
+        self._spin(f"waiting for the model (turn {event.turn}, {_attempt(event)})")
 
     def _tool_line(self, event: ev.ToolCallFinished) -> None:
         _, call = self._started.pop(event.call_id, (0.0, None))
@@ -349,8 +367,9 @@ class JsonDisplay:
             return
         record = event.to_dict()
         if isinstance(event, ev.ResponseRetrying):
-            # Readers drop this turn's text_delta events seen so far: the answer streams anew.
-            record["discard_text"] = True
+            # After a cut, readers drop this turn's text_delta events seen so far: the answer
+            # streams anew. A request that failed before its answer began streamed nothing.
+            record["discard_text"] = event.cut
         elif isinstance(event, ev.ToolCallStarted):
             record["summary"] = describe_call(event.call, 400)
         elif isinstance(event, ev.ToolCallFinished):

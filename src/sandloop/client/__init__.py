@@ -2,7 +2,7 @@
 
 from sandloop.client._config import DEFAULT_BASE_URL, ClientLimits, is_loopback_url
 from sandloop.client._probe import PROBE_ID, Probe, probe_endpoint
-from sandloop.client._retry import RetryPolicy
+from sandloop.client._retry import RetryNotice, RetryObserver, RetryPolicy, observing_retries
 from sandloop.client._stream import ResponseStream
 from sandloop.client.recording import RecordingClient
 from sandloop.client.responses import ResponsesClient
@@ -17,7 +17,10 @@ __all__ = (
     "RecordingClient",
     "ResponseStream",
     "ResponsesClient",
+    "RetryNotice",
+    "RetryObserver",
     "RetryPolicy",
     "is_loopback_url",
+    "observing_retries",
     "probe_endpoint",
 )

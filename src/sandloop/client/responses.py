@@ -19,7 +19,7 @@ from sandloop.client._body import loads_bounded
 from sandloop.client._config import ClientLimits, resolve_config
 from sandloop.client._errors import status_error
 from sandloop.client._http import ERROR_BODY_BYTES, HttpSession, HttpStream
-from sandloop.client._retry import RetryPolicy
+from sandloop.client._retry import RetryNotice, RetryPolicy, notify_retry
 from sandloop.client._stream import ResponseStream, StreamOpener, failed_error
 from sandloop.errors import (
     ApiConnectionError,
@@ -311,6 +311,7 @@ class ResponsesClient:
             raise error
         wait = self.retry.delay(retry, headers)
         logger.info("retrying in %.2fs (retry %d): %s", wait, retry + 1, error)
+        await notify_retry(RetryNotice(retry + 1, self.retry.max_retries, error, wait))
         await anyio.sleep(wait)
         return retry + 1
 
