@@ -214,7 +214,10 @@ def test_approve_deny_runs_nothing(repo: Path, home: Path) -> None:
 
 
 def test_approve_ask_prompts_for_each_call(repo: Path, home: Path) -> None:
+    outputs: list[str] = []
+
     def after(request: RecordedRequest) -> list[Any]:
+        outputs.extend(str(item["output"]) for item in request.body["input"])
         return [message("done", phase="final_answer")]
 
     script: list[TurnLike] = [
@@ -238,6 +241,8 @@ def test_approve_ask_prompts_for_each_call(repo: Path, home: Path) -> None:
     assert done.stderr.count("Allow? [y/N]") == 2
     assert (repo / "yes-file").exists()
     assert not (repo / "no-file").exists()
+    # The refusal is said once, not "denied this call: the user refused this call".
+    assert "'stderr': 'The user denied this shell call. Do not retry it as is.'" in outputs[1]
 
 
 def test_approve_ask_without_a_terminal_is_refused_before_any_request(
