@@ -310,14 +310,16 @@ def test_approve_ask_shows_the_patch_it_asks_about(repo: Path, home: Path) -> No
 def test_copy_mode_leaves_the_repository_alone(repo: Path, home: Path) -> None:
     with ScriptedResponsesServer(fixing_script()) as server:
         done = sandloop(
-            "run", "--copy", "--repo", str(repo), "--base-url", server.base_url, "Fix it", home=home
-        )
+            "run", "--copy", "--diff", "--repo", str(repo), "--base-url", server.base_url,
+            "Fix it", home=home,
+        )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert FIXED_LINE not in (repo / "shop" / "pricing.py").read_text()
     (run_dir,) = (home / "runs").iterdir()
     patch = (run_dir / "changes.patch").read_text()
     assert f"+        {FIXED_LINE}" in patch
     assert "changes.patch" in done.stdout
+    assert f"+        {FIXED_LINE}" in done.stdout  # --diff: the patch is shown too
     applied = subprocess.run(["git", "-C", str(repo), "apply", str(run_dir / "changes.patch")])
     assert applied.returncode == 0
     assert FIXED_LINE in (repo / "shop" / "pricing.py").read_text()

@@ -22,10 +22,9 @@ from importlib import resources
 from pathlib import Path
 
 from rich.console import Console
-from rich.syntax import Syntax
 
 from sandloop.cli.changes import tree_diff
-from sandloop.cli.display import Display, JsonDisplay, RichDisplay
+from sandloop.cli.display import Display, JsonDisplay, RichDisplay, print_diff
 from sandloop.cli.launch import execute
 from sandloop.cli.run import DEFAULT_MODEL
 from sandloop.cli.session import SessionOptions
@@ -178,6 +177,6 @@ def _show_diff(as_json: bool, original: Path, project: Path) -> None:
     console = Console(highlight=False)
     console.rule("the diff", style="dim")
     if diff:
-        console.print(Syntax(diff, "diff", theme="ansi_dark", background_color="default"))
+        print_diff(console, diff)
     else:
         console.print("(no changes)")

@@ -21,6 +21,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.rule import Rule
 from rich.status import Status
+from rich.syntax import Syntax
 
 from sandloop.cli.changes import FileChange
 from sandloop.dispatch.outputs import call_arguments_text
@@ -37,6 +38,7 @@ __all__ = (
     "Summary",
     "command_outcomes",
     "describe_call",
+    "print_diff",
     "retry_text",
     "succeeded",
 )
@@ -65,6 +67,7 @@ class Summary:
     run_dir: Path
     changes: list[FileChange] | None = None
     patch: Path | None = None
+    diff: str | None = None
     error: str | None = None
     note: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
@@ -170,6 +173,11 @@ def _usage_text(usage: Usage) -> str:
         f"{usage.input_tokens:,} input{cached_text} + {usage.output_tokens:,} output = "
         f"{usage.total_tokens:,} tokens"
     )
+
+
+def print_diff(console: Console, diff: str) -> None:
+    """A unified diff, coloured on a terminal (``sandloop run --diff``, ``sandloop demo``)."""
+    console.print(Syntax(diff, "diff", theme="ansi_dark", background_color="default"))
 
 
 class RichDisplay:
@@ -298,6 +306,9 @@ class RichDisplay:
                 f"[dim]the changes are in {escape(str(summary.patch))} "
                 "(apply them with: git apply PATCH)[/]"
             )
+        if summary.diff:
+            self.console.print(Rule("the diff", style="dim"))
+            print_diff(self.console, summary.diff)
 
     # --- streamed text and spinner ---------------------------------------------------------
 
@@ -397,6 +408,7 @@ class JsonDisplay:
             usage=summary.usage.to_wire(),
             changes=changes,
             patch=str(summary.patch) if summary.patch else None,
+            diff=summary.diff,
             run_dir=str(summary.run_dir),
             error=summary.error,
             **summary.extra,

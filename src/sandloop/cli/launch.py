@@ -81,6 +81,7 @@ def options_from(args: argparse.Namespace) -> SessionOptions:
         approve=approve,
         network=network,
         copy=args.copy,
+        diff=args.diff,
         local=args.local,
         local_shell=args.local_shell,
         record=args.record,

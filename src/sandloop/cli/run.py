@@ -78,6 +78,11 @@ def register(parser: argparse.ArgumentParser) -> None:
         help="work on a copy of the repository; the changes are saved as a patch",
     )
     parser.add_argument(
+        "--diff",
+        action="store_true",
+        help="show the diff of the changes at the end (default: the changed files and counts)",
+    )
+    parser.add_argument(
         "--local",
         action="store_true",
         help="run commands on this machine WITHOUT isolation (no Docker needed)",
