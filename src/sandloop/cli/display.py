@@ -190,6 +190,7 @@ class RichDisplay:
         self._line = ""  # streamed text not yet ended by a newline
         self._turn_text = ""  # all text streamed in the current turn
         self._started: dict[str, tuple[float, Any]] = {}
+        self._halted = False  # the run was stopped (Ctrl-C): no spinner is drawn again
 
     def started(self, info: RunInfo) -> None:
         source = f", replaying {info.replay}" if info.replay else ""
@@ -221,6 +222,10 @@ class RichDisplay:
             self._started[event.call_id] = (time.monotonic(), event.call)
             self._spin(f"running {event.tool}: {describe_call(event.call, 60)}")
         elif isinstance(event, ev.ToolCallFinished):
+            if event.status == "cancelled":
+                # The run is stopping: the spinner goes before the call's line, and stays gone.
+                self._halted = True
+                self._stop_spinner()
             self._tool_line(event)
         elif isinstance(event, ev.RunEnded):
             self._stop_spinner()
@@ -329,7 +334,7 @@ class RichDisplay:
             self._line = ""
 
     def _spin(self, text: str, *, timer: bool = True) -> None:
-        if not self.console.is_terminal:
+        if not self.console.is_terminal or self._halted:
             return
         shown: Elapsed | str = Elapsed(text) if timer else escape(text)
         if self._status is None:
