@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Self
 import anyio
 
 from sandloop.client._body import loads_bounded
-from sandloop.client._config import ClientLimits, resolve_config
+from sandloop.client._config import NO_KEY, ClientLimits, resolve_config
 from sandloop.client._errors import status_error
 from sandloop.client._http import ERROR_BODY_BYTES, HttpSession, HttpStream
 from sandloop.client._retry import RetryNotice, RetryPolicy, notify_retry
@@ -61,7 +61,10 @@ class ResponsesClient:
     ``incomplete`` one is returned for the caller to inspect ``incomplete_details``.
 
     Args:
-        api_key: Defaults to ``OPENAI_API_KEY``. Not needed for a server on 127.0.0.1.
+        api_key: Defaults to ``OPENAI_API_KEY``. Not needed for a server on this machine
+            (127.0.0.1, ``localhost``); without one, requests carry ``Authorization: Bearer
+            sandloop-no-key`` (:data:`~sandloop.client.NO_KEY`), since some local proxies
+            refuse a request without the header. A proxy that checks the key needs the real one.
         base_url: Defaults to ``OPENAI_BASE_URL``, then ``https://api.openai.com/v1``.
         timeout: Total seconds one request may take, from connecting to the last byte of its
             body or stream (``ResponseDeadlineError``). Each retry, and each retrieve of a
@@ -130,6 +133,11 @@ class ResponsesClient:
         sent = {"user-agent": "sandloop", **(headers or {})}
         if config.api_key:
             sent["authorization"] = f"Bearer {config.api_key}"
+        elif not any(name.lower() == "authorization" for name in sent):
+            # Only a server on this machine is reached without a key (resolve_config). A local
+            # proxy may still refuse a request without the header: it gets a placeholder that
+            # says what it is, never anything secret.
+            sent["authorization"] = f"Bearer {NO_KEY}"
         if organization:
             sent["openai-organization"] = organization
         if project:
