@@ -38,6 +38,7 @@ __all__ = (
     "Summary",
     "command_outcomes",
     "describe_call",
+    "failed_output_tail",
     "print_diff",
     "retry_text",
     "succeeded",
@@ -103,6 +104,24 @@ def command_outcomes(event: ev.ToolCallFinished) -> list[str]:
     if event.status != "completed" or not isinstance(entries, list):
         return []
     return [_exit(e.outcome) for e in entries if hasattr(e, "outcome")]
+
+
+def failed_output_tail(event: ev.ToolCallFinished, lines: int = 3) -> list[str]:
+    """The last lines each failed shell command printed (its stderr, else its stdout).
+
+    The sandbox hands a command's output over when it ends, not while it runs, so this is
+    shown under the call's line afterwards: the line says it failed, these lines say why.
+    """
+    entries = getattr(event.output, "output", None)
+    if event.status != "completed" or not isinstance(entries, list):
+        return []
+    tail: list[str] = []
+    for entry in entries:
+        if not hasattr(entry, "outcome") or _exit(entry.outcome) == "exit 0":
+            continue
+        text = (getattr(entry, "stderr", "") or getattr(entry, "stdout", "") or "").rstrip()
+        tail += [line for line in text.splitlines() if line.strip()][-lines:]
+    return tail
 
 
 def outcome_text(event: ev.ToolCallFinished) -> str:
@@ -264,6 +283,8 @@ class RichDisplay:
             self.console.print(f"{line} · {event.duration:.2f}s[/]")
         if event.error and not good:
             self.console.print(f"    [red]{escape(event.error.splitlines()[0][:200])}[/]")
+        for line in failed_output_tail(event):
+            self.console.print(f"    [dim]│ {escape(_clip(line, 120))}[/]")
         if not self._started:
             self._spin("waiting for the model")
 
