@@ -21,10 +21,8 @@ import tempfile
 from importlib import resources
 from pathlib import Path
 
-from rich.console import Console
-
 from sandloop.cli.changes import tree_diff
-from sandloop.cli.display import Display, JsonDisplay, RichDisplay, print_diff
+from sandloop.cli.display import Display, JsonDisplay, RichDisplay, cli_console, print_diff
 from sandloop.cli.launch import execute
 from sandloop.cli.run import DEFAULT_MODEL
 from sandloop.cli.session import SessionOptions
@@ -73,7 +71,7 @@ def _demo(args: argparse.Namespace) -> int:
     project, original = target / "project", target / "original"
     shutil.copytree(data / "project", project)
     shutil.copytree(data / "project", original)
-    display: Display = JsonDisplay() if args.json else RichDisplay(Console(highlight=False))
+    display: Display = JsonDisplay() if args.json else RichDisplay()
     display.note(f"demo project copied to {project}")
     if not git_init(project):
         display.note("no git repository (is git installed?): the project is a plain directory")
@@ -174,7 +172,7 @@ def _show_diff(as_json: bool, original: Path, project: Path) -> None:
 
         print(json.dumps({"event": "demo_diff", "diff": diff}), flush=True)
         return
-    console = Console(highlight=False)
+    console = cli_console()
     console.rule("the diff", style="dim")
     if diff:
         print_diff(console, diff)

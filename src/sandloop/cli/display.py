@@ -36,6 +36,7 @@ __all__ = (
     "RichDisplay",
     "RunInfo",
     "Summary",
+    "cli_console",
     "command_outcomes",
     "describe_call",
     "failed_output_tail",
@@ -199,12 +200,17 @@ def print_diff(console: Console, diff: str) -> None:
     console.print(Syntax(diff, "diff", theme="ansi_dark", background_color="default"))
 
 
+def cli_console() -> Console:
+    """The console the CLI prints to: stdout, wrapped only when it is a terminal (a pipe or a
+    log file gets whole lines, not lines cut at 80 columns and paths split)."""
+    return Console(highlight=False, soft_wrap=not sys.stdout.isatty())
+
+
 class RichDisplay:
     """Live progress on a terminal (plain lines when stdout is not one)."""
 
     def __init__(self, console: Console | None = None) -> None:
-        # Not a terminal (a pipe, a log file): no wrapping at 80 columns, no split paths.
-        self.console = console or Console(highlight=False, soft_wrap=not sys.stdout.isatty())
+        self.console = console or cli_console()
         self._status: Status | None = None
         self._line = ""  # streamed text not yet ended by a newline
         self._turn_text = ""  # all text streamed in the current turn
