@@ -131,7 +131,28 @@ class ConfigError(SandloopError):
 
 
 class ApiError(SandloopError):
-    """Something went wrong talking to the Responses API."""
+    """Something went wrong talking to the Responses API.
+
+    Attributes:
+        attempts: For a failure the client retries (connection errors, timeouts, 408, 409, 429,
+            5xx): how many times the request was sent before the client gave up, ``1`` when
+            retries are off. ``None`` for a failure that is never retried (other 4xx, a bad
+            answer). The message says it too: ``... (sent 3 times: 2 retries)``.
+    """
+
+    attempts: int | None = None
+
+    def __str__(self) -> str:
+        said = self._what_failed()
+        if self.attempts is None:
+            return said
+        if self.attempts <= 1:
+            return f"{said} (not retried: retries are off)"
+        retries = f"{self.attempts - 1} {'retry' if self.attempts == 2 else 'retries'}"
+        return f"{said} (sent {self.attempts} times: {retries})"
+
+    def _what_failed(self) -> str:
+        return super().__str__()
 
 
 class ApiConnectionError(ApiError):
@@ -174,6 +195,8 @@ class ApiStatusError(ApiError):
         request_id: The ``x-request-id`` header, when the server sent one.
         code: The API's error code (``error.code`` in the body), when present.
         body: The decoded error body (a dict when it was JSON, else the text).
+        request: The request that got this answer (``POST http://host/v1/responses``), when
+            the client knows it.
     """
 
     def __init__(
@@ -184,6 +207,7 @@ class ApiStatusError(ApiError):
         request_id: str | None = None,
         code: str | None = None,
         body: Any = None,
+        request: str | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -191,10 +215,12 @@ class ApiStatusError(ApiError):
         self.request_id = request_id
         self.code = code
         self.body = body
+        self.request = request
 
-    def __str__(self) -> str:
+    def _what_failed(self) -> str:
         rid = f", request id {self.request_id}" if self.request_id else ""
-        return f"HTTP {self.status_code}{rid}: {self.message}"
+        where = f"{self.request}: " if self.request else ""
+        return f"{where}HTTP {self.status_code}{rid}: {self.message}"
 
 
 class BadRequestError(ApiStatusError):

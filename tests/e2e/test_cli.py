@@ -214,7 +214,10 @@ def test_approve_deny_runs_nothing(repo: Path, home: Path) -> None:
 
 
 def test_approve_ask_prompts_for_each_call(repo: Path, home: Path) -> None:
+    outputs: list[str] = []
+
     def after(request: RecordedRequest) -> list[Any]:
+        outputs.extend(str(item["output"]) for item in request.body["input"])
         return [message("done", phase="final_answer")]
 
     script: list[TurnLike] = [
@@ -238,6 +241,8 @@ def test_approve_ask_prompts_for_each_call(repo: Path, home: Path) -> None:
     assert done.stderr.count("Allow? [y/N]") == 2
     assert (repo / "yes-file").exists()
     assert not (repo / "no-file").exists()
+    # The refusal is said once, not "denied this call: the user refused this call".
+    assert "'stderr': 'The user denied this shell call. Do not retry it as is.'" in outputs[1]
 
 
 def test_approve_ask_without_a_terminal_is_refused_before_any_request(
@@ -305,14 +310,16 @@ def test_approve_ask_shows_the_patch_it_asks_about(repo: Path, home: Path) -> No
 def test_copy_mode_leaves_the_repository_alone(repo: Path, home: Path) -> None:
     with ScriptedResponsesServer(fixing_script()) as server:
         done = sandloop(
-            "run", "--copy", "--repo", str(repo), "--base-url", server.base_url, "Fix it", home=home
-        )
+            "run", "--copy", "--diff", "--repo", str(repo), "--base-url", server.base_url,
+            "Fix it", home=home,
+        )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert FIXED_LINE not in (repo / "shop" / "pricing.py").read_text()
     (run_dir,) = (home / "runs").iterdir()
     patch = (run_dir / "changes.patch").read_text()
     assert f"+        {FIXED_LINE}" in patch
     assert "changes.patch" in done.stdout
+    assert f"+        {FIXED_LINE}" in done.stdout  # --diff: the patch is shown too
     applied = subprocess.run(["git", "-C", str(repo), "apply", str(run_dir / "changes.patch")])
     assert applied.returncode == 0
     assert FIXED_LINE in (repo / "shop" / "pricing.py").read_text()
@@ -561,8 +568,8 @@ def test_an_answer_cut_mid_stream_is_retried_and_shown_once(repo: Path, home: Pa
         assert first.body == again.body
     out = done.stdout
     (notice,) = [line for line in out.splitlines() if line.startswith("↻")]
-    assert notice.startswith("↻ answer cut off (connection lost): retry 1 of turn 1 in ")
-    assert notice.endswith("s; the text above is discarded")
+    assert notice.startswith("↻ answer cut off (connection lost): retrying in ")
+    assert notice.endswith(" s (attempt 2 of 3); the text above is discarded")
     assert out.count("Nothing needs fixing: the tests are about prices, and they add up.") == 1
     assert out.index(notice) < out.rindex("Checked the code.")
     assert "completed in 1 turn(s)" in out

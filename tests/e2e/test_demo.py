@@ -76,6 +76,21 @@ def test_demo_in_docker(tmp_path: Path, base_image: str) -> None:
     assert f"docker {base_image}" in done.stdout
 
 
+def test_demo_into_a_pipe_keeps_its_lines_whole(tmp_path: Path) -> None:
+    # No COLUMNS: a pipe is not cut at 80 columns, paths are not split.
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "SANDLOOP_"))}
+    clean.pop("COLUMNS", None)
+    target = tmp_path / "demo"
+    done = subprocess.run(
+        [sys.executable, "-m", "sandloop", "demo", "--local", "--dir", str(target)],
+        capture_output=True, text=True, timeout=600, env=clean,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    (header,) = [line for line in done.stdout.splitlines() if line.startswith("sandloop run ")]
+    assert header.endswith("replaying the bundled demo cassette")
+    assert f"transcript: {target}/runs/" in done.stdout
+
+
 def test_demo_in_a_local_sandbox_when_asked(tmp_path: Path) -> None:
     target = tmp_path / "demo"
     done = demo(target, SANDLOOP_DEMO_LOCAL="1")

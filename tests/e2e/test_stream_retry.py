@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from sandloop.client import ResponsesClient, RetryPolicy
-from sandloop.errors import ApiConnectionError, InvalidResponseError
+from sandloop.errors import ApiConnectionError, InvalidResponseError, ServerError
 from sandloop.executors.function import tool
 from sandloop.items import Message, dump_item
 from sandloop.loop import Agent, RunEnded, RunEvent, run
@@ -27,6 +27,7 @@ from sandloop.testing import (
     function_call,
     malformed_stream,
     message,
+    server_error,
 )
 
 ANSWER = "The sum is 5. " * 20  # long enough to stream in many deltas
@@ -154,3 +155,21 @@ async def test_a_malformed_stream_is_not_retried() -> None:
         assert len(server.create_requests) == 1
         again = await run(Agent(model="m"), "hi", client=client, stream=True)
     assert again.final_output == ANSWER
+
+
+@pytest.mark.parametrize("streamed", [True, False], ids=["stream", "create"])
+async def test_a_request_the_client_sends_again_is_told_to_the_event_sink(streamed: bool) -> None:
+    # HTTP 500 before any answer: the client retries it, the loop says so (nothing to discard).
+    turns = [Turn(None, faults=[server_error(500)]), answer_turn([])]
+    async with serve(turns) as (server, client):
+        events: list[RunEvent] = []
+        result = await run(Agent(model="m"), "hi", client=client, stream=streamed,
+                           on_event=events.append)  # fmt: skip
+        assert len(server.create_requests) == 2
+    assert result.status == "completed"
+    (retrying,) = [e for e in events if isinstance(e, ev.ResponseRetrying)]
+    assert (retrying.turn, retrying.attempt, retrying.max_retries) == (1, 1, RETRIES)
+    assert retrying.cut is False
+    assert isinstance(retrying.error, ServerError)
+    assert retrying.error.status_code == 500
+    assert retrying.delay <= 0.02

@@ -71,10 +71,9 @@ class _Prompter:
         answer: str = await anyio.to_thread.run_sync(self._read, abandon_on_cancel=True)
         if not answer:  # end of input: nobody is left to answer, and the user must see that
             sys.stderr.write("(no answer: standard input has ended) denied\n")
-            raise ApprovalDeniedError(f"no answer for this {request.tool} call: input ended")
-        if answer.strip().lower() in _YES:
-            return True
-        raise ApprovalDeniedError(f"the user refused this {request.tool} call")
+            raise ApprovalDeniedError("no answer: standard input ended")
+        # A "no" is a plain refusal: the call's output says the user denied it, once.
+        return answer.strip().lower() in _YES
 
 
 def ask_input_problem(stream: TextIO | None) -> str | None:

@@ -35,9 +35,8 @@ __all__ = ("register",)
 INTERRUPTED = 130
 
 
-def register(sub: Any) -> None:
-    """Add ``batch`` to the subcommands."""
-    parser = sub.add_parser("batch", help="run one agent over many tasks (a JSONL task file)")
+def register(parser: argparse.ArgumentParser) -> None:
+    """Fill the parser of ``sandloop batch``: its flags and ``func``."""
     parser.add_argument("tasks", type=Path, metavar="TASKS.jsonl")
     parser.add_argument("--out", type=Path, required=True, metavar="DIR")
     parser.add_argument("--workers", type=argtypes.positive, default=2, metavar="N")

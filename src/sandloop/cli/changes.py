@@ -16,7 +16,7 @@ from pathlib import Path
 
 from sandloop.cli.workspace_reader import Entry, WalkLimitError, read_capped, walk
 
-__all__ = ("FileChange", "diff_stat", "quote_path", "tree_diff")
+__all__ = ("FileChange", "diff_stat", "file_diff", "quote_path", "text_lines", "tree_diff")
 
 #: Bytes of file content :func:`tree_diff` reads in all, both trees together.
 MAX_TREE_BYTES = 64 << 20
@@ -110,15 +110,20 @@ def tree_diff(before: Path, after: Path) -> str:
     are shown as not read.
     """
     old, new = _files(before), _files(after)
-    parts: list[str] = []
-    for name in sorted(old.keys() | new.keys()):
-        a, b = old.get(name, []), new.get(name, [])
-        if a == b:
-            continue
-        source = f"a/{name}" if name in old else "/dev/null"
-        target = f"b/{name}" if name in new else "/dev/null"
-        parts.extend(difflib.unified_diff(a, b, quote_path(source), quote_path(target)))
-    return "".join(line if line.endswith("\n") else line + "\n" for line in parts)
+    return "".join(
+        file_diff(name, old.get(name), new.get(name)) for name in sorted(old.keys() | new.keys())
+    )
+
+
+def file_diff(path: str, before: list[str] | None, after: list[str] | None) -> str:
+    """The unified diff of one file, from lines ``before`` to ``after`` (``None``: the file
+    does not exist on that side); empty when they are equal."""
+    if before == after:
+        return ""
+    source = f"a/{path}" if before is not None else "/dev/null"
+    target = f"b/{path}" if after is not None else "/dev/null"
+    lines = difflib.unified_diff(before or [], after or [], quote_path(source), quote_path(target))
+    return "".join(line if line.endswith("\n") else line + "\n" for line in lines)
 
 
 def _files(root: Path) -> dict[str, list[str]]:
@@ -128,15 +133,18 @@ def _files(root: Path) -> dict[str, list[str]]:
         for fd, name, entry in walk(str(root), _SKIPPED_DIRS):
             data = read_capped(fd, name, entry) if entry.size <= budget else None
             budget -= len(data or b"")
-            found[entry.path] = _lines(entry, data)
+            found[entry.path] = text_lines(entry, data)
     return found
 
 
-def _lines(entry: Entry, data: bytes | None) -> list[str]:
+def text_lines(entry: Entry, data: bytes | None) -> list[str]:
+    """A file's lines for a diff, or one line naming what it is when it is not text."""
     if entry.kind != "file":
         return [f"({_KINDS.get(entry.kind, 'special file')} {entry.link or ''})\n"]
     if data is None:
         return ["(binary file or too large: not read)\n"]
+    if b"\0" in data:  # git's test for binary, too: no terminal wants these bytes
+        return ["(binary file)\n"]
     try:
         return data.decode("utf-8").splitlines(keepends=True)
     except UnicodeDecodeError:

@@ -20,14 +20,11 @@ import sys
 import tempfile
 from importlib import resources
 from pathlib import Path
-from typing import Any
-
-from rich.console import Console
-from rich.syntax import Syntax
 
 from sandloop.cli.changes import tree_diff
-from sandloop.cli.display import Display, JsonDisplay, RichDisplay
-from sandloop.cli.run import DEFAULT_MODEL, execute
+from sandloop.cli.display import Display, JsonDisplay, RichDisplay, cli_console, print_diff
+from sandloop.cli.launch import execute
+from sandloop.cli.run import DEFAULT_MODEL
 from sandloop.cli.session import SessionOptions
 from sandloop.errors import ConfigError, SandloopError
 from sandloop.testing.cassette import Cassette
@@ -40,14 +37,12 @@ LOCAL_ENV = "SANDLOOP_DEMO_LOCAL"
 _GIT_IDENTITY = ("-c", "user.name=sandloop demo", "-c", "user.email=demo@sandloop.invalid")
 
 
-def register(sub: Any) -> None:
-    """Add ``demo``."""
-    parser: argparse.ArgumentParser = sub.add_parser(
-        "demo",
-        help="watch a coding agent fix a bug (offline, no API key)",
-        description="Copy a small buggy project to a new directory and replay a recorded "
+def register(parser: argparse.ArgumentParser) -> None:
+    """Fill the parser of ``sandloop demo``: its flags and ``func``."""
+    parser.description = (
+        "Copy a small buggy project to a new directory and replay a recorded "
         "coding run on it: the model's side comes from a bundled cassette, every command and "
-        "patch really runs in a Docker sandbox (or, without Docker, a local one).",
+        "patch really runs in a Docker sandbox (or, without Docker, a local one)."
     )
     parser.add_argument(
         "--local",
@@ -76,7 +71,7 @@ def _demo(args: argparse.Namespace) -> int:
     project, original = target / "project", target / "original"
     shutil.copytree(data / "project", project)
     shutil.copytree(data / "project", original)
-    display: Display = JsonDisplay() if args.json else RichDisplay(Console(highlight=False))
+    display: Display = JsonDisplay() if args.json else RichDisplay()
     display.note(f"demo project copied to {project}")
     if not git_init(project):
         display.note("no git repository (is git installed?): the project is a plain directory")
@@ -177,9 +172,9 @@ def _show_diff(as_json: bool, original: Path, project: Path) -> None:
 
         print(json.dumps({"event": "demo_diff", "diff": diff}), flush=True)
         return
-    console = Console(highlight=False)
+    console = cli_console()
     console.rule("the diff", style="dim")
     if diff:
-        console.print(Syntax(diff, "diff", theme="ansi_dark", background_color="default"))
+        print_diff(console, diff)
     else:
         console.print("(no changes)")

@@ -21,9 +21,10 @@ from rich.console import Console
 from rich.markup import escape
 from rich.rule import Rule
 from rich.status import Status
+from rich.syntax import Syntax
 
 from sandloop.cli.changes import FileChange
-from sandloop.errors import ApiTimeoutError
+from sandloop.errors import ApiStatusError, ApiTimeoutError
 from sandloop.items import CallItem, Usage
 from sandloop.loop import events as ev
 
@@ -34,8 +35,12 @@ __all__ = (
     "RichDisplay",
     "RunInfo",
     "Summary",
+    "cli_console",
     "command_outcomes",
     "describe_call",
+    "failed_output_tail",
+    "print_diff",
+    "retry_text",
     "succeeded",
 )
 
@@ -63,6 +68,7 @@ class Summary:
     run_dir: Path
     changes: list[FileChange] | None = None
     patch: Path | None = None
+    diff: str | None = None
     error: str | None = None
     note: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
@@ -100,6 +106,24 @@ def command_outcomes(event: ev.ToolCallFinished) -> list[str]:
     return [_exit(e.outcome) for e in entries if hasattr(e, "outcome")]
 
 
+def failed_output_tail(event: ev.ToolCallFinished, lines: int = 3) -> list[str]:
+    """The last lines each failed shell command printed (its stderr, else its stdout).
+
+    The sandbox hands a command's output over when it ends, not while it runs, so this is
+    shown under the call's line afterwards: the line says it failed, these lines say why.
+    """
+    entries = getattr(event.output, "output", None)
+    if event.status != "completed" or not isinstance(entries, list):
+        return []
+    tail: list[str] = []
+    for entry in entries:
+        if not hasattr(entry, "outcome") or _exit(entry.outcome) == "exit 0":
+            continue
+        text = (getattr(entry, "stderr", "") or getattr(entry, "stdout", "") or "").rstrip()
+        tail += [line for line in text.splitlines() if line.strip()][-lines:]
+    return tail
+
+
 def outcome_text(event: ev.ToolCallFinished) -> str:
     """How a finished call ended: exit codes for shell commands, else the status."""
     codes = command_outcomes(event)
@@ -135,6 +159,25 @@ def retry_reason(error: BaseException) -> str:
     return "timed out" if isinstance(error, ApiTimeoutError) else "connection lost"
 
 
+def retry_text(event: ev.ResponseRetrying) -> str:
+    """``retrying in 2 s after HTTP 500 (attempt 2 of 3)``, or for a cut answer
+    ``answer cut off (connection lost): retrying in 0.5 s (attempt 2 of 3)``."""
+    delay = f"{event.delay:.1f}".removesuffix(".0")
+    attempt = f"({_attempt(event)})"
+    if event.cut:
+        return f"answer cut off ({retry_reason(event.error)}): retrying in {delay} s {attempt}"
+    if isinstance(event.error, ApiStatusError):
+        why = f"HTTP {event.error.status_code}"
+    else:
+        why = "a timeout" if isinstance(event.error, ApiTimeoutError) else "no connection"
+    return f"retrying in {delay} s after {why} {attempt}"
+
+
+def _attempt(event: ev.ResponseRetrying) -> str:
+    of = f" of {event.max_retries + 1}" if event.max_retries else ""
+    return f"attempt {event.attempt + 1}{of}"
+
+
 def _exit(outcome: Any) -> str:
     if getattr(outcome, "type", None) == "exit":
         return f"exit {outcome.exit_code}"
@@ -151,16 +194,27 @@ def _usage_text(usage: Usage) -> str:
     )
 
 
+def print_diff(console: Console, diff: str) -> None:
+    """A unified diff, coloured on a terminal (``sandloop run --diff``, ``sandloop demo``)."""
+    console.print(Syntax(diff, "diff", theme="ansi_dark", background_color="default"))
+
+
+def cli_console() -> Console:
+    """The console the CLI prints to: stdout, wrapped only when it is a terminal (a pipe or a
+    log file gets whole lines, not lines cut at 80 columns and paths split)."""
+    return Console(highlight=False, soft_wrap=not sys.stdout.isatty())
+
+
 class RichDisplay:
     """Live progress on a terminal (plain lines when stdout is not one)."""
 
     def __init__(self, console: Console | None = None) -> None:
-        # Not a terminal (a pipe, a log file): no wrapping at 80 columns, no split paths.
-        self.console = console or Console(highlight=False, soft_wrap=not sys.stdout.isatty())
+        self.console = console or cli_console()
         self._status: Status | None = None
         self._line = ""  # streamed text not yet ended by a newline
         self._turn_text = ""  # all text streamed in the current turn
         self._started: dict[str, tuple[float, Any]] = {}
+        self._halted = False  # the run was stopped (Ctrl-C): no spinner is drawn again
 
     def started(self, info: RunInfo) -> None:
         source = f", replaying {info.replay}" if info.replay else ""
@@ -192,6 +246,10 @@ class RichDisplay:
             self._started[event.call_id] = (time.monotonic(), event.call)
             self._spin(f"running {event.tool}: {describe_call(event.call, 60)}")
         elif isinstance(event, ev.ToolCallFinished):
+            if event.status == "cancelled":
+                # The run is stopping: the spinner goes before the call's line, and stays gone.
+                self._halted = True
+                self._stop_spinner()
             self._tool_line(event)
         elif isinstance(event, ev.RunEnded):
             self._stop_spinner()
@@ -199,14 +257,12 @@ class RichDisplay:
     def _retrying(self, event: ev.ResponseRetrying) -> None:
         # The unfinished line is dropped unprinted; lines already printed cannot be taken back,
         # so the notice says they were void, and the answer streams again below it.
-        void = "; the text above is discarded" if self._turn_text else ""
-        self._line = ""
-        self._turn_text = ""
-        self.console.print(
-            f"[yellow]↻ answer cut off ({retry_reason(event.error)}): "
-            f"retry {event.attempt} of turn {event.turn} in {event.delay:.1f}s{void}[/]"
-        )
-        self._spin(f"waiting for the model (turn {event.turn}, retry {event.attempt})")
+        void = "; the text above is discarded" if event.cut and self._turn_text else ""
+        if event.cut:
+            self._line = ""
+            self._turn_text = ""
+        self.console.print(f"[yellow]↻ {escape(retry_text(event))}{void}[/]")
+        self._spin(f"waiting for the model (turn {event.turn}, {_attempt(event)})")
 
     def _tool_line(self, event: ev.ToolCallFinished) -> None:
         _, call = self._started.pop(event.call_id, (0.0, None))
@@ -232,6 +288,8 @@ class RichDisplay:
             self.console.print(f"{line} · {event.duration:.2f}s[/]")
         if event.error and not good:
             self.console.print(f"    [red]{escape(event.error.splitlines()[0][:200])}[/]")
+        for line in failed_output_tail(event):
+            self.console.print(f"    [dim]│ {escape(_clip(line, 120))}[/]")
         if not self._started:
             self._spin("waiting for the model")
 
@@ -279,6 +337,9 @@ class RichDisplay:
                 f"[dim]the changes are in {escape(str(summary.patch))} "
                 "(apply them with: git apply PATCH)[/]"
             )
+        if summary.diff:
+            self.console.print(Rule("the diff", style="dim"))
+            print_diff(self.console, summary.diff)
 
     # --- streamed text and spinner ---------------------------------------------------------
 
@@ -299,7 +360,7 @@ class RichDisplay:
             self._line = ""
 
     def _spin(self, text: str, *, timer: bool = True) -> None:
-        if not self.console.is_terminal:
+        if not self.console.is_terminal or self._halted:
             return
         shown: Elapsed | str = Elapsed(text) if timer else escape(text)
         if self._status is None:
@@ -348,8 +409,9 @@ class JsonDisplay:
             return
         record = event.to_dict()
         if isinstance(event, ev.ResponseRetrying):
-            # Readers drop this turn's text_delta events seen so far: the answer streams anew.
-            record["discard_text"] = True
+            # After a cut, readers drop this turn's text_delta events seen so far: the answer
+            # streams anew. A request that failed before its answer began streamed nothing.
+            record["discard_text"] = event.cut
         elif isinstance(event, ev.ToolCallStarted):
             record["summary"] = describe_call(event.call, 400)
         elif isinstance(event, ev.ToolCallFinished):
@@ -377,6 +439,7 @@ class JsonDisplay:
             usage=summary.usage.to_wire(),
             changes=changes,
             patch=str(summary.patch) if summary.patch else None,
+            diff=summary.diff,
             run_dir=str(summary.run_dir),
             error=summary.error,
             **summary.extra,

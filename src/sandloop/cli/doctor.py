@@ -33,13 +33,9 @@ class Check:
     fix: str = ""
 
 
-def register(sub: Any) -> None:
-    """Add ``doctor``."""
-    parser: argparse.ArgumentParser = sub.add_parser(
-        "doctor",
-        help="check Docker, the images, the API key and base URL",
-        description="Check that sandloop can run here and say how to fix what is missing.",
-    )
+def register(parser: argparse.ArgumentParser) -> None:
+    """Fill the parser of ``sandloop doctor``."""
+    parser.description = "Check that sandloop can run here and say how to fix what is missing."
     parser.set_defaults(func=_doctor)
 
 

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
 
 from sandloop.sandboxes.images import available_images, build_images, package_version
 
 __all__ = ("register",)
 
 
-def register(sub: Any) -> None:
-    """Add ``images build`` and ``images ls``."""
-    parser: argparse.ArgumentParser = sub.add_parser("images", help="build and list sandbox images")
+def register(parser: argparse.ArgumentParser) -> None:
+    """Fill the parser of ``sandloop images``: its actions ``build`` and ``ls``."""
     actions = parser.add_subparsers(dest="images_command", metavar="ACTION", required=True)
     build = actions.add_parser(
         "build",

@@ -17,7 +17,7 @@ from typing import Any
 import anyio
 
 from sandloop.cli.display import Display, JsonDisplay, RichDisplay
-from sandloop.cli.run import print_pending
+from sandloop.cli.launch import print_pending
 from sandloop.cli.rundir import runs_root
 from sandloop.cli.session import JOURNAL_NAME
 from sandloop.errors import ConfigError
@@ -27,14 +27,12 @@ from sandloop.loop.journal import read_journal
 __all__ = ("find_journal", "register")
 
 
-def register(sub: Any) -> None:
-    """Add ``resume``."""
-    parser: argparse.ArgumentParser = sub.add_parser(
-        "resume",
-        help="continue a run that crashed or stopped for approvals",
-        description="Continue a run from its journal: calls with a recorded output are not run "
+def register(parser: argparse.ArgumentParser) -> None:
+    """Fill the parser of ``sandloop resume``: its flags and ``func``."""
+    parser.description = (
+        "Continue a run from its journal: calls with a recorded output are not run "
         "again, a call cut short by a crash is reported to the model as of unknown effect, a "
-        "request without an answer is sent again.",
+        "request without an answer is sent again."
     )
     parser.add_argument("run", metavar="RUN_ID|PATH", help="the run's id, or its journal file")
     parser.add_argument("--repo", type=Path, default=Path("."), help="repository (default: .)")

@@ -10,11 +10,8 @@ from typing import Any
 __all__ = ("register",)
 
 
-def register(sub: Any) -> None:
-    """Add ``sandboxes ls`` and ``sandboxes prune``."""
-    parser: argparse.ArgumentParser = sub.add_parser(
-        "sandboxes", help="list or remove sandbox containers"
-    )
+def register(parser: argparse.ArgumentParser) -> None:
+    """Fill the parser of ``sandloop sandboxes``: its actions ``ls`` and ``prune``."""
     actions = parser.add_subparsers(dest="sandboxes_command", metavar="ACTION", required=True)
     ls = actions.add_parser("ls", help="list every container sandloop created")
     ls.set_defaults(func=_ls)

@@ -74,6 +74,7 @@ class SessionOptions:
     approve: Approve = "auto"
     network: bool = False
     copy: bool = False
+    diff: bool = False
     local: bool = False
     local_shell: bool = False
     record: Path | None = None
@@ -202,6 +203,7 @@ class _Session:
         self.loop: AgentLoop | None = None
         self.changes: list[FileChange] | None = None
         self.patch: Path | None = None
+        self.diff: str | None = None
         self.snapshot: Snapshot | None = None
         self.note: str | None = None
         self.started = time.monotonic()
@@ -281,8 +283,12 @@ class _Session:
             self.changes = diff_stat(patch.decode("utf-8", "replace"))
             if patch:
                 self.patch = self.rundir.save("changes.patch", patch)
+            if self.options.diff:
+                self.diff = patch.decode("utf-8", "replace")
         elif self.snapshot is not None:
             self.changes, self.note = await anyio.to_thread.run_sync(self.snapshot.changes)
+            if self.options.diff:
+                self.diff = await anyio.to_thread.run_sync(self.snapshot.diff)
 
     def _replay_check(self, error: SandloopError | None) -> SandloopError | None:
         player = self.player
@@ -317,6 +323,7 @@ class _Session:
             run_dir=self.rundir.path,
             changes=self.changes,
             patch=self.patch,
+            diff=self.diff,
             error=str(error) if error is not None else None,
             note=self.note,
         )

@@ -19,7 +19,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
-from sandloop.cli.changes import FileChange, quote_path
+from sandloop.cli.changes import FileChange, file_diff, quote_path, text_lines
 from sandloop.cli.workspace_reader import Entry, WalkLimitError, read_capped, walk
 
 __all__ = ("MAX_SNAPSHOT_BYTES", "SKIPPED_DIRS", "Snapshot")
@@ -119,6 +119,32 @@ class Snapshot:
         found.sort(key=lambda change: change.path)
         note = None if self.incomplete is None else f"(snapshot incomplete: {self.incomplete})"
         return found, note
+
+    def diff(self) -> str:
+        """A unified diff of what changed since the snapshot (``sandloop run --diff``).
+
+        A file the snapshot did not keep (binary, too large, past the budget) shows as one line
+        saying so; past the walk's limits the diff is partial and names no deleted file.
+        """
+        parts: dict[str, str] = {}
+        try:
+            for fd, name, entry in walk(str(self.root), SKIPPED_DIRS):
+                old = self.entries.get(entry.path)
+                if old is None or not old.same_stat(entry):
+                    after = text_lines(entry, read_capped(fd, name, entry))
+                    parts[entry.path] = file_diff(entry.path, self._old_lines(old), after)
+                else:
+                    parts[entry.path] = ""
+        except WalkLimitError:
+            return "".join(parts[path] for path in sorted(parts))
+        for path in self.entries.keys() - parts.keys():
+            parts[path] = file_diff(path, self._old_lines(self.entries[path]), None)
+        return "".join(parts[path] for path in sorted(parts))
+
+    def _old_lines(self, old: Entry | None) -> list[str] | None:
+        if old is None:
+            return None
+        return text_lines(old, self._old(old.path) if old.kind == "file" else None)
 
     def _compare(self, old: Entry | None, new: Entry, data: bytes | None) -> FileChange | None:
         path = quote_path(new.path)

@@ -11,6 +11,7 @@ from sandloop.errors import ConfigError
 
 __all__ = (
     "DEFAULT_BASE_URL",
+    "NO_KEY",
     "ClientConfig",
     "ClientLimits",
     "is_loopback_url",
@@ -18,6 +19,10 @@ __all__ = (
 )
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
+
+#: The bearer token sent to a server on this machine when there is no API key: a placeholder
+#: that names itself, for local proxies that refuse a request without an Authorization header.
+NO_KEY = "sandloop-no-key"
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,8 +35,14 @@ _BY_STATUS: Mapping[int, type[ApiStatusError]] = {
 }
 
 
-def status_error(status: int, headers: Mapping[str, str], content: bytes) -> ApiStatusError:
-    """The error for an answer with HTTP ``status``, carrying the API's message and code."""
+def status_error(
+    status: int, headers: Mapping[str, str], content: bytes, *, request: str | None = None
+) -> ApiStatusError:
+    """The error for an answer with HTTP ``status``, carrying the API's message and code.
+
+    Args:
+        request: The request answered (``POST http://host/v1/responses``), for the message.
+    """
     body = _decode(content)
     message, code = _message_and_code(body, status)
     kind = _BY_STATUS.get(status, ServerError if status >= 500 else ApiStatusError)
@@ -46,6 +52,7 @@ def status_error(status: int, headers: Mapping[str, str], content: bytes) -> Api
         request_id=headers.get("x-request-id"),
         code=code,
         body=body,
+        request=request,
     )
 
 

@@ -74,11 +74,13 @@ def map_httpx_errors(what: str) -> Iterator[None]:
 
 @dataclass(frozen=True, slots=True)
 class HttpResult:
-    """A complete answer: status, lower-cased headers and the (decompressed) body."""
+    """A complete answer: status, lower-cased headers, the (decompressed) body, and the request
+    it answers (``POST http://host/v1/responses``, for messages)."""
 
     status: int
     headers: Mapping[str, str]
     content: bytes
+    request: str = ""
 
 
 class _Clock:
@@ -108,10 +110,11 @@ class _Clock:
 class HttpStream:
     """An answer whose body is read incrementally, within the request's time bounds."""
 
-    __slots__ = ("_clock", "_encoding", "_inflater", "_raw", "headers", "status")
+    __slots__ = ("_clock", "_encoding", "_inflater", "_raw", "headers", "request", "status")
 
     def __init__(self, response: httpx.Response, clock: _Clock) -> None:
         self._clock = clock
+        self.request = clock.what
         self.status = response.status_code
         self.headers: Mapping[str, str] = response.headers
         self._inflater: Inflater | None = None
@@ -184,7 +187,7 @@ class HttpSession:
     :class:`Inflater`, so a compressed body is capped by its inflated size.
     """
 
-    __slots__ = ("_client", "_idle", "_loop", "_options", "_total", "limits")
+    __slots__ = ("_base", "_client", "_idle", "_loop", "_options", "_total", "limits")
 
     def __init__(
         self,
@@ -198,6 +201,7 @@ class HttpSession:
         transport: Transport | None,
         limits: ClientLimits,
     ) -> None:
+        self._base = base_url
         self._idle = idle_timeout
         self._total = timeout
         self.limits = limits
@@ -234,14 +238,15 @@ class HttpSession:
                 content = await http.read(self.limits.max_body_bytes)
             else:
                 content = await http.read(ERROR_BODY_BYTES, truncate=True)
-            return HttpResult(http.status, http.headers, content)
+            return HttpResult(http.status, http.headers, content, http.request)
 
     @asynccontextmanager
     async def stream(
         self, method: str, path: str, *, body: Any = None, sse: bool = False
     ) -> AsyncIterator[HttpStream]:
         """Send one request and expose the answer's body as it arrives."""
-        clock = _Clock(self._idle, self._total, f"{method} /{path}")
+        # Errors name the whole URL: which server and path failed is what the user checks first.
+        clock = _Clock(self._idle, self._total, f"{method} {self._base}/{path}")
         with map_httpx_errors(clock.what):
             pool = self._pool()
             request = pool.build_request(method, path, **_body_kwargs(body))

@@ -3,17 +3,26 @@
 Retried: 408, 409, 429, every 5xx, and connection errors (timeouts included). Not retried:
 other 4xx, which would fail the same way again. The wait grows exponentially with jitter,
 unless the server says how long to wait (``retry-after-ms`` or ``Retry-After``).
+
+Who wants to hear of each retry (the agent loop, which turns them into ``ResponseRetrying``
+events for its display) wraps its requests in :func:`observing_retries`. The observer lives in a
+context variable, so each task hears only of its own requests, also when many runs share one
+client.
 """
 
 from __future__ import annotations
 
 import random
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 
-__all__ = ("RetryPolicy", "parse_retry_after")
+from sandloop.errors import ApiError
+
+__all__ = ("RetryNotice", "RetryObserver", "RetryPolicy", "observing_retries", "parse_retry_after")
 
 _RETRY_STATUSES = frozenset({408, 409, 429})
 
@@ -87,3 +96,43 @@ def parse_retry_after(headers: Mapping[str, str]) -> float | None:
         except (TypeError, ValueError):
             return None
     return seconds if seconds >= 0 else None
+
+
+@dataclass(frozen=True, slots=True)
+class RetryNotice:
+    """A request failed before its answer began and is about to be sent again.
+
+    Attributes:
+        retry: The 1-based number of this retry (the attempt about to be made is ``retry + 1``).
+        max_retries: The policy's retries in all.
+        error: Why the last attempt failed (an HTTP error status, no connection, a timeout).
+        delay: Seconds the client waits before the next attempt.
+    """
+
+    retry: int
+    max_retries: int
+    error: ApiError
+    delay: float
+
+
+#: What hears of retries: called, and awaited, before the client sleeps.
+RetryObserver = Callable[[RetryNotice], Awaitable[None]]
+
+_observer: ContextVar[RetryObserver | None] = ContextVar("sandloop_retry_observer", default=None)
+
+
+@contextmanager
+def observing_retries(observer: RetryObserver) -> Iterator[None]:
+    """Within the block, this task's client requests tell ``observer`` of each retry."""
+    token = _observer.set(observer)
+    try:
+        yield
+    finally:
+        _observer.reset(token)
+
+
+async def notify_retry(notice: RetryNotice) -> None:
+    """Tell the current task's observer, if any, of a retry."""
+    observer = _observer.get()
+    if observer is not None:
+        await observer(notice)

@@ -16,10 +16,10 @@ from typing import TYPE_CHECKING, Any, Self
 import anyio
 
 from sandloop.client._body import loads_bounded
-from sandloop.client._config import ClientLimits, resolve_config
+from sandloop.client._config import NO_KEY, ClientLimits, resolve_config
 from sandloop.client._errors import status_error
 from sandloop.client._http import ERROR_BODY_BYTES, HttpSession, HttpStream
-from sandloop.client._retry import RetryPolicy
+from sandloop.client._retry import RetryNotice, RetryPolicy, notify_retry
 from sandloop.client._stream import ResponseStream, StreamOpener, failed_error
 from sandloop.errors import (
     ApiConnectionError,
@@ -61,7 +61,10 @@ class ResponsesClient:
     ``incomplete`` one is returned for the caller to inspect ``incomplete_details``.
 
     Args:
-        api_key: Defaults to ``OPENAI_API_KEY``. Not needed for a server on 127.0.0.1.
+        api_key: Defaults to ``OPENAI_API_KEY``. Not needed for a server on this machine
+            (127.0.0.1, ``localhost``); without one, requests carry ``Authorization: Bearer
+            sandloop-no-key`` (:data:`~sandloop.client.NO_KEY`), since some local proxies
+            refuse a request without the header. A proxy that checks the key needs the real one.
         base_url: Defaults to ``OPENAI_BASE_URL``, then ``https://api.openai.com/v1``.
         timeout: Total seconds one request may take, from connecting to the last byte of its
             body or stream (``ResponseDeadlineError``). Each retry, and each retrieve of a
@@ -130,6 +133,11 @@ class ResponsesClient:
         sent = {"user-agent": "sandloop", **(headers or {})}
         if config.api_key:
             sent["authorization"] = f"Bearer {config.api_key}"
+        elif not any(name.lower() == "authorization" for name in sent):
+            # Only a server on this machine is reached without a key (resolve_config). A local
+            # proxy may still refuse a request without the header: it gets a placeholder that
+            # says what it is, never anything secret.
+            sent["authorization"] = f"Bearer {NO_KEY}"
         if organization:
             sent["openai-organization"] = organization
         if project:
@@ -257,7 +265,9 @@ class ResponsesClient:
                 continue
             if result.status < 300:
                 return _decode(result.content, f"{method} /{path}", self.limits)
-            error = status_error(result.status, result.headers, result.content)
+            error = status_error(
+                result.status, result.headers, result.content, request=result.request
+            )
             if not self.retry.retryable_status(result.status):
                 raise error
             retry = await self._backoff(retry, error, result.headers)
@@ -297,14 +307,19 @@ class ResponsesClient:
                 stack.push_async_exit(attempt.pop_all())
                 return http, None
             content = await http.read(ERROR_BODY_BYTES, truncate=True)
-            return http, status_error(http.status, http.headers, content)
+            return http, status_error(http.status, http.headers, content, request=http.request)
 
     async def _backoff(self, retry: int, error: ApiError, headers: Mapping[str, str] | None) -> int:
-        """Sleep before the next attempt, or raise ``error`` when no retries are left."""
+        """Sleep before the next attempt, or raise ``error`` when no retries are left.
+
+        The error raised says how often the request was sent (:attr:`ApiError.attempts`).
+        """
         if retry >= self.retry.max_retries:
+            error.attempts = retry + 1
             raise error
         wait = self.retry.delay(retry, headers)
         logger.info("retrying in %.2fs (retry %d): %s", wait, retry + 1, error)
+        await notify_retry(RetryNotice(retry + 1, self.retry.max_retries, error, wait))
         await anyio.sleep(wait)
         return retry + 1
 

@@ -106,23 +106,30 @@ class ResponseCreated(RunEvent):
 
 @dataclass(frozen=True, slots=True)
 class ResponseRetrying(RunEvent):
-    """The stream of a response broke before its end; the same request is sent again.
+    """A model request failed and the same request is sent again.
 
-    Everything streamed for this turn before this event (text deltas, the response id) belongs
-    to the broken answer: discard it. Nothing of it entered the run's items; the retry streams
-    the answer anew.
+    Either the request failed before its answer began (``cut`` false: an HTTP error status such
+    as 500 or 429, no connection, a timeout; the client retries it), or the stream of the answer
+    broke before its end (``cut`` true; the loop retries it). After a cut, everything streamed
+    for this turn before this event (text deltas, the response id) belongs to the broken answer:
+    discard it. Nothing of it entered the run's items; the retry streams the answer anew.
 
     Attributes:
         turn: The model call.
-        attempt: 1-based number of this retry (at most the client's ``retry.max_retries``).
-        error: Why the stream broke (``ApiConnectionError`` or ``ApiTimeoutError``).
+        attempt: 1-based number of this retry (at most ``max_retries``).
+        error: Why the request failed (an ``ApiStatusError``, ``ApiConnectionError`` or
+            ``ApiTimeoutError``).
         delay: Seconds waited before the request is sent again.
+        max_retries: The retries the client's policy allows (``retry.max_retries``).
+        cut: Whether an answer had begun streaming (its text is void).
     """
 
     turn: int
     attempt: int
     error: BaseException
     delay: float
+    max_retries: int = 0
+    cut: bool = True
 
 
 @dataclass(frozen=True, slots=True)

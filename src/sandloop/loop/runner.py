@@ -19,7 +19,7 @@ from typing import Any
 
 import anyio
 
-from sandloop.client import ResponsesClient
+from sandloop.client import ResponsesClient, RetryNotice, observing_retries
 from sandloop.dispatch import Approvals, CallOutcome, Dispatcher, RunScope
 from sandloop.dispatch.outputs import call_id_of, call_label, output_key
 from sandloop.errors import (
@@ -451,7 +451,8 @@ class AgentLoop:
         return body
 
     async def _create(self, body: dict[str, Any]) -> Response:
-        response = await self.client.create(body)
+        with observing_retries(self._client_retrying):
+            response = await self.client.create(body)
         await self._emit(ev.ResponseCreated(self.run_id, self.turn, response.id))
         return response
 
@@ -472,11 +473,21 @@ class AgentLoop:
                 raise outcome
             delay = policy.delay(retry)
             retry += 1
-            await self._emit(ev.ResponseRetrying(self.run_id, self.turn, retry, outcome, delay))
+            args = (self.run_id, self.turn, retry, outcome, delay, policy.max_retries)
+            await self._emit(ev.ResponseRetrying(*args))
             await anyio.sleep(delay)
+
+    async def _client_retrying(self, n: RetryNotice) -> None:
+        """The client is about to send this turn's request again: tell the event sink."""
+        args = (self.run_id, self.turn, n.retry, n.error, n.delay, n.max_retries)
+        await self._emit(ev.ResponseRetrying(*args, cut=False))
 
     async def _stream_once(self, body: dict[str, Any]) -> Response | ApiConnectionError:
         """The streamed Response, or the connection error that cut it after it opened."""
+        with observing_retries(self._client_retrying):
+            return await self._read_stream(body)
+
+    async def _read_stream(self, body: dict[str, Any]) -> Response | ApiConnectionError:
         async with self.client.stream(body) as stream:
             events = aiter(stream)
             while True:

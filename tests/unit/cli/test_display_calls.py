@@ -87,3 +87,24 @@ def test_a_failed_patch_output_is_not_a_success() -> None:
     output = parse_item({"type": "apply_patch_call_output", "call_id": "c1", "status": "failed"})
     event = ev.ToolCallFinished("r", 1, "c1", "apply_patch", "completed", 0.1, output)
     assert not succeeded(event)
+
+
+def test_a_failed_command_shows_the_last_lines_it_printed() -> None:
+    call = parse_item({"type": "shell_call", "call_id": "c1", "status": "completed",
+                       "action": {"commands": ["pytest -q", "true"]}})  # fmt: skip
+    errors = (
+        "collected 3\n\nFAILED test_a.py::test_x\nFAILED test_b.py::test_y\n1 failed, 2 passed\n"
+    )
+    output = parse_item(
+        {"type": "shell_call_output", "call_id": "c1", "output": [
+            {"stdout": errors, "stderr": "", "outcome": {"type": "exit", "exit_code": 1}},
+            {"stdout": "not shown", "stderr": "", "outcome": {"type": "exit", "exit_code": 0}},
+        ]}
+    )  # fmt: skip
+    lines = _show(call, output).splitlines()
+    assert lines[-3:] == [
+        "    │ FAILED test_a.py::test_x",
+        "    │ FAILED test_b.py::test_y",
+        "    │ 1 failed, 2 passed",
+    ]
+    assert "not shown" not in "\n".join(lines)

@@ -9,7 +9,7 @@ from pathlib import Path
 from rich.console import Console
 
 from sandloop.cli.display import JsonDisplay, RichDisplay, Summary
-from sandloop.errors import ApiConnectionError, ApiTimeoutError
+from sandloop.errors import ApiConnectionError, ApiTimeoutError, ServerError
 from sandloop.items import Usage
 from sandloop.loop import events as ev
 
@@ -30,7 +30,7 @@ def _summary(final: str) -> Summary:
 def _play(display: RichDisplay | JsonDisplay, final: str) -> None:
     display.event(ev.TurnStarted("r", 1))
     display.event(ev.TextDelta("r", 1, "m1", "Half a line\nand the start of"))
-    display.event(ev.ResponseRetrying("r", 1, 1, CUT, 0.5))
+    display.event(ev.ResponseRetrying("r", 1, 1, CUT, 0.5, 2))
     display.event(ev.TextDelta("r", 1, "m1", final))
     display.finished(_summary(final))
 
@@ -43,7 +43,8 @@ def test_rich_says_the_text_above_is_void_and_does_not_print_the_cut_line() -> N
     lines = text.splitlines()
     retry = [line for line in lines if line.startswith("↻")]
     assert retry == [
-        "↻ answer cut off (connection lost): retry 1 of turn 1 in 0.5s; the text above is discarded"
+        "↻ answer cut off (connection lost): retrying in 0.5 s (attempt 2 of 3); "
+        "the text above is discarded"
     ]
     assert "and the start of" not in text  # the unfinished line of the broken answer
     assert text.count("The whole answer.") == 1  # streamed once, not repeated as "final answer"
@@ -55,7 +56,22 @@ def test_rich_names_a_timeout_and_says_nothing_of_text_when_none_streamed() -> N
     display = RichDisplay(Console(file=out, width=200, highlight=False))
     display.event(ev.TurnStarted("r", 2))
     display.event(ev.ResponseRetrying("r", 2, 2, ApiTimeoutError("read timed out"), 1.25))
-    assert out.getvalue() == "↻ answer cut off (timed out): retry 2 of turn 2 in 1.2s\n"
+    assert out.getvalue() == "↻ answer cut off (timed out): retrying in 1.2 s (attempt 3)\n"
+
+
+def test_rich_says_why_and_when_a_request_is_sent_again_and_keeps_the_text() -> None:
+    out = io.StringIO()
+    display = RichDisplay(Console(file=out, width=200, highlight=False))
+    display.event(ev.TurnStarted("r", 1))
+    display.event(ev.TextDelta("r", 1, "m1", "kept\n"))
+    failed = ServerError("boom", status_code=500, request="POST http://x/v1/responses")
+    display.event(ev.ResponseRetrying("r", 1, 1, failed, 2.0, 2, cut=False))
+    display.event(ev.ResponseRetrying("r", 1, 2, ApiConnectionError("refused"), 0.5, 2, cut=False))
+    assert out.getvalue().splitlines() == [
+        "kept",
+        "↻ retrying in 2 s after HTTP 500 (attempt 2 of 3)",
+        "↻ retrying in 0.5 s after no connection (attempt 3 of 3)",
+    ]
 
 
 def test_json_tells_readers_to_discard_the_turn_text() -> None:
@@ -64,7 +80,7 @@ def test_json_tells_readers_to_discard_the_turn_text() -> None:
     records = [json.loads(line) for line in out.getvalue().splitlines()]
     (retry,) = [r for r in records if r["event"] == "response_retrying"]
     assert retry == {
-        **ev.ResponseRetrying("r", 1, 1, CUT, 0.5).to_dict(),
+        **ev.ResponseRetrying("r", 1, 1, CUT, 0.5, 2).to_dict(),
         "discard_text": True,
     }
     assert retry["error"] == {"type": "ApiConnectionError", "message": str(CUT)}

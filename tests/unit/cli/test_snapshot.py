@@ -70,3 +70,23 @@ def test_odd_names_are_quoted_like_git() -> None:
     assert quote_path("new\nline") == '"new\\nline"'
     assert quote_path(os.fsdecode(b"bad\xffutf8")) == '"bad\\377utf8"'
     assert quote_path("caf\u00e9") == "caf\u00e9"
+
+
+def test_the_diff_shows_only_what_changed_after_the_snapshot(tmp_path: Path, store: int) -> None:
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    (ws / "dirty.py").write_text("edited before the run\n")
+    (ws / "m.py").write_text("one\ntwo\n")
+    (ws / "gone.txt").write_text("bye\n")
+    with Snapshot(ws, store) as snapshot:
+        (ws / "m.py").write_text("one\n2\n")
+        (ws / "gone.txt").unlink()
+        (ws / "new.txt").write_text("hello\n")
+        (ws / "new.bin").write_bytes(b"\0\1")
+        diff = snapshot.diff()
+    assert "dirty.py" not in diff  # the user's own edit from before the run
+    assert diff.index("a/gone.txt") < diff.index("a/m.py") < diff.index("b/new.bin")
+    assert "--- a/gone.txt\n+++ /dev/null\n@@ -1 +0,0 @@\n-bye\n" in diff
+    assert "--- a/m.py\n+++ b/m.py\n@@ -1,2 +1,2 @@\n one\n-two\n+2\n" in diff
+    assert "--- /dev/null\n+++ b/new.txt\n@@ -0,0 +1 @@\n+hello\n" in diff
+    assert "+++ b/new.bin\n@@ -0,0 +1 @@\n+(binary file)\n" in diff

@@ -464,3 +464,19 @@ async def test_background_polling_that_fails_cancels_on_the_server() -> None:
             await client.create({"model": "m", "background": True})
     calls = [f"{r.method} {r.url.path}" for r in rec.requests]
     assert calls[-1] == "POST /v1/responses/resp_1/cancel"
+
+
+async def test_an_authorization_header_of_the_caller_is_not_replaced_without_a_key() -> None:
+    seen: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request.headers["authorization"])
+        return httpx.Response(200, json=response_json())
+
+    local: dict[str, Any] = {"base_url": "http://127.0.0.1:1/v1", "api_key": "",
+                             "transport": httpx.MockTransport(handler)}  # fmt: skip
+    async with ResponsesClient(**local, headers={"Authorization": "Basic dXNlcjpwdw=="}) as own:
+        await own.create({"model": "m", "input": "hi"})
+    async with ResponsesClient(**local) as bare:
+        await bare.create({"model": "m", "input": "hi"})
+    assert seen == ["Basic dXNlcjpwdw==", "Bearer sandloop-no-key"]

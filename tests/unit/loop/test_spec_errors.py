@@ -27,6 +27,7 @@ SAMPLES: dict[str, Any] = {
     "status_code": 429,
     "status": 409,
     "request_id": "req_1",
+    "request": "POST http://127.0.0.1:1/v1/responses",
     "code": "rate_limit_exceeded",
     "body": {"error": {"message": "slow down"}},
     "path": "src/app.py",

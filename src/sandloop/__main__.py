@@ -1,0 +1,7 @@
+"""``python -m sandloop``: the ``sandloop`` command."""
+
+import sys
+
+from sandloop.cli import main
+
+sys.exit(main())
