@@ -42,6 +42,7 @@ from sandloop.sandboxes.docker._engine import (
     own_socket,
     owner_labels,
 )
+from sandloop.sandboxes.docker._runtime import check_options, check_runtime, runtime_options
 from sandloop.sandboxes.images import image_tag
 
 __all__ = ("DEFAULT_IMAGE", "DockerSandbox")
@@ -113,6 +114,9 @@ class DockerSandbox(RunnerSandbox):
             ``"copy"`` copies it in and leaves the host tree untouched: see :meth:`diff` and
             :meth:`export`.
         network: Give the container the default bridge network (off by default).
+        runtime: The engine's OCI runtime to run under, e.g. ``"runsc"`` for gVisor (default:
+            the engine's default, usually runc). gVisor sandboxes have no network, and their
+            ``pids`` limit is counted by gVisor's kernel (see SECURITY.md).
         user: ``uid:gid`` or name to run as. Default: with a bind mount, the host user's
             ``uid:gid`` (uid 0 when the host user is root, still without any capability);
             otherwise the image's user, or ``1000:1000`` when that is root.
@@ -140,6 +144,7 @@ class DockerSandbox(RunnerSandbox):
         workspace: str | os.PathLike[str] | None = None,
         mount: Literal["bind", "copy"] = "bind",
         network: bool = False,
+        runtime: str | None = None,
         user: str | None = None,
         memory: int | str = "2g",
         cpus: float = 2.0,
@@ -163,7 +168,9 @@ class DockerSandbox(RunnerSandbox):
             raise ConfigError(f"workspace {str(workspace)!r} is not a directory")
         if mount == "copy" and self.workspace is None:
             raise ConfigError("mount='copy' needs a workspace to copy")
+        check_options(runtime, network=network)
         self.image, self.mount, self.network, self.user = image, mount, network, user
+        self.runtime = runtime
         self.memory, self.cpus, self.pids, self.cap_add = memory, cpus, pids, tuple(cap_add)
         self.tmpfs = dict(tmpfs or {})
         self.env, self.labels = dict(env or {}), dict(labels or {})
@@ -200,6 +207,8 @@ class DockerSandbox(RunnerSandbox):
     async def _start(self) -> None:
         if self._docker is None:
             self._docker = await anyio.to_thread.run_sync(connect, limiter=self._limiter)
+        if self.runtime is not None:
+            await self._call("checking the runtime", check_runtime, self._docker, self.runtime)
         container = await self._call("creating the container", self._create)
         self._container, self.container_id = container, container.id
         runner = (RUNNER_PATH.read_bytes(), 0o644)
@@ -248,7 +257,7 @@ class DockerSandbox(RunnerSandbox):
             cap_drop=["ALL"],
             cap_add=list(self.cap_add) or None,
             security_opt=["no-new-privileges"],
-            pids_limit=self.pids,
+            **runtime_options(self.runtime, pids=self.pids),
             mem_limit=self.memory,
             memswap_limit=self.memory,
             nano_cpus=int(self.cpus * 1e9),
@@ -565,6 +574,7 @@ class DockerSandbox(RunnerSandbox):
             "workspace": self._workspace_given,
             "mount": self.mount,
             "network": self.network,
+            "runtime": self.runtime,
             "user": self.user,
             "memory": self.memory,
             "cpus": self.cpus,
