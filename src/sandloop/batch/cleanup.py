@@ -5,7 +5,7 @@ from __future__ import annotations
 import anyio
 
 from sandloop.batch.task_run import BATCH_LABEL
-from sandloop.sandboxes.docker._engine import connect
+from sandloop.sandboxes.docker import connect
 
 __all__ = ("remove_batch_containers",)
 

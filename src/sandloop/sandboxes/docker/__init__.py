@@ -5,10 +5,10 @@ it; ``_runtime`` knows the OCI runtimes (gVisor); ``_engine`` holds the SDK boun
 translation) and the engine housekeeping that image builds and the CLI use.
 """
 
+from sandloop.sandboxes.docker._address import connect
 from sandloop.sandboxes.docker._engine import (
     LABEL,
     build_image,
-    connect,
     image_labels,
     import_rootfs,
     list_images,

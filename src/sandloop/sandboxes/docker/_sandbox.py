@@ -34,10 +34,10 @@ from sandloop.sandboxes._protocol import RunnerClient, RunnerMissingError
 from sandloop.sandboxes._runner_backed import RUNNER_PATH, RunnerSandbox, exec_result
 from sandloop.sandboxes.base import ExecResult, WorkspaceChanges
 from sandloop.sandboxes.description import build_from, options_of
+from sandloop.sandboxes.docker._address import EngineAddress, is_remote
 from sandloop.sandboxes.docker._engine import (
     LABEL,
     VERSION,
-    connect,
     engine_errors,
     own_socket,
     owner_labels,
@@ -133,7 +133,13 @@ class DockerSandbox(RunnerSandbox):
             a sparse file counts whole; default 128 MiB).
         max_total_size: Copy mode: the most file bytes copied in or out at once (default
             2 GiB). Over either cap the copy stops with ``WorkspaceTooLargeError``.
-        client: A ``docker.DockerClient`` to use (default: from the environment).
+        docker_host: The engine: ``tcp://host:2376`` or ``unix:///path`` (``ssh://`` not yet)
+            (default: ``DOCKER_HOST`` and the other standard variables, else the local socket).
+            On an engine over TCP or SSH, the workspace can only be copied (``mount="copy"``).
+        tls: With a ``tcp://`` ``docker_host``: ``True`` for TLS with the certificates in
+            ``DOCKER_CERT_PATH`` (default ``~/.docker``), or the path of a directory holding
+            ``ca.pem``, ``cert.pem`` and ``key.pem``. Only the path is described, never keys.
+        client: A ``docker.DockerClient`` to use (default: from ``docker_host`` / ``tls``).
         limiter: Bounds concurrent blocking engine calls (shared by a pool).
     """
 
@@ -156,6 +162,8 @@ class DockerSandbox(RunnerSandbox):
         start_timeout: float = 60.0,
         max_file_size: int = _copy.DEFAULT_MAX_FILE_SIZE,
         max_total_size: int = _copy.DEFAULT_MAX_TOTAL_SIZE,
+        docker_host: str | None = None,
+        tls: bool | str | None = None,
         client: docker.DockerClient | None = None,
         limiter: anyio.CapacityLimiter | None = None,
     ) -> None:
@@ -176,6 +184,7 @@ class DockerSandbox(RunnerSandbox):
         self.env, self.labels = dict(env or {}), dict(labels or {})
         self.start_timeout = start_timeout
         self.copy_limits = _copy.CopyLimits(max_file_size, max_total_size)
+        self.engine = EngineAddress(docker_host, tls)
         self.workdir = "/workspace"
         self.container_id: str | None = None
         self._docker = client
@@ -206,7 +215,12 @@ class DockerSandbox(RunnerSandbox):
 
     async def _start(self) -> None:
         if self._docker is None:
-            self._docker = await anyio.to_thread.run_sync(connect, limiter=self._limiter)
+            self._docker = await self._call("connecting to Docker", self.engine.client, 60)
+        if self.workspace is not None and self.mount == "bind" and is_remote(self._docker):
+            raise ConfigError(
+                f"the Docker engine at {self._docker.api.base_url} is on another machine (TCP or "
+                "SSH), where this workspace cannot be bind-mounted: use mount='copy'"
+            )
         if self.runtime is not None:
             await self._call("checking the runtime", check_runtime, self._docker, self.runtime)
         container = await self._call("creating the container", self._create)
@@ -584,6 +598,8 @@ class DockerSandbox(RunnerSandbox):
             "env": dict(self.env),
             "labels": dict(self.labels),
             "start_timeout": self.start_timeout,
+            "docker_host": self.engine.host,
+            "tls": self.engine.tls,
         }
 
     @classmethod
