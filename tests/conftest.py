@@ -70,3 +70,27 @@ def base_image(docker_client: Any) -> str:
     except SandboxError as exc:
         docker_unavailable(f"the base image could not be built: {exc}")
         raise  # unreachable: docker_unavailable skips or fails
+
+
+@pytest.fixture(scope="session")
+def engine_runtimes(docker_client: Any) -> list[str]:
+    """The OCI runtimes the test engine has."""
+    return sorted((docker_client.info().get("Runtimes") or {}).keys())
+
+
+@pytest.fixture
+def gvisor(engine_runtimes: list[str]) -> str:
+    """gVisor's runtime name, ``"runsc"``; the test is skipped on an engine without it, and
+    fails instead under ``SANDLOOP_REQUIRE_DOCKER=1`` (CI's ``tools/ensure_docker.sh`` adds it)."""
+    if "runsc" not in engine_runtimes:
+        reason = "the engine has no 'runsc' runtime (gVisor: tools/ensure_docker.sh adds it)"
+        if REQUIRE_DOCKER:
+            pytest.fail(f"SANDLOOP_REQUIRE_DOCKER=1 but {reason}", pytrace=False)
+        pytest.skip(reason)
+    return "runsc"
+
+
+@pytest.fixture(params=["runc", "gvisor"])
+def runtime(request: pytest.FixtureRequest) -> str | None:
+    """Each OCI runtime a sandbox test runs under: the engine's default, then gVisor."""
+    return request.getfixturevalue("gvisor") if request.param == "gvisor" else None

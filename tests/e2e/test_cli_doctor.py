@@ -45,7 +45,9 @@ def test_without_an_engine_docker_fails_with_a_fix(tmp_path: Path) -> None:
 
 
 @pytest.mark.docker
-def test_with_an_engine_the_images_are_checked(docker_client: Any) -> None:
+def test_with_an_engine_the_images_and_gvisor_are_checked(
+    docker_client: Any, engine_runtimes: list[str]
+) -> None:
     with ScriptedResponsesServer() as server:
         done = doctor(OPENAI_API_KEY="sk-" + "x" * 40, OPENAI_BASE_URL=server.base_url)
     assert line(done.stdout, "docker engine").startswith("ok")
@@ -53,6 +55,8 @@ def test_with_an_engine_the_images_are_checked(docker_client: Any) -> None:
     assert images, done.stdout
     assert line(done.stdout, "api key").startswith("ok")
     assert "x" * 40 not in done.stdout  # the key is never printed whole
+    gvisor = line(done.stdout, "gvisor")
+    assert gvisor.startswith("ok" if "runsc" in engine_runtimes else "warn"), gvisor
     base = line(done.stdout, "image base")
     assert base.startswith(("ok", "FAIL"))
     assert done.returncode == (0 if base.startswith("ok") else 1)
@@ -130,3 +134,12 @@ def test_a_server_that_is_not_the_api_or_refuses_the_key_fails(
     assert row.startswith("FAIL"), done.stdout
     assert expected in row
     assert handler.seen_auth == ["Bearer sk-" + "k" * 30]
+
+
+def test_an_engine_without_gvisor_is_a_warning_with_a_fix() -> None:
+    from sandloop.cli.doctor import _gvisor
+
+    check = _gvisor(["io.containerd.runc.v2", "runc"])
+    assert check.level == "warn"
+    assert "it has io.containerd.runc.v2, runc" in check.found
+    assert "daemon.json" in check.fix

@@ -27,8 +27,10 @@ def workspace(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-async def sandbox(base_image: str, workspace: Path) -> AsyncIterator[DockerSandbox]:
-    async with DockerSandbox(base_image, workspace=workspace) as sb:
+async def sandbox(
+    base_image: str, workspace: Path, runtime: str | None
+) -> AsyncIterator[DockerSandbox]:
+    async with DockerSandbox(base_image, workspace=workspace, runtime=runtime) as sb:
         yield sb
 
 

@@ -11,15 +11,18 @@ import anyio
 import docker.errors
 import pytest
 
-from sandloop.errors import SandboxFileError, WorkspacePathError
+from sandloop.errors import SandboxFileError, SandboxUnavailableError, WorkspacePathError
 from sandloop.sandboxes.docker import LABEL, DockerSandbox
 
 pytestmark = pytest.mark.docker
 
 
 @pytest.fixture
-async def sandbox(base_image: str, tmp_path: Path) -> AsyncIterator[DockerSandbox]:
-    async with DockerSandbox(base_image, workspace=tmp_path) as sb:
+async def sandbox(
+    base_image: str, tmp_path: Path, runtime: str | None
+) -> AsyncIterator[DockerSandbox]:
+    """The sandbox under each runtime (conftest's ``runtime``: runc, then gVisor)."""
+    async with DockerSandbox(base_image, workspace=tmp_path, runtime=runtime) as sb:
         yield sb
 
 
@@ -113,7 +116,11 @@ async def test_hardened_defaults(sandbox: DockerSandbox, docker_client: Any) -> 
     assert host["NetworkMode"] == "none"
     assert host["CapDrop"] == ["ALL"]
     assert "no-new-privileges" in host["SecurityOpt"]
-    assert host["PidsLimit"] > 0
+    if sandbox.runtime == "runsc":  # gVisor's kernel counts its processes (nproc rlimit)
+        assert host["Runtime"] == "runsc"
+        assert [(u["Name"], u["Hard"]) for u in host["Ulimits"]] == [("nproc", sandbox.pids)]
+    else:
+        assert host["PidsLimit"] == sandbox.pids
     assert host["Memory"] > 0
     assert host["Memory"] == host["MemorySwap"]
     assert host["NanoCpus"] > 0
@@ -121,8 +128,11 @@ async def test_hardened_defaults(sandbox: DockerSandbox, docker_client: Any) -> 
     assert attrs["Config"]["Labels"][LABEL]
     caps = await sandbox.exec("grep CapEff /proc/self/status")
     assert caps.stdout.split()[-1] == b"0000000000000000"
-    nnp = await sandbox.exec("grep NoNewPrivs /proc/self/status")
-    assert nnp.stdout.split()[-1] == b"1"
+    # prctl(PR_GET_NO_NEW_PRIVS): gVisor's /proc does not show the flag.
+    nnp = await sandbox.exec(
+        ["python3", "-c", "import ctypes; print(ctypes.CDLL(None).prctl(39, 0, 0, 0, 0))"]
+    )
+    assert nnp.stdout == b"1\n"
 
 
 async def test_the_channel_is_not_kept_in_the_engines_log(
@@ -187,7 +197,8 @@ async def test_no_network_by_default(sandbox: DockerSandbox) -> None:
     result = await sandbox.exec(["python3", "-c", probe], timeout=30)
     assert result.ok
     assert b"CONNECTED" not in result.stdout
-    interfaces = await sandbox.exec("ls /sys/class/net")
+    # /proc/net/dev, not /sys/class/net: gVisor has no /sys/class/net.
+    interfaces = await sandbox.exec("tail -n +3 /proc/net/dev | cut -d: -f1")
     assert interfaces.stdout.split() == [b"lo"]
 
 
@@ -231,3 +242,10 @@ async def test_cancelling_the_caller_kills_the_command_in_the_container(
         while b"sleep 30" in (await sandbox.exec(["ps", "-eo", "args="])).stdout:  # noqa: ASYNC110
             await anyio.sleep(0.1)
     assert (await sandbox.exec("echo usable")).stdout == b"usable\n"
+
+
+async def test_a_runtime_the_engine_lacks_is_refused_naming_those_it_has(base_image: str) -> None:
+    sandbox = DockerSandbox(base_image, runtime="no-such-runtime")
+    with pytest.raises(SandboxUnavailableError, match=r"no runtime 'no-such-runtime'.*runc"):
+        await sandbox.start()
+    assert not sandbox.started

@@ -17,8 +17,10 @@ pytestmark = pytest.mark.docker
 
 
 @pytest.fixture
-async def sandbox(base_image: str, tmp_path: Path) -> AsyncIterator[DockerSandbox]:
-    async with DockerSandbox(base_image, workspace=tmp_path) as sb:
+async def sandbox(
+    base_image: str, tmp_path: Path, runtime: str | None
+) -> AsyncIterator[DockerSandbox]:
+    async with DockerSandbox(base_image, workspace=tmp_path, runtime=runtime) as sb:
         yield sb
 
 
@@ -93,7 +95,8 @@ async def test_non_zero_exits_and_stderr(sandbox: DockerSandbox) -> None:
     out = await ShellTool().execute(call, _ctx(sandbox))
     missing, false, killed = out.output
     assert missing.outcome == ShellExitOutcome(exit_code=2)
-    assert "No such file or directory" in missing.stderr
+    # gVisor's (2022) statx answers EINVAL where Linux says ENOENT: ls words it differently.
+    assert "cannot access '/no/such/dir'" in missing.stderr
     assert false.outcome == ShellExitOutcome(exit_code=1)
     assert killed.outcome == ShellExitOutcome(exit_code=128 + 15)
 

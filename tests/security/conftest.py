@@ -40,14 +40,16 @@ def host_dir(tmp_path: Path) -> Path:
     return tmp_path
 
 
-@pytest.fixture(params=["image_user", "bind_mount"])
+@pytest.fixture(params=["image_user", "bind_mount", "gvisor"])
 async def sandbox(
     request: pytest.FixtureRequest, image: str, host_dir: Path
 ) -> AsyncIterator[DockerSandbox]:
     """The default hardened sandbox: without a workspace (the image's non-root user), and with
-    a bind-mounted workspace (the host user's uid, which is 0 when the tests run as root)."""
+    a bind-mounted workspace (the host user's uid, which is 0 when the tests run as root);
+    then the first under gVisor (skipped without runsc, failed under SANDLOOP_REQUIRE_DOCKER=1)."""
     workspace = host_dir / "ws" if request.param == "bind_mount" else None
-    async with DockerSandbox(image, workspace=workspace, labels=TEST_LABEL) as sb:
+    runtime = request.getfixturevalue("gvisor") if request.param == "gvisor" else None
+    async with DockerSandbox(image, workspace=workspace, labels=TEST_LABEL, runtime=runtime) as sb:
         yield sb
 
 

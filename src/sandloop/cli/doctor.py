@@ -78,12 +78,26 @@ def _docker_checks() -> list[Check]:
     try:
         version = client.version()
         found = f"Docker {version.get('Version', '?')} (API {version.get('ApiVersion', '?')})"
-        checks = [Check("docker engine", "ok", found)]
+        checks = [Check("docker engine", "ok", found), _gvisor(engine.engine_runtimes(client))]
         checks += _image_checks(engine.list_images(client, "sandloop/"))
         checks.append(_leftovers(engine.list_sandboxes(client)))
     finally:
         client.close()
     return checks
+
+
+def _gvisor(runtimes: list[str]) -> Check:
+    """Whether ``DockerSandbox(runtime="runsc")`` can run here (optional: runc is the default)."""
+    if "runsc" in runtimes:
+        return Check(
+            "gvisor", "ok", "the engine has the runsc runtime (DockerSandbox(runtime='runsc'))"
+        )
+    return Check(
+        "gvisor",
+        "warn",
+        f"the engine has no runsc runtime (optional; it has {', '.join(runtimes) or 'none'})",
+        "install runsc and register it in /etc/docker/daemon.json (tools/ensure_docker.sh)",
+    )
 
 
 def _image_checks(rows: list[dict[str, Any]]) -> list[Check]:

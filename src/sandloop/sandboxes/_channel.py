@@ -8,6 +8,10 @@ without a TTY; ``docker exec`` sockets use it too). :class:`MuxSocket` reads tho
 :class:`AttachChannel` turns them into a plain byte stream of the runner's stdout and keeps the
 tail of its stderr for error messages.
 
+The socket may be a TLS socket (an engine reached over TCP with TLS): its reads and writes then
+wait on ``SSLWantRead``/``SSLWantWrite`` as a plain socket waits on ``EAGAIN``, and a half-close
+sends TLS's ``close_notify`` and keeps reading.
+
 Knows sockets, not the docker SDK: a later backend (a remote engine, a Kubernetes attach
 websocket) adds its own channel here and reuses everything above it.
 """
@@ -15,7 +19,9 @@ websocket) adds its own channel here and reuses everything above it.
 from __future__ import annotations
 
 import socket
+import ssl
 import struct
+from contextlib import suppress
 
 import anyio
 import anyio.abc
@@ -60,9 +66,14 @@ class MuxSocket:
             if self.closed:
                 raise anyio.ClosedResourceError
             try:
+                # A TLS socket may hold decrypted bytes the descriptor no longer shows as
+                # readable: it is always read first, and waited on only when it has nothing.
                 chunk = self._sock.recv(262144)
-            except BlockingIOError:
+            except (BlockingIOError, ssl.SSLWantReadError):
                 await anyio.wait_readable(self._sock)
+                continue
+            except ssl.SSLWantWriteError:
+                await anyio.wait_writable(self._sock)
                 continue
             except OSError as exc:
                 raise anyio.BrokenResourceError from exc
@@ -79,8 +90,11 @@ class MuxSocket:
                 raise anyio.ClosedResourceError
             try:
                 sent = self._sock.send(view)
-            except BlockingIOError:
+            except (BlockingIOError, ssl.SSLWantWriteError):
                 await anyio.wait_writable(self._sock)
+                continue
+            except ssl.SSLWantReadError:
+                await anyio.wait_readable(self._sock)
                 continue
             except OSError as exc:
                 raise anyio.BrokenResourceError from exc
@@ -88,6 +102,12 @@ class MuxSocket:
 
     def shutdown_write(self) -> None:
         """Close the process's stdin (the engine passes the half-close on)."""
+        if isinstance(self._sock, ssl.SSLSocket):
+            # close_notify, then reading goes on until the engine closes its side (a shutdown
+            # of the descriptor would end the TLS session both ways).
+            with suppress(ssl.SSLWantReadError, ssl.SSLWantWriteError):
+                self._sock.unwrap()
+            return
         try:
             self._sock.shutdown(socket.SHUT_WR)
         except OSError as exc:

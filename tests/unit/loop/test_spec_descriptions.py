@@ -213,6 +213,11 @@ docker_sandboxes = st.builds(
 copy_sandboxes = st.builds(
     DockerSandbox, workspace=st.sampled_from([HERE, "."]), mount=st.just("copy")
 )
+runtime_sandboxes = st.builds(
+    DockerSandbox,
+    runtime=st.sampled_from(["runsc", "runc", "kata-runtime"]),
+    pids=st.integers(1, 99),
+)
 local_sandboxes = st.builds(
     LocalSandbox,
     st.sampled_from([HERE, "."]),
@@ -222,7 +227,7 @@ local_sandboxes = st.builds(
 )
 
 
-@given(st.one_of(docker_sandboxes, copy_sandboxes, local_sandboxes))
+@given(st.one_of(docker_sandboxes, copy_sandboxes, runtime_sandboxes, local_sandboxes))
 @settings(max_examples=200)
 def test_every_sandbox_option_round_trips(sandbox: Any) -> None:
     described = through_json(sandbox.to_dict())
@@ -232,7 +237,7 @@ def test_every_sandbox_option_round_trips(sandbox: Any) -> None:
     assert rebuilt is not sandbox
     if isinstance(sandbox, DockerSandbox):
         keys: tuple[str, ...] = ("image", "workspace", "mount", "network", "user", "memory")
-        keys += ("cpus", "pids", "cap_add", "tmpfs", "env", "labels", "start_timeout")
+        keys += ("cpus", "pids", "cap_add", "tmpfs", "env", "labels", "start_timeout", "runtime")
         assert {k: getattr(rebuilt, k) for k in keys} == {k: getattr(sandbox, k) for k in keys}
     else:
         assert rebuilt.workdir == sandbox.workdir

@@ -15,7 +15,8 @@ import pytest
 import requests
 
 from sandloop.errors import SandboxEngineError, SandboxError, SandboxUnavailableError
-from sandloop.sandboxes.docker._engine import connect, engine_errors, remove_labelled
+from sandloop.sandboxes.docker._address import connect
+from sandloop.sandboxes.docker._engine import engine_errors, remove_labelled
 
 
 def _answer(cls: type[docker.errors.APIError], status: int) -> docker.errors.APIError:
@@ -147,4 +148,4 @@ def test_removing_labelled_containers_passes_over_the_gone_and_the_refused() -> 
     client: Any = _Client(containers)
     assert remove_labelled(client, "org.sandloop.batch=b1") == 3
     assert removed == ["ok"]
-    assert containers.filters == [{"label": "org.sandloop.batch=b1"}]
+    assert containers.filters == [{"label": ["org.sandloop.batch=b1"]}]

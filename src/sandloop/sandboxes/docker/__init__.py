@@ -1,14 +1,14 @@
 """Docker sandboxes: the only subpackage that imports the docker SDK.
 
 ``DockerSandbox`` (``_sandbox``) provisions one hardened container and talks to the runner in
-it; ``_engine`` holds the SDK boundary (error translation) and the engine housekeeping that image
-builds and the CLI use.
+it; ``_runtime`` knows the OCI runtimes (gVisor); ``_engine`` holds the SDK boundary (error
+translation) and the engine housekeeping that image builds and the CLI use.
 """
 
+from sandloop.sandboxes.docker._address import connect
 from sandloop.sandboxes.docker._engine import (
     LABEL,
     build_image,
-    connect,
     image_labels,
     import_rootfs,
     list_images,
@@ -18,14 +18,17 @@ from sandloop.sandboxes.docker._engine import (
     remove_labelled,
     try_pull,
 )
+from sandloop.sandboxes.docker._runtime import GVISOR, engine_runtimes
 from sandloop.sandboxes.docker._sandbox import DEFAULT_IMAGE, DockerSandbox
 
 __all__ = (
     "DEFAULT_IMAGE",
+    "GVISOR",
     "LABEL",
     "DockerSandbox",
     "build_image",
     "connect",
+    "engine_runtimes",
     "image_labels",
     "import_rootfs",
     "list_images",

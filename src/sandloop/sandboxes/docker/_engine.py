@@ -1,5 +1,5 @@
-"""The Docker engine boundary: the only code importing the docker SDK, and where its errors
-become ours (:func:`engine_errors`). Also the engine calls the CLI and image builds need:
+"""The Docker engine boundary: where the docker SDK's errors become ours (:func:`engine_errors`).
+Clients are made in ``_address`` (``connect``). Also the engine calls the CLI and image builds need:
 build and import images, list and remove the containers sandloop created.
 """
 
@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import socket
+import ssl
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
@@ -30,7 +31,6 @@ __all__ = (
     "LABEL",
     "VERSION",
     "build_image",
-    "connect",
     "engine_errors",
     "image_labels",
     "import_rootfs",
@@ -124,25 +124,24 @@ def _unreachable(exc: BaseException) -> bool:
     return False
 
 
-def connect(timeout: float = 60) -> docker.DockerClient:
-    """A docker client for the environment's engine (``DOCKER_HOST`` or the local socket)."""
-    with engine_errors("connecting to Docker"):
-        client = docker.from_env(timeout=int(timeout))
-        try:
-            client.ping()
-        except BaseException:
-            client.close()  # its pool may hold the connection the engine answered on
-            raise
-        return client
-
-
 def owner_labels() -> dict[str, str]:
     """Labels naming the process that owns a container, so prune can tell leftovers apart."""
     return {"org.sandloop.host": socket.gethostname(), "org.sandloop.host-pid": str(os.getpid())}
 
 
 def own_socket(raw: Any) -> socket.socket:
-    """Our own descriptor for the SDK's upgraded connection, which it may close when collected."""
+    """Our own descriptor for the SDK's upgraded connection, which it may close when collected.
+
+    A TLS socket is kept as it is (its session cannot be duplicated); the SDK keeps its HTTP
+    response alive on it, so nothing closes it before we do. The response's reader is closed:
+    it holds a reference that would keep the descriptor open after we close the socket.
+    """
+    if isinstance(raw, ssl.SSLSocket):
+        response = getattr(raw, "_response", None)
+        reader = getattr(getattr(getattr(response, "raw", None), "_fp", None), "fp", None)
+        if reader is not None:
+            reader.close()  # releases its hold on the socket, which stays open
+        return raw
     inner = getattr(raw, "_sock", raw)
     if not isinstance(inner, socket.socket):
         raise SandboxStartError(f"unsupported Docker transport for attach: {type(raw)!r}")

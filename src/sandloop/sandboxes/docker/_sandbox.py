@@ -34,14 +34,15 @@ from sandloop.sandboxes._protocol import RunnerClient, RunnerMissingError
 from sandloop.sandboxes._runner_backed import RUNNER_PATH, RunnerSandbox, exec_result
 from sandloop.sandboxes.base import ExecResult, WorkspaceChanges
 from sandloop.sandboxes.description import build_from, options_of
+from sandloop.sandboxes.docker._address import EngineAddress, is_remote
 from sandloop.sandboxes.docker._engine import (
     LABEL,
     VERSION,
-    connect,
     engine_errors,
     own_socket,
     owner_labels,
 )
+from sandloop.sandboxes.docker._runtime import check_options, check_runtime, runtime_options
 from sandloop.sandboxes.images import image_tag
 
 __all__ = ("DEFAULT_IMAGE", "DockerSandbox")
@@ -113,6 +114,9 @@ class DockerSandbox(RunnerSandbox):
             ``"copy"`` copies it in and leaves the host tree untouched: see :meth:`diff` and
             :meth:`export`.
         network: Give the container the default bridge network (off by default).
+        runtime: The engine's OCI runtime to run under, e.g. ``"runsc"`` for gVisor (default:
+            the engine's default, usually runc). gVisor sandboxes have no network, and their
+            ``pids`` limit is counted by gVisor's kernel (see SECURITY.md).
         user: ``uid:gid`` or name to run as. Default: with a bind mount, the host user's
             ``uid:gid`` (uid 0 when the host user is root, still without any capability);
             otherwise the image's user, or ``1000:1000`` when that is root.
@@ -129,7 +133,13 @@ class DockerSandbox(RunnerSandbox):
             a sparse file counts whole; default 128 MiB).
         max_total_size: Copy mode: the most file bytes copied in or out at once (default
             2 GiB). Over either cap the copy stops with ``WorkspaceTooLargeError``.
-        client: A ``docker.DockerClient`` to use (default: from the environment).
+        docker_host: The engine: ``tcp://host:2376`` or ``unix:///path`` (``ssh://`` not yet)
+            (default: ``DOCKER_HOST`` and the other standard variables, else the local socket).
+            On an engine over TCP or SSH, the workspace can only be copied (``mount="copy"``).
+        tls: With a ``tcp://`` ``docker_host``: ``True`` for TLS with the certificates in
+            ``DOCKER_CERT_PATH`` (default ``~/.docker``), or the path of a directory holding
+            ``ca.pem``, ``cert.pem`` and ``key.pem``. Only the path is described, never keys.
+        client: A ``docker.DockerClient`` to use (default: from ``docker_host`` / ``tls``).
         limiter: Bounds concurrent blocking engine calls (shared by a pool).
     """
 
@@ -140,6 +150,7 @@ class DockerSandbox(RunnerSandbox):
         workspace: str | os.PathLike[str] | None = None,
         mount: Literal["bind", "copy"] = "bind",
         network: bool = False,
+        runtime: str | None = None,
         user: str | None = None,
         memory: int | str = "2g",
         cpus: float = 2.0,
@@ -151,6 +162,8 @@ class DockerSandbox(RunnerSandbox):
         start_timeout: float = 60.0,
         max_file_size: int = _copy.DEFAULT_MAX_FILE_SIZE,
         max_total_size: int = _copy.DEFAULT_MAX_TOTAL_SIZE,
+        docker_host: str | None = None,
+        tls: bool | str | None = None,
         client: docker.DockerClient | None = None,
         limiter: anyio.CapacityLimiter | None = None,
     ) -> None:
@@ -163,12 +176,15 @@ class DockerSandbox(RunnerSandbox):
             raise ConfigError(f"workspace {str(workspace)!r} is not a directory")
         if mount == "copy" and self.workspace is None:
             raise ConfigError("mount='copy' needs a workspace to copy")
+        check_options(runtime, network=network)
         self.image, self.mount, self.network, self.user = image, mount, network, user
+        self.runtime = runtime
         self.memory, self.cpus, self.pids, self.cap_add = memory, cpus, pids, tuple(cap_add)
         self.tmpfs = dict(tmpfs or {})
         self.env, self.labels = dict(env or {}), dict(labels or {})
         self.start_timeout = start_timeout
         self.copy_limits = _copy.CopyLimits(max_file_size, max_total_size)
+        self.engine = EngineAddress(docker_host, tls)
         self.workdir = "/workspace"
         self.container_id: str | None = None
         self._docker = client
@@ -200,7 +216,14 @@ class DockerSandbox(RunnerSandbox):
 
     async def _start(self) -> None:
         if self._docker is None:
-            self._docker = await anyio.to_thread.run_sync(connect, limiter=self._limiter)
+            self._docker = await self._call("connecting to Docker", self.engine.client, 60)
+        if self.workspace is not None and self.mount == "bind" and is_remote(self._docker):
+            raise ConfigError(
+                f"the Docker engine at {self._docker.api.base_url} is on another machine (TCP or "
+                "SSH), where this workspace cannot be bind-mounted: use mount='copy'"
+            )
+        if self.runtime is not None:
+            await self._call("checking the runtime", check_runtime, self._docker, self.runtime)
         container = await self._call("creating the container", self._create)
         self._container, self.container_id = container, container.id
         runner = (RUNNER_PATH.read_bytes(), 0o644)
@@ -249,7 +272,7 @@ class DockerSandbox(RunnerSandbox):
             cap_drop=["ALL"],
             cap_add=list(self.cap_add) or None,
             security_opt=["no-new-privileges"],
-            pids_limit=self.pids,
+            **runtime_options(self.runtime, pids=self.pids),
             mem_limit=self.memory,
             memswap_limit=self.memory,
             nano_cpus=int(self.cpus * 1e9),
@@ -586,6 +609,7 @@ class DockerSandbox(RunnerSandbox):
             "workspace": self._workspace_given,
             "mount": self.mount,
             "network": self.network,
+            "runtime": self.runtime,
             "user": self.user,
             "memory": self.memory,
             "cpus": self.cpus,
@@ -595,6 +619,8 @@ class DockerSandbox(RunnerSandbox):
             "env": dict(self.env),
             "labels": dict(self.labels),
             "start_timeout": self.start_timeout,
+            "docker_host": self.engine.host,
+            "tls": self.engine.tls,
         }
 
     @classmethod
