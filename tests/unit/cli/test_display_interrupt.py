@@ -8,10 +8,10 @@ import io
 from rich.console import Console
 
 from sandloop.cli.display import RichDisplay
-from sandloop.items import parse_item
+from sandloop.items import ShellCall
 from sandloop.loop import events as ev
 
-CALL = parse_item(
+CALL = ShellCall.model_validate(
     {"type": "shell_call", "call_id": "c1", "action": {"commands": ["sleep 30"]},
      "status": "completed"}
 )  # fmt: skip
