@@ -27,6 +27,7 @@ from sandloop.cli.changes import FileChange
 from sandloop.errors import ApiStatusError, ApiTimeoutError
 from sandloop.items import CallItem, Usage
 from sandloop.loop import events as ev
+from sandloop.pricing import RunCost
 
 __all__ = (
     "Display",
@@ -71,6 +72,7 @@ class Summary:
     diff: str | None = None
     error: str | None = None
     note: str | None = None
+    cost: RunCost | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -182,6 +184,13 @@ def _exit(outcome: Any) -> str:
     if getattr(outcome, "type", None) == "exit":
         return f"exit {outcome.exit_code}"
     return str(getattr(outcome, "type", "?")).replace("_", " ")
+
+
+def _cost_text(cost: RunCost | None) -> str:
+    """`` · $0.0123``, `` · cost unpriced (model)``, or nothing before any model call."""
+    if cost is None or not cost.turns:
+        return ""
+    return f" · {escape(str(cost))}" if cost.total is not None else f" · cost {escape(str(cost))}"
 
 
 def _usage_text(usage: Usage) -> str:
@@ -315,7 +324,7 @@ class RichDisplay:
         colour = "green" if summary.status == "completed" else "red"
         self.console.print(
             f"[{colour}]{summary.status}[/] in {summary.turns} turn(s), {summary.seconds:.1f}s · "
-            f"{_usage_text(summary.usage)}"
+            f"{_usage_text(summary.usage)}{_cost_text(summary.cost)}"
         )
         self.console.print(f"[dim]transcript: {escape(str(summary.run_dir))}/transcript.jsonl[/]")
 
@@ -437,6 +446,7 @@ class JsonDisplay:
             turns=summary.turns,
             seconds=round(summary.seconds, 3),
             usage=summary.usage.to_wire(),
+            cost=summary.cost.to_dict() if summary.cost is not None else None,
             changes=changes,
             patch=str(summary.patch) if summary.patch else None,
             diff=summary.diff,

@@ -326,6 +326,7 @@ class _Session:
             diff=self.diff,
             error=str(error) if error is not None else None,
             note=self.note,
+            cost=result.cost if result is not None else None,
         )
         if result is not None:
             self.rundir.save("result.json", _json(result.to_dict()))
