@@ -78,6 +78,7 @@ setup_docker() {
     fi
     if [ "$need" = "required" ]; then
         PYTHON=python bash "$setup_root/tools/build_images.sh"
+        bash "$setup_root/tools/ensure_sshd.sh"  # the SSH-engine tests' own sshd
     fi
 }
 

@@ -30,8 +30,10 @@ def test_gvisor_limits_processes_by_its_own_kernels_rlimit() -> None:
 def test_engine_addresses_are_checked_when_built(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="not unix://, tcp://"):
         DockerSandbox(docker_host="host:2376")
-    with pytest.raises(ConfigError, match="ssh -NL"):
-        DockerSandbox(docker_host="ssh://me@host")
+    with pytest.raises(ConfigError, match="no path, query or password"):
+        DockerSandbox(docker_host="ssh://me@host/var/run/docker.sock")
+    over_ssh = DockerSandbox(docker_host="ssh://me@host:2222", mount="copy", workspace=tmp_path)
+    assert sandbox_from_dict(over_ssh.to_dict()).to_dict() == over_ssh.to_dict()
     with pytest.raises(ConfigError, match="tls= needs a docker_host of tcp://"):
         DockerSandbox(tls=True)
     described = DockerSandbox(docker_host="tcp://h:2376", tls=str(tmp_path)).to_dict()

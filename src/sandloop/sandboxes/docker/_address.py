@@ -1,4 +1,4 @@
-"""Which Docker engine a sandbox talks to: the local one, or one elsewhere over TCP with TLS.
+"""Which Docker engine a sandbox talks to: the local one, or one elsewhere over TCP+TLS or SSH.
 
 Part of ``sandboxes.docker``. :class:`EngineAddress` is configuration (a ``DockerSandbox``
 describes it in ``to_dict()``: the address and the path of a certificate directory, never key
@@ -7,8 +7,9 @@ as for the ``docker`` CLI: ``DOCKER_HOST``, ``DOCKER_TLS_VERIFY`` and ``DOCKER_C
 
 A certificate directory holds ``ca.pem`` (the engine's CA), ``cert.pem`` and ``key.pem`` (the
 client's), the layout of ``DOCKER_CERT_PATH``. An engine reached over TCP or SSH is *remote*:
-its containers cannot bind-mount this machine's directories. ``ssh://`` is refused for now (the
-attach channel needs a socket): forward the remote socket with ``ssh -L`` instead.
+its containers cannot bind-mount this machine's directories. ``ssh://[user@]host[:port]`` is
+reached through an ``ssh -L`` tunnel to the remote engine's socket (``_ssh``), which the client
+owns and stops when it is closed.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import docker.tls
 
 from sandloop.errors import ConfigError, SandboxUnavailableError
 from sandloop.sandboxes.docker._engine import engine_errors
+from sandloop.sandboxes.docker._ssh import SSHTunnel, ssh_target
 
 __all__ = ("EngineAddress", "connect", "is_remote")
 
@@ -34,6 +36,8 @@ def is_remote(client: docker.DockerClient) -> bool:
 
     A TCP engine on 127.0.0.1 counts as remote too: it may be a tunnel to another machine.
     """
+    if isinstance(client, _TunnelledClient):
+        return True
     base = str(client.api.base_url)
     return not base.startswith(("http+docker://localhost", "http+docker://localnpipe"))
 
@@ -43,7 +47,7 @@ class EngineAddress:
     """Where the engine is and how to trust it.
 
     Args:
-        host: ``unix:///path`` or ``tcp://host:port``; ``None``: the
+        host: ``unix:///path``, ``tcp://host:port`` or ``ssh://[user@]host[:port]``; ``None``: the
             environment (``DOCKER_HOST``, else the local socket).
         tls: With a ``tcp://`` host: ``True`` for TLS with the certificates in
             ``DOCKER_CERT_PATH`` (default ``~/.docker``), or the path of such a directory.
@@ -59,13 +63,7 @@ class EngineAddress:
                 f"docker_host {self.host!r} is not unix://, tcp:// or ssh:// (e.g. tcp://host:2376)"
             )
         if self.host is not None and self.host.startswith("ssh://"):
-            # docker-py's SSH transport is a pipe to an `ssh` process, not a socket the attach
-            # channel can wait on; a forwarded socket is one.
-            raise ConfigError(
-                f"docker_host {self.host!r}: ssh:// is not supported yet; forward the engine's "
-                "socket (`ssh -NL /tmp/docker.sock:/var/run/docker.sock USER@HOST`) and give "
-                "docker_host='unix:///tmp/docker.sock'"
-            )
+            ssh_target(self.host)  # a malformed address fails here, not at start
         if self.tls and not (self.host or "").startswith(("tcp://", "https://")):
             raise ConfigError("tls= needs a docker_host of tcp://HOST:PORT")
 
@@ -100,6 +98,9 @@ class EngineAddress:
 
 
 def _connected(host: str | None, tls: bool | str | None, timeout: float) -> docker.DockerClient:
+    if host is not None and host.startswith("ssh://"):
+        # DOCKER_TLS_VERIFY is for TCP engines; over SSH the docker CLI ignores it too.
+        return _over_ssh(host, timeout)
     with engine_errors(f"connecting to Docker{f' at {host}' if host else ''}"):
         if host is None:  # the local socket
             client = docker.DockerClient(timeout=int(timeout))
@@ -115,6 +116,37 @@ def _connected(host: str | None, tls: bool | str | None, timeout: float) -> dock
             client.close()
             raise
         return client
+
+
+class _TunnelledClient(docker.DockerClient):
+    """A client for an engine behind an :class:`SSHTunnel`; closing it stops the tunnel."""
+
+    def __init__(self, tunnel: SSHTunnel, base_url: str, timeout: float) -> None:
+        super().__init__(base_url=base_url, timeout=int(timeout))
+        self.tunnel = tunnel
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            self.tunnel.close()
+
+
+def _over_ssh(host: str, timeout: float) -> docker.DockerClient:
+    tunnel = SSHTunnel(host)
+    local = tunnel.open(timeout)
+    try:
+        with engine_errors(f"connecting to Docker at {host}"):
+            client = _TunnelledClient(tunnel, local, timeout)
+            try:
+                client.ping()
+            except BaseException:
+                client.close()
+                raise
+            return client
+    except BaseException:
+        tunnel.close()
+        raise
 
 
 def connect(timeout: float = 60) -> docker.DockerClient:

@@ -133,7 +133,7 @@ class DockerSandbox(RunnerSandbox):
             a sparse file counts whole; default 128 MiB).
         max_total_size: Copy mode: the most file bytes copied in or out at once (default
             2 GiB). Over either cap the copy stops with ``WorkspaceTooLargeError``.
-        docker_host: The engine: ``tcp://host:2376`` or ``unix:///path`` (``ssh://`` not yet)
+        docker_host: The engine: ``tcp://host:2376``, ``ssh://user@host`` or ``unix:///path``
             (default: ``DOCKER_HOST`` and the other standard variables, else the local socket).
             On an engine over TCP or SSH, the workspace can only be copied (``mount="copy"``).
         tls: With a ``tcp://`` ``docker_host``: ``True`` for TLS with the certificates in
