@@ -33,6 +33,7 @@ from sandloop.dispatch.outputs import (
     output_key,
 )
 from sandloop.dispatch.registry import ToolRegistry
+from sandloop.dispatch.tool_search import ToolSearchSession
 from sandloop.errors import ApprovalDeniedError, SandboxError, ToolArgumentsError, ToolError
 from sandloop.executors._budget import DEFAULT_MAX_TOOL_OUTPUT, OutputBudget
 from sandloop.executors.base import Tool, ToolContext
@@ -116,6 +117,9 @@ class Dispatcher:
         listener: Told when each call starts and finishes (the loop turns this into events).
         max_calls: Calls of one response that run; later ones get a failed output.
         max_output: Characters of tool output one response's calls may keep, all together.
+        tool_search: The run's tool search, when some tools are deferred: it answers
+            ``tool_search_call`` items (without approval: it runs nothing) and refuses calls to
+            deferred tools it has not loaded.
     """
 
     def __init__(
@@ -127,8 +131,10 @@ class Dispatcher:
         listener: CallListener | None = None,
         max_calls: int = DEFAULT_MAX_CALLS,
         max_output: int = DEFAULT_MAX_TOOL_OUTPUT,
+        tool_search: ToolSearchSession | None = None,
     ) -> None:
         self.registry = registry
+        self.tool_search = tool_search
         self.max_calls = max_calls
         self.max_output = max_output
         self.approvals = approvals
@@ -185,13 +191,14 @@ class Dispatcher:
                 )
                 await self._settle(batch.done, index, call, "invalid_arguments", message)
                 continue
-            tool = self.registry.lookup(call)
+            tool, refusal = self._lookup(call)
             if tool is None:
                 known = ", ".join(self.registry.names()) or "none"
-                message = f"Unknown tool {call_label(call)!r}. Available tools: {known}."
+                message = refusal or f"Unknown tool {call_label(call)!r}. Available tools: {known}."
                 await self._settle(batch.done, index, call, "unknown_tool", message)
                 continue
-            denial = await self._approval(call, tool, batch.scope)
+            searching = tool is self.tool_search
+            denial = None if searching else await self._approval(call, tool, batch.scope)
             if denial is _DEFERRED:
                 batch.deferred.append(call)
                 continue
@@ -200,6 +207,13 @@ class Dispatcher:
                 continue
             runnable.append((index, tool))
         return runnable
+
+    def _lookup(self, call: CallItem) -> tuple[Tool | None, str | None]:
+        """The tool answering ``call``, or ``None`` and (a deferred tool not loaded) why."""
+        tool = self.registry.lookup(call)
+        if self.tool_search is None:
+            return tool, None
+        return self.tool_search.route(call, tool)
 
     async def _approval(self, call: CallItem, tool: Tool, scope: RunScope) -> str | None:
         """``None`` to run the call, the denial's words, or ``_DEFERRED``."""

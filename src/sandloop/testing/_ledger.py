@@ -39,6 +39,10 @@ class Ledger:
             body, responses=self._stored, last=self._last, compactions=self._compactions
         )
 
+    def history(self, body: dict[str, Any]) -> tuple[dict[str, Any], ...]:
+        """The conversation a create request ends: what it chains onto, then its input."""
+        return self._chained(body) + tuple(normalize_input(body.get("input")))
+
     def record(self, body: dict[str, Any], response: dict[str, Any], *, polls: int = 0) -> None:
         """Remember a served response and the conversation it ends.
 
@@ -47,9 +51,9 @@ class Ledger:
             response: The Response served.
             polls: For a background response, how many retrieves see it ``in_progress``.
         """
-        prev = self._chained(body)
-        chained = prev + tuple(normalize_input(body.get("input")))
-        conv = Conversation(chained, tuple(normalize_input(response["output"], deep=True)))
+        conv = Conversation(
+            self.history(body), tuple(normalize_input(response["output"], deep=True))
+        )
         self._served[response["id"]] = conv
         if body.get("store", True):
             self._stored[response["id"]] = conv
