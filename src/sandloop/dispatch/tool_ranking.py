@@ -47,10 +47,13 @@ _MIN_PREFIX = 3
 #: Parameter nesting read, and parameters read per tool (a schema can be anything).
 _MAX_DEPTH, _MAX_PARAMETERS = 4, 256
 
+# fmt: off
 #: Words dropped from queries: they would match nearly every description.
-STOP_WORDS = frozenset(
-    "a an and are as at be by for from how i in is it of on or that the this to use with".split()
-)
+STOP_WORDS = frozenset({
+    "a", "an", "and", "are", "as", "at", "be", "by", "for", "from", "how", "i", "in", "is",
+    "it", "of", "on", "or", "that", "the", "this", "to", "use", "with",
+})
+# fmt: on
 
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 _TERM = re.compile(r"[^\W_]+")

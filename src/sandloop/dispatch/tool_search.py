@@ -167,7 +167,11 @@ class ToolSearchSession:
         self.timeout: float | None = None
         self.registry = registry
         self._history = history
-        self._deferred = {registry.key_of(t): t for t in registry.deferred()}
+        self._deferred: dict[ToolKey, Tool] = {}
+        for tool in registry.deferred():
+            key = registry.key_of(tool)
+            if isinstance(key, tuple):  # always: only named tools can be deferred
+                self._deferred[key] = tool
         self._index = ToolIndex((key, t.definition()) for key, t in self._deferred.items())
         #: Loaded by this session's searches (in the history too once their turn is answered).
         self._answered: set[ToolKey] = set()
@@ -190,9 +194,8 @@ class ToolSearchSession:
         refusing it when it is a deferred tool not loaded yet."""
         if isinstance(call, ToolSearchCall):
             return self, None
-        if tool is None or self.registry.key_of(tool) not in self._deferred:
-            return tool, None
-        if self.registry.key_of(tool) in self.loaded():
+        key = self.registry.key_of(tool) if tool is not None else None
+        if key not in self._deferred or key in self.loaded():
             return tool, None
         return None, (
             f"Tool {call.label!r} is not loaded: find it with tool_search first, then call it."

@@ -8,7 +8,6 @@ as extra data.
 from __future__ import annotations
 
 import json
-
 from typing import Any, ClassVar, Literal
 
 from pydantic import Field

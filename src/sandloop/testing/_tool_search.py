@@ -84,7 +84,8 @@ def check_search_outputs(
             continue
         where = f"tool_search_output {item.get('call_id')!r}"
         problems += _shape(where, item)
-        for key in sorted(_keys(item.get("tools")), key=_show):
+        for tool, namespace in _named(item.get("tools"), None):
+            key = (namespace, str(tool["name"]))
             if key in known:
                 problems.append(
                     f"{where} loads {_show(key)!r}, which is already offered or loaded: "

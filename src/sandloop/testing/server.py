@@ -24,7 +24,6 @@ from sandloop.testing._events import (
 from sandloop.testing._httpd import HttpServer, ResponseWriter
 from sandloop.testing._ledger import Ledger
 from sandloop.testing._lifecycle import not_found
-from sandloop.testing._tool_search import check_calls_offered
 from sandloop.testing._script import (
     Fault,
     ItemLike,
@@ -37,6 +36,7 @@ from sandloop.testing._script import (
     turn_error,
     turn_fields,
 )
+from sandloop.testing._tool_search import check_calls_offered
 
 __all__ = ("ScriptedResponsesServer",)
 
