@@ -9,7 +9,7 @@ call the script serves naming a tool the request offers or a search loaded.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -25,7 +25,6 @@ from sandloop.testing import (
     RecordedRequest,
     ScriptedResponsesServer,
     ScriptedServerError,
-    Turn,
     custom_tool_call,
     function_call,
     message,
@@ -86,13 +85,16 @@ async def test_search_load_then_call_a_deferred_function(store: bool, streamed: 
     assert "get_weather" not in json.dumps(first["tools"])  # deferred: not sent up front
     assert all(r.body["tools"] == first["tools"] for r in requests)  # one tools list: cacheable
     (loaded,) = outputs(result.items, ToolSearchOutput)
-    assert loaded.call_id == "ts1" and loaded.execution == "client"
+    assert loaded.call_id == "ts1"
+    assert loaded.execution == "client"
     assert [o.output for o in outputs(result.items, FunctionCallOutput)] == ["sunny in Paris"]
     last = requests[-1].body
     if store:  # chained: the server keeps the output that loaded the tool
-        assert last["previous_response_id"] and searched(requests[-1]) == []
+        assert last["previous_response_id"]
+        assert searched(requests[-1]) == []
     else:  # stateless: it is replayed, so the tool stays loaded
-        assert "previous_response_id" not in last and len(searched(requests[-1])) == 1
+        assert "previous_response_id" not in last
+        assert len(searched(requests[-1])) == 1
 
 
 @MODES
@@ -121,7 +123,8 @@ async def test_namespaced_and_custom_tools_are_loaded_and_called(store: bool) ->
     async with serve(turns) as (_, client):
         result = await run(support.agent(store=store), "go", client=client)
     texts = [getattr(i, "output", None) for i in result.items if getattr(i, "call_id", "")[:1]]
-    assert "customer <a@b.c>: Ada" in texts and "1 row for 'SELECT 1'" in texts
+    assert "customer <a@b.c>: Ada" in texts
+    assert "1 row for 'SELECT 1'" in texts
 
 
 @MODES
@@ -211,6 +214,20 @@ async def test_a_call_to_a_deferred_tool_before_it_was_loaded_is_not_run() -> No
     assert second.output == "sunny in Lima"
 
 
+async def problems_of(turns: list[Any], send: Callable[[ResponsesClient], Awaitable[Any]]) -> str:
+    """Run ``send`` against a server playing ``turns``; the last request it sends must be
+    refused. Returns the problems the server reported."""
+
+    async def go() -> None:
+        async with serve(turns) as (_, client):
+            with pytest.raises(ApiError, match="scripted server"):
+                await send(client)
+
+    with pytest.raises(ScriptedServerError) as info:
+        await go()
+    return str(info.value)
+
+
 async def test_the_server_check_fails_when_the_client_loads_the_wrong_tools(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -220,10 +237,10 @@ async def test_the_server_check_fails_when_the_client_loads_the_wrong_tools(
         [tool_search_call("weather", call_id="ts1")],
         [function_call("get_weather", {"city": "Paris"}, call_id="c1")],
     ]
-    with pytest.raises(ScriptedServerError, match="callable only after a search loaded it"):
-        async with serve(turns) as (_, client):
-            with pytest.raises(ApiError, match="neither offers in tools nor loaded"):
-                await run(support.agent(store=False), "go", client=client)
+    agent = support.agent(store=False)
+    problems = await problems_of(turns, lambda client: run(agent, "go", client=client))
+    assert "'get_weather' (function_call 'c1'), which this request neither offers" in problems
+    assert "callable only after a search loaded it" in problems
 
 
 TOOLS = [
@@ -258,22 +275,26 @@ async def test_the_server_refuses_a_wrong_tool_search_output(
 ) -> None:
     search = tool_search_call("weather", call_id="ts1")
     body = {"model": "m", "tools": TOOLS, "store": False}
-    with pytest.raises(ScriptedServerError, match=problem):
-        async with serve([[search], [message("done")]]) as (_, client):
-            await client.create({**body, "input": "go"})
-            replay = [{"type": "message", "role": "user", "content": "go"}, search, answer]
-            with pytest.raises(ApiError):
-                await client.create({**body, "input": replay})
+
+    async def send(client: ResponsesClient) -> None:
+        await client.create({**body, "input": "go"})
+        replay = [{"type": "message", "role": "user", "content": "go"}, search, answer]
+        await client.create({**body, "input": replay})
+
+    assert problem in await problems_of([[search], [message("done")]], send)
 
 
 async def test_the_server_refuses_a_call_to_a_tool_sent_deferred_and_never_loaded() -> None:
     tools = [*TOOLS, LOADED]  # in tools, but deferred: hidden until a search loads it
-    turns = [[function_call("get_weather", {"city": "Paris"})], Turn([message("x")])]
-    with pytest.raises(ScriptedServerError, match="callable only after"):
-        async with serve(turns) as (_, client):
-            with pytest.raises(ApiError):
-                await client.create({"model": "m", "tools": tools, "input": "go"})
-            await client.create({"model": "m", "input": "go"})  # no tool search: not checked
+    turns = [[message("x")], [function_call("get_weather", {"city": "Paris"})]]
+
+    async def send(client: ResponsesClient) -> None:
+        first = await client.create({"model": "m", "input": "go"})  # no tool search: unchecked
+        await client.create(
+            {"model": "m", "tools": tools, "input": "on", "previous_response_id": first.id}
+        )
+
+    assert "callable only after" in await problems_of(turns, send)
 
 
 async def test_a_run_spec_carries_deferral_and_a_history_carries_what_was_loaded() -> None:

@@ -70,7 +70,8 @@ def test_a_killed_run_resumes_with_its_loaded_tools(
         proc.kill()  # SIGKILL mid-call: no clean-up runs
         proc.communicate(timeout=30)
         kinds = [r["kind"] for r in read_journal(journal)]
-        assert kinds[-1] == "call_started" and "end" not in kinds
+        assert kinds[-1] == "call_started"
+        assert "end" not in kinds
         client = ResponsesClient(base_url=server.base_url, max_retries=0)
         result = sandloop.resume_sync(journal, client=client)
         requests = server.create_requests
@@ -80,7 +81,8 @@ def test_a_killed_run_resumes_with_its_loaded_tools(
     last = requests[-1].body
     loading = [i for i in last["input"] if i.get("type") == "tool_search_output"]
     if mode == "chained":
-        assert last["previous_response_id"] == result.responses[1].id and loading == []
+        assert last["previous_response_id"] == result.responses[1].id
+        assert loading == []
     else:
         assert loading[0]["tools"][0]["name"] == "slow_lookup"
     assert read_journal(journal)[-1] == {"kind": "end", "status": "completed"}
