@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -25,6 +26,7 @@ from sandloop.testing import (
     RecordedRequest,
     ScriptedResponsesServer,
     ScriptedServerError,
+    Turn,
     custom_tool_call,
     function_call,
     message,
@@ -316,3 +318,25 @@ async def test_a_run_spec_carries_deferral_and_a_history_carries_what_was_loaded
         result = await run(spec.agent, spec.input, client=client)
         assert "get_weather" not in json.dumps(server.create_requests[0].body["tools"])
     assert [o.output for o in outputs(result.items, FunctionCallOutput)] == ["sunny in Bern"]
+
+
+BIG = {"input_tokens": 9000, "output_tokens": 100, "total_tokens": 9100}
+
+
+@MODES
+async def test_tools_stay_loaded_after_client_side_compaction(store: bool) -> None:
+    """The compaction summarises the output that loaded the tool: it stays callable (the spec
+    says nothing on this; sandloop and the scripted server both keep it loaded)."""
+    turns = [
+        Turn([tool_search_call("weather", call_id="ts1")], usage=BIG),
+        Turn([function_call("add", {"a": 1, "b": 2}, call_id="c1")], usage=BIG),
+        [function_call("get_weather", {"city": "Kyiv"}, call_id="c2")],
+        [message("done")],
+    ]
+    agent = replace(support.agent(store=store), compact_threshold=5000)
+    async with serve(turns) as (server, client):
+        result = await run(agent, "go", client=client)
+        third = server.create_requests[2].body["input"]
+    assert [i["type"] for i in third] == ["message", "compaction", "function_call",
+                                          "function_call_output"]  # fmt: skip
+    assert [o.output for o in outputs(result.items, FunctionCallOutput)] == ["3", "sunny in Kyiv"]

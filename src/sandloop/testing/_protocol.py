@@ -184,10 +184,14 @@ def _check_created_by(raw: Any) -> list[str]:
 def _split_replay(
     items: list[dict[str, Any]], last: Conversation, compactions: Sequence[Sequence[dict[str, Any]]]
 ) -> tuple[list[dict[str, Any]] | None, list[str]]:
+    expected = list(last.history + last.output)
+    # A replay of the last conversation first: it may itself start with a compaction, which a
+    # request turns later still replays (with the items after it) before its new outputs.
+    if items[: len(expected)] == expected:
+        return items[len(expected) :], []
     for compacted in compactions:
         if compacted and items[: len(compacted)] == list(compacted):
             return items[len(compacted) :], []
-    expected = list(last.history + last.output)
     for index, want in enumerate(expected):
         if index >= len(items):
             return None, [

@@ -303,7 +303,7 @@ class ScriptedResponsesServer:
         output = [item_dict(item) for item in items or ()]
         if self._check and not turn.new_conversation:
             with self._lock:
-                history = self._ledger.history(body)
+                history = self._ledger.tool_history(body)
             problems = check_calls_offered(body, history, output)
             if problems:
                 raise _ScriptProblem("; ".join(problems))
