@@ -23,7 +23,8 @@ The rule (also in the README, "Tool search (deferred tools)"):
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from bisect import bisect_left
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -71,29 +72,12 @@ class IndexedTool:
     Attributes:
         key: The tool's registry key, ``(namespace, name)``.
         label: ``namespace.name`` (or the name), lower-cased: the tie-breaker.
-        fields: The term sets of name, description and parameters, with their weights.
+        fields: The term sets of its name, description and parameters, with their weights.
     """
 
     key: tuple[str | None, str]
     label: str
     fields: tuple[tuple[int, frozenset[str]], ...]
-
-    def score(self, query: Sequence[str], whole: str) -> int:
-        """This tool's score for the query terms ``query`` (``whole``: the query, normalised)."""
-        total = sum(max(_field_score(t, w, f) for w, f in self.fields) for t in query)
-        if whole and whole in (self.label, self.key[1].lower()):
-            total += EXACT_NAME_BONUS
-        return total
-
-
-def _field_score(term: str, weight: int, field: frozenset[str]) -> int:
-    if term in field:
-        return 2 * weight
-    for other in field:
-        short, long = (term, other) if len(term) <= len(other) else (other, term)
-        if len(short) >= _MIN_PREFIX and long.startswith(short):
-            return weight
-    return 0
 
 
 def index_tool(key: tuple[str | None, str], definition: Mapping[str, Any]) -> IndexedTool:
@@ -130,12 +114,53 @@ def _parameter_text(schema: Any, out: list[str], depth: int) -> None:
 class ToolIndex:
     """The deferred tools of a registry, indexed once, searched many times.
 
+    Every term of every field points at the tools that have it (with the field's weight), and
+    the sorted vocabulary finds the terms a query term is a prefix of: a search costs about
+    the matches it finds, not the number of tools.
+
     Args:
         tools: ``(key, definition)`` of each deferred tool.
     """
 
     def __init__(self, tools: Iterable[tuple[tuple[str | None, str], Mapping[str, Any]]]) -> None:
         self.tools = [index_tool(key, definition) for key, definition in tools]
+        self._postings: dict[str, list[tuple[int, int]]] = {}
+        for number, tool in enumerate(self.tools):
+            for weight, words in tool.fields:
+                for word in words:
+                    self._postings.setdefault(word, []).append((number, weight))
+        self._vocabulary = sorted(self._postings)
+
+    def scores(self, query: str) -> dict[tuple[str | None, str], int]:
+        """The score of every tool that matches ``query`` (see the module's rule)."""
+        totals: dict[int, int] = {}
+        for term in _query_terms(query):
+            for number, score in self._term_scores(term).items():
+                totals[number] = totals.get(number, 0) + score
+        whole = " ".join(query.split()).lower()
+        for number, tool in enumerate(self.tools):
+            if whole and whole in (tool.label, tool.key[1].lower()):
+                totals[number] = totals.get(number, 0) + EXACT_NAME_BONUS
+        return {self.tools[n].key: score for n, score in totals.items() if score > 0}
+
+    def _term_scores(self, term: str) -> dict[int, int]:
+        """Each matching tool's best score for one query term."""
+        best: dict[int, int] = {}
+
+        def hit(word: str, factor: int) -> None:
+            for number, weight in self._postings.get(word, ()):
+                best[number] = max(best.get(number, 0), factor * weight)
+
+        hit(term, 2)
+        if len(term) >= _MIN_PREFIX:  # words that start with the term
+            at = bisect_left(self._vocabulary, term)
+            while at < len(self._vocabulary) and self._vocabulary[at].startswith(term):
+                if self._vocabulary[at] != term:
+                    hit(self._vocabulary[at], 1)
+                at += 1
+        for end in range(_MIN_PREFIX, len(term)):  # words the term starts with
+            hit(term[:end], 1)
+        return best
 
     def search(
         self,
@@ -145,17 +170,12 @@ class ToolIndex:
         exclude: frozenset[tuple[str | None, str]] | set[tuple[str | None, str]] = frozenset(),
     ) -> list[tuple[str | None, str]]:
         """The keys of the best matching tools (not in ``exclude``), at most ``limit``."""
-        query_terms = _query_terms(query)
-        whole = " ".join(query.split()).lower()
-        if not query_terms and not whole:
-            return []
-        scored = [
-            (score, tool.label, tool.key)
-            for tool in self.tools
-            if tool.key not in exclude and (score := tool.score(query_terms, whole)) > 0
-        ]
-        scored.sort(key=lambda entry: (-entry[0], entry[1]))
-        return [key for _, _, key in scored[:limit]]
+        labels = {tool.key: tool.label for tool in self.tools}
+        ranked = sorted(
+            ((score, labels[key], key) for key, score in self.scores(query).items()),
+            key=lambda entry: (-entry[0], entry[1]),
+        )
+        return [key for _, _, key in ranked if key not in exclude][:limit]
 
 
 def _query_terms(query: str) -> list[str]:

@@ -10,7 +10,6 @@ from sandloop.dispatch.tool_ranking import (
     EXACT_NAME_BONUS,
     MAX_QUERY_TERMS,
     ToolIndex,
-    index_tool,
     terms,
 )
 from sandloop.dispatch.tool_search import (
@@ -54,12 +53,16 @@ def test_a_term_in_the_name_beats_the_description_which_beats_parameters() -> No
 
 
 def test_scores_are_summed_over_query_terms() -> None:
-    one = index_tool((None, "send_mail"), fn("send_mail", "Send an email."))
-    # send: name (6); mail: name (6); email ~ mail? no (mail is not a prefix of email)
-    assert one.score(["send", "mail"], "") == 12
-    # a prefix match of at least three letters counts half: "mailbox" ~ "mail"
-    assert one.score(["mailbox"], "") == 3
-    assert one.score(["ma"], "") == 0
+    one = index((None, fn("send_mail", "Send an email.", to="Who gets the message")))
+    key = (None, "send_mail")
+    # send: name (3 × 2); mail: name (3 × 2); "email" does not start with "mail"
+    assert one.scores("send mail") == {key: 12}
+    # a prefix (either way) of at least three letters counts once: "mailbox" ~ "mail"
+    assert one.scores("mailbox") == {key: 3}
+    assert one.scores("mess") == {key: 1}  # a parameter's description, by prefix
+    assert one.scores("messages") == {key: 1}
+    assert one.scores("ma") == {}
+    assert one.scores("SEND_MAIL") == {key: 12 + EXACT_NAME_BONUS}
 
 
 def test_ties_are_broken_by_qualified_name() -> None:
@@ -78,7 +81,7 @@ def test_the_exact_name_ranks_first_and_the_limit_cuts() -> None:
         (None, fn("weather_history", "Past weather.")),
     )
     assert tools.search("get_weather", limit=1) == [(None, "get_weather")]
-    scored = {t.key[1]: t.score(["get", "weather"], "get_weather") for t in tools.tools}
+    scored = {k[1]: v for k, v in tools.scores("get_weather").items()}
     assert scored["get_weather"] > EXACT_NAME_BONUS > scored["weather_alerts"]
     assert len(tools.search("weather", limit=2)) == 2
 
