@@ -340,3 +340,23 @@ async def test_tools_stay_loaded_after_client_side_compaction(store: bool) -> No
     assert [i["type"] for i in third] == ["message", "compaction", "function_call",
                                           "function_call_output"]  # fmt: skip
     assert [o.output for o in outputs(result.items, FunctionCallOutput)] == ["3", "sunny in Kyiv"]
+
+
+async def test_a_run_chained_onto_an_earlier_one_can_call_what_that_one_loaded() -> None:
+    turns = [
+        [tool_search_call("weather", call_id="ts1")],
+        [message("loaded")],
+        [function_call("get_weather", {"city": "Quito"}, call_id="c1")],
+        [message("sunny")],
+    ]
+    async with serve(turns) as (server, client):
+        first = await run(support.agent(store=True), "go", client=client)
+        # Only the server holds the output that loaded it: this run trusts the conversation.
+        second = await run(
+            support.agent(store=True),
+            "and in Quito?",
+            client=client,
+            previous_response_id=first.last_response_id,
+        )
+        assert searched(server.create_requests[2]) == []
+    assert [o.output for o in outputs(second.items, FunctionCallOutput)] == ["sunny in Quito"]

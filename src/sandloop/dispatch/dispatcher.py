@@ -193,8 +193,7 @@ class Dispatcher:
                 continue
             tool, refusal = self._lookup(call)
             if tool is None:
-                known = ", ".join(self.registry.names()) or "none"
-                message = refusal or f"Unknown tool {call_label(call)!r}. Available tools: {known}."
+                message = refusal or self._unknown(call)
                 await self._settle(batch.done, index, call, "unknown_tool", message)
                 continue
             searching = tool is self.tool_search
@@ -207,6 +206,11 @@ class Dispatcher:
                 continue
             runnable.append((index, tool))
         return runnable
+
+    def _unknown(self, call: CallItem) -> str:
+        known = ", ".join(self.registry.names()) or "none"
+        more = " (more can be found with tool_search)" if self.registry.deferred() else ""
+        return f"Unknown tool {call_label(call)!r}. Available tools: {known}{more}."
 
     def _lookup(self, call: CallItem) -> tuple[Tool | None, str | None]:
         """The tool answering ``call``, or ``None`` and (a deferred tool not loaded) why."""

@@ -90,8 +90,9 @@ class ToolRegistry:
         return tool
 
     def names(self) -> list[str]:
-        """Readable names of the executable tools, for messages to the model."""
-        return [_display(_tool_key(t)) for t in self._order]
+        """Readable names of the executable tools sent up front, for messages to the model
+        (the deferred ones are found through tool search)."""
+        return [_display(_tool_key(t)) for t in self._order if not is_deferred(t)]
 
     def definitions(self) -> list[dict[str, Any]]:
         """The request's ``tools`` list (built once; do not modify it): the tools that are not

@@ -155,11 +155,17 @@ class ToolSearchSession:
     Args:
         registry: The run's tools.
         history: The run's items so far (its transcript log), read for what is loaded.
+        continues: The run continues a stored conversation it did not see (a
+            ``previous_response_id`` passed in): tools may have been loaded there, so calls to
+            deferred tools are not refused.
     """
 
     call_type = "tool_search_call"
 
-    def __init__(self, registry: ToolRegistry, history: Sequence[Any]) -> None:
+    def __init__(
+        self, registry: ToolRegistry, history: Sequence[Any], *, continues: bool = False
+    ) -> None:
+        self.continues = continues
         self.name: str | None = None
         self.namespace: str | None = None
         self.sequential = True
@@ -177,9 +183,11 @@ class ToolSearchSession:
         self._answered: set[ToolKey] = set()
 
     @classmethod
-    def for_run(cls, registry: ToolRegistry, history: Sequence[Any]) -> ToolSearchSession | None:
+    def for_run(
+        cls, registry: ToolRegistry, history: Sequence[Any], *, continues: bool = False
+    ) -> ToolSearchSession | None:
         """The session of a run over ``registry``, or ``None`` when no tool is deferred."""
-        return cls(registry, history) if registry.deferred() else None
+        return cls(registry, history, continues=continues) if registry.deferred() else None
 
     def loaded(self) -> set[ToolKey]:
         """The deferred tools loaded so far (by the history's ``tool_search_output`` items)."""
@@ -195,7 +203,7 @@ class ToolSearchSession:
         if isinstance(call, ToolSearchCall):
             return self, None
         key = self.registry.key_of(tool) if tool is not None else None
-        if key not in self._deferred or key in self.loaded():
+        if key not in self._deferred or self.continues or key in self.loaded():
             return tool, None
         return None, (
             f"Tool {call.label!r} is not loaded: find it with tool_search first, then call it."

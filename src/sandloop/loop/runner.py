@@ -167,7 +167,9 @@ class AgentLoop:
             max_calls=agent.max_calls_per_response,
             max_output=agent.max_tool_output_per_response,
             # What is loaded is read from the history: a resumed or replayed run keeps it.
-            tool_search=ToolSearchSession.for_run(agent.registry, self.transcript.log),
+            tool_search=ToolSearchSession.for_run(
+                agent.registry, self.transcript.log, continues=previous_response_id is not None
+            ),
         )
         key = prompt_cache_key or agent.request_options.get("prompt_cache_key")
         self.prompt_cache_key = str(key or f"sandloop-{self.run_id}")
