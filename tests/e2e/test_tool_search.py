@@ -174,11 +174,14 @@ async def test_hostile_search_arguments_get_an_empty_output_not_a_dead_run(store
                          call_id=f"bad{i}")
         for i, (q, _) in enumerate(HOSTILE)
     ]  # fmt: skip
+    # A malformed item (a known field of the wrong type) is kept and answered, not fatal.
+    calls.append({**tool_search_call("weather", call_id="malformed"), "status": {"x": 1}})
     calls.append(tool_search_call("weather", call_id="good"))
 
     def after(request: RecordedRequest) -> list[dict[str, Any]]:
         answers = {o["call_id"]: o for o in searched(request)}
         assert all(answers[f"bad{i}"]["tools"] == [] for i in range(len(HOSTILE)))
+        assert answers["malformed"]["tools"] == []
         assert names(answers["good"]["tools"]) == ["get_weather"]
         return [function_call("get_weather", {"city": "Rome"}, call_id="c1")]
 
@@ -191,9 +194,14 @@ async def test_hostile_search_arguments_get_an_empty_output_not_a_dead_run(store
         assert finished[f"bad{i}"].status == "invalid_arguments"
         assert words in str(finished[f"bad{i}"].error)
     assert finished["good"].status == "completed"
+    assert finished["malformed"].status == "invalid_arguments"
+    assert "status: Input should be a valid string" in str(finished["malformed"].error)
     notes = [m for m in outputs(result.items, Message) if m.role == "developer"]
-    assert len(notes) == len(HOSTILE)  # the model reads what was wrong
-    assert all("tool_search call bad" in str(n.content) for n in notes)
+    assert len(notes) == len(HOSTILE) + 1  # the model reads what was wrong
+    assert all(
+        str(n.content).startswith(("tool_search call bad", "tool_search call malformed"))
+        for n in notes
+    )
 
 
 async def test_a_call_to_a_deferred_tool_before_it_was_loaded_is_not_run() -> None:

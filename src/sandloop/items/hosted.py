@@ -8,6 +8,7 @@ as extra data.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any, ClassVar, Literal
 
 from pydantic import Field
@@ -129,6 +130,8 @@ class ToolSearchCall(WireModel):
 
     #: Its output lists tools only: a failure's words go in a note after it.
     output_holds_text: ClassVar[bool] = False
+    #: Routed by its type (one searcher answers every search).
+    routed_by_name: ClassVar[bool] = False
 
     @property
     def tool_key(self) -> str:
@@ -151,11 +154,26 @@ class ToolSearchCall(WireModel):
         text = json.dumps(self.arguments, ensure_ascii=False, default=str)
         return text if len(text) <= 2000 else text[:2000] + "..."
 
+    @classmethod
+    def runs_locally_as_received(cls, raw: Mapping[str, Any]) -> bool:
+        """:attr:`runs_locally` of a search that failed validation: its ``execution``."""
+        return raw.get("execution") == "client"
+
     def failure_output(self, message: str, *, timed_out: bool = False) -> ToolSearchOutput:
         """A client tool search that loaded no tools (the output holds no text)."""
-        return ToolSearchOutput(
-            call_id=self.call_id, tools=[], execution="client", status="completed"
-        )
+        return type(self).failed_output(self.call_id or "", message)
+
+    @classmethod
+    def failed_output(
+        cls,
+        call_id: str,
+        message: str,
+        *,
+        timed_out: bool = False,
+        max_output_length: int | None = None,
+    ) -> ToolSearchOutput:
+        """A ``tool_search_output`` answering ``call_id`` that loads no tools."""
+        return ToolSearchOutput(call_id=call_id, tools=[], execution="client", status="completed")
 
 
 class ToolSearchOutput(WireModel):
