@@ -117,9 +117,12 @@ class Dispatcher:
         listener: Told when each call starts and finishes (the loop turns this into events).
         max_calls: Calls of one response that run; later ones get a failed output.
         max_output: Characters of tool output one response's calls may keep, all together.
-        tool_search: The run's tool search, when some tools are deferred: it answers
-            ``tool_search_call`` items (without approval: it runs nothing) and refuses calls to
-            deferred tools it has not loaded.
+        history: The run's items (its transcript log): when some tools are deferred, the
+            run's :class:`~sandloop.dispatch.tool_search.ToolSearchSession` reads what is loaded
+            from it. It answers ``tool_search_call`` items (without approval: it runs nothing)
+            and refuses calls to deferred tools no search loaded.
+        continues: The run continues a stored conversation it did not see (see
+            ``ToolSearchSession``).
     """
 
     def __init__(
@@ -131,15 +134,30 @@ class Dispatcher:
         listener: CallListener | None = None,
         max_calls: int = DEFAULT_MAX_CALLS,
         max_output: int = DEFAULT_MAX_TOOL_OUTPUT,
-        tool_search: ToolSearchSession | None = None,
+        history: Sequence[Any] = (),
+        continues: bool = False,
     ) -> None:
+        self._history = history
+        self._continues = continues
         self.registry = registry
-        self.tool_search = tool_search
         self.max_calls = max_calls
         self.max_output = max_output
         self.approvals = approvals
         self._limiter = anyio.CapacityLimiter(max(1, max_concurrency))
         self._listener = listener
+
+    @property
+    def registry(self) -> ToolRegistry:
+        """The tools calls are routed to (a run may swap in one with more tools)."""
+        return self._registry
+
+    @registry.setter
+    def registry(self, registry: ToolRegistry) -> None:
+        self._registry = registry
+        #: The run's tool search, when some tools are deferred.
+        self.tool_search = ToolSearchSession.for_run(
+            registry, self._history, continues=self._continues
+        )
 
     async def run(
         self,

@@ -22,7 +22,6 @@ import anyio
 from sandloop.client import ResponsesClient, RetryNotice, observing_retries
 from sandloop.dispatch import Approvals, CallOutcome, Dispatcher, RunScope
 from sandloop.dispatch.outputs import call_id_of, call_label, output_key
-from sandloop.dispatch.tool_search import ToolSearchSession
 from sandloop.errors import (
     ApiConnectionError,
     ApiError,
@@ -166,10 +165,9 @@ class AgentLoop:
             listener=self._on_call,
             max_calls=agent.max_calls_per_response,
             max_output=agent.max_tool_output_per_response,
-            # What is loaded is read from the history: a resumed or replayed run keeps it.
-            tool_search=ToolSearchSession.for_run(
-                agent.registry, self.transcript.log, continues=previous_response_id is not None
-            ),
+            # Tools a tool search loaded are read from the history: a resumed run keeps them.
+            history=self.transcript.log,
+            continues=previous_response_id is not None,
         )
         key = prompt_cache_key or agent.request_options.get("prompt_cache_key")
         self.prompt_cache_key = str(key or f"sandloop-{self.run_id}")

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from sandloop.dispatch import Approvals, Dispatcher
 from sandloop.dispatch.registry import ToolRegistry, is_deferred
 from sandloop.dispatch.tool_search import ToolSearchSession, loaded_keys
 from sandloop.errors import ConfigError
@@ -149,3 +150,14 @@ async def test_loaded_state_is_read_from_history_items_of_any_origin() -> None:
     assert session.loaded() == {(None, "run_sql")}  # a tool the agent does not have is ignored
     found = await session.execute(_search("run_sql orders remote echo"), ToolContext("r", "c"))
     assert [getattr(t, "name", None) for t in found.tools] == ["remote_echo"]
+
+
+def test_a_registry_swapped_in_for_the_run_brings_its_tool_search() -> None:
+    """A run whose tool servers join at its start (MCP) swaps in a registry with more tools."""
+    history: list[Any] = []
+    dispatcher = Dispatcher(ToolRegistry([visible]), approvals=Approvals(None), history=history)
+    assert dispatcher.tool_search is None
+    dispatcher.registry = registry()
+    assert dispatcher.tool_search is not None
+    assert dispatcher.tool_search.registry is dispatcher.registry
+    assert dispatcher.tool_search.loaded() == set()
