@@ -156,8 +156,10 @@ def test_a_registry_swapped_in_for_the_run_brings_its_tool_search() -> None:
     """A run whose tool servers join at its start (MCP) swaps in a registry with more tools."""
     history: list[Any] = []
     dispatcher = Dispatcher(ToolRegistry([visible]), approvals=Approvals(None), history=history)
-    assert dispatcher.tool_search is None
+    before = dispatcher.tool_search
+    assert before is None
     dispatcher.registry = registry()
-    assert dispatcher.tool_search is not None
-    assert dispatcher.tool_search.registry is dispatcher.registry
-    assert dispatcher.tool_search.loaded() == set()
+    after = dispatcher.tool_search
+    assert after is not None
+    assert after.registry is dispatcher.registry
+    assert after.loaded() == set()
