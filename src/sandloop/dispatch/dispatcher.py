@@ -33,6 +33,7 @@ from sandloop.dispatch.outputs import (
     output_key,
 )
 from sandloop.dispatch.registry import ToolRegistry
+from sandloop.dispatch.tool_search import ToolSearchSession
 from sandloop.errors import ApprovalDeniedError, SandboxError, ToolArgumentsError, ToolError
 from sandloop.executors._budget import DEFAULT_MAX_TOOL_OUTPUT, OutputBudget
 from sandloop.executors.base import Tool, ToolContext
@@ -116,6 +117,12 @@ class Dispatcher:
         listener: Told when each call starts and finishes (the loop turns this into events).
         max_calls: Calls of one response that run; later ones get a failed output.
         max_output: Characters of tool output one response's calls may keep, all together.
+        history: The run's items (its transcript log): when some tools are deferred, the
+            run's :class:`~sandloop.dispatch.tool_search.ToolSearchSession` reads what is loaded
+            from it. It answers ``tool_search_call`` items (without approval: it runs nothing)
+            and refuses calls to deferred tools no search loaded.
+        continues: The run continues a stored conversation it did not see (see
+            ``ToolSearchSession``).
     """
 
     def __init__(
@@ -127,13 +134,30 @@ class Dispatcher:
         listener: CallListener | None = None,
         max_calls: int = DEFAULT_MAX_CALLS,
         max_output: int = DEFAULT_MAX_TOOL_OUTPUT,
+        history: Sequence[Any] = (),
+        continues: bool = False,
     ) -> None:
+        self._history = history
+        self._continues = continues
         self.registry = registry
         self.max_calls = max_calls
         self.max_output = max_output
         self.approvals = approvals
         self._limiter = anyio.CapacityLimiter(max(1, max_concurrency))
         self._listener = listener
+
+    @property
+    def registry(self) -> ToolRegistry:
+        """The tools calls are routed to (a run may swap in one with more tools)."""
+        return self._registry
+
+    @registry.setter
+    def registry(self, registry: ToolRegistry) -> None:
+        self._registry = registry
+        #: The run's tool search, when some tools are deferred.
+        self.tool_search = ToolSearchSession.for_run(
+            registry, self._history, continues=self._continues
+        )
 
     async def run(
         self,
@@ -185,13 +209,13 @@ class Dispatcher:
                 )
                 await self._settle(batch.done, index, call, "invalid_arguments", message)
                 continue
-            tool = self.registry.lookup(call)
+            tool, refusal = self._lookup(call)
             if tool is None:
-                known = ", ".join(self.registry.names()) or "none"
-                message = f"Unknown tool {call_label(call)!r}. Available tools: {known}."
+                message = refusal or self._unknown(call)
                 await self._settle(batch.done, index, call, "unknown_tool", message)
                 continue
-            denial = await self._approval(call, tool, batch.scope)
+            searching = tool is self.tool_search
+            denial = None if searching else await self._approval(call, tool, batch.scope)
             if denial is _DEFERRED:
                 batch.deferred.append(call)
                 continue
@@ -200,6 +224,18 @@ class Dispatcher:
                 continue
             runnable.append((index, tool))
         return runnable
+
+    def _unknown(self, call: CallItem) -> str:
+        known = ", ".join(self.registry.names()) or "none"
+        more = " (more can be found with tool_search)" if self.registry.deferred() else ""
+        return f"Unknown tool {call_label(call)!r}. Available tools: {known}{more}."
+
+    def _lookup(self, call: CallItem) -> tuple[Tool | None, str | None]:
+        """The tool answering ``call``, or ``None`` and (a deferred tool not loaded) why."""
+        tool = self.registry.lookup(call)
+        if self.tool_search is None:
+            return tool, None
+        return self.tool_search.route(call, tool)
 
     async def _approval(self, call: CallItem, tool: Tool, scope: RunScope) -> str | None:
         """``None`` to run the call, the denial's words, or ``_DEFERRED``."""

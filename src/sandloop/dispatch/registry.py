@@ -4,6 +4,10 @@ Part of ``dispatch`` (``loop → dispatch → executors``). Function and custom 
 ``(namespace, name)``; the other families (shell, apply_patch, local_shell, computer) by their
 call type, one tool each. Hosted tools (web search, MCP, file search, ...) are plain definitions
 passed through to the API. Conflicts are found when the agent is built, not mid-run.
+
+A function or custom tool whose definition says ``"defer_loading": true`` is *deferred*: it is
+left out of the ``tools`` list, which carries the client ``tool_search`` tool instead
+(:mod:`sandloop.dispatch.tool_search`). Any tool source can defer a tool that way.
 """
 
 from __future__ import annotations
@@ -11,11 +15,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from sandloop.dispatch.tool_search import tool_search_definition
 from sandloop.errors import ConfigError
 from sandloop.executors.base import Tool
 from sandloop.items import CLIENT_CALL_CLASSES, CallItem
 
-__all__ = ("NAMED_CALL_TYPES", "ToolRegistry", "call_tool_key")
+__all__ = ("NAMED_CALL_TYPES", "ToolRegistry", "call_tool_key", "is_deferred")
 
 #: Call types routed by tool name (and namespace); every other call type is routed by type.
 NAMED_CALL_TYPES = frozenset(k for k, cls in CLIENT_CALL_CLASSES.items() if cls.routed_by_name)
@@ -50,6 +55,8 @@ class ToolRegistry:
         for entry in tools:
             self._add(entry)
         self._namespaces = dict(namespaces or {})
+        self._deferred = [t for t in self._order if is_deferred(t)]
+        self._check_deferred()
         self._definitions = self._build_definitions()
 
     def _add(self, entry: Any) -> None:
@@ -83,17 +90,57 @@ class ToolRegistry:
         return tool
 
     def names(self) -> list[str]:
-        """Readable names of the executable tools, for messages to the model."""
-        return [_display(_tool_key(t)) for t in self._order]
+        """Readable names of the executable tools sent up front, for messages to the model
+        (the deferred ones are found through tool search)."""
+        return [_display(_tool_key(t)) for t in self._order if not is_deferred(t)]
 
     def definitions(self) -> list[dict[str, Any]]:
-        """The request's ``tools`` list (built once; do not modify it)."""
+        """The request's ``tools`` list (built once; do not modify it): the tools that are not
+        deferred, then the ``tool_search`` tool when some are, then the hosted definitions."""
         return self._definitions
 
+    def deferred(self) -> list[Tool]:
+        """The deferred tools, in the order they were given."""
+        return list(self._deferred)
+
+    def key_of(self, tool: Tool) -> ToolKey | str:
+        """The routing key of ``tool``: ``(namespace, name)`` or its call type."""
+        return _tool_key(tool)
+
+    def tool_search_tool(self) -> dict[str, Any] | None:
+        """The client ``tool_search`` tool offered for the deferred tools (``None``: none)."""
+        if not self._deferred:
+            return None
+        spaces = sorted({t.namespace for t in self._deferred if t.namespace is not None})
+        return tool_search_definition(len(self._deferred), spaces)
+
+    def grouped_definitions(self, tools: Iterable[Tool]) -> list[dict[str, Any]]:
+        """The definitions of ``tools``, namespaced ones inside their ``namespace`` tool."""
+        return self._group(tools)
+
+    def _check_deferred(self) -> None:
+        for tool in self._deferred:
+            if tool.call_type not in NAMED_CALL_TYPES:
+                raise ConfigError(
+                    f"{tool!r} cannot be deferred (defer_loading): only function and custom "
+                    "tools are loaded through tool search"
+                )
+        searches = [h for h in self._hosted if h.get("type") == "tool_search"]
+        if self._deferred and searches:
+            raise ConfigError(
+                "some tools are deferred (defer_loading=True), which gives the run a client "
+                "tool_search tool: leave out the tool_search definition you passed"
+            )
+
     def _build_definitions(self) -> list[dict[str, Any]]:
+        out = self._group(t for t in self._order if not is_deferred(t))
+        search = self.tool_search_tool()
+        return out + ([search] if search else []) + self._hosted
+
+    def _group(self, tools: Iterable[Tool]) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
         grouped: dict[str, dict[str, Any]] = {}
-        for tool in self._order:
+        for tool in tools:
             definition = tool.definition()
             if tool.namespace is None:
                 out.append(definition)
@@ -112,7 +159,12 @@ class ToolRegistry:
                 grouped[tool.namespace] = group
                 out.append(group)
             group["tools"].append(definition)
-        return out + self._hosted
+        return out
+
+
+def is_deferred(tool: Tool) -> bool:
+    """Whether ``tool`` is loaded through tool search (its definition says ``defer_loading``)."""
+    return tool.definition().get("defer_loading") is True
 
 
 def _tool_key(tool: Tool) -> ToolKey | str:

@@ -121,7 +121,12 @@ class Tool(Protocol):
     timeout: float | None
 
     def definition(self) -> dict[str, Any]:
-        """The entry for the request's ``tools`` list, as wire JSON."""
+        """The entry for the request's ``tools`` list, as wire JSON.
+
+        A function or custom tool whose definition says ``"defer_loading": true`` is deferred:
+        it is not sent up front but found by the model through client-side tool search
+        (:mod:`sandloop.dispatch.tool_search`), whatever made the tool.
+        """
         ...
 
     async def execute(self, call: Any, ctx: ToolContext) -> Any:

@@ -52,6 +52,7 @@ class CustomTool:
         needs_approval: Ask the run's approval callback before each call.
         timeout: Seconds a call may take.
         namespace: Group the tool under a ``namespace`` tool of this name.
+        defer_loading: Load the tool through tool search instead of sending it up front.
     """
 
     call_type = "custom_tool_call"
@@ -68,6 +69,7 @@ class CustomTool:
         needs_approval: bool = False,
         timeout: float | None = None,
         namespace: str | None = None,
+        defer_loading: bool = False,
     ) -> None:
         if syntax not in ("lark", "regex"):
             raise ConfigError(
@@ -84,6 +86,7 @@ class CustomTool:
         self.sequential = sequential
         self.needs_approval = needs_approval
         self.timeout = timeout
+        self.defer_loading = defer_loading
         self._context_param = _context_param(func)
         self._is_async = inspect.iscoroutinefunction(func)
         self._definition = self._build_definition()
@@ -103,6 +106,7 @@ class CustomTool:
             "needs_approval": self.needs_approval,
             "timeout": self.timeout,
             "namespace": self.namespace,
+            **({"defer_loading": True} if self.defer_loading else {}),
         }
 
     def definition(self) -> dict[str, Any]:
@@ -117,6 +121,8 @@ class CustomTool:
             out["format"] = {"type": "text"}
         else:
             out["format"] = {"type": "grammar", "syntax": self.syntax, "definition": self.grammar}
+        if self.defer_loading:
+            out["defer_loading"] = True
         return out
 
     async def execute(self, call: CustomToolCall, ctx: ToolContext) -> CustomToolCallOutput:

@@ -108,6 +108,7 @@ class FunctionTool(Generic[P, R]):
         timeout: float | None = None,
         namespace: str | None = None,
         idempotent: bool = False,
+        defer_loading: bool = False,
     ) -> None:
         self.func = func
         self.schema: FunctionSchema = function_schema(
@@ -120,6 +121,8 @@ class FunctionTool(Generic[P, R]):
         self.timeout = timeout
         #: Safe to run twice: a call cut short by a crash is run again on resume.
         self.idempotent = idempotent
+        #: Left out of the request's tools until the model finds it with tool search.
+        self.defer_loading = defer_loading
         self._is_async = inspect.iscoroutinefunction(func)
         self._definition = self._build_definition()
         functools.update_wrapper(self, func)
@@ -147,6 +150,8 @@ class FunctionTool(Generic[P, R]):
             "timeout": self.timeout,
             "namespace": self.namespace,
             "idempotent": self.idempotent,
+            # Only when set: descriptions written before the option existed stay equal.
+            **({"defer_loading": True} if self.defer_loading else {}),
         }
 
     def definition(self) -> dict[str, Any]:
@@ -159,6 +164,8 @@ class FunctionTool(Generic[P, R]):
             out["description"] = self.schema.description
         out["parameters"] = self.schema.parameters
         out["strict"] = self.schema.strict
+        if self.defer_loading:
+            out["defer_loading"] = True
         return out
 
     async def execute(self, call: FunctionCall, ctx: ToolContext) -> FunctionCallOutput:
@@ -210,6 +217,7 @@ def tool(
     timeout: float | None = None,
     namespace: str | None = None,
     idempotent: bool = False,
+    defer_loading: bool = False,
 ) -> Callable[[Callable[P, R]], FunctionTool[P, R]]: ...
 
 
@@ -225,6 +233,7 @@ def tool(
     timeout: float | None = None,
     namespace: str | None = None,
     idempotent: bool = False,
+    defer_loading: bool = False,
 ) -> FunctionTool[P, R] | Callable[[Callable[P, R]], FunctionTool[P, R]]:
     """Turn a function into a tool the model can call; usable bare or with options.
 
@@ -240,6 +249,9 @@ def tool(
         idempotent: Running a call twice does no harm: when a run crashed while a call ran,
             :func:`sandloop.resume` runs it again instead of telling the model its effect is
             unknown.
+        defer_loading: Leave the tool out of the request's tools: the model finds it with the
+            client ``tool_search`` tool the run sends instead, and can call it once a search
+            loaded it (see the README, "Tool search (deferred tools)").
 
     Returns:
         A :class:`FunctionTool` (still callable like the function), or a decorator making one.
@@ -256,6 +268,7 @@ def tool(
             timeout=timeout,
             namespace=namespace,
             idempotent=idempotent,
+            defer_loading=defer_loading,
         )
 
     return wrap(func) if func is not None else wrap

@@ -7,6 +7,8 @@ as extra data.
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from typing import Any, ClassVar, Literal
 
 from pydantic import Field
@@ -113,7 +115,11 @@ class McpApprovalResponse(WireModel):
 
 
 class ToolSearchCall(WireModel):
-    """A search over deferred tools; run by the client when ``execution == "client"``."""
+    """A search over deferred tools; run by the client when ``execution == "client"``.
+
+    ``arguments`` is whatever the model sent for the client ``tool_search`` tool's parameters
+    (an object; :mod:`sandloop.dispatch.tool_search` reads it).
+    """
 
     type: Literal["tool_search_call"] = "tool_search_call"
     id: str | None = None
@@ -122,7 +128,10 @@ class ToolSearchCall(WireModel):
     arguments: Any = None
     status: str | None = None
 
-    output_holds_text: ClassVar[bool] = True
+    #: Its output lists tools only: a failure's words go in a note after it.
+    output_holds_text: ClassVar[bool] = False
+    #: Routed by its type (one searcher answers every search).
+    routed_by_name: ClassVar[bool] = False
 
     @property
     def tool_key(self) -> str:
@@ -136,16 +145,35 @@ class ToolSearchCall(WireModel):
 
     @property
     def runs_locally(self) -> bool:
-        """Ours to answer only when its ``execution`` is ``client`` (else the API runs it)."""
-        return self.execution == "client"
+        """Ours to answer when its ``execution`` is ``client`` (else the API runs it) and it has
+        a ``call_id`` to answer."""
+        return self.execution == "client" and bool(self.call_id)
 
     def arguments_text(self, *, exact: bool = False) -> str:
-        """Nothing: a search is shown by its family name alone."""
-        return ""
+        """The arguments as JSON (cut at 2000 characters)."""
+        text = json.dumps(self.arguments, ensure_ascii=False, default=str)
+        return text if len(text) <= 2000 else text[:2000] + "..."
+
+    @classmethod
+    def runs_locally_as_received(cls, raw: Mapping[str, Any]) -> bool:
+        """:attr:`runs_locally` of a search that failed validation: its ``execution``."""
+        return raw.get("execution") == "client"
 
     def failure_output(self, message: str, *, timed_out: bool = False) -> ToolSearchOutput:
         """A client tool search that loaded no tools (the output holds no text)."""
-        return ToolSearchOutput(call_id=self.call_id, tools=[], execution="client")
+        return type(self).failed_output(self.call_id or "", message)
+
+    @classmethod
+    def failed_output(
+        cls,
+        call_id: str,
+        message: str,
+        *,
+        timed_out: bool = False,
+        max_output_length: int | None = None,
+    ) -> ToolSearchOutput:
+        """A ``tool_search_output`` answering ``call_id`` that loads no tools."""
+        return ToolSearchOutput(call_id=call_id, tools=[], execution="client", status="completed")
 
 
 class ToolSearchOutput(WireModel):

@@ -137,6 +137,13 @@ class UnknownItem(UnknownWireModel):
     """An item of a type this version does not know; ``raw`` holds it, sent back unchanged."""
 
 
+#: The class of every call type the client may answer (a client tool search included).
+_CALL_FAMILIES: Mapping[str, type[ClientCallBase] | type[ToolSearchCall]] = {
+    **CLIENT_CALL_CLASSES,
+    "tool_search_call": ToolSearchCall,
+}
+
+
 class InvalidCall(UnknownItem):
     """A client call item (``shell_call``, ``apply_patch_call``, ...) that failed validation.
 
@@ -170,8 +177,8 @@ class InvalidCall(UnknownItem):
     # ``ClientCallBase``): the dispatcher answers an InvalidCall like any call.
 
     @property
-    def _family(self) -> type[ClientCallBase]:
-        family = CLIENT_CALL_CLASSES.get(self.type or "")
+    def _family(self) -> type[ClientCallBase] | type[ToolSearchCall]:
+        family = _CALL_FAMILIES.get(self.type or "")
         if family is None:
             raise ValueError(f"no output item type answers a {self.type!r} item")
         return family
@@ -204,7 +211,9 @@ class InvalidCall(UnknownItem):
         text = json.dumps(self.raw, ensure_ascii=False, default=str)
         return text if len(text) <= 2000 else text[:2000] + "..."
 
-    def failure_output(self, message: str, *, timed_out: bool = False) -> ClientCallOutput:
+    def failure_output(
+        self, message: str, *, timed_out: bool = False
+    ) -> ClientCallOutput | ToolSearchOutput:
         """The failed output of its family, echoing a ``max_output_length`` it asked for.
 
         Raises:
@@ -281,7 +290,7 @@ def _item_tag(value: Any) -> str:
 
 
 #: Call types whose malformed items are kept as :class:`InvalidCall` rather than rejected.
-_KEPT_WHEN_INVALID = frozenset(CALL_OUTPUT_TYPES)
+_KEPT_WHEN_INVALID = frozenset({*CALL_OUTPUT_TYPES, "tool_search_call"})
 
 
 def _keep_invalid_calls(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:

@@ -165,6 +165,9 @@ class AgentLoop:
             listener=self._on_call,
             max_calls=agent.max_calls_per_response,
             max_output=agent.max_tool_output_per_response,
+            # Tools a tool search loaded are read from the history: a resumed run keeps them.
+            history=self.transcript.log,
+            continues=previous_response_id is not None,
         )
         key = prompt_cache_key or agent.request_options.get("prompt_cache_key")
         self.prompt_cache_key = str(key or f"sandloop-{self.run_id}")

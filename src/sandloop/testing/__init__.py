@@ -29,6 +29,7 @@ from sandloop.testing.builders import (
     message,
     reasoning,
     shell_call,
+    tool_search_call,
 )
 from sandloop.testing.cassette import Cassette, CassettePlayer, Exchange
 from sandloop.testing.server import ScriptedResponsesServer
@@ -58,4 +59,5 @@ __all__ = (
     "reasoning",
     "server_error",
     "shell_call",
+    "tool_search_call",
 )

@@ -22,13 +22,23 @@ CancelAnswer = dict[str, Any] | str
 class Ledger:
     """Every response served, and the conversation each one continues."""
 
-    __slots__ = ("_background", "_compactions", "_last", "_served", "_stored", "responses")
+    __slots__ = (
+        "_background",
+        "_compactions",
+        "_last",
+        "_served",
+        "_stored",
+        "_summarised",
+        "responses",
+    )
 
     def __init__(self) -> None:
         self._stored: dict[str, Conversation] = {}  # can be chained onto
         self._served: dict[str, Conversation] = {}
         self._last: Conversation | None = None
         self._compactions: list[list[dict[str, Any]]] = []
+        #: The ``tool_search_output`` items each compaction (by id) summarised.
+        self._summarised: dict[str, list[dict[str, Any]]] = {}
         self._background: dict[str, BackgroundResponse] = {}
         #: Every Response object served, by id (final form for background responses).
         self.responses: dict[str, dict[str, Any]] = {}
@@ -39,6 +49,22 @@ class Ledger:
             body, responses=self._stored, last=self._last, compactions=self._compactions
         )
 
+    def history(self, body: dict[str, Any]) -> tuple[dict[str, Any], ...]:
+        """The conversation a create request ends: what it chains onto, then its input."""
+        return self._chained(body) + tuple(normalize_input(body.get("input")))
+
+    def tool_history(self, body: dict[str, Any]) -> list[dict[str, Any]]:
+        """:meth:`history`, plus the ``tool_search_output`` items its compactions summarised:
+        a compaction keeps the tools they loaded (an assumption; the spec says nothing)."""
+        history = self.history(body)
+        kept = [
+            output
+            for item in history
+            if item.get("type") == "compaction"
+            for output in self._summarised.get(str(item.get("id")), ())
+        ]
+        return [*kept, *history]
+
     def record(self, body: dict[str, Any], response: dict[str, Any], *, polls: int = 0) -> None:
         """Remember a served response and the conversation it ends.
 
@@ -47,9 +73,9 @@ class Ledger:
             response: The Response served.
             polls: For a background response, how many retrieves see it ``in_progress``.
         """
-        prev = self._chained(body)
-        chained = prev + tuple(normalize_input(body.get("input")))
-        conv = Conversation(chained, tuple(normalize_input(response["output"], deep=True)))
+        conv = Conversation(
+            self.history(body), tuple(normalize_input(response["output"], deep=True))
+        )
         self._served[response["id"]] = conv
         if body.get("store", True):
             self._stored[response["id"]] = conv
@@ -82,6 +108,11 @@ class Ledger:
         history = self._chained(body) + tuple(normalize_input(body.get("input")))
         output = compaction_output(history, number)
         self._compactions.append(output)
+        summarised = [i for i in history if i.get("type") == "tool_search_output"]
+        for item in history:  # what earlier compactions summarised is summarised again
+            if item.get("type") == "compaction":
+                summarised += self._summarised.get(str(item.get("id")), [])
+        self._summarised[str(output[-1]["id"])] = summarised
         return output
 
     def _chained(self, body: dict[str, Any]) -> tuple[dict[str, Any], ...]:

@@ -2,7 +2,8 @@
 
 Pure functions over wire dicts: every client-executable call of the previous response answered
 by exactly one output of the right type, ``previous_response_id`` known, and (stateless) the
-whole history replayed in order with ``created_by`` stripped.
+whole history replayed in order with ``created_by`` stripped; tool search outputs well formed
+and loading each deferred tool once (:mod:`._tool_search`).
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from sandloop.testing._tool_search import check_search_outputs
 
 __all__ = ("CALL_OUTPUT_TYPES", "Conversation", "RequestCheck", "check_request", "pending_calls")
 
@@ -155,12 +158,15 @@ def check_request(
         chained = prev.history + prev.output
         problems = stripped + _check_not_resent(items, chained)
         problems += _check_outputs(items, pending_calls(prev.output))
+        problems += check_search_outputs(items, chained, body.get("tools"))
         return RequestCheck(tuple(problems), chained + tuple(items))
     if last is None:
         return RequestCheck(tuple(stripped), tuple(items))
     new, problems = _split_replay(items, last, compactions)
     if new is not None:
         problems += _check_outputs(new, pending_calls(last.output))
+        earlier = items[: len(items) - len(new)]
+        problems += check_search_outputs(new, earlier, body.get("tools"))
     return RequestCheck(tuple(stripped + problems), tuple(items))
 
 
@@ -178,10 +184,14 @@ def _check_created_by(raw: Any) -> list[str]:
 def _split_replay(
     items: list[dict[str, Any]], last: Conversation, compactions: Sequence[Sequence[dict[str, Any]]]
 ) -> tuple[list[dict[str, Any]] | None, list[str]]:
+    expected = list(last.history + last.output)
+    # A replay of the last conversation first: it may itself start with a compaction, which a
+    # request turns later still replays (with the items after it) before its new outputs.
+    if items[: len(expected)] == expected:
+        return items[len(expected) :], []
     for compacted in compactions:
         if compacted and items[: len(compacted)] == list(compacted):
             return items[len(compacted) :], []
-    expected = list(last.history + last.output)
     for index, want in enumerate(expected):
         if index >= len(items):
             return None, [

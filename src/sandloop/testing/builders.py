@@ -22,6 +22,7 @@ __all__ = (
     "message",
     "reasoning",
     "shell_call",
+    "tool_search_call",
 )
 
 _counter = itertools.count(1)
@@ -221,4 +222,41 @@ def mcp_approval_request(
         "name": name,
         "arguments": arguments if isinstance(arguments, str) else json.dumps(dict(arguments)),
         "server_label": server_label,
+    }
+
+
+_NO_ARGUMENTS = object()
+
+
+def tool_search_call(
+    query: str | None = None,
+    *,
+    limit: int | None = None,
+    arguments: Any = _NO_ARGUMENTS,
+    execution: Literal["client", "server"] = "client",
+    call_id: str | None = None,
+    id: str | None = None,
+) -> dict[str, Any]:
+    """A ``tool_search_call`` item: the model searches the deferred tools.
+
+    Args:
+        query: The search words (``arguments`` becomes ``{"query": query}``).
+        limit: Added to the arguments as ``limit``.
+        arguments: The arguments as sent, instead of ``query``/``limit`` (any JSON value, so a
+            test can send malformed ones).
+        execution: ``client`` (sandloop answers it with a ``tool_search_output``) or ``server``.
+        call_id: The call id; a fresh ``call_…`` id when left out.
+        id: The item id; a fresh ``tsc_…`` id when left out.
+    """
+    if arguments is _NO_ARGUMENTS:
+        arguments = {"query": query or ""}
+        if limit is not None:
+            arguments["limit"] = limit
+    return {
+        "type": "tool_search_call",
+        "id": id or _new_id("tsc"),
+        "call_id": call_id or _new_id("call"),
+        "execution": execution,
+        "arguments": arguments,
+        "status": "completed",
     }

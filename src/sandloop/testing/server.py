@@ -36,6 +36,7 @@ from sandloop.testing._script import (
     turn_error,
     turn_fields,
 )
+from sandloop.testing._tool_search import check_calls_offered
 
 __all__ = ("ScriptedResponsesServer",)
 
@@ -248,7 +249,11 @@ class ScriptedResponsesServer:
         if fault is not None and fault.kind == "status":
             writer.json(fault.status, fault.body, fault.headers)
             return
-        response = self._play(turn, request, consume=fault is None)
+        try:
+            response = self._play(turn, request, consume=fault is None)
+        except _ScriptProblem as exc:
+            self._reject(writer, str(exc))
+            return
         if fault is not None:
             self._serve_fault(fault, response, body, writer)
         elif body.get("background"):
@@ -296,6 +301,12 @@ class ScriptedResponsesServer:
             turn = Turn(**{**turn_fields(items), "faults": ()})
             items = turn.items
         output = [item_dict(item) for item in items or ()]
+        if self._check and not turn.new_conversation:
+            with self._lock:
+                history = self._ledger.tool_history(body)
+            problems = check_calls_offered(body, history, output)
+            if problems:
+                raise _ScriptProblem("; ".join(problems))
         response = build_response(
             response_id=f"resp_scripted_{next(_ids):06d}",
             request=body,
@@ -358,6 +369,10 @@ class ScriptedResponsesServer:
             "output": output,
             "usage": rough_usage(_size(request), output),
         })  # fmt: skip
+
+
+class _ScriptProblem(Exception):
+    """The turn about to be served does not fit the request (e.g. it calls a tool not loaded)."""
 
 
 def _size(request: RecordedRequest) -> int:

@@ -216,4 +216,14 @@ def test_a_client_tool_search_is_answered_with_no_tools() -> None:
         "call_id": "ts",
         "tools": [],
         "execution": "client",
+        "status": "completed",
     }
+    # Its output lists tools only: the failure's words go in a developer note after it.
+    note = failure_note(call, "no")
+    assert note is not None
+    assert note.role == "developer"
+    assert "no" in str(note.content)
+    # Without a call_id it cannot be answered: it is not the client's to run.
+    bare = parse_item({"type": "tool_search_call", "execution": "client", "arguments": {}})
+    assert isinstance(bare, ToolSearchCall)
+    assert not bare.runs_locally
