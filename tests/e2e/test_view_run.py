@@ -1,0 +1,226 @@
+"""``sandloop view`` of real runs, loaded in headless Chromium and checked through the DOM.
+
+The runs are real: ``sandloop run --local`` (and ``sandloop.run`` with a journal) against the
+scripted Responses server over a real socket, every command and patch really run in a
+LocalSandbox. The pages are written by ``sandloop view`` as a subprocess, opened from
+``file://`` in Chromium, and checked as a user would look at them: every call is there, drawn
+for its kind, the diff shows, the final answer shows, the hostile text stays text. A screenshot
+of each page goes to ``$SANDLOOP_VIEW_SCREENSHOTS`` (the README's come from there) or the
+test's temporary directory.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from browser_support import Tab, browser_or_skip, chromium
+
+import sandloop
+from sandloop.cli.demo_command import demo_data
+from sandloop.testing import (
+    ScriptedResponsesServer,
+    apply_patch_call,
+    custom_tool_call,
+    function_call,
+    message,
+    reasoning,
+    shell_call,
+)
+
+TESTS = "python3 -B -m unittest"
+FIX = (
+    "     for line in lines:\n"
+    "-        total += line.unit_cents\n"
+    "+        total += line.unit_cents * line.quantity\n"
+)
+#: Markup a model could write anywhere: none of it may become an element or run.
+HOSTILE = (
+    "</script><script>window.__pwned = 1</script>"
+    '<img src=x onerror="window.__pwned = 2"><b id="injected">bold</b>'
+    "</pre></details></div><script>window.__pwned = 3</script>"
+)
+
+
+@pytest.fixture(scope="module")
+def tab() -> Iterator[Tab]:
+    with chromium(browser_or_skip()) as tab:
+        yield tab
+
+
+def screenshots(tmp_path: Path) -> Path:
+    """Where the page screenshots go."""
+    return Path(os.environ.get("SANDLOOP_VIEW_SCREENSHOTS") or tmp_path)
+
+
+def sandloop_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "sandloop.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env={k: v for k, v in env.items() if not k.startswith("OPENAI_")},
+    )
+
+
+@pytest.fixture
+def coding_run(tmp_path: Path) -> Path:
+    """A real ``sandloop run --local`` that fixes the demo project: its run directory."""
+    repo = tmp_path / "repo"
+    shutil.copytree(demo_data() / "project", repo)
+    script = [
+        [
+            reasoning("The subtotal looks wrong; run the tests first."),
+            message("Running the tests.", phase="commentary"),
+            shell_call([TESTS, "echo " + json.dumps(HOSTILE) + " >&2"]),
+        ],
+        [apply_patch_call("update_file", "shop/pricing.py", FIX)],
+        [shell_call([TESTS])],
+        [message("Fixed the subtotal: it multiplies by the quantity now.", phase="final_answer")],
+    ]
+    home = tmp_path / "home"
+    with ScriptedResponsesServer(script) as server:
+        env = {**os.environ, "SANDLOOP_HOME": str(home), "COLUMNS": "200"}
+        done = sandloop_cli(
+            "run", "--local", "--repo", str(repo), "--base-url", server.base_url,
+            "Fix the subtotal bug.", env=env,
+        )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    (run_dir,) = (home / "runs").iterdir()
+    return run_dir
+
+
+def view(path: Path, *extra: str) -> Path:
+    """``sandloop view PATH``: the page it says it wrote."""
+    done = sandloop_cli("view", str(path), *extra, env=dict(os.environ))
+    assert done.returncode == 0, done.stderr
+    page = Path(done.stdout.strip().splitlines()[0])
+    assert page.is_file()
+    return page
+
+
+CALLS = """[...document.querySelectorAll('.call')].map(c => ({
+  id: c.dataset.callId, kind: c.dataset.kind, bad: c.classList.contains('bad'),
+  text: c.textContent}))"""
+
+
+def test_a_coding_run_page_shows_every_call_and_the_diff(
+    coding_run: Path, tab: Tab, tmp_path: Path
+) -> None:
+    page = view(coding_run)
+    assert page == coding_run / "view.html"
+    timing = tab.open(page.as_uri())
+    assert timing.load > 0
+    lines = (coding_run / "transcript.jsonl").read_text().splitlines()
+    transcript = [json.loads(line) for line in lines]
+    wanted = [r["call_id"] for r in transcript if r["type"] == "tool_output"]
+    calls = tab.evaluate(CALLS)
+    assert [c["id"] for c in calls] == wanted
+    assert [c["kind"] for c in calls] == ["shell_call", "apply_patch_call", "shell_call"]
+    first, patch, second = calls
+    assert "$ python3 -B -m unittest" in first["text"]
+    assert "exit 1" in first["text"]
+    assert "FAILED (failures=" in tab.evaluate(
+        "document.querySelector('.call details pre').textContent"
+    )  # collapsed, with its size on the summary
+    assert "update file shop/pricing.py" in patch["text"]
+    assert "exit 0" in second["text"]
+    assert tab.evaluate("document.querySelectorAll('.turn').length") == 4
+    assert "Look" not in tab.evaluate("document.querySelector('.reasoning').textContent")
+    assert "run the tests first" in tab.evaluate("document.querySelector('.reasoning').textContent")
+    # The whole run's diff, coloured and on screen (not collapsed away).
+    added = tab.evaluate(
+        """(() => { const lines = [...document.querySelectorAll('#changes ~ .block .da')];
+        return lines.map(l => [l.textContent, l.getBoundingClientRect().height]); })()"""
+    )
+    assert any("line.unit_cents * line.quantity" in text and height > 0 for text, height in added)
+    final = tab.evaluate("document.querySelector('.final').textContent")
+    assert final == "Fixed the subtotal: it multiplies by the quantity now."
+    facts = tab.evaluate("document.querySelector('.facts').textContent")
+    for fact in ("Fix the subtotal bug.", "gpt-5.1", "$0.0"):
+        assert fact in facts
+    assert tab.console_errors() == []
+    tab.screenshot(screenshots(tmp_path) / "run.png", height=1500)
+
+
+def test_hostile_text_in_a_run_stays_text(coding_run: Path, tab: Tab, tmp_path: Path) -> None:
+    page = view(coding_run, "--out", str(tmp_path / "page.html"))
+    tab.open(page.as_uri())
+    assert tab.evaluate("window.__pwned === undefined")
+    assert tab.evaluate("document.scripts.length") == 1  # the page's own
+    assert tab.evaluate("document.getElementById('injected')") is None
+    assert tab.evaluate("document.querySelectorAll('img').length") == 0
+    stderr = tab.evaluate("[...document.querySelectorAll('.call pre.err')].map(p => p.textContent)")
+    assert HOSTILE + "\n" in stderr
+
+
+@sandloop.tool
+def lookup(city: str) -> str:
+    """Look up a city's weather.
+
+    Args:
+        city: The city.
+    """
+    return json.dumps({"city": city, "sky": "clear", "note": HOSTILE})
+
+
+def test_a_journal_page_draws_function_and_custom_calls(tmp_path: Path, tab: Tab) -> None:
+    """An API run's journal: function calls as JSON, a custom tool's raw input, a failed call."""
+    script = [
+        [
+            function_call("lookup", {"city": "Oslo " + HOSTILE}),
+            custom_tool_call("notes", "raw text " + HOSTILE),
+            function_call("nonexistent", {}),
+        ],
+        [message("Clear skies in Oslo.", phase="final_answer")],
+    ]
+    notes = sandloop.CustomTool(lambda text: "ok", name="notes", description="Keep notes.")
+    agent = sandloop.Agent("gpt-5.1", instructions="Be brief.", tools=[lookup, notes])
+    journal = tmp_path / "records" / "journal.jsonl"
+    journal.parent.mkdir()
+    with ScriptedResponsesServer(script) as server:
+        client = sandloop.ResponsesClient(base_url=server.base_url, api_key="sk-test")
+        result = sandloop.run_sync(agent, "Weather in Oslo?", client=client, journal=journal)
+    assert result.final_output == "Clear skies in Oslo."
+    page = view(journal)
+    assert page == journal.with_name("journal.html")
+    tab.open(page.as_uri())
+    calls: list[dict[str, Any]] = tab.evaluate(CALLS)
+    assert [c["kind"] for c in calls] == ["function_call", "custom_tool_call", "function_call"]
+    assert '"city": "Oslo ' in calls[0]["text"]  # arguments pretty-printed
+    assert '"sky": "clear"' in calls[0]["text"]  # the output too
+    assert "raw text </script>" in calls[1]["text"]
+    assert calls[2]["bad"]
+    assert "unknown tool" in calls[2]["text"].lower()
+    assert tab.evaluate("window.__pwned === undefined")
+    assert tab.evaluate("document.scripts.length") == 1
+    assert tab.evaluate("document.querySelector('.final').textContent") == "Clear skies in Oslo."
+
+
+def test_a_cassette_page_shows_the_recorded_run(tmp_path: Path, tab: Tab) -> None:
+    cassette = tmp_path / "demo.json"
+    shutil.copy(demo_data() / "cassette.json", cassette)
+    page = view(cassette)
+    assert page == tmp_path / "demo.html"
+    tab.open(page.as_uri())
+    recorded = json.loads(cassette.read_text())["exchanges"]
+    outputs = [item for exchange in recorded for item in exchange["response"]["output"]]
+    wanted = [item["call_id"] for item in outputs if item["type"].endswith("_call")]
+    calls = tab.evaluate(CALLS)
+    assert [c["id"] for c in calls] == wanted
+    assert all("no output recorded" not in c["text"] for c in calls)  # outputs from the requests
+    assert tab.evaluate("document.querySelectorAll('.turn').length") == len(recorded)
+
+
+def test_view_refuses_what_is_no_record(tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("hello\n")
+    done = sandloop_cli("view", str(tmp_path / "notes.txt"), env=dict(os.environ))
+    assert done.returncode == 2
+    assert "is not a run directory, transcript, journal, cassette or batch" in done.stderr
