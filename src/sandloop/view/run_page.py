@@ -16,7 +16,7 @@ from sandloop.view.run_source import text_of
 
 __all__ = ("money", "run_page", "seconds", "status_badge")
 
-_GOOD = ("completed", "solved", "recorded")
+_GOOD = ("completed", "solved", "recorded", "finished")
 _BAD = ("failed", "error", "unsolved", "timeout", "sandbox_error", "incomplete", "cancelled")
 
 
@@ -124,7 +124,7 @@ def _bad(turn: TurnView) -> bool:
 
 
 def _turn(turn: TurnView) -> str:
-    head = [f"<b>Turn {turn.number}</b>", esc(seconds(turn.duration))]
+    head = [] if turn.duration is None else [esc(seconds(turn.duration))]
     head.append(f"{turn.tokens:,} tokens")
     if turn.cost is not None:
         head.append(money(turn.cost))
@@ -139,7 +139,8 @@ def _turn(turn: TurnView) -> str:
         body.append(_item(turn, item))
     css = "turn bad" if _bad(turn) else "turn"
     return (
-        f'<section class="{css}" id="turn-{turn.number}"><header>{" · ".join(head)}</header>'
+        f'<section class="{css}" id="turn-{turn.number}"><header><b>Turn {turn.number}</b>'
+        f"<span>{' · '.join(head)}</span></header>"
         f"{''.join(body)}</section>"
     )
 
