@@ -123,7 +123,7 @@ def big_batch(root: Path, tasks: int) -> Path:
         folder = out / "tasks" / task_id
         shutil.copytree(model, folder)
         status = pick.choice(statuses)
-        record = {
+        record: dict[str, Any] = {
             "id": task_id,
             "status": status,
             "reason": None if status == "solved" else f"test exited {pick.randint(1, 3)}",

@@ -59,7 +59,7 @@ def batch(tmp_path: Path, base_image: str) -> Path:
     tasks.write_text("".join(json.dumps({"repo": str(repo), **line}) + "\n" for line in lines))
     prices = tmp_path / "prices.json"
     prices.write_text(json.dumps({"models": {"m": {"input": 1.0, "output": 4.0}}}))
-    script = [
+    script: list[Any] = [
         Turn(
             [message("Fixing add.", phase="commentary"), shell_call(["cat calc/ops.py"])],
             new_conversation=True,

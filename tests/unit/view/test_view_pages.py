@@ -47,7 +47,7 @@ def _journal(path: Path, records: list[Any]) -> Path:
     return path
 
 
-def _response(*items: dict[str, Any]) -> dict[str, Any]:
+def _response(*items: Any) -> dict[str, Any]:
     usage = {"input_tokens": 10, "output_tokens": 5, "total_tokens": 15}
     return {"id": "r", "status": "completed", "model": "m", "output": list(items), "usage": usage}
 
