@@ -108,34 +108,53 @@ def lookup(city: str) -> str:
     return json.dumps({"city": city, "sky": "clear", "note": HOSTILE})
 
 
+@sandloop.tool(needs_approval=True)
+def forget(city: str) -> str:
+    """Forget a city.
+
+    Args:
+        city: The city.
+    """
+    return "forgotten"
+
+
 def test_a_journal_page_draws_function_and_custom_calls(tmp_path: Path, tab: Tab) -> None:
-    """An API run's journal: function calls as JSON, a custom tool's raw input, a failed call."""
+    """An API run's journal: function calls as JSON, a custom tool's raw input, a call to an
+    unknown tool and a denied one standing out."""
     script = [
         [
             function_call("lookup", {"city": "Oslo " + HOSTILE}),
             custom_tool_call("notes", "raw text " + HOSTILE),
             function_call("nonexistent", {}),
+            function_call("forget", {"city": "Oslo"}),
         ],
         [message("Clear skies in Oslo.", phase="final_answer")],
     ]
     notes = sandloop.CustomTool(lambda text: "ok", name="notes", description="Keep notes.")
-    agent = sandloop.Agent("gpt-5.1", instructions="Be brief.", tools=[lookup, notes])
+    agent = sandloop.Agent("gpt-5.1", instructions="Be brief.", tools=[lookup, notes, forget])
     journal = tmp_path / "records" / "journal.jsonl"
     journal.parent.mkdir()
     with ScriptedResponsesServer(script) as server:
         client = sandloop.ResponsesClient(base_url=server.base_url, api_key="sk-test")
-        result = sandloop.run_sync(agent, "Weather in Oslo?", client=client, journal=journal)
+        result = sandloop.run_sync(
+            agent, "Weather in Oslo?", client=client, journal=journal, approve=lambda r: False
+        )
     assert result.final_output == "Clear skies in Oslo."
     page = view(journal)
     assert page == journal.with_name("journal.html")
     tab.open(page.as_uri())
     calls: list[dict[str, Any]] = tab.evaluate(CALLS)
-    assert [c["kind"] for c in calls] == ["function_call", "custom_tool_call", "function_call"]
+    kinds = ["function_call", "custom_tool_call", "function_call", "function_call"]
+    assert [c["kind"] for c in calls] == kinds
     assert '"city": "Oslo ' in calls[0]["text"]  # arguments pretty-printed
     assert '"sky": "clear"' in calls[0]["text"]  # the output too
     assert "raw text </script>" in calls[1]["text"]
     assert calls[2]["bad"]
     assert "unknown tool" in calls[2]["text"].lower()
+    denied = tab.evaluate("[...document.querySelectorAll('.call.denied')].map(c => c.textContent)")
+    assert len(denied) == 1
+    assert "denied" in denied[0]
+    assert "The user denied this" in denied[0]
     assert tab.evaluate("window.__pwned === undefined")
     assert tab.evaluate("document.scripts.length") == 1
     assert tab.evaluate("document.querySelector('.final').textContent") == "Clear skies in Oslo."
@@ -154,6 +173,14 @@ def test_a_cassette_page_shows_the_recorded_run(tmp_path: Path, tab: Tab) -> Non
     assert [c["id"] for c in calls] == wanted
     assert all("no output recorded" not in c["text"] for c in calls)  # outputs from the requests
     assert tab.evaluate("document.querySelectorAll('.turn').length") == len(recorded)
+
+
+def test_view_open_hands_the_page_to_the_browser(coding_run: Path, tmp_path: Path) -> None:
+    opened = tmp_path / "opened.txt"
+    env = {**os.environ, "BROWSER": f"/bin/sh -c 'echo %s > {opened}'"}
+    done = sandloop_cli("view", str(coding_run), "--open", env=env)
+    assert done.returncode == 0, done.stderr
+    assert opened.read_text().strip() == (coding_run / "view.html").as_uri()
 
 
 def test_view_refuses_what_is_no_record(tmp_path: Path) -> None:
