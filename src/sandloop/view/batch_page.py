@@ -110,6 +110,7 @@ def _row(row: TaskRow) -> str:
     cost = "" if row.cost is None else f"{row.cost:.6f}"
     wall = "" if row.wall_time is None else f"{row.wall_time:.3f}"
     shown_cost = "" if row.status == "pending" else money(row.cost)
+    reason = row.reason or ""
     cells = [
         f"<td>{link}</td>",
         f"<td>{status_badge(row.status)}</td>",
@@ -118,6 +119,10 @@ def _row(row: TaskRow) -> str:
         f'<td class="n" data-v="{row.tokens}">{row.tokens:,}</td>',
         f'<td class="n" data-v="{cost}">{esc(shown_cost)}</td>',
         f'<td class="n" data-v="{wall}">{esc(seconds(row.wall_time))}</td>',
-        f"<td>{esc(row.reason or '')}</td>",
+        f"<td title={attr(reason)}>{esc(_shorter(reason))}</td>",
     ]
     return f"<tr data-status={attr(row.status)}>{''.join(cells)}</tr>"
+
+
+def _shorter(text: str, limit: int = 160) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -58,6 +58,7 @@ class Renderer:
         page: The main page (``out``, or :func:`default_output`).
         version: Changes whenever a page was rewritten (served live pages poll it).
         live: The run or batch had not ended when last read.
+        pages: Every page written (what :mod:`.serve` serves, and nothing else).
     """
 
     source: Path
@@ -65,6 +66,7 @@ class Renderer:
     page: Path = field(init=False)
     version: str = field(default="", init=False)
     live: bool = field(default=False, init=False)
+    pages: set[Path] = field(default_factory=set, init=False)
     _seen: dict[str, str] = field(default_factory=dict, init=False)
 
     def __post_init__(self) -> None:
@@ -96,7 +98,7 @@ class Renderer:
             return False
         view = load_run(self.source)
         self.live = view.live
-        _write(self.page, run_page(view))
+        self._write(self.page, run_page(view))
         self._seen[""] = stamp
         return True
 
@@ -116,7 +118,7 @@ class Renderer:
                 changed = True
         if changed or self._seen.get("") != batch_stamp:
             self.live = view.live
-            _write(self.page, batch_page(view))
+            self._write(self.page, batch_page(view))
             self._seen[""] = batch_stamp
             changed = True
         return changed
@@ -124,7 +126,11 @@ class Renderer:
     def _write_task(self, folder: Path, row: TaskRow) -> None:
         assert row.page is not None
         view = task_run(folder, row)
-        _write(self.page.parent / row.page, run_page(view, back="../" + self.page.name))
+        self._write(self.page.parent / row.page, run_page(view, back="../" + self.page.name))
+
+    def _write(self, path: Path, text: str) -> None:
+        _write(path, text)
+        self.pages.add(path)
 
 
 def _file_name(task_id: str) -> str:

@@ -184,8 +184,9 @@ def _from_transcript(path: Path, records: list[dict[str, Any]]) -> RunView:
                 error=_str(record.get("error")),
                 duration=_num(record.get("duration")),
             )
-            if call is not None:
-                _timed(build.turn(record.get("turn")), at)
+            number = record.get("turn")
+            if call is not None and isinstance(number, int) and number in build.by_turn:
+                _timed(build.by_turn[number], at)
         elif kind == "end":
             _end(view, record)
     if first is not None and last is not None:

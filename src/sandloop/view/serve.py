@@ -87,14 +87,11 @@ class ViewServer:
 
     def file(self, path: str) -> Path | None:
         """The page a request path names, or ``None`` (only pages this server wrote)."""
-        root = self.renderer.page.parent
         name = unquote(urlsplit(path).path).lstrip("/")
         if not name:
             return self.renderer.page
-        target = (root / name).resolve()
-        if target.suffix != ".html" or not target.is_relative_to(root) or not target.is_file():
-            return None
-        return target
+        target = self.renderer.page.parent / name
+        return target if target in self.renderer.pages else None
 
 
 class _Handler(BaseHTTPRequestHandler):
