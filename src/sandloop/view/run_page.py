@@ -12,7 +12,7 @@ from typing import Any
 from sandloop.view.call_views import render_call
 from sandloop.view.markup import attr, collapsible, diff_block, esc, page, plural
 from sandloop.view.records import RunView, TurnView
-from sandloop.view.run_source import text_of
+from sandloop.view.run_builder import text_of
 
 __all__ = ("money", "run_page", "seconds", "status_badge")
 
