@@ -9,6 +9,8 @@ Two records, then their pages loaded in headless Chromium (``tests/e2e/browser_s
   ``sandloop.run`` with a LocalSandbox, copied), with varied statuses, times and costs in its
   ``result.json``. (Running 500 Docker sandboxes is ``tools/bench_batch.py``'s job; this
   measures the page.)
+* with ``--computer-turns N``: a real N-turn computer-use run (the sandloop/computer image, a
+  click on a form each turn, every turn's screenshot on the page), read from its journal.
 
 For each: how long ``sandloop view`` takes to write the page(s), the page's size, and — the
 median of ``--repeat`` loads in a fresh tab — the browser's own DOMContentLoaded and load event
@@ -41,6 +43,7 @@ from sandloop.sandboxes import LocalSandbox
 from sandloop.testing import (
     ScriptedResponsesServer,
     apply_patch_call,
+    computer_call,
     message,
     shell_call,
 )
@@ -112,6 +115,46 @@ def small_task(root: Path) -> Path:
     return folder
 
 
+def computer_run(root: Path, turns: int) -> Path:
+    """A real ``turns``-turn computer-use run: its journal."""
+    import anyio
+
+    from sandloop.executors.computer import ComputerTool, DesktopComputer
+    from sandloop.sandboxes.docker import DockerSandbox
+    from sandloop.sandboxes.images import image_tag
+
+    page = (
+        '<!doctype html><title>Form</title><body style="margin:0;font:20px sans-serif">'
+        '<input id="n" style="position:absolute;left:100px;top:100px;width:400px"></body>'
+    )
+    workspace, journal = root / "workspace", root / "journal.jsonl"
+    workspace.mkdir(parents=True)
+    (workspace / "page.html").write_text(page)
+    script: list[Any] = [[computer_call({"type": "screenshot"})]]
+    for turn in range(2, turns):
+        click = {"type": "click", "button": "left", "x": 100 + turn % 400, "y": 110}
+        script.append([computer_call([click, {"type": "type", "text": f"{turn % 10}"}])])
+    script.append([message("Done.", phase="final_answer")])
+
+    async def go() -> None:
+        async with DockerSandbox(image_tag("computer"), workspace=workspace) as sandbox:
+            desktop = DesktopComputer(sandbox, display_size=(1280, 800), environment="browser")
+            url = "file:///workspace/page.html"
+            await desktop.launch(["browser", "--kiosk", "--force-device-scale-factor=1", url])
+            await anyio.sleep(5)  # the browser window opens
+            tools = [ComputerTool(desktop, preview=True)]
+            agent = sandloop.Agent("computer-use-preview", tools=tools, max_turns=turns + 5)
+            with ScriptedResponsesServer(script) as server:
+                client = sandloop.ResponsesClient(base_url=server.base_url, api_key="sk-bench")
+                async with client:
+                    await sandloop.run(
+                        agent, "Type.", sandbox=sandbox, client=client, journal=journal
+                    )
+
+    anyio.run(go)
+    return journal
+
+
 def big_batch(root: Path, tasks: int) -> Path:
     """A batch output directory of ``tasks`` tasks (see the module's docstring)."""
     model = small_task(root / "model")
@@ -156,6 +199,10 @@ def view(path: Path) -> tuple[Path, float]:
 SORT = """(() => { const start = performance.now();
   document.querySelectorAll('table.tasks th')[6].click();
   return performance.now() - start; })()"""
+#: Milliseconds to load and decode every (lazy) screenshot of a computer run's page.
+DECODE = """(async () => { const start = performance.now();
+  await Promise.all([...document.images].map(i => { i.loading = 'eager'; return i.decode(); }));
+  return performance.now() - start; })()"""
 #: Milliseconds to open every collapsed block of a run page and lay it out.
 EXPAND = """(() => { const start = performance.now();
   document.querySelectorAll('details').forEach(d => { d.open = true; });
@@ -174,8 +221,8 @@ def measure(binary: str, page: Path, repeat: int, action: str) -> tuple[list[Tim
 
 
 def report(label: str, page: Path, seconds: float, timings: list[Timing]) -> None:
-    size = sum(p.stat().st_size for p in page.parent.rglob("*.html"))
-    files = len(list(page.parent.rglob("*.html")))
+    pages = list(page.parent.rglob("*.html")) if page.name == "index.html" else [page]
+    size, files = sum(p.stat().st_size for p in pages), len(pages)
     ready = statistics.median(t.dom_ready for t in timings)
     load = statistics.median(t.load for t in timings)
     wall = statistics.median(t.wall for t in timings)
@@ -190,6 +237,7 @@ def main() -> None:
     parser.add_argument("--turns", type=int, default=500)
     parser.add_argument("--tasks", type=int, default=500)
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--computer-turns", type=int, default=0, help="0: no computer run")
     parser.add_argument("--keep", type=Path, help="make the records here and keep them")
     args = parser.parse_args()
     binary = browser_binary()
@@ -204,6 +252,11 @@ def main() -> None:
             (f"{args.turns}-turn run", run_dir, EXPAND, "open every collapsed block"),
             (f"{args.tasks}-task batch", batch, SORT, "sort the table by time"),
         ]
+        if args.computer_turns:
+            journal = computer_run(root / "computer", args.computer_turns)
+            cases.append(
+                (f"{args.computer_turns}-turn computer", journal, DECODE, "decode every screenshot")
+            )
         for label, path, action, doing in cases:
             page, seconds = view(path)
             timings, acted = measure(binary, page, args.repeat, action)
