@@ -43,12 +43,19 @@ def register(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--port",
-        type=argtypes.count,
+        type=_port,
         default=0,
         metavar="N",
         help="the port for --serve (default: any free one)",
     )
     parser.set_defaults(func=_view)
+
+
+def _port(text: str) -> int:
+    port = argtypes.count(text)
+    if port > 65535:
+        raise argparse.ArgumentTypeError("must be a port number, 0 to 65535")
+    return port
 
 
 def _view(args: argparse.Namespace) -> int:
@@ -61,7 +68,10 @@ def _view(args: argparse.Namespace) -> int:
         if args.open:
             _open(renderer.page.as_uri())
         return 0
-    server = ViewServer(renderer, port=args.port)
+    try:
+        server = ViewServer(renderer, port=args.port)
+    except OSError as exc:
+        raise ConfigError(f"cannot serve on 127.0.0.1:{args.port}: {exc.strerror or exc}") from exc
     try:
         server.refresh(force=True)
         print(renderer.page)
