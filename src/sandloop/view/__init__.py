@@ -3,8 +3,9 @@
 A subpackage beside ``cli``, reading what the rest of sandloop writes and writing pages, never
 running anything: :mod:`.run_source` and :mod:`.batch_source` read the records (a run
 directory, a journal, a transcript, a cassette, a batch output directory) into the values of
-:mod:`.records`, through :mod:`.run_builder`; :mod:`.run_page`, :mod:`.batch_page` and :mod:`.call_views` format them with
-the shell of :mod:`.markup`; :mod:`.output` writes the pages and :mod:`.serve` serves them live.
+:mod:`.records`, through :mod:`.run_builder`; :mod:`.run_page`, :mod:`.batch_page` and
+:mod:`.call_views` format them with the shell of :mod:`.markup`; :mod:`.output` writes the
+pages and :mod:`.serve` serves them live.
 Every page is one file that opens from ``file://``: its style, script and screenshots are
 inline, and it loads nothing from the network.
 
