@@ -9,10 +9,12 @@ skip when there is no browser, and fail instead when ``SANDLOOP_REQUIRE_BROWSER=
 from __future__ import annotations
 
 import base64
+import contextlib
 import itertools
 import json
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -157,27 +159,47 @@ class Tab:
 
 @contextmanager
 def chromium(binary: str) -> Iterator[Tab]:
-    """A headless Chromium with a fresh profile, and a tab in it; both closed afterwards."""
-    with tempfile.TemporaryDirectory(prefix="sandloop-chromium-") as profile:
-        process = subprocess.Popen(
-            [binary, *FLAGS, f"--user-data-dir={profile}", "about:blank"],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+    """A headless Chromium with a fresh profile, and a tab in it; both closed afterwards.
+
+    The browser runs in a process group of its own: its helper processes (renderers, the
+    crash handler) go with it, before its profile is removed.
+    """
+    profile = tempfile.mkdtemp(prefix="sandloop-chromium-")
+    process = subprocess.Popen(
+        [binary, *FLAGS, f"--user-data-dir={profile}", "about:blank"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        port = _port(Path(profile) / "DevToolsActivePort", process)
+        tab = Tab(_page_socket(port))
         try:
-            port = _port(Path(profile) / "DevToolsActivePort", process)
-            tab = Tab(_page_socket(port))
-            try:
-                yield tab
-            finally:
-                tab.close()
+            yield tab
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            tab.close()
+    finally:
+        _stop(process)
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    """End the browser and every process of its group (ours: it was started in it)."""
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:  # until the group is gone
+        try:
+            os.killpg(process.pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.05)
 
 
 def _port(file: Path, process: subprocess.Popen[bytes]) -> int:
