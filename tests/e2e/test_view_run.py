@@ -70,7 +70,6 @@ def test_a_coding_run_page_shows_every_call_and_the_diff(
     assert "update file shop/pricing.py" in patch["text"]
     assert "exit 0" in second["text"]
     assert tab.evaluate("document.querySelectorAll('.turn').length") == 4
-    assert "Look" not in tab.evaluate("document.querySelector('.reasoning').textContent")
     assert "run the tests first" in tab.evaluate("document.querySelector('.reasoning').textContent")
     # The whole run's diff, coloured and on screen (not collapsed away).
     added = tab.evaluate(
