@@ -5,7 +5,9 @@
 #
 #   demo  a virtual environment with sandloop; a Docker engine when one can be had (the demo
 #         runs in a local subprocess otherwise)
-#   dev   the same with the dev extra, a Docker engine (required), and the sandbox images
+#   dev   the same with the dev extra, a Docker engine (required), the sandbox images, and
+#         Debian's chromium for the `sandloop view` tests (tools/ensure_browser.sh; when it cannot
+#         be installed those tests skip, saying why)
 #
 # The virtual environment is the active one ($VIRTUAL_ENV), else ./.venv, made when missing.
 # sandloop is (re)installed, editable, when it does not import from this checkout or when
@@ -82,11 +84,20 @@ setup_docker() {
     fi
 }
 
+# A headless browser for the view tests; optional here (the tests skip without one).
+setup_browser() {
+    if [ -n "${SANDLOOP_SETUP_SKIP_BROWSER:-}" ]; then
+        setup_say "not checking the browser (SANDLOOP_SETUP_SKIP_BROWSER is set)"
+        return
+    fi
+    bash "$setup_root/tools/ensure_browser.sh" || setup_say "no chromium: the view tests will skip"
+}
+
 setup() {
     local what="$1"
     case "$what" in
         demo) setup_venv && setup_install demo && setup_docker optional ;;
-        dev) setup_venv && setup_install dev && setup_docker required ;;
+        dev) setup_venv && setup_install dev && setup_docker required && setup_browser ;;
         *) echo "usage: tools/setup.sh demo|dev" >&2; return 2 ;;
     esac
 }

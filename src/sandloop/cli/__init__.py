@@ -33,6 +33,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("run", "run a coding agent on a repository"),
     "resume": ("resume", "continue a run that crashed or stopped for approvals"),
     "batch": ("batch", "run one agent over many tasks (a JSONL task file)"),
+    "view": ("view", "see a run or a batch as one HTML page (--serve: live)"),
     "demo": ("demo_command", "watch a coding agent fix a bug (offline, no API key)"),
     "doctor": ("doctor", "check Docker, the images, the API key and base URL"),
     "images": ("images", "build and list sandbox images"),

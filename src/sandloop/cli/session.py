@@ -287,8 +287,13 @@ class _Session:
                 self.diff = patch.decode("utf-8", "replace")
         elif self.snapshot is not None:
             self.changes, self.note = await anyio.to_thread.run_sync(self.snapshot.changes)
-            if self.options.diff:
-                self.diff = await anyio.to_thread.run_sync(self.snapshot.diff)
+            if self.changes or self.options.diff:
+                diff = await anyio.to_thread.run_sync(self.snapshot.diff)
+                # Kept like copy mode's patch, for `sandloop view` (the snapshot's own diff:
+                # not for `git apply` where a file was binary or too large to keep).
+                if diff:
+                    self.rundir.save("changes.patch", diff)
+                self.diff = diff if self.options.diff else None
 
     def _replay_check(self, error: SandloopError | None) -> SandloopError | None:
         player = self.player

@@ -18,7 +18,16 @@ import sandloop
 from sandloop.cli import COMMANDS, build_parser, subcommand_parser
 
 #: What a start-up must not load: each costs tens of milliseconds or more.
-HEAVY = ("httpx", "pydantic", "docker", "rich", "anyio", "sandloop.items", "sandloop.client")
+HEAVY = (
+    "httpx",
+    "pydantic",
+    "docker",
+    "rich",
+    "anyio",
+    "sandloop.items",
+    "sandloop.client",
+    "sandloop.view",
+)
 
 
 def _modules_after(code: str) -> list[str]:
@@ -52,8 +61,14 @@ def _cli(*argv: str) -> str:
 
 @pytest.mark.parametrize(
     "code",
-    ["import sandloop", _cli("--help"), _cli("--version"), _cli("run", "--help")],
-    ids=["import", "help", "version", "run-help"],
+    [
+        "import sandloop",
+        _cli("--help"),
+        _cli("--version"),
+        _cli("run", "--help"),
+        _cli("view", "--help"),
+    ],
+    ids=["import", "help", "version", "run-help", "view-help"],
 )
 def test_start_up_loads_no_heavy_module(code: str) -> None:
     loaded = _loaded_after(code)

@@ -4,7 +4,8 @@ does not import from the checkout or pyproject.toml changed, and a second run in
 
 It runs on a scratch copy of the checkout (its src/ a link to the real one) with a stand-in for
 pip that records its arguments and "installs" with a .pth file, so nothing is downloaded and the
-shared environment is never touched. Docker is left out (SANDLOOP_SETUP_SKIP_DOCKER).
+shared environment is never touched. Docker and the browser are left out
+(SANDLOOP_SETUP_SKIP_DOCKER, SANDLOOP_SETUP_SKIP_BROWSER).
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ def setup(checkout: Path, what: str, *, venv: Path | None) -> tuple[str, list[st
         "HOME": str(checkout.parent),
         "SANDLOOP_SETUP_PIP": str(pip),
         "SANDLOOP_SETUP_SKIP_DOCKER": "1",
+        "SANDLOOP_SETUP_SKIP_BROWSER": "1",
     }
     if venv is not None:
         env["VIRTUAL_ENV"] = str(venv)
