@@ -52,6 +52,7 @@ from sandloop.loop.journal import JOURNAL_VERSION, Journal
 from sandloop.loop.output_type import FinalOutput
 from sandloop.loop.result import PendingApproval, RunResult, RunStatus, final_text
 from sandloop.loop.state import RunState
+from sandloop.loop.tracing import traced
 from sandloop.loop.transcript import Transcript, client_calls, to_items
 from sandloop.loop.workspace import RunWorkspace
 from sandloop.pricing import cost_of, default_prices
@@ -150,7 +151,13 @@ class AgentLoop:
         self.status: RunStatus = "completed"
         self._first_output = len(self.transcript.log)
         self._stream = stream and not agent.background
-        self._emit = emit or _drop
+        self._emit = traced(
+            emit or _drop,
+            agent,
+            sandbox=sandbox,
+            base_url=getattr(client, "base_url", None),
+            request_input=lambda: self.transcript.request_input(),
+        )
         approvals = Approvals(
             approve, policy=agent.approval_policy, defer=defer, decisions=decisions
         )
@@ -566,6 +573,7 @@ class AgentLoop:
                 outcome.duration,
                 outcome.output,
                 outcome.error,
+                outcome.exception,
             )
         )
 
