@@ -19,8 +19,8 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import SpanKind, StatusCode
 
 from sandloop import DockerSandbox, LocalSandbox, ShellTool
-from sandloop.client import ResponsesClient
-from sandloop.errors import ServerError
+from sandloop.client import ResponsesClient, RetryPolicy
+from sandloop.errors import ResponseIncompleteError, ServerError
 from sandloop.executors.function import tool
 from sandloop.loop import Agent, RunResult, events, run
 from sandloop.testing import (
@@ -297,6 +297,34 @@ async def test_a_failed_model_call_ends_the_chat_and_run_spans_with_the_error(
     assert _attrs(root)["sandloop.run.status"] == "failed"
 
 
+async def test_an_incomplete_answer_finishes_for_length(exporter: InMemorySpanExporter) -> None:
+    with pytest.raises(ResponseIncompleteError):
+        await _run(Agent(model="gpt-5.1"), [Turn([message("It is")], status="incomplete")])
+    named = _by_name(exporter.get_finished_spans())
+    (chat,) = named["chat gpt-5.1"]
+    assert _attrs(chat)["gen_ai.response.finish_reasons"] == ("length",)
+    assert _attrs(chat)["sandloop.response.status"] == "incomplete"
+    (root,) = named["invoke_agent"]
+    assert _attrs(root)["error.type"] == "ResponseIncompleteError"
+    assert _attrs(root)["sandloop.run.status"] == "incomplete"
+
+
+async def test_a_retried_model_call_is_one_chat_span_with_a_retry_event(
+    exporter: InMemorySpanExporter,
+) -> None:
+    fast = RetryPolicy(max_retries=1, initial_delay=0.01, max_delay=0.02)
+    with ScriptedResponsesServer([Turn([message("hi")], faults=[server_error(503)])]) as server:
+        async with ResponsesClient(base_url=server.base_url, retry=fast) as client:
+            await run(Agent(model="gpt-5.1"), "hi", client=client)
+    (chat,) = _by_name(exporter.get_finished_spans())["chat gpt-5.1"]
+    assert chat.status.status_code is StatusCode.UNSET
+    (retry,) = chat.events
+    assert retry.name == "sandloop.response.retry"
+    assert retry.attributes is not None
+    assert retry.attributes["error.type"] == "ServerError"
+    assert retry.attributes["sandloop.retry.attempt"] == 1
+
+
 @tool
 async def slow(city: str) -> str:
     """Wait for a reading that never comes.
@@ -399,7 +427,7 @@ _WITHOUT_OTEL = """
 import sys
 sys.modules["opentelemetry"] = None  # as if the extra were not installed: import fails
 import anyio
-from sandloop.client import ResponsesClient
+from sandloop.client import ResponsesClient, RetryPolicy
 from sandloop.loop import Agent, run
 from sandloop.testing import ScriptedResponsesServer, message
 

@@ -154,10 +154,9 @@ class RunTracer:
             "sandloop.run.stateless": event.stateless,
             "sandloop.sandbox.type": type(self._sandbox).__name__ if self._sandbox else None,
         }
-        if self._content and self._agent.instructions is not None:
-            attrs["gen_ai.system_instructions"] = _instructions(self._agent.instructions)
         span_name = f"invoke_agent {name}" if name else "invoke_agent"
         self._run = self._open(span_name, self._trace.SpanKind.INTERNAL, attrs, parent=None)
+        self._record(self._run, "gen_ai.system_instructions", self._instructions)
 
     def _run_ended(self, event: ev.RunEnded) -> None:
         error = event.error
@@ -179,10 +178,10 @@ class RunTracer:
                 }
             )
         )
-        if self._content and result.output_text:
+        if result.output_text:
             text = [{"type": "text", "content": content.cut(result.output_text)}]
-            messages = [{"role": "assistant", "parts": text, "finish_reason": "stop"}]
-            span.set_attribute("gen_ai.output.messages", content.to_json(messages))
+            answer = [{"role": "assistant", "parts": text, "finish_reason": "stop"}]
+            self._record(self._run, "gen_ai.output.messages", lambda: answer)
         self._close(self._run, error)
         self._run = None
 
@@ -208,14 +207,11 @@ class RunTracer:
                 "sandloop.turn": event.turn,
             }
         )
-        if self._content:
-            attrs["gen_ai.input.messages"] = content.to_json(
-                content.input_messages(self._request_input())
-            )
-            if self._agent.instructions is not None:
-                attrs["gen_ai.system_instructions"] = _instructions(self._agent.instructions)
         kind = self._trace.SpanKind.CLIENT
         self._chat = self._open(f"chat {model}", kind, attrs, parent=self._run)
+        asked = self._request_input
+        self._record(self._chat, "gen_ai.input.messages", lambda: content.input_messages(asked()))
+        self._record(self._chat, "gen_ai.system_instructions", self._instructions)
 
     def _response_created(self, event: ev.ResponseCreated) -> None:
         if self._chat is not None and event.response_id:
@@ -257,10 +253,12 @@ class RunTracer:
             "openai.response.service_tier": getattr(response, "service_tier", None),
         }
         span.set_attributes(_clean(attrs))
-        if self._content:
-            output = [dump_item(i) for i in response.output]
-            messages = content.output_messages(output, finish)
-            span.set_attribute("gen_ai.output.messages", content.to_json(messages))
+        output = response.output
+        self._record(
+            self._chat,
+            "gen_ai.output.messages",
+            lambda: content.output_messages([dump_item(i) for i in output], finish),
+        )
         self._close(self._chat, None)
         self._chat = None
 
@@ -278,13 +276,12 @@ class RunTracer:
             "sandloop.sandbox.type": type(self._sandbox).__name__ if self._sandbox else None,
             "sandloop.sandbox.id": self._sandbox_id(),
         }
-        if self._content:
-            attrs["gen_ai.tool.call.arguments"] = content.to_json(
-                content.arguments(dump_item(event.call))
-            )
         kind = self._trace.SpanKind.INTERNAL
-        self._tools[event.call_id] = self._open(
-            f"execute_tool {event.tool}", kind, attrs, parent=self._run
+        opened = self._open(f"execute_tool {event.tool}", kind, attrs, parent=self._run)
+        self._tools[event.call_id] = opened
+        call = event.call
+        self._record(
+            opened, "gen_ai.tool.call.arguments", lambda: content.arguments(dump_item(call))
         )
 
     def _tool_finished(self, event: ev.ToolCallFinished) -> None:
@@ -294,9 +291,11 @@ class RunTracer:
         span = opened.span
         span.set_attribute("sandloop.tool.status", event.status)
         span.set_attribute("sandloop.tool.duration_s", event.duration)
-        if self._content and event.status == "completed" and event.output is not None:
-            result = content.result(dump_item(event.output))
-            span.set_attribute("gen_ai.tool.call.result", content.to_json(result))
+        output = event.output
+        if event.status == "completed" and output is not None:
+            self._record(
+                opened, "gen_ai.tool.call.result", lambda: content.result(dump_item(output))
+            )
         if event.status == "completed":
             self._close(opened, None)
             return
@@ -304,6 +303,18 @@ class RunTracer:
         self._close(opened, event.exception or event.error or event.status)
 
     # --- spans ------------------------------------------------------------------------------
+
+    def _record(self, opened: _Open, key: str, make: Callable[[], Any]) -> None:
+        """Set content attribute ``key`` to ``make()`` as JSON: only with ``trace_content``,
+        and only when the span records (no work for a trace nobody collects)."""
+        if self._content and opened.span.is_recording():
+            value = make()
+            if value is not None:
+                opened.span.set_attribute(key, content.to_json(value))
+
+    def _instructions(self) -> list[dict[str, Any]] | None:
+        text = self._agent.instructions
+        return None if text is None else [{"type": "text", "content": content.cut(text)}]
 
     def _common(self, operation: str) -> dict[str, Any]:
         return {"gen_ai.operation.name": operation, "gen_ai.provider.name": _PROVIDER}
@@ -353,10 +364,6 @@ def _describe(error: BaseException | str) -> str:
 def _error_type(error: BaseException) -> str:
     """``error.type``: the exception's class (``CancelledError`` for a cancelled run)."""
     return type(error).__qualname__
-
-
-def _instructions(text: str) -> str:
-    return content.to_json([{"type": "text", "content": content.cut(text)}])
 
 
 def _server(base_url: str | None) -> dict[str, Any]:
