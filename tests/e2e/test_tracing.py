@@ -204,6 +204,8 @@ async def test_a_run_with_tool_calls_makes_one_tree_of_genai_spans(
     assert all((t.end_time or 0) <= chats[1].start_time for t in tools)
     # Content is off by default.
     assert not any(CONTENT_KEYS & set(_attrs(s)) for s in spans)
+    # The run's span was current while it ran, and is no longer.
+    assert not trace.get_current_span().get_span_context().is_valid
 
 
 async def test_trace_content_records_prompts_answers_and_tool_io(
@@ -295,6 +297,21 @@ async def test_a_failed_model_call_ends_the_chat_and_run_spans_with_the_error(
         assert _attrs(span)["error.type"] == "ServerError"
         assert [e.name for e in span.events] == ["exception"]
     assert _attrs(root)["sandloop.run.status"] == "failed"
+
+
+async def test_a_run_stopped_by_its_first_event_callback_leaves_no_span_open(
+    exporter: InMemorySpanExporter,
+) -> None:
+    def refuse(event: events.RunEvent) -> None:
+        if isinstance(event, events.RunStarted):
+            raise RuntimeError("not today")
+
+    with pytest.raises(RuntimeError, match="not today"):
+        await _run(Agent(model="gpt-5.1"), [], on_event=refuse)
+    (root,) = _by_name(exporter.get_finished_spans())["invoke_agent"]
+    assert root.status.status_code is StatusCode.ERROR
+    assert _attrs(root)["error.type"] == "RuntimeError"
+    assert not trace.get_current_span().get_span_context().is_valid
 
 
 async def test_an_incomplete_answer_finishes_for_length(exporter: InMemorySpanExporter) -> None:

@@ -77,7 +77,12 @@ def traced(
 
     async def both(event: ev.RunEvent) -> None:
         tracer.on(event)
-        await emit(event)
+        try:
+            await emit(event)
+        except BaseException as exc:
+            if isinstance(event, ev.RunStarted):  # the run ends before it began: no RunEnded
+                tracer.abandon(exc)
+            raise
 
     return both
 
@@ -185,6 +190,12 @@ class RunTracer:
         self._close(self._run, error)
         self._run = None
 
+    def abandon(self, error: BaseException) -> None:
+        """End the run's span with ``error``: the run stopped before its ``RunEnded``."""
+        if self._run is not None:
+            self._close(self._run, error)
+            self._run = None
+
     def _compacted(self, event: ev.Compacted) -> None:
         assert self._run is not None
         attrs = {
@@ -230,9 +241,9 @@ class RunTracer:
     def _turn_ended(self, event: ev.TurnEnded) -> None:
         if self._chat is None:
             return
-        response, usage = event.response, event.usage
-        details = usage.input_tokens_details
-        reasoning = usage.output_tokens_details
+        response, usage = event.response, event.response.usage
+        details = usage.input_tokens_details if usage else None
+        reasoning = usage.output_tokens_details if usage else None
         reason = response.incomplete_details.reason if response.incomplete_details else None
         finish = finish_reason(response.status, reason, event.pending_calls)
         span = self._chat.span
@@ -241,8 +252,8 @@ class RunTracer:
             "gen_ai.response.model": response.model,
             "gen_ai.response.finish_reasons": (finish,),
             "sandloop.response.status": response.status,
-            "gen_ai.usage.input_tokens": usage.input_tokens,
-            "gen_ai.usage.output_tokens": usage.output_tokens,
+            "gen_ai.usage.input_tokens": usage.input_tokens if usage else None,
+            "gen_ai.usage.output_tokens": usage.output_tokens if usage else None,
             "gen_ai.usage.cache_read.input_tokens": details.cached_tokens if details else None,
             "gen_ai.usage.cache_creation.input_tokens": details.cache_write_tokens
             if details
