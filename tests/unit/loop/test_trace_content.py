@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sandloop.loop import _trace_content as content
 
 
@@ -14,7 +16,7 @@ def test_long_text_is_cut_and_says_how_much_was_left_out() -> None:
 
 
 def test_items_become_genai_messages_without_image_data() -> None:
-    items = [
+    items: list[dict[str, Any]] = [
         {"type": "message", "role": "user", "content": [
             {"type": "input_text", "text": "what is on screen?"},
             {"type": "input_image", "image_url": "data:image/png;base64,AAAA"},
