@@ -283,6 +283,16 @@ async def test_spans_a_tool_makes_are_children_of_its_execute_tool_span(
     assert inner.parent.span_id == outer.context.span_id
 
 
+async def test_a_run_inside_an_application_span_is_its_child(
+    exporter: InMemorySpanExporter,
+) -> None:
+    with trace.get_tracer("app").start_as_current_span("handle request") as outer:
+        await _run(Agent(model="gpt-5.1"), [[message("hi")]])
+    (root,) = _by_name(exporter.get_finished_spans())["invoke_agent"]
+    assert root.parent is not None
+    assert root.parent.span_id == outer.get_span_context().span_id
+
+
 async def test_a_failed_model_call_ends_the_chat_and_run_spans_with_the_error(
     exporter: InMemorySpanExporter,
 ) -> None:

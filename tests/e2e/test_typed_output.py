@@ -10,6 +10,7 @@ import json
 import pickle
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,7 +20,8 @@ from sandloop import RunSpec
 from sandloop.client import ResponsesClient
 from sandloop.errors import BadRequestError, ConfigError, OutputValidationError
 from sandloop.executors.function import tool
-from sandloop.loop import Agent, RunResult, run
+from sandloop.loop import Agent, RunResult, resume, run
+from sandloop.loop.journal import read_journal
 from sandloop.testing import ScriptedResponsesServer, function_call, message
 
 GOOD = '{"city": "Oslo", "high_c": 12, "summary": null}'
@@ -234,3 +236,29 @@ async def test_the_scripted_server_rejects_a_schema_strict_mode_would_refuse(
             assert any(problem in p for p in server.problems)
             server.problems.clear()
             await client.create({"model": "m", "input": "hi"})  # the turn is still there
+
+
+async def test_a_run_cut_before_its_answer_was_checked_resumes_and_asks_again(
+    tmp_path: Path,
+) -> None:
+    agent = Agent(model="gpt-5.1", output_type=Forecast, output_retries=1, store=False)
+    full = tmp_path / "full.jsonl"
+    await _run(agent, [[message(BAD)], [message(GOOD)]], journal=full)
+    records = read_journal(full)
+    kinds = [r["kind"] for r in records]
+    assert kinds.count("outputs") == 1  # the retry message is journaled
+    # A crash right after the invalid answer came back, before it was checked:
+    cut = tmp_path / "cut.jsonl"
+    upto = kinds.index("response") + 1
+    cut.write_text("".join(json.dumps(r) + "\n" for r in records[:upto]))
+    with ScriptedResponsesServer([[message(GOOD)]]) as server:
+        async with ResponsesClient(base_url=server.base_url, max_retries=0) as client:
+            resumed = await resume(cut, agent=agent, client=client)
+    assert resumed.final_output == Forecast(city="Oslo", high_c=12)
+    sent = server.create_requests[0].body["input"]
+    assert "does not match the required JSON schema" in json.dumps(sent[-1])
+    # A finished journal gives the typed answer back without a request.
+    with ScriptedResponsesServer([]) as server:
+        async with ResponsesClient(base_url=server.base_url, max_retries=0) as client:
+            again = await resume(full, agent=agent, client=client)
+    assert again.final_output == Forecast(city="Oslo", high_c=12)

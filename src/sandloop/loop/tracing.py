@@ -98,12 +98,13 @@ def finish_reason(status: str | None, reason: str | None, calls: int) -> str:
 
 
 class _Open:
-    """An open span, and the context token that made it current (in task ``task``)."""
+    """An open span, the context it is current in (``ctx``: its parent's, baggage included)
+    and the token that made it current in task ``task``."""
 
-    __slots__ = ("span", "task", "token")
+    __slots__ = ("ctx", "span", "task", "token")
 
-    def __init__(self, span: Span, token: Any, task: int) -> None:
-        self.span, self.token, self.task = span, token, task
+    def __init__(self, span: Span, ctx: Any, token: Any, task: int) -> None:
+        self.span, self.ctx, self.token, self.task = span, ctx, token, task
 
 
 class RunTracer:
@@ -331,11 +332,12 @@ class RunTracer:
         return {"gen_ai.operation.name": operation, "gen_ai.provider.name": _PROVIDER}
 
     def _open(self, name: str, kind: Any, attrs: dict[str, Any], *, parent: _Open | None) -> _Open:
-        """Start a span (a child of ``parent``) and make it the current one in this task."""
-        ctx = self._trace.set_span_in_context(parent.span) if parent is not None else None
-        span = self._tracer.start_span(name, context=ctx, kind=kind, attributes=_clean(attrs))
-        token = self._context.attach(self._trace.set_span_in_context(span))
-        return _Open(span, token, _task())
+        """Start a span (a child of ``parent``, else of the current span) and make it the
+        current one in this task."""
+        base = parent.ctx if parent is not None else self._context.get_current()
+        span = self._tracer.start_span(name, context=base, kind=kind, attributes=_clean(attrs))
+        ctx = self._trace.set_span_in_context(span, base)
+        return _Open(span, ctx, self._context.attach(ctx), _task())
 
     def _close(self, opened: _Open, error: BaseException | str | None) -> None:
         """End a span, ERROR when ``error`` is given; stop it being current where it was made
