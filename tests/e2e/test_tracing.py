@@ -476,6 +476,24 @@ def test_runs_work_without_opentelemetry_installed() -> None:
     assert out.stdout.strip() == "hello"
 
 
+_NO_PROVIDER = _WITHOUT_OTEL.replace(
+    'sys.modules["opentelemetry"] = None  # as if the extra were not installed: import fails',
+    "from opentelemetry import trace  # installed, but no tracer provider configured",
+).replace(
+    "    print(result.final_output)",
+    "    print(result.final_output, trace.get_current_span().get_span_context().is_valid)",
+)
+
+
+def test_without_a_tracer_provider_a_run_records_nothing_and_works() -> None:
+    out = subprocess.run(
+        [sys.executable, "-c", _NO_PROVIDER], capture_output=True, text=True, check=False
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "hello False"
+    assert out.stderr == ""  # no warning about a context detached in the wrong place
+
+
 def test_importing_sandloop_does_not_import_opentelemetry() -> None:
     code = "import sys, sandloop; print('opentelemetry' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)

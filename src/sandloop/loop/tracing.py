@@ -161,7 +161,13 @@ class RunTracer:
             "sandloop.sandbox.type": type(self._sandbox).__name__ if self._sandbox else None,
         }
         span_name = f"invoke_agent {name}" if name else "invoke_agent"
-        self._run = self._open(span_name, self._trace.SpanKind.INTERNAL, attrs, parent=None)
+        opened = self._open(span_name, self._trace.SpanKind.INTERNAL, attrs, parent=None)
+        if not opened.span.get_span_context().is_valid:
+            # No tracer provider configured: the API's no-op span. Stay out of the way for
+            # the rest of the run (events are then ignored: ``on`` sees no run span).
+            self._context.detach(opened.token)
+            return
+        self._run = opened
         self._record(self._run, "gen_ai.system_instructions", self._instructions)
 
     def _run_ended(self, event: ev.RunEnded) -> None:
