@@ -238,6 +238,10 @@ async def test_trace_content_records_prompts_answers_and_tool_io(
     tool_attrs = {_attrs(s)["gen_ai.tool.call.id"]: _attrs(s) for s in named["execute_tool lookup"]}
     assert json.loads(tool_attrs["c2"]["gen_ai.tool.call.arguments"]) == {"city": "Bergen"}
     assert json.loads(tool_attrs["c2"]["gen_ai.tool.call.result"]) == "Bergen: 12 C, cloudy"
+    (root,) = named["invoke_agent"]
+    (said,) = json.loads(_attrs(root)["gen_ai.output.messages"])
+    assert said["parts"] == [{"type": "text", "content": "Oslo 12 C, Bergen 12 C"}]
+    assert "Answer briefly." in _attrs(root)["gen_ai.system_instructions"]
 
 
 async def test_a_failing_tool_span_has_error_status_and_the_exception(

@@ -173,7 +173,7 @@ class RunTracer:
     def _run_ended(self, event: ev.RunEnded) -> None:
         error = event.error
         if self._chat is not None:
-            self._close(self._chat, error or RuntimeError("the run ended during the model call"))
+            self._close(self._chat, error or "the run ended during the model call")
             self._chat = None
         for call_id in list(self._tools):
             self._close(self._tools.pop(call_id), error or "the run ended while the call ran")
@@ -191,9 +191,7 @@ class RunTracer:
             )
         )
         if result.output_text:
-            text = [{"type": "text", "content": content.cut(result.output_text)}]
-            answer = [{"role": "assistant", "parts": text, "finish_reason": "stop"}]
-            self._record(self._run, "gen_ai.output.messages", lambda: answer)
+            self._record(self._run, "gen_ai.output.messages", lambda: _answer(result.output_text))
         self._close(self._run, error)
         self._run = None
 
@@ -383,6 +381,11 @@ def _describe(error: BaseException | str) -> str:
 def _error_type(error: BaseException) -> str:
     """``error.type``: the exception's class (``CancelledError`` for a cancelled run)."""
     return type(error).__qualname__
+
+
+def _answer(text: str | None) -> list[dict[str, Any]]:
+    parts = [{"type": "text", "content": content.cut(text or "")}]
+    return [{"role": "assistant", "parts": parts, "finish_reason": "stop"}]
 
 
 def _server(base_url: str | None) -> dict[str, Any]:
