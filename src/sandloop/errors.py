@@ -28,6 +28,7 @@ A leaf of the data flow: any module may import it, it imports nothing of ours.
     │   ├── RunTimeoutError          the run's wall-clock limit passed
     │   ├── ResponseIncompleteError  the model stopped early (max_output_tokens, content_filter)
     │   ├── ModelBehaviorError       the model produced something we cannot act on
+    │   │   └── OutputValidationError the final answer does not fit the agent's output_type
     │   └── ReplayDivergenceError    a replayed run asked what its cassette does not hold
     ├── ToolError                    a tool call failed; becomes the call's output by default
     │   ├── ToolArgumentsError       arguments not valid JSON or not valid for the schema
@@ -72,6 +73,7 @@ __all__ = (
     "MaxTurnsExceeded",
     "ModelBehaviorError",
     "NotFoundError",
+    "OutputValidationError",
     "PatchConflictError",
     "PatchError",
     "PatchParseError",
@@ -341,6 +343,30 @@ class ResponseIncompleteError(RunError):
 
 class ModelBehaviorError(RunError):
     """The model produced something the loop cannot act on."""
+
+
+class OutputValidationError(ModelBehaviorError):
+    """The final answer does not validate against the agent's ``output_type`` (and the
+    ``output_retries`` are used up).
+
+    Attributes:
+        text: The answer's raw text.
+        errors: What was wrong: ``{"loc": [...], "msg": ..., "type": ...}`` per problem
+            (``type`` is pydantic's error type, or ``json_invalid`` for text that is not JSON).
+        result: The partial ``RunResult`` (``status == "invalid_output"``).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        text: str = "",
+        errors: list[dict[str, Any]] | None = None,
+        result: Any = None,
+    ) -> None:
+        super().__init__(message, result=result)
+        self.text = text
+        self.errors = list(errors or [])
 
 
 class ReplayDivergenceError(RunError):

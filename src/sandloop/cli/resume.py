@@ -81,8 +81,8 @@ def _resume(args: argparse.Namespace) -> int:
     result = anyio.run(go)
     if result.status == "needs_approval":
         return print_pending(result, journal.parent.name)
-    if result.final_output:
-        print(result.final_output)
+    if result.output_text:
+        print(result.output_text)  # the text also when the agent's output is typed
     if result.status != "completed":
         print(f"sandloop: the resumed run ended {result.status}", file=sys.stderr)
         return 1

@@ -321,7 +321,7 @@ class _Session:
             status = "failed"
         summary = Summary(
             status=status,
-            final_output=result.final_output if result is not None and error is None else "",
+            final_output=(result.output_text or "") if result is not None and error is None else "",
             usage=result.usage if result is not None else Usage.zero(),
             turns=result.turns if result is not None else 0,
             seconds=time.monotonic() - self.started,
@@ -341,7 +341,7 @@ class _Session:
 
     def _end(self, status: str, result: RunResult | None, error: str | None) -> None:
         usage = result.usage.to_wire() if result is not None else None
-        final = result.final_output if result is not None else None
+        final = result.output_text if result is not None else None
         self.rundir.write("end", status=status, final_output=final, usage=usage, error=error)
 
 

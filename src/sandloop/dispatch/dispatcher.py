@@ -77,6 +77,7 @@ class CallOutcome:
         duration: Seconds from start to finish (0 for calls that never ran).
         error: The message given to the model when the call did not complete.
         note: An extra item to append after the output (for outputs that cannot hold text).
+        exception: The exception the tool raised, when it raised one (for tracing).
     """
 
     index: int
@@ -86,6 +87,7 @@ class CallOutcome:
     duration: float = 0.0
     error: str | None = None
     note: Message | None = None
+    exception: BaseException | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -313,7 +315,7 @@ class Dispatcher:
         if self._listener is not None:
             await self._listener(index, call, None)
         start = time.perf_counter()
-        output, status, error = await _invoke(tool, call, ctx)
+        output, status, error, raised = await _invoke(tool, call, ctx)
         if error is None:
             error = _over_budget(call, output, batch.budget)
             status = "failed" if error is not None else status
@@ -321,7 +323,7 @@ class Dispatcher:
         if error is not None:
             output = failure_output(call, error, timed_out=status == "timed_out")
         note = failure_note(call, error) if error is not None else None
-        outcome = CallOutcome(index, call, output, status, duration, error, note)
+        outcome = CallOutcome(index, call, output, status, duration, error, note, raised)
         await self._record(batch.done, outcome)
 
     async def _settle(
@@ -346,8 +348,9 @@ class Dispatcher:
 
 async def _invoke(
     tool: Tool, call: CallItem, ctx: ToolContext
-) -> tuple[Any, CallStatus, str | None]:
-    """Run one call under its tool's timeout: ``(output, status, error for the model)``.
+) -> tuple[Any, CallStatus, str | None, BaseException | None]:
+    """Run one call under its tool's timeout: ``(output, status, error for the model, the
+    exception it raised)``.
 
     Raises:
         SandboxError: the tool found its sandbox unusable.
@@ -355,17 +358,18 @@ async def _invoke(
     status: CallStatus = "completed"
     error: str | None = None
     output: Any = None
+    raised: BaseException | None = None
     with anyio.move_on_after(tool.timeout) as deadline:
         try:
             output = await tool.execute(call, ctx)
         except SandboxError:
             raise
         except ToolArgumentsError as exc:
-            status, error = "invalid_arguments", str(exc)
+            status, error, raised = "invalid_arguments", str(exc), exc
         except ToolError as exc:
-            status, error = "failed", f"{call_label(call)} failed: {exc}"
+            status, error, raised = "failed", f"{call_label(call)} failed: {exc}", exc
         except Exception as exc:
-            status, error = "failed", _describe_crash(call, exc)
+            status, error, raised = "failed", _describe_crash(call, exc), exc
     if deadline.cancelled_caught:
         status = "timed_out"
         error = f"{call_label(call)} timed out after {tool.timeout:g} seconds and was stopped."
@@ -377,7 +381,7 @@ async def _invoke(
         # event says so too, with the words the model reads.
         text = getattr(output, "output", None)
         status, error = "failed", text if isinstance(text, str) and text else "failed"
-    return output, status, error
+    return output, status, error, raised
 
 
 def _over_budget(call: CallItem, output: Any, budget: OutputBudget) -> str | None:

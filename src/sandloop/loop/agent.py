@@ -13,11 +13,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any, Literal
 
+from sandloop._import_path import import_path_of, resolve_import_path
 from sandloop.dispatch import ApprovalPolicy, ToolRegistry
 from sandloop.dispatch.dispatcher import DEFAULT_MAX_CALLS
 from sandloop.errors import ConfigError
 from sandloop.executors import DEFAULT_MAX_TOOL_OUTPUT
 from sandloop.executors.descriptions import describe_tool, tool_from_dict
+from sandloop.loop.output_type import OutputSchema
 
 __all__ = ("Agent",)
 
@@ -57,6 +59,15 @@ class Agent:
             calls in one response" without running.
         max_tool_output_per_response: Characters of tool output all the calls of one response
             may keep together; commands past it are cut or not run, saying so.
+        name: The agent's name, for tracing (the ``invoke_agent <name>`` span).
+        output_type: A pydantic model, dataclass or TypedDict: the request asks for JSON of
+            its strict schema (``text.format``) and ``result.final_output`` is an instance
+            (``result.output_text`` keeps the text). An answer that does not validate raises
+            ``OutputValidationError``.
+        output_retries: Answers that do not validate which are sent back to the model, with
+            what was wrong, before ``OutputValidationError``; each retry is a model call.
+        trace_content: Record prompts, answers and tool arguments and results on the
+            OpenTelemetry spans (:mod:`sandloop.loop.tracing`); off by default.
     """
 
     model: str
@@ -77,7 +88,12 @@ class Agent:
     request_options: Mapping[str, Any] = field(default_factory=dict)
     max_calls_per_response: int = DEFAULT_MAX_CALLS
     max_tool_output_per_response: int = DEFAULT_MAX_TOOL_OUTPUT
+    name: str | None = None
+    output_type: Any = None
+    output_retries: int = 0
+    trace_content: bool = False
     registry: ToolRegistry = field(init=False, repr=False, compare=False)
+    output_schema: OutputSchema | None = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "tools", tuple(self.tools))
@@ -101,6 +117,7 @@ class Agent:
             raise ConfigError("compact_threshold must be a positive token count")
         registry = ToolRegistry(self.tools, namespaces=self.namespaces)
         object.__setattr__(self, "registry", registry)
+        object.__setattr__(self, "output_schema", _output_schema(self))
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready description; each tool as ``{"tool": kind, "options": {...}}`` (a
@@ -131,6 +148,10 @@ class Agent:
             "request_options": dict(self.request_options),
             "max_calls_per_response": self.max_calls_per_response,
             "max_tool_output_per_response": self.max_tool_output_per_response,
+            "name": self.name,
+            "output_type": _describe_output_type(self.output_type),
+            "output_retries": self.output_retries,
+            "trace_content": self.trace_content,
         }
 
     @classmethod
@@ -152,7 +173,26 @@ class Agent:
         if not isinstance(tools, list):
             raise ConfigError(f"an agent description's 'tools' is a list, not {tools!r}")
         values["tools"] = [tool_from_dict(t) for t in tools]
+        if isinstance(values.get("output_type"), str):
+            values["output_type"] = resolve_import_path(values["output_type"], what="output_type")
         try:
             return cls(**values)
         except (TypeError, ValueError, AttributeError) as exc:  # a wrongly typed value
             raise ConfigError(f"bad Agent field value: {exc}") from exc
+
+
+def _output_schema(agent: Agent) -> OutputSchema | None:
+    if agent.output_retries < 0:
+        raise ConfigError(f"output_retries must not be negative, not {agent.output_retries}")
+    if agent.output_type is None:
+        if agent.output_retries:
+            raise ConfigError("output_retries needs an output_type to check answers against")
+        return None
+    return OutputSchema.of(agent.output_type)
+
+
+def _describe_output_type(output_type: Any) -> str | None:
+    """The output type's import path (``module:qualname``), checked to import back."""
+    if output_type is None:
+        return None
+    return import_path_of(output_type, what=f"output_type {getattr(output_type, '__name__', '')}")

@@ -177,6 +177,7 @@ class ToolCallFinished(RunEvent):
         duration: Seconds the call ran.
         output: The output item sent back.
         error: What the model was told when the call did not complete.
+        exception: The exception the tool raised, when it raised one.
     """
 
     turn: int
@@ -186,6 +187,7 @@ class ToolCallFinished(RunEvent):
     duration: float
     output: Any
     error: str | None = None
+    exception: BaseException | None = None
 
 
 @dataclass(frozen=True, slots=True)

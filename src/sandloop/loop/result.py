@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import ValidationError
+from pydantic_core import to_jsonable_python
 
 from sandloop.errors import ConfigError, InvalidResponseError
 from sandloop.items import (
@@ -44,6 +45,7 @@ RunStatus = Literal[
     "cancelled",
     "sandbox_error",
     "needs_approval",
+    "invalid_output",
 ]
 
 
@@ -98,7 +100,8 @@ class RunResult:
         run_id: The run's id.
         status: ``completed`` or why the run stopped.
         final_output: Text of the final assistant message (``phase: "final_answer"`` preferred),
-            ``""`` when there is none.
+            ``""`` when there is none. With ``Agent(output_type=T)``, a completed run's is
+            the ``T`` instance the text validated to (:attr:`output_text` keeps the text).
         items: Every item of the run in order: the input, each response's output, each output
             the client sent. Every call has its output, so the items can be sent again.
         responses: Every Response, in order.
@@ -118,6 +121,8 @@ class RunResult:
             "needs_approval"``.
         state: The paused run (``status == "needs_approval"``), to continue with
             :func:`sandloop.resume`; ``None`` otherwise.
+        output_text: The final assistant message's text, also when :attr:`final_output` is a
+            typed value.
 
     Example:
         Going on after a stop, chained (``store=True``) or stateless::
@@ -136,7 +141,7 @@ class RunResult:
 
     run_id: str
     status: RunStatus
-    final_output: str
+    final_output: Any
     items: list[Any]
     responses: list[Response] = field(default_factory=list)
     usage: Usage = field(default_factory=Usage.zero)
@@ -147,6 +152,11 @@ class RunResult:
     changes: WorkspaceChanges | None = None
     pending_approvals: list[PendingApproval] = field(default_factory=list)
     state: RunState | None = None
+    output_text: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.output_text is None and isinstance(self.final_output, str):
+            self.output_text = self.final_output
 
     @property
     def cost(self) -> RunCost:
@@ -176,12 +186,17 @@ class RunResult:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form, ``{"version": 1, ...}``: items and responses in wire form, exactly
-        as they were (``created_by`` included), so :meth:`from_dict` gives an equal result."""
+        as they were (``created_by`` included), so :meth:`from_dict` gives an equal result.
+        A typed ``final_output`` is written as its JSON value (and read back as that value,
+        a dict: the type is not recorded)."""
         return {
             "version": FORMAT_VERSION,
             "run_id": self.run_id,
             "status": self.status,
-            "final_output": self.final_output,
+            "final_output": self.final_output
+            if isinstance(self.final_output, str)
+            else to_jsonable_python(self.final_output),
+            "output_text": self.output_text,
             "items": [_wire(i) for i in self.items],
             "responses": [r.to_wire() for r in self.responses],
             "usage": self.usage.to_wire(),
@@ -232,6 +247,7 @@ class RunResult:
                 PendingApproval.from_dict(p) for p in data.get("pending_approvals") or []
             ],
             state=_state(data.get("state")),
+            output_text=data.get("output_text"),
         )
 
 

@@ -28,6 +28,7 @@ from sandloop.errors import (
     ConfigError,
     CostBudgetExceeded,
     MaxTurnsExceeded,
+    OutputValidationError,
     ResponseFailedError,
     ResponseIncompleteError,
     RunError,
@@ -48,8 +49,10 @@ from sandloop.items import (
 from sandloop.loop import events as ev
 from sandloop.loop.agent import Agent
 from sandloop.loop.journal import JOURNAL_VERSION, Journal
+from sandloop.loop.output_type import FinalOutput
 from sandloop.loop.result import PendingApproval, RunResult, RunStatus, final_text
 from sandloop.loop.state import RunState
+from sandloop.loop.tracing import traced
 from sandloop.loop.transcript import Transcript, client_calls, to_items
 from sandloop.loop.workspace import RunWorkspace
 from sandloop.pricing import cost_of, default_prices
@@ -148,7 +151,13 @@ class AgentLoop:
         self.status: RunStatus = "completed"
         self._first_output = len(self.transcript.log)
         self._stream = stream and not agent.background
-        self._emit = emit or _drop
+        self._emit = traced(
+            emit or _drop,
+            agent,
+            sandbox=sandbox,
+            base_url=getattr(client, "base_url", None),
+            request_input=lambda: self.transcript.request_input(),
+        )
         approvals = Approvals(
             approve, policy=agent.approval_policy, defer=defer, decisions=decisions
         )
@@ -178,6 +187,8 @@ class AgentLoop:
         self._description = description or {}
         #: Calls started and not finished: their ``ToolCallFinished`` is owed at the run's end.
         self._open_calls: dict[str, tuple[str, float]] = {}
+        schema = agent.output_schema
+        self._output = FinalOutput(schema, agent.output_retries) if schema is not None else None
 
     async def run(self) -> RunResult:
         """Run until a completed response asks for nothing more; return the result.
@@ -197,9 +208,10 @@ class AgentLoop:
                     response = await self._call_model()
                     calls, approvals = client_calls(response.output)
                     self._check_status(response)
-                    if not calls and not approvals:
+                    if calls or approvals:
+                        paused = await self._run_turn(calls, approvals)
+                    elif not self._asked_again():
                         break
-                    paused = await self._run_turn(calls, approvals)
         except BaseException as exc:
             await self._close(exc)
             raise
@@ -221,12 +233,34 @@ class AgentLoop:
         return False
 
     def _final_answer_given(self) -> bool:
-        """A resumed run whose last response already was the final answer has nothing to do."""
+        """A resumed run whose last response already was the final answer has nothing to do
+        (unless a typed answer, checked now, is asked again)."""
         if not self.responses or self.transcript.pending:
             return False
         last = self.responses[-1]
         calls, approvals = client_calls(last.output)
-        return last.status == "completed" and not calls and not approvals
+        done = last.status == "completed" and not calls and not approvals
+        return done and not self._asked_again()
+
+    def _asked_again(self) -> bool:
+        """Check a typed agent's final answer: ``True`` when it did not validate and the model
+        was told what was wrong (a user message, journaled), to answer again.
+
+        Raises:
+            OutputValidationError: it did not validate and no ``output_retries`` are left.
+        """
+        if self._output is None:
+            return False
+        try:
+            retry = self._output.check(final_text(self.transcript.log[self._first_output :]))
+        except OutputValidationError:
+            self.status = "invalid_output"
+            raise
+        if retry is None:
+            return False
+        self.transcript.add([retry])
+        self.journal.write("outputs", turn=self.turn, items=[dump_item(retry)])
+        return True
 
     async def _finish_pending_turn(self) -> bool:
         """A resumed run first answers the calls its last response left unanswered."""
@@ -433,6 +467,8 @@ class AgentLoop:
             body["tools"] = tools
         if agent.reasoning is not None:
             body["reasoning"] = dict(agent.reasoning)
+        if agent.output_schema is not None:
+            body["text"] = agent.output_schema.request_text(body.get("text"))
         if not agent.store:
             body["store"] = False
             include = list(body.get("include") or [])
@@ -540,6 +576,7 @@ class AgentLoop:
                 outcome.duration,
                 outcome.output,
                 outcome.error,
+                outcome.exception,
             )
         )
 
@@ -548,10 +585,15 @@ class AgentLoop:
     def result(self) -> RunResult:
         """The result so far (partial while the run goes on or after it failed)."""
         log = self.transcript.log
+        text = final_text(log[self._first_output :])
+        final: Any = text
+        if self._output is not None and self.status == "completed":
+            final = self._output.value(text)  # the typed answer
         return RunResult(
             run_id=self.run_id,
             status=self.status,
-            final_output=final_text(log[self._first_output :]),
+            final_output=final,
+            output_text=text,
             items=list(log),
             responses=list(self.responses),
             usage=self.usage,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from sandloop.testing._formats import text_format_problems
 from sandloop.testing._lifecycle import BackgroundResponse, compaction_output
 from sandloop.testing._protocol import Conversation, RequestCheck, check_request, normalize_input
 
@@ -44,10 +45,13 @@ class Ledger:
         self.responses: dict[str, dict[str, Any]] = {}
 
     def check(self, body: dict[str, Any]) -> RequestCheck:
-        """Check a create request against the conversations served so far."""
-        return check_request(
+        """Check a create request against the conversations served so far (and its
+        ``text.format``)."""
+        check = check_request(
             body, responses=self._stored, last=self._last, compactions=self._compactions
         )
+        formats = text_format_problems(body)
+        return RequestCheck(check.problems + tuple(formats), check.history) if formats else check
 
     def history(self, body: dict[str, Any]) -> tuple[dict[str, Any], ...]:
         """The conversation a create request ends: what it chains onto, then its input."""

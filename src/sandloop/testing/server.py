@@ -53,12 +53,14 @@ class ScriptedResponsesServer:
 
     Every request is checked: each client-executable call of the previous response must be
     answered by exactly one output of the right type and call id; ``previous_response_id`` must
-    be known; without it, the full history must be replayed in order. A broken request, an
-    extra request or an unused turn is reported: the offending request gets a 400 whose message
-    names the problem, and :meth:`assert_done` (also run when the ``with`` block exits) raises
-    :class:`ScriptedServerError`. Retrieve, cancel and compact are served too; background
-    responses go ``queued`` → ``in_progress`` → final over successive retrieves. A streamed
-    request with ``background=True`` is answered as a background JSON response.
+    be known; without it, the full history must be replayed in order; a ``text.format`` of
+    type ``json_schema`` must be well formed (strict schemas closed, every property required).
+    A broken request, an extra request or an unused turn is reported: the offending request
+    gets a 400 whose message names the problem, and :meth:`assert_done` (also run when the
+    ``with`` block exits) raises :class:`ScriptedServerError`. Retrieve, cancel and compact are
+    served too; background responses go ``queued`` → ``in_progress`` → final over successive
+    retrieves. A streamed request with ``background=True`` is answered as a background JSON
+    response.
 
     Example::
 

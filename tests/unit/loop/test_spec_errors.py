@@ -46,6 +46,8 @@ SAMPLES: dict[str, Any] = {
     "limit": 128 << 20,
     "failures": [("a/b/stuck", "Operation not permitted")],
     "response": None,
+    "text": '{"city": 1}',
+    "errors": [{"loc": ["city"], "msg": "Input should be a valid string", "type": "string_type"}],
     "result": RunResult(run_id="run_1", status="max_turns", final_output="partial", items=[]),
 }
 
