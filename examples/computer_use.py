@@ -106,7 +106,7 @@ async def main(out_dir: Path) -> str:
                 result = await run(agent, f"Greet {NAME}.", sandbox=sandbox, client=client)
     await anyio.Path(out_dir).mkdir(parents=True, exist_ok=True)
     await anyio.Path(out_dir, "computer_use_last.png").write_bytes(seen[-1])
-    return result.final_output
+    return result.output_text or ""
 
 
 if __name__ == "__main__":

@@ -106,12 +106,14 @@ if TYPE_CHECKING:
         ToolCallStarted,
         TurnEnded,
         TurnStarted,
-        resume,
-        resume_sync,
         run,
         run_sync,
         stream,
     )
+
+    # From its module: ``sandloop.loop.resume`` is also the module's name, which mypy may bind
+    # instead of the function when it reads the package in an import cycle.
+    from sandloop.loop.resume import resume, resume_sync
     from sandloop.sandboxes import (
         DockerSandbox,
         ExecResult,

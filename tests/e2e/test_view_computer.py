@@ -93,7 +93,7 @@ async def _computer_run(image: str, workspace: Path, journal: Path) -> str:
             result = await run(
                 agent, "Type Ada into the form.", sandbox=sandbox, client=client, journal=journal
             )
-    return result.final_output
+    return result.output_text or ""
 
 
 SHOTS = """[...document.querySelectorAll('.call')].map(call => {
