@@ -9,7 +9,8 @@ a :class:`~sandloop.errors.SandboxError` (the run stops).
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
@@ -18,7 +19,7 @@ if TYPE_CHECKING:
     from sandloop.items import CallItem, McpApprovalRequest
     from sandloop.sandboxes.base import Sandbox
 
-__all__ = ("ApprovalCallback", "ApprovalRequest", "Approver", "Tool", "ToolContext")
+__all__ = ("ApprovalCallback", "ApprovalRequest", "Approver", "Tool", "ToolContext", "ToolServer")
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,5 +131,35 @@ class Tool(Protocol):
         ``call`` is a :data:`~sandloop.items.CallItem` of this tool's ``call_type`` (the
         registry routes by it); each family's tool declares its own call class, so the contract
         leaves the parameter open rather than make every tool accept every family.
+        """
+        ...
+
+
+@runtime_checkable
+class ToolServer(Protocol):
+    """A source of tools known only once a run connects to it (an MCP server).
+
+    It goes into ``Agent(tools=[...])`` beside the tools; the run connects it before its first
+    model request, adds the tools it lists to the run's registry (a name clash is a
+    ``ConfigError`` then), and disconnects it when the run ends, however it ends.
+
+    Attributes:
+        name: The server's name; its tools are offered under it.
+        needs_sandbox: The server runs inside the run's sandbox.
+        needs_approval: ``True`` when every tool of the server asks the approval callback, or
+            the tool names that do (an empty collection: none).
+    """
+
+    name: str
+    needs_sandbox: bool
+    needs_approval: bool | frozenset[str]
+
+    def connect(self, sandbox: Sandbox | None) -> AbstractAsyncContextManager[Sequence[Tool]]:
+        """Start or connect to the server; enter to get its tools, exit to close it.
+
+        Raises:
+            MCPStartError: the server would not start or list its tools.
+            ConfigError: the server's options cannot be used (a missing ``${VAR}``, no
+                sandbox for an in-sandbox server).
         """
         ...

@@ -20,7 +20,7 @@ from typing import Any
 import anyio
 
 from sandloop.client import ResponsesClient, RetryNotice, observing_retries
-from sandloop.dispatch import Approvals, CallOutcome, Dispatcher, RunScope
+from sandloop.dispatch import Approvals, CallOutcome, Dispatcher, RunScope, ToolRegistry
 from sandloop.dispatch.outputs import call_id_of, call_label, output_key
 from sandloop.errors import (
     ApiConnectionError,
@@ -50,6 +50,7 @@ from sandloop.loop.agent import Agent
 from sandloop.loop.journal import JOURNAL_VERSION, Journal
 from sandloop.loop.result import PendingApproval, RunResult, RunStatus, final_text
 from sandloop.loop.state import RunState
+from sandloop.loop.tool_servers import connected_registry
 from sandloop.loop.transcript import Transcript, client_calls, to_items
 from sandloop.loop.workspace import RunWorkspace
 from sandloop.pricing import cost_of, default_prices
@@ -152,7 +153,7 @@ class AgentLoop:
         approvals = Approvals(
             approve, policy=agent.approval_policy, defer=defer, decisions=decisions
         )
-        if approve is None and not defer and any(approvals.required(t) for t in agent.registry):
+        if approve is None and not defer and approvals.required_any(agent.registry):
             raise ConfigError("some tools need approval: pass approve= (a callback) to the run")
         _check_sandbox(agent, sandbox)
         self.workspace = RunWorkspace(sandbox, owned=own_sandbox)
@@ -188,20 +189,33 @@ class AgentLoop:
         try:
             with self._guard():
                 await self._open()
-                paused = await self._finish_pending_turn()
-                while not paused and not self._final_answer_given():
-                    self._check_turn_limit()
-                    response = await self._call_model()
-                    calls, approvals = client_calls(response.output)
-                    self._check_status(response)
-                    if not calls and not approvals:
-                        break
-                    paused = await self._run_turn(calls, approvals)
+                async with connected_registry(self.agent.registry, self._scope.sandbox) as tools:
+                    self._use_tools(tools)
+                    await self._turns()
         except BaseException as exc:
             await self._close(exc)
             raise
         await self._close(None)
         return self.result()
+
+    async def _turns(self) -> None:
+        """Model calls and their tool calls, until the final answer or a pause."""
+        paused = await self._finish_pending_turn()
+        while not paused and not self._final_answer_given():
+            self._check_turn_limit()
+            response = await self._call_model()
+            calls, approvals = client_calls(response.output)
+            self._check_status(response)
+            if not calls and not approvals:
+                break
+            paused = await self._run_turn(calls, approvals)
+
+    def _use_tools(self, registry: ToolRegistry) -> None:
+        """Use the run's registry (the agent's tools plus its connected servers' tools)."""
+        if registry is self._dispatcher.registry:
+            return
+        self._dispatcher.registry = registry
+        self._base = self._base_body(registry)
 
     async def _run_turn(self, calls: list[Any], approvals: list[Any]) -> bool:
         """Answer one response's calls; ``True`` when the run pauses for decisions."""
@@ -417,7 +431,7 @@ class AgentLoop:
 
     # --- requests ---------------------------------------------------------------------------
 
-    def _base_body(self) -> dict[str, Any]:
+    def _base_body(self, registry: ToolRegistry | None = None) -> dict[str, Any]:
         agent = self.agent
         body: dict[str, Any] = dict(agent.request_options)
         body["model"] = agent.model
@@ -425,7 +439,7 @@ class AgentLoop:
         body["prompt_cache_key"] = self.prompt_cache_key
         if agent.instructions is not None:
             body["instructions"] = agent.instructions
-        tools = agent.registry.definitions()
+        tools = (registry or agent.registry).definitions()
         if tools:
             body["tools"] = tools
         if agent.reasoning is not None:
@@ -522,7 +536,7 @@ class AgentLoop:
             note=dump_item(outcome.note) if outcome.note is not None else None,
         )
         self._open_calls.pop(call_id_of(call), None)
-        ran = outcome.status in _RAN and needs_sandbox(self.agent.registry.lookup(call))
+        ran = outcome.status in _RAN and needs_sandbox(self._dispatcher.registry.lookup(call))
         if ran and self.journal.path is not None:
             # A copy lives only in the sandbox: journal what this call changed, so a crash
             # before the turn's end does not lose the effect of a call it will not re-run.
@@ -613,7 +627,7 @@ def _check_sandbox(agent: Agent, sandbox: Sandbox | None) -> None:
         return
     names = [
         t.name or t.call_type.removesuffix("_call") for t in agent.registry if needs_sandbox(t)
-    ]
+    ] + [f"MCP server {s.name!r}" for s in agent.registry.servers if s.needs_sandbox]
     if names:
         raise ConfigError(
             f"the tools {', '.join(names)} act in a sandbox, but this run has none: pass "

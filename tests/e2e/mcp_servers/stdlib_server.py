@@ -1,0 +1,89 @@
+"""A minimal MCP server in plain Python (no SDK): newline-delimited JSON-RPC on stdio.
+
+It runs where the mcp SDK is not installed (inside the sandbox image) and can misbehave
+exactly: answer garbage, an invalid result, a line past any sane size, or exit mid-call.
+It speaks the initialize handshake (2025-06-18) and answers ``server/discover`` with
+"method not found", as a server of that revision does.
+"""
+
+import json
+import os
+import sys
+
+TOOLS = {
+    "echo": "Echo the text back.",
+    "where": "The server's working directory and its files.",
+    "garbage": "Answers with a line that is not JSON-RPC, then nothing.",
+    "bad_result": "Answers with a result that is not a tools/call result.",
+    "huge": "Answers with one line longer than any client should hold.",
+    "exit": "Exits in the middle of the call.",
+}
+
+
+def send(message):
+    sys.stdout.write(json.dumps(message) + "\n")
+    sys.stdout.flush()
+
+
+def call(request_id, name, args):
+    if name == "echo":
+        return {"content": [{"type": "text", "text": args.get("text", "")}]}
+    if name == "where":
+        cwd = os.getcwd()
+        return {"content": [{"type": "text", "text": cwd + ": " + ",".join(sorted(os.listdir(cwd)))}]}
+    if name == "garbage":
+        sys.stdout.write("this is not JSON-RPC\n")
+        sys.stdout.flush()
+        return None
+    if name == "bad_result":
+        return {"content": "not a list of blocks"}
+    if name == "huge":
+        sys.stdout.write('{"jsonrpc": "2.0", "id": %d, "result": "%s"}\n' % (request_id, "x" * 4_000_000))
+        sys.stdout.flush()
+        return None
+    if name == "exit":
+        sys.stderr.write("exit: stopping on purpose\n")
+        sys.stderr.flush()
+        os._exit(7)
+    raise KeyError(name)
+
+
+def answer(message):
+    method = message.get("method")
+    request_id = message.get("id")
+    if request_id is None:
+        return  # a notification
+    if method == "initialize":
+        result = {
+            "protocolVersion": "2025-06-18",
+            "capabilities": {"tools": {}},
+            "serverInfo": {"name": "stdlib", "version": "1"},
+        }
+    elif method == "tools/list":
+        result = {
+            "tools": [
+                {"name": n, "description": d, "inputSchema": {"type": "object", "properties": {"text": {"type": "string"}}}}
+                for n, d in TOOLS.items()
+            ]
+        }
+    elif method == "tools/call":
+        params = message.get("params") or {}
+        result = call(request_id, params.get("name"), params.get("arguments") or {})
+        if result is None:
+            return
+    elif method == "ping":
+        result = {}
+    else:
+        send({"jsonrpc": "2.0", "id": request_id, "error": {"code": -32601, "message": "Method not found"}})
+        return
+    send({"jsonrpc": "2.0", "id": request_id, "result": result})
+
+
+def main():
+    for line in sys.stdin:
+        if line.strip():
+            answer(json.loads(line))
+
+
+if __name__ == "__main__":
+    main()
