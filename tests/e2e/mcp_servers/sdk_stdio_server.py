@@ -17,7 +17,7 @@ from pathlib import Path
 
 from mcp.server.mcpserver import Image, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
-from mcp_types import CallToolResult
+from mcp_types import CallToolResult, TextContent
 
 PNG = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
@@ -39,9 +39,10 @@ def add(a: int, b: int) -> int:
 
 
 @server.tool()
-def picture(caption: str) -> list[object]:
+def picture(caption: str) -> CallToolResult:
     """A one-pixel picture with a caption."""
-    return [caption, Image(data=PNG, format="png")]
+    image = Image(data=PNG, format="png").to_image_content()
+    return CallToolResult(content=[TextContent(text=caption), image])
 
 
 @server.tool(structured_output=False)

@@ -127,20 +127,21 @@ class MCPConnection:
 
         Never raises: a failure is kept in :attr:`failure` (the run's task group is not hurt).
         """
-        with self._scope:
-            try:
+        try:
+            with self._scope:
                 client = mcp.Client(transport, mode="auto", cache=None, client_info=_CLIENT_INFO)
                 async with client:
                     self.listed = await _list_tools(client)
                     self._client = client
                     self.ready.set()
                     await self._stop.wait()
-            except Exception as exc:
-                self._broken(_describe(exc))
-        self._client = None
-        self._broken("the connection was closed")
-        self.ready.set()
-        self._closed.set()
+        except Exception as exc:
+            self._broken(_describe(exc))
+        finally:  # also when the run's cancellation ends this task
+            self._client = None
+            self._broken("the connection was closed")
+            self.ready.set()
+            self._closed.set()
 
     async def started(self) -> MCPStartError | None:
         """Wait for the handshake and the listing (under the server's timeout); the error
