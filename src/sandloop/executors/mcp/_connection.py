@@ -162,6 +162,8 @@ class MCPConnection:
         """Close the session and stop the server (bounded, shielded)."""
         self._closing = True
         self._stop.set()
+        if not self.ready.is_set():
+            self._scope.cancel()  # still in the handshake, which would not see the stop
         with anyio.CancelScope(shield=True):
             with anyio.move_on_after(_CLOSE_TIMEOUT):
                 await self._closed.wait()
