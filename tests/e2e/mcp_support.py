@@ -83,3 +83,5 @@ def http_server() -> Iterator[str]:
     finally:
         process.kill()
         process.wait(timeout=10)
+        if process.stdout is not None:
+            process.stdout.close()

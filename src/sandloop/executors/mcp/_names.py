@@ -38,10 +38,11 @@ def default_name(command: str | None, args: Sequence[str], url: str | None) -> s
     interpreter or package runner (``python``, ``npx``, ...) the script or package it runs."""
     if url is not None:
         return server_name(urlsplit(url).hostname or "mcp")
-    words = [command or "mcp"]
-    if os.path.basename(words[0]).rstrip("0123456789.") in _LAUNCHERS:
-        words += [a for a in args if not a.startswith("-") and a not in ("run", "exec")]
-    stem = os.path.splitext(os.path.basename(words[-1].rstrip("/")))[0]
+    word = command or "mcp"
+    if os.path.basename(word).rstrip("0123456789.") in _LAUNCHERS:
+        named = [a for a in args if not a.startswith("-") and a not in ("run", "exec", "x")]
+        word = named[0] if named else word
+    stem = os.path.splitext(os.path.basename(word.rstrip("/")))[0]
     return server_name(stem.split("@")[0] or stem)  # a package's version: pkg@1.2
 
 
