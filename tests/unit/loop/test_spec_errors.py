@@ -45,6 +45,7 @@ SAMPLES: dict[str, Any] = {
     "size": 3 << 30,
     "limit": 128 << 20,
     "failures": [("a/b/stuck", "Operation not permitted")],
+    "server": "github",
     "response": None,
     "result": RunResult(run_id="run_1", status="max_turns", final_output="partial", items=[]),
 }
