@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from functools import partial
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -104,6 +105,8 @@ _DEFERRED = "\x00deferred"
 
 #: Called when a call starts (``outcome is None``) and when it finishes.
 CallListener = Callable[[int, CallItem, "CallOutcome | None"], Awaitable[None]]
+#: Called with a running call's command output: ``(call, command index, stream, text)``.
+OutputListener = Callable[[CallItem, int, str, str], Awaitable[None]]
 
 
 class Dispatcher:
@@ -114,6 +117,8 @@ class Dispatcher:
         approvals: Who decides on calls that need approval.
         max_concurrency: How many calls of one response run at once.
         listener: Told when each call starts and finishes (the loop turns this into events).
+        output_listener: Told what a running command prints (command tools report it through
+            ``ToolContext.report_output``); ``None``: commands do not stream their output.
         max_calls: Calls of one response that run; later ones get a failed output.
         max_output: Characters of tool output one response's calls may keep, all together.
     """
@@ -125,6 +130,7 @@ class Dispatcher:
         approvals: Approvals,
         max_concurrency: int = 8,
         listener: CallListener | None = None,
+        output_listener: OutputListener | None = None,
         max_calls: int = DEFAULT_MAX_CALLS,
         max_output: int = DEFAULT_MAX_TOOL_OUTPUT,
     ) -> None:
@@ -134,6 +140,7 @@ class Dispatcher:
         self.approvals = approvals
         self._limiter = anyio.CapacityLimiter(max(1, max_concurrency))
         self._listener = listener
+        self._output_listener = output_listener
 
     async def run(
         self,
@@ -273,6 +280,7 @@ class Dispatcher:
             extra=batch.scope.extra,
             approver=self.approvals.approver,
             output_budget=batch.budget,
+            report_output=partial(self._output_listener, call) if self._output_listener else None,
         )
         if self._listener is not None:
             await self._listener(index, call, None)

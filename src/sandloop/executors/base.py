@@ -19,7 +19,15 @@ if TYPE_CHECKING:
     from sandloop.items import CallItem, McpApprovalRequest
     from sandloop.sandboxes.base import Sandbox
 
-__all__ = ("ApprovalCallback", "ApprovalRequest", "Approver", "Tool", "ToolContext", "ToolServer")
+__all__ = (
+    "ApprovalCallback",
+    "ApprovalRequest",
+    "Approver",
+    "OutputReporter",
+    "Tool",
+    "ToolContext",
+    "ToolServer",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +62,11 @@ ApprovalCallback = Callable[[ApprovalRequest], "bool | Awaitable[bool]"]
 Approver = Callable[[ApprovalRequest], Awaitable[bool]]
 
 
+#: Where a command tool reports a running command's output: ``(command index, "stdout" or
+#: "stderr", text)``. The loop turns each report into a ``ToolOutputDelta`` event.
+OutputReporter = Callable[[int, str, str], Awaitable[None]]
+
+
 @dataclass(frozen=True, slots=True)
 class ToolContext:
     """What a running tool may know about its run. Injected into function tools that ask for it.
@@ -69,6 +82,8 @@ class ToolContext:
             :meth:`request_approval`.
         output_budget: The tool output the call's response may still hold; command tools
             claim their cap from it before running (``None``: no budget).
+        report_output: Where command tools report output while a command runs (``None``:
+            nobody listens, and the sandbox is not asked to stream it).
     """
 
     run_id: str
@@ -78,6 +93,7 @@ class ToolContext:
     extra: dict[str, Any] = field(default_factory=dict)
     approver: Approver | None = None
     output_budget: OutputBudget | None = None
+    report_output: OutputReporter | None = None
 
     async def request_approval(
         self,

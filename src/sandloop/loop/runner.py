@@ -164,6 +164,7 @@ class AgentLoop:
             approvals=approvals,
             max_concurrency=agent.max_concurrency,
             listener=self._on_call,
+            output_listener=self._on_output if emit is not None else None,
             max_calls=agent.max_calls_per_response,
             max_output=agent.max_tool_output_per_response,
         )
@@ -552,6 +553,12 @@ class AgentLoop:
                 outcome.output,
                 outcome.error,
             )
+        )
+
+    async def _on_output(self, call: CallItem, command: int, stream: str, text: str) -> None:
+        call_id, tool = call_id_of(call), call_label(call)
+        await self._emit(
+            ev.ToolOutputDelta(self.run_id, self.turn, call_id, tool, command, stream, text)
         )
 
     # --- results and failures ---------------------------------------------------------------

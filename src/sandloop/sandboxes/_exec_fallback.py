@@ -123,8 +123,16 @@ class ExecFallbackClient:
         self.alive = False
 
     async def call(
-        self, op: str, args: Message, *, timeout: float | None = None, cancel_on_abort: bool = False
+        self,
+        op: str,
+        args: Message,
+        *,
+        timeout: float | None = None,
+        cancel_on_abort: bool = False,
+        on_event: object = None,
     ) -> Message:
+        # Output is not streamed (``on_event`` never called): a docker exec's output could be,
+        # but the fallback serves images without python3, kept simple on purpose.
         if op == "exec":
             return await self._exec(args)
         if op == "ping":

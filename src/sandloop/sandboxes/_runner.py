@@ -9,7 +9,20 @@ The runner first sends ``{"id": 0, "ok": true, "result": {"hello": "sandloop-run
 Requests are ``{"id": N, "op": NAME, ...}`` with ids chosen by the client; each gets exactly one
 reply ``{"id": N, "ok": true, "result": {...}}`` or ``{"id": N, "ok": false, "error": {...}}``.
 Replies come in completion order, so several requests can be in flight. Binary payloads are
-base64 strings. The runner never relies on stdin EOF, but exits on it (or on ``shutdown``), killing
+base64 strings.
+
+Events: before its reply a request may get *event* frames ``{"id": N, "event": {...}}`` (no
+``"ok"``). An ``exec`` with ``"stream": true`` gets ``{"kind": "output", "stream": "stdout" or
+"stderr", "data": B64}`` as its command prints: at most 10 flushes a second, each event at most
+``EVENT_DATA`` bytes (the newest, when more arrived), at most ``max_output`` bytes per stream in
+all; the reply is the same as without. ``spawn`` ({argv, cwd, env}) starts a long-lived process
+and stays open while it lives: an event ``{"kind": "started", "pid": P}``, then output events
+(stdout as it is read, never more than ``PROC_WINDOW`` bytes beyond what the client acknowledged
+with ``proc_ack``: the process is not read meanwhile, so it blocks; stderr coalesced like a
+streaming exec's, its overflow dropped), and the reply ``{"exit_code": C}`` once it exited.
+``proc_write`` {proc, data} feeds its stdin (the reply comes once all is written),
+``proc_close_stdin`` {proc} closes it, ``proc_ack`` {proc, bytes} opens the window again,
+``proc_kill`` {proc} kills its process tree (``cancel`` does too). The runner never relies on stdin EOF, but exits on it (or on ``shutdown``), killing
 the commands it started.
 
 File operations are confined to the workspace root given as ``argv[1]``: every path is walked one
@@ -47,6 +60,11 @@ PROTOCOL = 1
 HEADER = struct.Struct(">I")
 MAX_FRAME = 512 * 1024 * 1024
 CHUNK = 65536
+#: Bytes one output event of a streaming exec carries at most; seconds between its flushes.
+EVENT_DATA = 8192
+EVENT_INTERVAL = 0.1
+#: Bytes of a spawned process's stdout sent and not yet acknowledged, at most.
+PROC_WINDOW = 256 * 1024
 # After the command's leader exits, background children may still hold its pipes open; we read
 # what they wrote in this grace period and then return instead of waiting for them.
 PIPE_GRACE = 0.2
@@ -292,6 +310,42 @@ class Child:
         self.stdin = None
 
 
+class OutputStream:
+    """A command's output sent as event frames while it runs: at most one flush every
+    ``EVENT_INTERVAL`` seconds, one frame per stream of at most ``EVENT_DATA`` bytes (the newest
+    when more arrived), and no more than ``budget`` bytes per stream in all (``None``: no end)."""
+
+    def __init__(self, runner: Runner, rid: Any, budget: int | None) -> None:
+        self.runner = runner
+        self.rid = rid
+        self.left = {"stdout": budget, "stderr": budget}
+        self.pending = {"stdout": bytearray(), "stderr": bytearray()}
+        self.last = 0.0
+
+    def feed(self, name: str, data: bytes) -> None:
+        left = self.left[name]
+        if left is not None and left <= 0:
+            return
+        buf = self.pending[name]
+        buf += data
+        if len(buf) > 2 * EVENT_DATA:
+            del buf[:-EVENT_DATA]
+
+    def flush(self, now: float, force: bool = False) -> None:
+        if not force and now - self.last < EVENT_INTERVAL:
+            return
+        for name, buf in self.pending.items():
+            if buf:
+                self.last = now
+                left = self.left[name]
+                size = EVENT_DATA if left is None else min(EVENT_DATA, left)
+                data = bytes(buf[-size:]) if size > 0 else b""
+                buf.clear()
+                if data:
+                    self.left[name] = None if left is None else left - len(data)
+                    self.runner.event(self.rid, "output", stream=name, data=data)
+
+
 class Command:
     """One running command: pipes pumped through a selector into bounded captures."""
 
@@ -301,6 +355,7 @@ class Command:
         cap = int(req.get("max_output", 1024 * 1024))
         self.out = Capture(cap)
         self.err = Capture(cap)
+        self.live = OutputStream(runner, req.get("id"), max(cap, 0)) if req.get("stream") else None
         self.child: Child | None = None
         self.killed_reason: str | None = None
         self.lock = threading.Lock()
@@ -351,6 +406,8 @@ class Command:
         finally:
             child.close()
         timed_out = self.killed_reason == "timeout"
+        if self.live is not None:
+            self.live.flush(time.monotonic(), force=True)
         return self.reply(None if timed_out else code, timed_out, start)
 
     def finish(self, child: Child, deadline: float | None) -> int:
@@ -369,6 +426,7 @@ class Command:
         # poll(2), not a selector: no epoll descriptor to create and close for every command.
         sel = select.poll()
         sinks = {child.stdout: self.out, child.stderr: self.err}
+        names = {child.stdout: "stdout", child.stderr: "stderr"}
         reading = set(sinks)
         for fd in sinks:
             sel.register(fd, select.POLLIN)
@@ -388,11 +446,15 @@ class Command:
                 self.kill("timeout")
             if exited_at is not None and now - exited_at > PIPE_GRACE:
                 break
+            if self.live is not None:
+                self.live.flush(now)
             for fd, _ in sel.poll(50):
                 if fd in sinks:
                     chunk = os.read(fd, CHUNK)
                     if chunk:
                         sinks[fd].feed(chunk)
+                        if self.live is not None:
+                            self.live.feed(names[fd], chunk)
                     else:
                         sel.unregister(fd)
                         reading.discard(fd)
@@ -1022,6 +1084,178 @@ def op_ping(runner: Runner, req: Request) -> Reply:
     return {"pid": os.getpid()}
 
 
+# --- long-lived processes (spawn) -----------------------------------------------------------
+
+
+class Proc:
+    """A spawned process that lives beyond one request: its output goes out as events.
+
+    stdout is read only while the client's window has room (``credit``): a process printing
+    faster than the client reads is left blocked on its full pipe, so nothing here grows.
+    stderr is coalesced and its overflow dropped (``OutputStream``). Writes to stdin come from
+    ``proc_write`` requests on worker threads, one at a time (``stdin_lock``).
+    """
+
+    def __init__(self, runner: Runner, req: Request) -> None:
+        self.runner = runner
+        self.req = req
+        self.rid = req.get("id")
+        self.credit = PROC_WINDOW
+        self.lock = threading.Lock()
+        self.stdin_lock = threading.Lock()
+        self.child: Child | None = None
+        self.killed = False
+        self.done = False
+        self.err = OutputStream(runner, self.rid, None)
+
+    def kill(self, reason: str) -> None:
+        with self.lock:
+            self.killed = True
+            child = self.child
+        if child is not None:
+            kill_tree(child.pid)
+
+    def grant(self, size: int) -> None:
+        with self.lock:
+            self.credit = min(self.credit + max(size, 0), PROC_WINDOW)
+
+    def run(self) -> Reply:
+        argv = [str(a) for a in self.req.get("argv") or []]
+        if not argv:
+            raise BadRequest("empty command")
+        cwd = self.runner.command_cwd(self.req.get("cwd"))
+        env = dict(self.runner.base_env)
+        env.update({str(k): str(v) for k, v in (self.req.get("env") or {}).items()})
+        env["PWD"] = cwd
+        try:
+            child = Child(argv, cwd, env, True)
+        except OSError as exc:
+            raise BadRequest(f"{argv[0]}: {exc.strerror}") from None
+        with self.lock:
+            self.child = child
+            pending_kill = self.killed
+        if pending_kill:
+            kill_tree(child.pid)
+        _raise_oom_score(child.pid)
+        self.runner.event(self.rid, "started", pid=child.pid)
+        try:
+            self.pump(child)
+            code = child.wait(None)
+            with contextlib.suppress(OSError):
+                os.killpg(child.pid, signal.SIGKILL)
+        finally:
+            with self.stdin_lock:
+                self.done = True
+                child.close()
+        self.err.flush(time.monotonic(), force=True)
+        return {"exit_code": code if code is not None else -1}
+
+    def pump(self, child: Child) -> None:
+        """Send the output until both pipes end, or the leader exited and they stay quiet
+        (a daemon it left may hold them open); a killed process's stdout is discarded."""
+        reading = {child.stdout, child.stderr}
+        quiet_since: float | None = None
+        while reading:
+            now = time.monotonic()
+            exited = child.poll() is not None
+            with self.lock:
+                credit = PROC_WINDOW if self.killed else self.credit
+            if exited and credit > 0:
+                quiet_since = now if quiet_since is None else quiet_since
+                if now - quiet_since > PIPE_GRACE:
+                    return
+            self.err.flush(now)
+            sel = select.poll()
+            for fd in reading:
+                if fd != child.stdout or credit > 0:
+                    sel.register(fd, select.POLLIN)
+            for fd, _ in sel.poll(50):
+                size = CHUNK if fd == child.stderr else min(CHUNK, credit)
+                chunk = os.read(fd, size)
+                if not chunk:
+                    reading.discard(fd)
+                    continue
+                quiet_since = None
+                if fd == child.stderr:
+                    self.err.feed("stderr", chunk)
+                elif not self.killed:
+                    with self.lock:
+                        self.credit -= len(chunk)
+                    self.runner.event(self.rid, "output", stream="stdout", data=chunk)
+
+    def write(self, data: bytes) -> int:
+        """Write all of ``data`` to stdin, waiting while the pipe is full."""
+        view = memoryview(data)
+        with self.stdin_lock:
+            child = self.child
+            while view:
+                if self.done or self.killed or child is None or child.stdin is None:
+                    raise BadRequest("the process's stdin is closed")
+                sel = select.poll()
+                sel.register(child.stdin, select.POLLOUT)
+                if not sel.poll(50):
+                    continue
+                try:
+                    view = view[os.write(child.stdin, view[:CHUNK]) :]
+                except BlockingIOError:
+                    continue
+                except OSError as exc:  # EPIPE: the process closed its stdin or exited
+                    raise BadRequest(f"the process's stdin is closed ({exc.strerror})") from None
+        return len(data)
+
+    def close_stdin(self) -> None:
+        with self.stdin_lock:
+            child = self.child
+            if child is not None and child.stdin is not None:
+                with contextlib.suppress(OSError):
+                    os.close(child.stdin)
+                child.stdin = None
+
+
+def op_spawn(runner: Runner, req: Request) -> Reply:
+    proc = Proc(runner, req)
+    with runner.lock:
+        if req["id"] in runner.cancelled:
+            proc.killed = True
+        runner.commands[req["id"]] = proc
+    try:
+        return proc.run()
+    finally:
+        with runner.lock:
+            runner.commands.pop(req["id"], None)
+            runner.cancelled.discard(req["id"])
+
+
+def _proc(runner: Runner, req: Request) -> Proc:
+    with runner.lock:
+        proc = runner.commands.get(req.get("proc"))
+    if not isinstance(proc, Proc):
+        raise BadRequest("no process {!r} (it exited, or was never spawned)".format(req.get("proc")))
+    return proc
+
+
+def op_proc_write(runner: Runner, req: Request) -> Reply:
+    data = base64.b64decode(req.get("data") or "")
+    return {"written": _proc(runner, req).write(data)}
+
+
+def op_proc_close_stdin(runner: Runner, req: Request) -> Reply:
+    _proc(runner, req).close_stdin()
+    return {}
+
+
+def op_proc_ack(runner: Runner, req: Request) -> Reply:
+    with contextlib.suppress(BadRequest):  # it may have exited meanwhile: nothing to open
+        _proc(runner, req).grant(int(req.get("bytes") or 0))
+    return {}
+
+
+def op_proc_kill(runner: Runner, req: Request) -> Reply:
+    with contextlib.suppress(BadRequest):  # already gone: killed all the same
+        _proc(runner, req).kill("kill")
+    return {}
+
+
 # --- the desktop (computer image) ------------------------------------------------------------
 
 
@@ -1069,7 +1303,7 @@ def start_desktop() -> None:
 
 
 #: Operations run inline on the reader thread (they must be quick and never block).
-INLINE = {"cancel", "ping"}
+INLINE = {"cancel", "ping", "proc_ack", "proc_kill"}
 
 OPS: dict[str, Callable[[Runner, Request], Reply]] = {
     "exec": op_exec,
@@ -1082,6 +1316,11 @@ OPS: dict[str, Callable[[Runner, Request], Reply]] = {
     "stat": op_stat,
     "listdir": op_listdir,
     "desktop": op_desktop,
+    "spawn": op_spawn,
+    "proc_write": op_proc_write,
+    "proc_close_stdin": op_proc_close_stdin,
+    "proc_ack": op_proc_ack,
+    "proc_kill": op_proc_kill,
 }
 
 
@@ -1144,6 +1383,8 @@ def _no_thread(runner: Runner, req: Request) -> Reply:
             "ok": True,
             "result": command.reply(126, False, time.monotonic()),
         }
+    if str(req.get("op")).startswith(("spawn", "proc_")):
+        return {"id": req.get("id"), "ok": False, "error": {"type": "request", "message": why}}
     path = str(req.get("path") or "")
     error = {"type": "file", "reason": "io", "message": f"{path}: {why}", "path": path}
     return {"id": req.get("id"), "ok": False, "error": error}
@@ -1176,7 +1417,7 @@ class Runner:
         self.out_fd = out_fd
         self.write_lock = threading.Lock()
         self.lock = threading.Lock()
-        self.commands: dict[Any, Command] = {}
+        self.commands: dict[Any, Command | Proc] = {}
         self.cancelled: set[Any] = set()
         self.workers = Workers()
         self.shell = shutil.which("bash") or "/bin/sh"
@@ -1201,6 +1442,14 @@ class Runner:
         with self.write_lock:
             while data:
                 data = data[os.write(self.out_fd, data) :]
+
+    def event(self, rid: Any, kind: str, **fields: Any) -> None:
+        """Send one event frame for request ``rid`` (``data`` given as bytes)."""
+        if isinstance(fields.get("data"), bytes):
+            fields["data"] = base64.b64encode(fields["data"]).decode("ascii")
+        # When the channel is gone the reader loop sees EOF and exits; nothing to do here.
+        with contextlib.suppress(OSError):
+            self.send({"id": rid, "event": dict(fields, kind=kind)})
 
     def handle(self, req: Request) -> None:
         rid = req.get("id")

@@ -15,13 +15,15 @@ import anyio
 import anyio.lowlevel
 
 from sandloop.errors import ConfigError, SandboxError
-from sandloop.sandboxes._protocol import RunnerClient
+from sandloop.sandboxes._process import SandboxProcess
+from sandloop.sandboxes._protocol import EventHandler, Message, RunnerClient
 from sandloop.sandboxes._replies import DEFAULT_READ_MAX
 from sandloop.sandboxes.base import (
     DEFAULT_MAX_OUTPUT,
     DesktopChannel,
     ExecResult,
     FileEntry,
+    OnOutput,
     Sandbox,
 )
 
@@ -98,6 +100,15 @@ def exec_result(reply: Mapping[str, Any]) -> ExecResult:
     )
 
 
+def _output_handler(on_output: OnOutput) -> EventHandler:
+    """The runner's output events as ``on_output(stream, bytes)`` calls."""
+
+    def handle(event: Message) -> Any:
+        return on_output(event["stream"], base64.b64decode(event["data"]))
+
+    return handle
+
+
 class _RunnerDesktop:
     """Desktop requests as the runner's ``desktop`` operation: one round trip each."""
 
@@ -170,15 +181,52 @@ class RunnerSandbox(Sandbox):
         user: str | None = None,
         stdin: bytes | None = None,
         max_output: int = DEFAULT_MAX_OUTPUT,
+        on_output: OnOutput | None = None,
     ) -> ExecResult:
         request = exec_request(
             command, cwd=cwd, env=env, timeout=timeout, stdin=stdin, max_output=max_output
         )
         if user is not None:
             return await self._run_as_user(user, request)
+        client = self._runner()
         deadline = timeout + self.exec_grace if timeout is not None else None
-        reply = await self._runner().call("exec", request, timeout=deadline, cancel_on_abort=True)
+        handler = None
+        if on_output is not None and self._runner_can("spawn"):
+            request["stream"] = True
+            handler = _output_handler(on_output)
+        reply = await client.call(
+            "exec", request, timeout=deadline, cancel_on_abort=True, on_event=handler
+        )
         return exec_result(reply)
+
+    def _runner_can(self, op: str) -> bool:
+        """Whether the runner serves ``op`` (the exec fallback serves neither events nor
+        processes: its hello names no ops)."""
+        return op in (self._runner().hello.get("ops") or ())
+
+    @property
+    def streams_output(self) -> bool:
+        return self._client is not None and self._runner_can("spawn")
+
+    async def open_process(
+        self,
+        argv: Sequence[str],
+        *,
+        cwd: str | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> SandboxProcess:
+        client = self._runner()
+        if not self._runner_can("spawn"):
+            raise SandboxError(
+                f"{type(self).__name__} runs commands with one `docker exec` each (its image "
+                "has no python3 for the runner), so it cannot keep a process open: use an "
+                "image with python3"
+            )
+        request = exec_request(list(argv), cwd=cwd, env=env, timeout=None, stdin=None, max_output=0)
+        del request["max_output"]
+        process = SandboxProcess(client, request["argv"])
+        await process._start(request)
+        return process
 
     async def read_file(self, path: str, *, max_bytes: int | None = None) -> bytes:
         """A file's bytes; ``too_large`` past ``max_bytes`` (default 64 MiB, the reply's cap)."""

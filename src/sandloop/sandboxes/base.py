@@ -12,25 +12,34 @@ swapped in between a check and the write — raises :class:`~sandloop.errors.Wor
 from __future__ import annotations
 
 import abc
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Literal, Protocol, Self
+from typing import TYPE_CHECKING, Any, Literal, Protocol, Self
 
-from sandloop.errors import ConfigError
+from sandloop.errors import ConfigError, SandboxError
+
+if TYPE_CHECKING:
+    from sandloop.sandboxes._process import SandboxProcess
 
 __all__ = (
     "DEFAULT_MAX_OUTPUT",
     "DesktopChannel",
     "ExecResult",
     "FileEntry",
+    "OnOutput",
     "Sandbox",
     "WorkspaceChanges",
 )
 
 #: Bytes of stdout (and, separately, of stderr) a command keeps by default: head and tail halves.
 DEFAULT_MAX_OUTPUT = 1024 * 1024
+
+
+#: Gets a running command's output as it arrives: ``("stdout" or "stderr", bytes)``; sync or
+#: async (awaited). Chunks may be cut anywhere (inside a line, inside a UTF-8 character).
+OnOutput = Callable[[str, bytes], "Awaitable[None] | None"]
 
 
 class DesktopChannel(Protocol):
@@ -204,6 +213,7 @@ class Sandbox(abc.ABC):
         user: str | None = None,
         stdin: bytes | None = None,
         max_output: int = DEFAULT_MAX_OUTPUT,
+        on_output: OnOutput | None = None,
     ) -> ExecResult:
         """Run a command and wait for it.
 
@@ -224,7 +234,42 @@ class Sandbox(abc.ABC):
             user: Run as this user instead of the sandbox's default, where supported.
             stdin: Bytes fed to the command's standard input (closed after).
             max_output: Cap in bytes for stdout and for stderr, each (head and tail kept).
+            on_output: Called with the output while the command runs, where the sandbox
+                :attr:`streams_output` (else never): coalesced to at most 10 calls a second,
+                each with at most 8 KiB per stream (the newest bytes when more arrived), and
+                at most ``max_output`` bytes per stream in all. The result holds the whole
+                (capped) output as without it.
         """
+
+    @property
+    def streams_output(self) -> bool:
+        """True when :meth:`exec` hands output to ``on_output`` while the command runs. This
+        default: ``False`` (executors then pass no ``on_output``)."""
+        return False
+
+    async def open_process(
+        self,
+        argv: Sequence[str],
+        *,
+        cwd: str | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> SandboxProcess:
+        """Start a long-lived process (an MCP stdio server, a REPL) and talk to it as a stream.
+
+        The process runs like a command (its own session, the sandbox's user, ``cwd`` relative
+        to the workspace, ``env`` added) but has no timeout: it lives until it exits, is killed
+        with ``aclose()``, or the sandbox closes. The returned
+        :class:`~sandloop.sandboxes.SandboxProcess` is an anyio ``ByteStream``: ``send()``
+        writes its stdin, ``receive()`` returns its stdout and raises ``EndOfStream`` once it
+        exited, ``send_eof()`` closes its stdin; ``returncode`` and ``stderr_tail`` say how it
+        ended. Its stdout is flow-controlled: a process printing faster than it is read waits.
+
+        Raises:
+            SandboxError: the process could not start, or this sandbox cannot run one (this
+                default; sandboxes over the runner can, a ``DockerSandbox`` without python3
+                in its image cannot).
+        """
+        raise SandboxError(f"{type(self).__name__} cannot run long-lived processes")
 
     @abc.abstractmethod
     async def read_file(self, path: str, *, max_bytes: int | None = None) -> bytes:
