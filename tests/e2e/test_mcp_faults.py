@@ -8,12 +8,14 @@ the run ends with its final answer.
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
+from mcp_support import PYTHON, SDK_STDIO, STDLIB, outputs, serve
 
 from sandloop import MCPServer
 from sandloop.loop import Agent, run
 from sandloop.testing import function_call, message
-from tests.e2e.mcp_support import PYTHON, SDK_STDIO, STDLIB, outputs, serve
 
 
 async def run_calls(server: MCPServer, *calls: tuple[str, str]) -> dict[str, object]:
@@ -63,8 +65,8 @@ async def test_a_hanging_call_times_out_and_the_server_still_answers() -> None:
     assert outputs(scripted.create_requests[2]) == {"c_add": "42"}
 
 
-def stdlib_server(**options: object) -> MCPServer:
-    return MCPServer.stdio(PYTHON, [STDLIB], name="raw", **options)  # type: ignore[arg-type]
+def stdlib_server(**options: Any) -> MCPServer:
+    return MCPServer.stdio(PYTHON, [STDLIB], name="raw", **options)
 
 
 async def test_an_invalid_result_fails_the_call_at_once() -> None:

@@ -6,12 +6,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from mcp_support import http_server, outputs, serve, tool_names
 
 from sandloop import MCPServer
 from sandloop.errors import ConfigError, MCPStartError
 from sandloop.loop import Agent, run
 from sandloop.testing import function_call, message
-from tests.e2e.mcp_support import http_server, outputs, serve, tool_names
 
 
 @pytest.fixture(scope="module")
@@ -59,9 +59,12 @@ async def test_an_http_server_that_is_not_there_does_not_start(url: str) -> None
 
 
 async def test_an_http_server_and_a_stdio_server_in_one_run(url: str) -> None:
-    from tests.e2e.mcp_support import PYTHON, SDK_STDIO
+    from mcp_support import PYTHON, SDK_STDIO
 
-    servers = [MCPServer.http(url, name="remote"), MCPServer.stdio(PYTHON, [SDK_STDIO], name="calc")]
+    servers = [
+        MCPServer.http(url, name="remote"),
+        MCPServer.stdio(PYTHON, [SDK_STDIO], name="calc"),
+    ]
     turns = [
         [
             function_call("remote__add", {"a": 1, "b": 1}, call_id="c1"),

@@ -10,11 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from mcp_support import STDLIB, outputs, serve
 
 import sandloop
 from sandloop import Agent, MCPServer
 from sandloop.testing import function_call, message
-from tests.e2e.mcp_support import STDLIB, outputs, serve
 
 pytestmark = pytest.mark.docker
 

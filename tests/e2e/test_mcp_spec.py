@@ -10,12 +10,12 @@ import sys
 from pathlib import Path
 
 import pytest
+from mcp_support import PYTHON, SDK_STDIO, http_server, outputs
 
 import sandloop
 from sandloop import Agent, ClientSettings, MCPServer, RunSpec
 from sandloop.errors import ConfigError
 from sandloop.testing import ScriptedResponsesServer, function_call, message
-from tests.e2e.mcp_support import PYTHON, SDK_STDIO, http_server, outputs
 
 SRC = Path(sandloop.__file__).parents[1]
 CHILD = (

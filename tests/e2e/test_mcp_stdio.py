@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import anyio
 import pytest
+from mcp_support import PYTHON, SDK_STDIO, alive, outputs, pids, serve, tool_names
 
 from sandloop import MCPServer
 from sandloop.errors import ConfigError, MCPStartError
@@ -18,11 +20,10 @@ from sandloop.executors.base import ApprovalRequest
 from sandloop.executors.function import tool
 from sandloop.loop import Agent, run
 from sandloop.testing import function_call, message
-from tests.e2e.mcp_support import PYTHON, SDK_STDIO, alive, outputs, pids, serve, tool_names
 
 
-def sdk_server(**options: object) -> MCPServer:
-    return MCPServer.stdio(PYTHON, [SDK_STDIO], name="calc", **options)  # type: ignore[arg-type]
+def sdk_server(**options: Any) -> MCPServer:
+    return MCPServer.stdio(PYTHON, [SDK_STDIO], name="calc", **options)
 
 
 async def test_tools_are_offered_and_called_with_text_image_structured_and_error_results() -> None:
@@ -77,14 +78,15 @@ async def test_a_cancelled_run_leaves_no_server_process(tmp_path: Path) -> None:
     pid_file = tmp_path / "pids"
     turns = [[function_call("calc__hang", {}, call_id="c1")]]
     agent = Agent(model="gpt-test", tools=[sdk_server(env={"MCP_TEST_PIDS": str(pid_file)})])
-    async with serve(turns) as (server, client):
+    marker = anyio.Path(f"{pid_file}.hang")
+    async with serve(turns) as (_, client):
         with anyio.move_on_after(30) as scope:
             async with anyio.create_task_group() as tg:
 
                 async def cancel_when_called() -> None:
-                    while len(server.create_requests) < 1 or not pids(pid_file):
+                    # The server says so in a file once the call runs there.
+                    while not await marker.exists():  # noqa: ASYNC110
                         await anyio.sleep(0.05)
-                    await anyio.sleep(0.5)  # the call is in flight on the server
                     tg.cancel_scope.cancel()
 
                 tg.start_soon(cancel_when_called)
@@ -105,7 +107,9 @@ async def test_a_failed_run_closes_its_server(tmp_path: Path) -> None:
     turns = [[function_call("calc__add", {"a": 1, "b": 2}, call_id="c1")]]
     async with serve(turns) as (_, client):
         with pytest.raises(RuntimeError, match="the approval callback broke"):
-            await run(Agent(model="gpt-test", tools=[server_]), "go", client=client, approve=approve)
+            await run(
+                Agent(model="gpt-test", tools=[server_]), "go", client=client, approve=approve
+            )
     assert pids(pid_file)
     assert not [p for p in pids(pid_file) if alive(p)]
 
@@ -197,7 +201,9 @@ def test_two_servers_of_one_name_are_a_config_error() -> None:
 
 
 async def test_a_server_that_does_not_start_stops_the_run_before_any_request() -> None:
-    broken = MCPServer.stdio(PYTHON, ["-c", "import sys; print('no', file=sys.stderr); sys.exit(3)"])
+    broken = MCPServer.stdio(
+        PYTHON, ["-c", "import sys; print('no', file=sys.stderr); sys.exit(3)"]
+    )
     async with serve([]) as (server, client):
         with pytest.raises(MCPStartError, match="exited with code 3; the end of its stderr: no"):
             await run(Agent(model="gpt-test", tools=[broken]), "go", client=client)
@@ -207,7 +213,9 @@ async def test_a_server_that_does_not_start_stops_the_run_before_any_request() -
 async def test_defer_loading_marks_every_tool_of_the_server() -> None:
     turns = [[message("ok", phase="final_answer")]]
     async with serve(turns) as (server, client):
-        await run(Agent(model="gpt-test", tools=[sdk_server(defer_loading=True)]), "go", client=client)
+        await run(
+            Agent(model="gpt-test", tools=[sdk_server(defer_loading=True)]), "go", client=client
+        )
     tools = server.create_requests[0].body["tools"]
     assert tools
     assert all(t["defer_loading"] is True for t in tools)

@@ -65,7 +65,10 @@ def env_value(name: str) -> str:
 
 @server.tool()
 def hang() -> str:
-    """Never answers."""
+    """Never answers (says it started in ``$MCP_TEST_PIDS.hang``)."""
+    path = os.environ.get("MCP_TEST_PIDS")
+    if path:
+        Path(path + ".hang").write_text("hanging")
     time.sleep(3600)
     return "unreachable"
 

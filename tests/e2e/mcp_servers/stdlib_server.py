@@ -6,9 +6,12 @@ It speaks the initialize handshake (2025-06-18) and answers ``server/discover`` 
 "method not found", as a server of that revision does.
 """
 
+from __future__ import annotations
+
 import json
 import os
 import sys
+from typing import Any
 
 TOOLS = {
     "echo": "Echo the text back.",
@@ -20,17 +23,19 @@ TOOLS = {
 }
 
 
-def send(message):
+def send(message: dict[str, Any]) -> None:
     sys.stdout.write(json.dumps(message) + "\n")
     sys.stdout.flush()
 
 
-def call(request_id, name, args):
+def call(request_id: int, name: str, args: dict[str, Any]) -> dict[str, Any] | None:
     if name == "echo":
         return {"content": [{"type": "text", "text": args.get("text", "")}]}
     if name == "where":
         cwd = os.getcwd()
-        return {"content": [{"type": "text", "text": cwd + ": " + ",".join(sorted(os.listdir(cwd)))}]}
+        return {
+            "content": [{"type": "text", "text": cwd + ": " + ",".join(sorted(os.listdir(cwd)))}]
+        }
     if name == "garbage":
         sys.stdout.write("this is not JSON-RPC\n")
         sys.stdout.flush()
@@ -38,8 +43,7 @@ def call(request_id, name, args):
     if name == "bad_result":
         return {"content": "not a list of blocks"}
     if name == "huge":
-        sys.stdout.write('{"jsonrpc": "2.0", "id": %d, "result": "%s"}\n' % (request_id, "x" * 4_000_000))
-        sys.stdout.flush()
+        send({"jsonrpc": "2.0", "id": request_id, "result": {"text": "x" * 4_000_000}})
         return None
     if name == "exit":
         sys.stderr.write("exit: stopping on purpose\n")
@@ -48,11 +52,12 @@ def call(request_id, name, args):
     raise KeyError(name)
 
 
-def answer(message):
+def answer(message: dict[str, Any]) -> None:
     method = message.get("method")
     request_id = message.get("id")
     if request_id is None:
         return  # a notification
+    result: dict[str, Any] | None
     if method == "initialize":
         result = {
             "protocolVersion": "2025-06-18",
@@ -62,24 +67,34 @@ def answer(message):
     elif method == "tools/list":
         result = {
             "tools": [
-                {"name": n, "description": d, "inputSchema": {"type": "object", "properties": {"text": {"type": "string"}}}}
+                {
+                    "name": n,
+                    "description": d,
+                    "inputSchema": {"type": "object", "properties": {"text": {"type": "string"}}},
+                }
                 for n, d in TOOLS.items()
             ]
         }
     elif method == "tools/call":
         params = message.get("params") or {}
-        result = call(request_id, params.get("name"), params.get("arguments") or {})
+        result = call(request_id, str(params.get("name")), params.get("arguments") or {})
         if result is None:
             return
     elif method == "ping":
         result = {}
     else:
-        send({"jsonrpc": "2.0", "id": request_id, "error": {"code": -32601, "message": "Method not found"}})
+        send(
+            {
+                "jsonrpc": "2.0",
+                "id": request_id,
+                "error": {"code": -32601, "message": "Method not found"},
+            }
+        )
         return
     send({"jsonrpc": "2.0", "id": request_id, "result": result})
 
 
-def main():
+def main() -> None:
     for line in sys.stdin:
         if line.strip():
             answer(json.loads(line))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Callable
 
 import pytest
 
@@ -42,7 +43,9 @@ def test_sandloop_imports_and_builds_agents_without_the_mcp_sdk() -> None:
 
 def test_importing_sandloop_does_not_import_the_sdk() -> None:
     script = "import sys, sandloop; sandloop.MCPServer; print('mcp' in sys.modules)"
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60
+    )
     assert done.stdout.strip() == "False", done.stderr
 
 
@@ -75,7 +78,9 @@ def test_long_tool_names_are_cut_and_stay_distinct() -> None:
         (None, [], "https://mcp.example.com/mcp", "mcp_example_com"),
     ],
 )
-def test_default_names(command: str | None, args: list[str], url: str | None, expected: str) -> None:
+def test_default_names(
+    command: str | None, args: list[str], url: str | None, expected: str
+) -> None:
     assert default_name(command, args, url) == expected
 
 
@@ -101,9 +106,9 @@ def test_references_are_expanded_from_the_environment() -> None:
         lambda: MCPServer.http("https://x/mcp", timeout=float("nan")),
     ],
 )
-def test_bad_options_are_config_errors(make: object) -> None:
+def test_bad_options_are_config_errors(make: Callable[[], object]) -> None:
     with pytest.raises(ConfigError):
-        make()  # type: ignore[operator]
+        make()
 
 
 def test_an_in_sandbox_server_needs_a_sandbox_before_the_run_starts() -> None:
@@ -111,5 +116,5 @@ def test_an_in_sandbox_server_needs_a_sandbox_before_the_run_starts() -> None:
     from sandloop.loop import AgentLoop
 
     agent = Agent(model="m", tools=[MCPServer.stdio("srv", in_sandbox=True)])
-    with pytest.raises(ConfigError, match="MCP server 'srv'.* act in a sandbox"):
+    with pytest.raises(ConfigError, match=r"MCP server 'srv'.* act in a sandbox"):
         AgentLoop(agent, "go", client=ResponsesClient(base_url="http://127.0.0.1:9", api_key="k"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from typing import Any
 
 import pytest
 
@@ -15,7 +16,7 @@ from sandloop.executors.mcp._results import tool_output  # noqa: E402
 PNG = base64.b64encode(b"\x89PNG\r\n\x1a\n").decode()
 
 
-def result(*content: object, **fields: object) -> object:
+def result(*content: Any, **fields: Any) -> Any:
     return mcp_types.CallToolResult(content=list(content), **fields)
 
 
@@ -26,7 +27,10 @@ def test_text_parts_are_joined() -> None:
 
 def test_an_image_makes_a_list_of_parts() -> None:
     out = tool_output(
-        result(mcp_types.TextContent(text="see"), mcp_types.ImageContent(data=PNG, mime_type="image/png"))
+        result(
+            mcp_types.TextContent(text="see"),
+            mcp_types.ImageContent(data=PNG, mime_type="image/png"),
+        )
     )
     assert out == [
         InputText(text="see"),
