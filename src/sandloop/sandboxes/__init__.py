@@ -8,11 +8,13 @@ use, so ``import sandloop`` stays light.
 
 from typing import TYPE_CHECKING, Any
 
+from sandloop.sandboxes._process import SandboxProcess
 from sandloop.sandboxes.base import (
     DEFAULT_MAX_OUTPUT,
     DesktopChannel,
     ExecResult,
     FileEntry,
+    OnOutput,
     Sandbox,
     WorkspaceChanges,
 )
@@ -30,8 +32,10 @@ __all__ = (
     "ExecResult",
     "FileEntry",
     "LocalSandbox",
+    "OnOutput",
     "Sandbox",
     "SandboxPool",
+    "SandboxProcess",
     "WorkspaceChanges",
     "sandbox_from_dict",
 )

@@ -1,8 +1,8 @@
 """The runner protocol's client side, written once over any byte channel.
 
-A *channel* is an ``anyio.abc.ByteStream`` to the runner (``_runner.py``): a subprocess's pipes
-for ``LocalSandbox``, the container's attach socket for ``DockerSandbox``. :class:`RunnerClient`
-frames requests onto it and matches replies to waiters by request id.
+A *channel* is an ``anyio.abc.ByteStream`` to the runner (the ``runner/`` program): a
+subprocess's pipes for ``LocalSandbox``, the container's attach socket for ``DockerSandbox``.
+:class:`RunnerClient` frames requests onto it and matches replies to waiters by request id.
 
 There is no background reader task (a sandbox may be started in one task and used in others, as
 the pool does). Instead, whichever caller is waiting takes the read lock and reads frames,
@@ -10,10 +10,12 @@ delivering each to its waiter; every frame read releases the lock so others can 
 EOF or a broken channel marks the client dead and fails every pending and later call at once.
 
 A request may get *event* frames before its one reply (a streaming ``exec``'s output as it
-arrives, a spawned process's output): they go to the handler the caller gave, in the caller's
-own task, and only for requests that asked for them; any other event is a bad frame. A request
-that stays open (``spawn``) is sent with :meth:`RunnerClient.open` and read with
-:meth:`RunnerClient.progress`.
+arrives, a spawned process's output), and only requests that asked for them; any other event is
+a bad frame. A call's events go to its handler in the caller's own task (they wait, bounded by
+the request's budget, until it takes them). A request that stays open (``spawn``, sent with
+:meth:`RunnerClient.open`) has its events handed to its handler as soon as any waiter reads
+them, so that none wait unbounded for a reader that may never come; its owner waits for them
+with :meth:`RunnerClient.progress`.
 
 Every frame is checked before it is believed (``_replies``: size, depth, id, shape) and every
 call has a deadline: a bad frame or a reply later than its deadline marks the client dead too,
@@ -95,6 +97,8 @@ class RunnerClient:
         self._handlers: dict[int, EventHandler] = {}
         self._events: dict[int, deque[Message]] = {}
         self._tallies: dict[int, _replies.EventTally] = {}
+        # Open requests (``open``): their events go to the handler at once, and are counted.
+        self._arrived: dict[int, int] = {}
         # fast_acquire: an uncontended lock costs no trip through the event loop; the stream
         # operations inside still checkpoint, so no caller can hog the loop.
         self._read_lock = anyio.Lock(fast_acquire=True)
@@ -175,15 +179,17 @@ class RunnerClient:
             self.forget(rid)
         return _result(reply)
 
-    async def open(self, op: str, args: Message, *, on_event: EventHandler) -> int:
+    async def open(self, op: str, args: Message, *, on_event: Callable[[Message], None]) -> int:
         """Send a request that stays open (``spawn``) and return its id.
 
-        Its events go to ``on_event`` whenever a waiter reads them; :meth:`progress` waits for
-        them and for the final reply; :meth:`forget` stops listening.
+        Its events go to ``on_event`` as soon as any waiter reads them (so it must be quick,
+        and hold what it keeps bounded); :meth:`progress` waits for them and for the final
+        reply; :meth:`forget` stops listening.
         """
         rid = self._issue(op, args)
         self._pending.add(rid)
         self._handlers[rid] = on_event
+        self._arrived[rid] = 0
         try:
             await self._send({**args, "id": rid, "op": op, "reply_max": self._owed[rid].cap})
         except BaseException:
@@ -199,9 +205,10 @@ class RunnerClient:
         Raises:
             SandboxError: the reply is an error, or the runner is gone.
         """
+        since = self._arrived.get(rid, 0)
         while True:
             with anyio.move_on_after(HEARTBEAT):
-                reply = await self._wait(rid, events=True)
+                reply = await self._wait(rid, since=since)
                 break
             await self.call("ping", {}, timeout=PING_DEADLINE)
         if reply is None:
@@ -222,6 +229,7 @@ class RunnerClient:
         self._replies.pop(rid, None)
         self._handlers.pop(rid, None)
         self._events.pop(rid, None)
+        self._arrived.pop(rid, None)
 
     async def aclose(self, *, timeout: float = 2.0) -> None:
         """Ask the runner to exit, then close the channel. Never raises for a dead channel."""
@@ -278,41 +286,44 @@ class RunnerClient:
                 return await self._wait(rid)
             await self.call("ping", {}, timeout=PING_DEADLINE)
 
-    async def _wait(self, rid: int, *, events: bool = False) -> Message:
-        """The reply to ``rid``, its events handed over first. With ``events``: ``None`` as
-        soon as some events were handed over (typed loosely: callers of that form know)."""
+    async def _wait(self, rid: int, *, since: int | None = None) -> Message:
+        """The reply to ``rid``, its events handed over first. For an open request
+        (``since`` given): ``None`` as soon as events arrived past that count (typed loosely:
+        its only caller knows)."""
         while True:
-            delivered = await self._deliver(rid)
+            await self._deliver(rid)
             if rid in self._replies:
                 return self._replies.pop(rid)
-            if delivered and events:
+            if since is not None and self._arrived.get(rid, 0) != since:
                 return None  # type: ignore[return-value]
             if self._dead is not None:
                 raise self._died()
             async with self._read_lock:
                 if rid in self._replies or self._events.get(rid) or self._dead is not None:
                     continue
+                if since is not None and self._arrived.get(rid, 0) != since:
+                    continue
                 self._route(await self._read_frame())
 
     def _route(self, frame: Message) -> None:
         fid = frame["id"]
-        if "ok" not in frame:
-            if fid in self._handlers:
-                self._events.setdefault(fid, deque()).append(frame["event"])
-        elif fid in self._pending:
-            self._replies[fid] = frame
+        if "ok" in frame:
+            if fid in self._pending:
+                self._replies[fid] = frame
+        elif fid in self._arrived:
+            self._arrived[fid] += 1
+            self._handlers[fid](frame["event"])
+        elif fid in self._handlers:
+            self._events.setdefault(fid, deque()).append(frame["event"])
 
-    async def _deliver(self, rid: int) -> bool:
+    async def _deliver(self, rid: int) -> None:
         """Hand the events read for ``rid`` to its handler, in this (the waiter's) task."""
         queue = self._events.get(rid)
         handler = self._handlers.get(rid)
-        if not queue or handler is None:
-            return False
-        while queue:
+        while queue and handler is not None:
             result = handler(queue.popleft())
             if inspect.isawaitable(result):
                 await result
-        return True
 
     def _buffer_has_frame(self) -> bool:
         if len(self._buffer) < HEADER.size:
@@ -355,10 +366,10 @@ class RunnerClient:
 
     def _event(self, frame: Message, expected: _replies.Expected, size: int) -> Message:
         """An event frame, checked and counted (its request stays owed its reply)."""
-        event = _replies.check_event(frame, expected)
-        assert expected.events is not None  # check_event refuses events for others
-        if size > expected.events.cap:
+        rule = expected.events
+        if rule is not None and size > rule.cap:
             raise _replies.FrameError(f"a {size}-byte event for {expected.op!r}")
+        event = _replies.check_event(frame, expected)
         self._tallies[frame["id"]].admit(event)
         return frame
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 import anyio
@@ -27,10 +26,8 @@ from sandloop.sandboxes.base import (
     Sandbox,
 )
 
-__all__ = ("RUNNER_PATH", "RunnerSandbox", "exec_request", "exec_result")
+__all__ = ("RunnerSandbox", "exec_request", "exec_result")
 
-#: The runner program's source file, copied into containers and run by LocalSandbox.
-RUNNER_PATH = Path(__file__).with_name("_runner.py")
 #: Seconds a file operation or a ping may take before the runner counts as dead.
 FILE_OP_TIMEOUT = 120.0
 #: Seconds a command's reply may come after its own timeout (killing it, reaping, sending its

@@ -21,7 +21,8 @@ from anyio.streams.stapled import StapledByteStream
 
 from sandloop.errors import ConfigError, SandboxStartError
 from sandloop.sandboxes._protocol import RunnerClient
-from sandloop.sandboxes._runner_backed import RUNNER_PATH, RunnerSandbox
+from sandloop.sandboxes._runner_backed import RunnerSandbox
+from sandloop.sandboxes._runner_program import RUNNER_DIR
 from sandloop.sandboxes.description import build_from, options_of
 
 __all__ = ("LocalSandbox",)
@@ -76,7 +77,7 @@ class LocalSandbox(RunnerSandbox):
         self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 - closed in aclose()
         try:
             self._process = await anyio.open_process(
-                [self._python, "-u", str(RUNNER_PATH), self.workdir],
+                [self._python, "-u", str(RUNNER_DIR), self.workdir],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=self._stderr,

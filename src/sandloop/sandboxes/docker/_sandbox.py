@@ -8,7 +8,6 @@ inside ``_engine.engine_errors`` so every docker exception arrives as one of our
 
 from __future__ import annotations
 
-import base64
 import io
 import os
 import socket
@@ -25,13 +24,20 @@ import anyio
 import docker
 from docker.models.containers import Container
 
-from sandloop.errors import ConfigError, SandboxEngineError, SandboxError, SandboxStartError
-from sandloop.sandboxes import _copy, _runner
+from sandloop.errors import (
+    ConfigError,
+    SandboxEngineError,
+    SandboxError,
+    SandboxFileError,
+    SandboxStartError,
+)
+from sandloop.sandboxes import _copy
 from sandloop.sandboxes._channel import AttachChannel, MuxSocket
 from sandloop.sandboxes._exec_fallback import ExecFallbackClient
 from sandloop.sandboxes._hostwalk import clear_setid_bits
 from sandloop.sandboxes._protocol import RunnerClient, RunnerMissingError
-from sandloop.sandboxes._runner_backed import RUNNER_PATH, RunnerSandbox, exec_result
+from sandloop.sandboxes._runner_backed import RunnerSandbox, exec_result
+from sandloop.sandboxes._runner_program import runner_zip
 from sandloop.sandboxes.base import ExecResult, WorkspaceChanges
 from sandloop.sandboxes.description import build_from, options_of
 from sandloop.sandboxes.docker._address import EngineAddress, is_remote
@@ -44,6 +50,7 @@ from sandloop.sandboxes.docker._engine import (
 )
 from sandloop.sandboxes.docker._runtime import check_options, check_runtime, runtime_options
 from sandloop.sandboxes.images import image_tag
+from sandloop.sandboxes.local import LocalSandbox
 
 __all__ = ("DEFAULT_IMAGE", "DockerSandbox")
 
@@ -52,7 +59,7 @@ DEFAULT_IMAGE = image_tag("base")
 # Start the runner when the image has python3; otherwise say so on stdout and stay alive, so the
 # sandbox can fall back to one `docker exec` per call.
 _BOOT = (
-    'if command -v python3 >/dev/null 2>&1; then exec python3 -u /.sandloop/runner.py "$1"; fi; '
+    'if command -v python3 >/dev/null 2>&1; then exec python3 -u /.sandloop/runner.zip "$1"; fi; '
     "printf SANDLOOP-NO-PYTHON; exec sleep 2147483647"
 )
 T = TypeVar("T")
@@ -68,20 +75,6 @@ def _tar_of(files: Mapping[str, tuple[bytes, int]]) -> bytes:
                 info.type = tarfile.DIRTYPE
             tar.addfile(info, io.BytesIO(data))
     return buf.getvalue()
-
-
-def _restore_files(root: Path, files: Mapping[str, tuple[bytes | None, int | None]]) -> None:
-    # The runner's own file operations, over the host directory: the same confinement.
-    host = _runner.Runner(str(root), -1, -1)  # its channel descriptors are never used here
-    for path, (data, mode) in files.items():
-        try:
-            if data is None:
-                _runner.op_delete(host, {"path": path})
-            else:
-                request = {"path": path, "data": base64.b64encode(data).decode("ascii")}
-                _runner.op_write(host, {**request, "mode": mode} if mode is not None else request)
-        except _runner.FileOpError:
-            continue  # already as it was (a new file that never landed), or refused
 
 
 #: Seconds aclose() waits for an engine-side removal already under way.
@@ -226,8 +219,7 @@ class DockerSandbox(RunnerSandbox):
             await self._call("checking the runtime", check_runtime, self._docker, self.runtime)
         container = await self._call("creating the container", self._create)
         self._container, self.container_id = container, container.id
-        runner = (RUNNER_PATH.read_bytes(), 0o644)
-        tar = _tar_of({".sandloop/": (b"", 0o755), ".sandloop/runner.py": runner})
+        tar = _tar_of({".sandloop/": (b"", 0o755), ".sandloop/runner.zip": (runner_zip(), 0o644)})
         await self._call("copying the runner in", container.put_archive, "/", tar)
         sock = await self._call("attaching to the container", self._attach)
         self._channel = AttachChannel(sock)
@@ -457,7 +449,17 @@ class DockerSandbox(RunnerSandbox):
         """
         if self.mount != "bind" or self.workspace is None:
             return False
-        await anyio.to_thread.run_sync(_restore_files, self.workspace, dict(files))
+        # The runner's own file operations, run on the host over the bind-mounted directory:
+        # the same confinement as inside the container.
+        async with LocalSandbox(self.workspace) as host:
+            for path, (data, mode) in files.items():
+                try:
+                    if data is None:
+                        await host.delete_file(path)
+                    else:
+                        await host.write_file(path, data, mode=mode)
+                except SandboxFileError:
+                    continue  # already as it was (a new file that never landed), or refused
         return True
 
     # --- copy mode -----------------------------------------------------------------------
