@@ -110,9 +110,25 @@ async def test_a_server_that_cannot_start_is_named_in_the_error(command: str) ->
     from sandloop.errors import MCPStartError
 
     args = ["-c", "import time; time.sleep(60)"] if command == PYTHON else []
-    server = MCPServer.stdio(command, args, name="dead", timeout=1.0)
+    server = MCPServer.stdio(command, args, name="dead", startup_timeout=1.0)
     async with serve([]) as (scripted, client):
         with pytest.raises(MCPStartError, match="MCP server 'dead' did not start") as caught:
             await run(Agent(model="gpt-test", tools=[server]), "go", client=client)
     assert caught.value.server == "dead"
+    assert scripted.requests == []
+
+
+@pytest.mark.parametrize(
+    ("env", "words"),
+    [
+        ({"STDLIB_EXTRA_TOOLS": "600"}, "it lists more than 512 tools"),
+        ({"STDLIB_BIG_SCHEMA": "70000"}, "the input schema of its tool 'echo' has 700"),
+    ],
+)
+async def test_a_listing_past_the_caps_does_not_start(env: dict[str, str], words: str) -> None:
+    from sandloop.errors import MCPStartError
+
+    async with serve([]) as (scripted, client):
+        with pytest.raises(MCPStartError, match=words):
+            await run(Agent(model="gpt-test", tools=[stdlib_server(env=env)]), "go", client=client)
     assert scripted.requests == []

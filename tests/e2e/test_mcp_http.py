@@ -51,7 +51,7 @@ async def test_a_missing_variable_is_a_config_error_before_any_request(url: str)
 
 async def test_an_http_server_that_is_not_there_does_not_start(url: str) -> None:
     dead = url.rsplit(":", 1)[0] + ":9/mcp"  # the discard port: nothing listens
-    server = MCPServer.http(dead, name="gone", timeout=5)
+    server = MCPServer.http(dead, name="gone", startup_timeout=5)
     async with serve([]) as (scripted, client):
         with pytest.raises(MCPStartError, match="MCP server 'gone' did not start"):
             await run(Agent(model="gpt-test", tools=[server]), "go", client=client)

@@ -16,8 +16,6 @@ import sandloop
 from sandloop import Agent, MCPServer
 from sandloop.testing import function_call, message
 
-pytestmark = pytest.mark.docker
-
 
 @pytest.fixture
 def workspace(tmp_path: Path) -> Path:
@@ -28,6 +26,7 @@ def workspace(tmp_path: Path) -> Path:
     return root
 
 
+@pytest.mark.docker
 async def test_an_in_sandbox_server_runs_in_the_container(
     workspace: Path, base_image: str, docker_client: Any
 ) -> None:
@@ -57,6 +56,7 @@ async def test_an_in_sandbox_server_runs_in_the_container(
     assert not sandbox.started  # the run removed it, after closing the server
 
 
+@pytest.mark.docker
 async def test_an_in_sandbox_server_is_stopped_when_the_run_ends(
     workspace: Path, base_image: str
 ) -> None:
@@ -98,3 +98,19 @@ SCAN = (
 async def servers_running(sandbox: sandloop.DockerSandbox) -> int:
     done = await sandbox.exec(["python3", "-c", SCAN])
     return int(done.stdout)
+
+
+async def test_an_in_sandbox_server_in_a_local_sandbox(workspace: Path) -> None:
+    server = MCPServer.stdio("python3", ["mcp_server.py"], in_sandbox=True, name="box")
+    turns = [
+        [function_call("box__where", {}, call_id="c1")],
+        [message("done", phase="final_answer")],
+    ]
+    async with serve(turns) as (scripted, client):
+        await sandloop.run(
+            Agent(model="gpt-test", tools=[server]),
+            "go",
+            sandbox=sandloop.LocalSandbox(workspace),
+            client=client,
+        )
+    assert outputs(scripted.create_requests[1]) == {"c1": f"{workspace}: mcp_server.py,notes.txt"}

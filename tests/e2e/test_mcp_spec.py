@@ -99,6 +99,7 @@ def test_a_described_server_keeps_every_option() -> None:
         cwd="/workspace",
         in_sandbox=True,
         timeout=12.5,
+        startup_timeout=90,
         defer_loading=True,
         needs_approval=True,
         max_message_bytes=2048,

@@ -52,6 +52,24 @@ def call(request_id: int, name: str, args: dict[str, Any]) -> dict[str, Any] | N
     raise KeyError(name)
 
 
+def listing() -> list[dict[str, Any]]:
+    """The tools; ``STDLIB_EXTRA_TOOLS=n`` adds n more, ``STDLIB_BIG_SCHEMA=n`` gives echo a
+    schema of about n characters."""
+    schema: dict[str, Any] = {"type": "object", "properties": {"text": {"type": "string"}}}
+    big = int(os.environ.get("STDLIB_BIG_SCHEMA", "0"))
+    tools = [
+        {
+            "name": name,
+            "description": about,
+            "inputSchema": {**schema, "description": "x" * big} if name == "echo" else schema,
+        }
+        for name, about in TOOLS.items()
+    ]
+    extra = int(os.environ.get("STDLIB_EXTRA_TOOLS", "0"))
+    tools += [{"name": f"t{i}", "inputSchema": schema} for i in range(extra)]
+    return tools
+
+
 def answer(message: dict[str, Any]) -> None:
     method = message.get("method")
     request_id = message.get("id")
@@ -65,16 +83,7 @@ def answer(message: dict[str, Any]) -> None:
             "serverInfo": {"name": "stdlib", "version": "1"},
         }
     elif method == "tools/list":
-        result = {
-            "tools": [
-                {
-                    "name": n,
-                    "description": d,
-                    "inputSchema": {"type": "object", "properties": {"text": {"type": "string"}}},
-                }
-                for n, d in TOOLS.items()
-            ]
-        }
+        result = {"tools": listing()}
     elif method == "tools/call":
         params = message.get("params") or {}
         result = call(request_id, str(params.get("name")), params.get("arguments") or {})

@@ -103,6 +103,7 @@ def test_references_are_expanded_from_the_environment() -> None:
         lambda: MCPServer(transport="http", url="ftp://x"),
         lambda: MCPServer(transport="carrier-pigeon", command="x"),  # type: ignore[arg-type]
         lambda: MCPServer.stdio("x", timeout=0),
+        lambda: MCPServer.stdio("x", startup_timeout=float("inf")),
         lambda: MCPServer.http("https://x/mcp", timeout=float("nan")),
     ],
 )

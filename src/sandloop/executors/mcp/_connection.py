@@ -15,6 +15,7 @@ goes on; the model reads why each call failed.
 from __future__ import annotations
 
 import contextlib
+import json
 from collections.abc import AsyncIterator, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import TYPE_CHECKING, Any
@@ -36,12 +37,16 @@ if TYPE_CHECKING:
     from sandloop.executors.mcp.server import MCPServer
     from sandloop.sandboxes.base import Sandbox
 
-__all__ = ("MCPConnection", "connected")
+__all__ = ("MAX_SCHEMA", "MAX_TOOLS", "MCPConnection", "connected")
 
 #: Seconds closing a server may take before its keeper task is cancelled.
 _CLOSE_TIMEOUT = 10.0
 #: Pages of ``tools/list`` read at most (a server paging forever cannot hang the start).
 _MAX_PAGES = 100
+#: Tools one server may offer (each one is sent with every request).
+MAX_TOOLS = 512
+#: Characters of one tool's input schema (JSON).
+MAX_SCHEMA = 64 * 1024
 _CLIENT_INFO = mcp_types.Implementation(name="sandloop", version="0.1.0")
 
 
@@ -146,8 +151,8 @@ class MCPConnection:
     async def started(self) -> MCPStartError | None:
         """Wait for the handshake and the listing (under the server's timeout); the error
         saying why the server did not start, or ``None``."""
-        timeout = self.server.timeout
-        with anyio.move_on_after(timeout if timeout is not None else float("inf")):
+        timeout = self.server.startup_timeout
+        with anyio.move_on_after(timeout):
             await self.ready.wait()
         if self.failure is None and self.ready.is_set():
             return None
@@ -186,7 +191,7 @@ class MCPConnection:
             MCPServerError: the server is gone or broke the protocol, or answered with an error.
         """
         client = self._client
-        if client is None:
+        if client is None or self.failure is not None:
             raise self._error("is not running", self.failure or "it was closed")
         with anyio.CancelScope() as scope:
             self._calls.add(scope)
@@ -212,15 +217,33 @@ class MCPConnection:
         )
 
 
+class _ListingError(Exception):
+    """The server's tool listing is more than a run can offer the model."""
+
+
 async def _list_tools(client: mcp.Client) -> list[mcp_types.Tool]:
+    """Every tool the server lists, page by page, within the caps.
+
+    Raises:
+        _ListingError: more than :data:`MAX_TOOLS` tools, or a schema past :data:`MAX_SCHEMA`.
+    """
     tools: list[mcp_types.Tool] = []
     cursor: str | None = None
     for _ in range(_MAX_PAGES):
         page = await client.list_tools(cursor=cursor)
         tools.extend(page.tools)
+        if len(tools) > MAX_TOOLS:
+            raise _ListingError(f"it lists more than {MAX_TOOLS} tools")
         cursor = page.next_cursor
         if not cursor:
             break
+    for listed in tools:
+        size = len(json.dumps(listed.input_schema))
+        if size > MAX_SCHEMA:
+            raise _ListingError(
+                f"the input schema of its tool {listed.name[:100]!r} has {size} characters, "
+                f"over the {MAX_SCHEMA} a tool may send"
+            )
     return tools
 
 
@@ -237,6 +260,8 @@ async def _http_transport(url: str, headers: dict[str, str]) -> AsyncIterator[An
 def _describe(exc: BaseException) -> str:
     if isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
         return _describe(exc.exceptions[0])
+    if isinstance(exc, _ListingError):
+        return str(exc)
     if isinstance(exc, ValidationError):
         return f"it sent a message that is not valid: {_first(exc)}"
     text = str(exc) or "(no message)"

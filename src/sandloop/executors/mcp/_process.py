@@ -15,12 +15,15 @@ import os
 import signal
 import subprocess
 from collections.abc import AsyncIterator, Mapping, Sequence
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import anyio
 import anyio.abc
 
 from sandloop.errors import ConfigError
+
+if TYPE_CHECKING:
+    from sandloop.sandboxes.base import Sandbox
 
 __all__ = (
     "DEFAULT_INHERITED_ENV",
@@ -149,20 +152,18 @@ async def local_process(
 
 @contextlib.asynccontextmanager
 async def sandbox_process(
-    sandbox: Any, argv: Sequence[str], *, cwd: str | None, env: Mapping[str, str]
+    sandbox: Sandbox | None, argv: Sequence[str], *, cwd: str | None, env: Mapping[str, str]
 ) -> AsyncIterator[ServerStream]:
     """Start ``argv`` inside ``sandbox`` through its runner; killed on exit.
 
     Raises:
-        ConfigError: there is no sandbox, or it cannot run a process with open stdio.
+        ConfigError: the run has no sandbox.
+        SandboxError: the sandbox cannot run a long-lived process (its image has no python3
+            for the runner), or the process did not start.
     """
-    open_process = getattr(sandbox, "open_process", None)
-    if open_process is None:
-        kind = type(sandbox).__name__ if sandbox is not None else "no sandbox"
-        raise ConfigError(
-            f"an in-sandbox MCP server needs a sandbox that can run processes ({kind} cannot)"
-        )
-    stream: ServerStream = await open_process(list(argv), cwd=cwd, env=dict(env) or None)
+    if sandbox is None:
+        raise ConfigError("an in-sandbox MCP server needs the run's sandbox")
+    stream: ServerStream = await sandbox.open_process(list(argv), cwd=cwd, env=dict(env) or None)
     try:
         yield stream
     finally:

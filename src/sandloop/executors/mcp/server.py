@@ -24,10 +24,12 @@ if TYPE_CHECKING:
     from sandloop.executors.base import Tool
     from sandloop.sandboxes.base import Sandbox
 
-__all__ = ("DEFAULT_MAX_MESSAGE", "DEFAULT_TIMEOUT", "MCPServer")
+__all__ = ("DEFAULT_MAX_MESSAGE", "DEFAULT_STARTUP_TIMEOUT", "DEFAULT_TIMEOUT", "MCPServer")
 
-#: Seconds one request to a server (the handshake, a listing, a call) may take by default.
+#: Seconds one call may take by default.
 DEFAULT_TIMEOUT = 60.0
+#: Seconds a server may take by default to start, complete the handshake and list its tools.
+DEFAULT_STARTUP_TIMEOUT = 60.0
 #: Bytes one JSON-RPC message from a stdio server may have (images travel base64 in one line).
 DEFAULT_MAX_MESSAGE = 16 * 1024 * 1024
 
@@ -64,6 +66,7 @@ class MCPServer:
         url: str | None = None,
         headers: Mapping[str, str] | None = None,
         timeout: float | None = DEFAULT_TIMEOUT,
+        startup_timeout: float = DEFAULT_STARTUP_TIMEOUT,
         defer_loading: bool = False,
         needs_approval: bool | Collection[str] = False,
         max_message_bytes: int = DEFAULT_MAX_MESSAGE,
@@ -80,6 +83,10 @@ class MCPServer:
             raise ConfigError(f"an MCP server's transport is 'stdio' or 'http', not {transport!r}")
         if timeout is not None and not (timeout > 0 and math.isfinite(timeout)):
             raise ConfigError(f"an MCP server's timeout is seconds > 0 or None, not {timeout!r}")
+        if not (startup_timeout > 0 and math.isfinite(startup_timeout)):
+            raise ConfigError(
+                f"an MCP server's startup_timeout is seconds > 0: {startup_timeout!r}"
+            )
         if max_message_bytes < 1024:
             raise ConfigError("an MCP server's max_message_bytes must be at least 1024")
         self.transport: Transport = transport
@@ -91,6 +98,7 @@ class MCPServer:
         self.url = url
         self.headers = {str(k): str(v) for k, v in (headers or {}).items()}
         self.timeout = timeout
+        self.startup_timeout = startup_timeout
         self.defer_loading = bool(defer_loading)
         self.needs_approval: bool | frozenset[str] = (
             needs_approval if isinstance(needs_approval, bool) else frozenset(needs_approval)
@@ -108,6 +116,7 @@ class MCPServer:
         cwd: str | None = None,
         in_sandbox: bool = False,
         timeout: float | None = DEFAULT_TIMEOUT,
+        startup_timeout: float = DEFAULT_STARTUP_TIMEOUT,
         name: str | None = None,
         defer_loading: bool = False,
         needs_approval: bool | Collection[str] = False,
@@ -125,8 +134,10 @@ class MCPServer:
             in_sandbox: Run it inside the run's sandbox, through the sandbox's runner (its
                 stdio travels over the runner's channel); its tools then touch only the
                 container. The run needs a sandbox.
-            timeout: Seconds for the handshake and listing, and for each call (past it the
-                call gets a timed-out output); ``None`` for no limit.
+            timeout: Seconds each call may take (past it the call gets a timed-out output);
+                ``None`` for no limit.
+            startup_timeout: Seconds to start, complete the handshake and list the tools
+                (past it the run stops with ``MCPStartError``).
             name: The server's name (its tools are ``<name>__<tool>``); default the script,
                 package or command it runs.
             defer_loading: Mark every tool of the server ``defer_loading`` (loaded through
@@ -144,6 +155,7 @@ class MCPServer:
             cwd=cwd,
             in_sandbox=in_sandbox,
             timeout=timeout,
+            startup_timeout=startup_timeout,
             name=name,
             defer_loading=defer_loading,
             needs_approval=needs_approval,
@@ -157,6 +169,7 @@ class MCPServer:
         *,
         headers: Mapping[str, str] | None = None,
         timeout: float | None = DEFAULT_TIMEOUT,
+        startup_timeout: float = DEFAULT_STARTUP_TIMEOUT,
         name: str | None = None,
         defer_loading: bool = False,
         needs_approval: bool | Collection[str] = False,
@@ -167,6 +180,7 @@ class MCPServer:
             url: The server's MCP endpoint (``https://host/mcp``).
             headers: Sent with every request; write credentials as ``${NAME}`` references.
             timeout: As for :meth:`stdio`.
+            startup_timeout: As for :meth:`stdio`.
             name: The server's name; default the URL's host.
             defer_loading: As for :meth:`stdio`.
             needs_approval: As for :meth:`stdio`.
@@ -176,6 +190,7 @@ class MCPServer:
             url=url,
             headers=headers,
             timeout=timeout,
+            startup_timeout=startup_timeout,
             name=name,
             defer_loading=defer_loading,
             needs_approval=needs_approval,
@@ -217,7 +232,8 @@ class MCPServer:
             out.update(url=self.url, headers=dict(self.headers))
         approval = self.needs_approval
         out["needs_approval"] = approval if isinstance(approval, bool) else sorted(approval)
-        out.update(timeout=self.timeout, defer_loading=self.defer_loading)
+        out.update(timeout=self.timeout, startup_timeout=self.startup_timeout)
+        out["defer_loading"] = self.defer_loading
         return out
 
     def connect(self, sandbox: Sandbox | None) -> AbstractAsyncContextManager[Sequence[Tool]]:
