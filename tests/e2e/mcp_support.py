@@ -69,18 +69,32 @@ def pids(path: Path) -> list[int]:
     return [int(line) for line in path.read_text().split()] if path.exists() else []
 
 
+_HTTP_SERVERS: dict[str, subprocess.Popen[str]] = {}
+
+
+def stop_http_server(url: str) -> None:
+    """Kill the HTTP server behind ``url`` now (a server going away mid-run)."""
+    process = _HTTP_SERVERS[url]
+    process.kill()
+    process.wait(timeout=10)
+
+
 @contextmanager
 def http_server() -> Iterator[str]:
     """The SDK's Streamable HTTP server in its own process; yields its MCP endpoint URL."""
     process = subprocess.Popen(
         [PYTHON, SDK_HTTP], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
     )
+    url = ""
     try:
         assert process.stdout is not None
         line = process.stdout.readline()
         assert line.startswith("PORT "), f"the HTTP MCP server did not start: {line!r}"
-        yield f"http://127.0.0.1:{int(line.split()[1])}/mcp"
+        url = f"http://127.0.0.1:{int(line.split()[1])}/mcp"
+        _HTTP_SERVERS[url] = process
+        yield url
     finally:
+        _HTTP_SERVERS.pop(url, None)
         process.kill()
         process.wait(timeout=10)
         if process.stdout is not None:

@@ -82,6 +82,12 @@ async def test_a_line_that_is_not_json_rpc_is_dropped_and_the_call_times_out() -
     assert got["c2"] == ""
 
 
+async def test_a_flood_of_lines_that_are_not_json_rpc_breaks_the_connection() -> None:
+    got = await run_calls(stdlib_server(), ("raw__spam", "c1"))
+    assert "raw__spam failed" in str(got["c1"])
+    assert "it wrote 101 lines that are not JSON-RPC: 'log line'" in str(got["c1"])
+
+
 async def test_a_line_past_the_size_cap_breaks_the_connection() -> None:
     server = stdlib_server(max_message_bytes=1_000_000)
     got = await run_calls(server, ("raw__huge", "c1"))

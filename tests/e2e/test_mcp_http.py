@@ -6,12 +6,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from mcp_support import http_server, outputs, serve, tool_names
+from mcp_support import http_server, outputs, serve, stop_http_server, tool_names
 
 from sandloop import MCPServer
 from sandloop.errors import ConfigError, MCPStartError
 from sandloop.loop import Agent, run
-from sandloop.testing import function_call, message
+from sandloop.testing import RecordedRequest, function_call, message
 
 
 @pytest.fixture(scope="module")
@@ -75,3 +75,26 @@ async def test_an_http_server_and_a_stdio_server_in_one_run(url: str) -> None:
     async with serve(turns) as (scripted, client):
         await run(Agent(model="gpt-test", tools=servers), "go", client=client)
     assert outputs(scripted.create_requests[1]) == {"c1": "2", "c2": "4"}
+
+
+async def test_an_http_server_that_goes_away_fails_the_call_and_the_run_goes_on() -> None:
+    with http_server() as endpoint:
+        server = MCPServer.http(endpoint, name="remote", timeout=10)
+
+        def kill_then_call(request: RecordedRequest) -> list[dict[str, object]]:
+            stop_http_server(endpoint)
+            return [function_call("remote__add", {"a": 1, "b": 2}, call_id="c_gone")]
+
+        turns = [
+            [function_call("remote__add", {"a": 1, "b": 1}, call_id="c_ok")],
+            kill_then_call,
+            [message("done", phase="final_answer")],
+        ]
+        async with serve(turns) as (scripted, client):
+            result = await run(Agent(model="gpt-test", tools=[server]), "go", client=client)
+    assert result.final_output == "done"
+    assert outputs(scripted.create_requests[1]) == {"c_ok": "2"}
+    gone = outputs(scripted.create_requests[2])["c_gone"]
+    assert gone == (
+        "remote__add failed: the MCP server 'remote' could not be reached: Connection closed"
+    )

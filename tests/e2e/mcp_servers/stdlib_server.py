@@ -19,6 +19,7 @@ TOOLS = {
     "garbage": "Answers with a line that is not JSON-RPC, then nothing.",
     "bad_result": "Answers with a result that is not a tools/call result.",
     "huge": "Answers with one line longer than any client should hold.",
+    "spam": "Writes 150 lines that are not JSON-RPC, then nothing.",
     "exit": "Exits in the middle of the call.",
 }
 
@@ -42,6 +43,10 @@ def call(request_id: int, name: str, args: dict[str, Any]) -> dict[str, Any] | N
         return None
     if name == "bad_result":
         return {"content": "not a list of blocks"}
+    if name == "spam":
+        sys.stdout.write("log line\n" * 150)
+        sys.stdout.flush()
+        return None
     if name == "huge":
         send({"jsonrpc": "2.0", "id": request_id, "result": {"text": "x" * 4_000_000}})
         return None

@@ -200,6 +200,8 @@ class MCPConnection:
             except mcp.MCPError as exc:
                 if self.failure is not None:
                     raise self._error("stopped during the call", self.failure) from exc
+                if exc.code == mcp_types.CONNECTION_CLOSED:
+                    raise self._error("could not be reached", str(exc)) from exc
                 raise self._error("answered with an error", str(exc)) from exc
             except ValidationError as exc:
                 raise self._error("sent a result that is not valid", _first(exc)) from exc
