@@ -27,6 +27,7 @@ import mcp_types
 from mcp.client.streamable_http import streamable_http_client
 from pydantic import ValidationError
 
+from sandloop import __version__
 from sandloop.errors import MCPServerError, MCPStartError
 from sandloop.executors.mcp._jsonrpc import byte_stream_transport
 from sandloop.executors.mcp._process import local_process, sandbox_process
@@ -47,7 +48,7 @@ _MAX_PAGES = 100
 MAX_TOOLS = 512
 #: Characters of one tool's input schema (JSON).
 MAX_SCHEMA = 64 * 1024
-_CLIENT_INFO = mcp_types.Implementation(name="sandloop", version="0.1.0")
+_CLIENT_INFO = mcp_types.Implementation(name="sandloop", version=__version__)
 
 
 @contextlib.asynccontextmanager
