@@ -15,6 +15,7 @@ goes on; the model reads why each call failed.
 from __future__ import annotations
 
 import contextlib
+import importlib.metadata
 import json
 from collections.abc import AsyncIterator, Sequence
 from contextlib import AbstractAsyncContextManager
@@ -27,7 +28,6 @@ import mcp_types
 from mcp.client.streamable_http import streamable_http_client
 from pydantic import ValidationError
 
-from sandloop import __version__
 from sandloop.errors import MCPServerError, MCPStartError
 from sandloop.executors.mcp._jsonrpc import byte_stream_transport
 from sandloop.executors.mcp._process import local_process, sandbox_process
@@ -48,7 +48,17 @@ _MAX_PAGES = 100
 MAX_TOOLS = 512
 #: Characters of one tool's input schema (JSON).
 MAX_SCHEMA = 64 * 1024
-_CLIENT_INFO = mcp_types.Implementation(name="sandloop", version=__version__)
+
+
+def _client_info() -> mcp_types.Implementation:
+    try:
+        version = importlib.metadata.version("sandloop")
+    except importlib.metadata.PackageNotFoundError:
+        version = "unknown"
+    return mcp_types.Implementation(name="sandloop", version=version)
+
+
+_CLIENT_INFO = _client_info()
 
 
 @contextlib.asynccontextmanager
