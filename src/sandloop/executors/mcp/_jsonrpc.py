@@ -46,15 +46,22 @@ async def byte_stream_transport(
     side: its stdout closed (it exited), it wrote too much garbage or too long a line, or it
     stopped reading its stdin.
     """
+    stopping = False
+
+    def report(reason: str) -> None:
+        if not stopping:  # the end we caused by closing is not the server breaking
+            on_broken(reason)
+
     async with process as stream:
         read_send, read_recv = anyio.create_memory_object_stream[SessionMessage | Exception](0)
         write_send, write_recv = anyio.create_memory_object_stream[SessionMessage](0)
         async with read_send, read_recv, write_send, write_recv, anyio.create_task_group() as tg:
-            tg.start_soon(_read, stream, read_send, on_broken, max_message_bytes)
-            tg.start_soon(_write, stream, write_recv, on_broken)
+            tg.start_soon(_read, stream, read_send, report, max_message_bytes)
+            tg.start_soon(_write, stream, write_recv, report)
             try:
                 yield read_recv, write_send
             finally:
+                stopping = True
                 with anyio.CancelScope(shield=True):
                     await _stop(stream)
                 tg.cancel_scope.cancel()
