@@ -84,3 +84,18 @@ def test_is_error_raises_with_the_text() -> None:
         tool_output(result(mcp_types.TextContent(text="no such repo"), is_error=True))
     with pytest.raises(ToolError, match="without a message"):
         tool_output(result(is_error=True))
+
+
+def test_a_listed_tool_becomes_a_function_definition_within_its_caps() -> None:
+    from sandloop.executors.mcp._tool import MAX_DESCRIPTION, _definition
+
+    listed = mcp_types.Tool(name="t", description="d" * 10_000, input_schema={"type": "object"})
+    out = _definition("srv__t", listed, defer_loading=True)
+    assert out == {
+        "type": "function",
+        "name": "srv__t",
+        "description": "d" * MAX_DESCRIPTION,
+        "parameters": {"type": "object", "properties": {}},
+        "strict": False,
+        "defer_loading": True,
+    }
