@@ -12,9 +12,16 @@ import sys
 from pathlib import Path
 
 import pytest
-from terminal_support import Terminal
+from terminal_support import Terminal  # type: ignore[import-not-found, unused-ignore]
 
-from sandloop.testing import ScriptedResponsesServer, Turn, message, server_error, shell_call
+from sandloop.testing import (
+    ScriptedResponsesServer,
+    Turn,
+    TurnLike,
+    message,
+    server_error,
+    shell_call,
+)
 
 pytestmark = [pytest.mark.docker, pytest.mark.timeout(180)]
 
@@ -43,7 +50,7 @@ def repo(tmp_path: Path, base_image: str) -> Path:
 
 
 def test_a_run_as_a_terminal_shows_it(repo: Path, tmp_path: Path, base_image: str) -> None:
-    script = [
+    script: list[TurnLike] = [
         Turn([shell_call([HOSTILE_THEN_WAIT])], faults=[server_error(500)]),
         [shell_call([FLOOD], timeout_ms=1500), shell_call([FAILING], call_id="call_fail")],
         [message("Done: the tests fail.", phase="final_answer")],

@@ -85,7 +85,8 @@ class SandboxProcess(anyio.abc.ByteStream):
                     await self._progress()
         except TimeoutError:
             self._client.forget(self._rid)
-            raise SandboxError(f"{self.argv[0]!r} did not start within {START_DEADLINE:g} s")
+            message = f"{self.argv[0]!r} did not start within {START_DEADLINE:g} s"
+            raise SandboxError(message) from None
         except SandboxError as exc:
             raise SandboxError(f"could not start {self.argv[0]!r}: {exc}") from exc
 

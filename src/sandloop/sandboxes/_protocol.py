@@ -208,7 +208,7 @@ class RunnerClient:
         since = self._arrived.get(rid, 0)
         while True:
             with anyio.move_on_after(HEARTBEAT):
-                reply = await self._wait(rid, since=since)
+                reply = await self._next(rid, since=since)
                 break
             await self.call("ping", {}, timeout=PING_DEADLINE)
         if reply is None:
@@ -286,16 +286,21 @@ class RunnerClient:
                 return await self._wait(rid)
             await self.call("ping", {}, timeout=PING_DEADLINE)
 
-    async def _wait(self, rid: int, *, since: int | None = None) -> Message:
-        """The reply to ``rid``, its events handed over first. For an open request
-        (``since`` given): ``None`` as soon as events arrived past that count (typed loosely:
-        its only caller knows)."""
+    async def _wait(self, rid: int) -> Message:
+        """The reply to ``rid``, its events handed over first."""
+        reply = await self._next(rid, since=None)
+        assert reply is not None  # only an open request's wait returns early
+        return reply
+
+    async def _next(self, rid: int, *, since: int | None) -> Message | None:
+        """The reply to ``rid``, its events handed over first; for an open request (``since``
+        given), ``None`` as soon as its events arrived past that count."""
         while True:
             await self._deliver(rid)
             if rid in self._replies:
                 return self._replies.pop(rid)
             if since is not None and self._arrived.get(rid, 0) != since:
-                return None  # type: ignore[return-value]
+                return None
             if self._dead is not None:
                 raise self._died()
             async with self._read_lock:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import unicodedata
+from typing import Any
 
 from rich.console import Console
 
@@ -68,7 +69,8 @@ def test_an_endless_flood_keeps_a_few_short_lines() -> None:
     lines = shown(running)
     assert lines[1:] == ["│ y"] * LINES_SHOWN
     call = running._calls["c1"]
-    assert len(call.lines) <= LINES_SHOWN and len(call.partial) <= LINE_KEEP
+    assert len(call.lines) <= LINES_SHOWN
+    assert len(call.partial) <= LINE_KEEP
 
 
 def test_a_huge_line_is_cut_to_the_terminal_width() -> None:
@@ -79,7 +81,8 @@ def test_a_huge_line_is_cut_to_the_terminal_width() -> None:
     lines = shown(running, width=40)
     assert all(len(line) <= 40 for line in lines)
     assert lines[0].endswith("…  0s")
-    assert lines[1].startswith("│ zzz") and lines[1].endswith("…")
+    assert lines[1].startswith("│ zzz")
+    assert lines[1].endswith("…")
     assert len(running._calls["c1"].partial) <= LINE_KEEP
 
 
@@ -126,7 +129,7 @@ def test_a_progress_bar_shows_its_latest_state() -> None:
     assert shown(running)[1:] == ["│ downloading  90%", "│ done"]
 
 
-def _shell_call(command: str, call_id: str = "c1") -> object:
+def _shell_call(command: str, call_id: str = "c1") -> Any:
     return parse_item(
         {
             "type": "shell_call",
@@ -137,7 +140,7 @@ def _shell_call(command: str, call_id: str = "c1") -> object:
     )
 
 
-def _exited(code: int, stderr: str = "") -> object:
+def _exited(code: int, stderr: str = "") -> Any:
     return parse_item(
         {
             "type": "shell_call_output",

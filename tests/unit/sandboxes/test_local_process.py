@@ -103,7 +103,9 @@ async def test_cwd_and_env_are_the_commands(
 async def test_aclose_kills_the_process_tree(sandbox: LocalSandbox) -> None:
     process = await sandbox.open_process(["sh", "-c", "sleep 1000 & echo $!; wait"])
     child = int((await process.receive()).decode())
-    assert process.pid is not None and _alive(process.pid) and _alive(child)
+    assert process.pid is not None
+    assert _alive(process.pid)
+    assert _alive(child)
     await process.aclose()
     assert process.returncode == 137  # SIGKILL
     while _alive(child):  # the kill reached it; reaping may trail
@@ -117,7 +119,8 @@ async def test_closing_the_sandbox_kills_its_processes(workspace: os.PathLike[st
     async with LocalSandbox(workspace) as sandbox:
         process = await sandbox.open_process(["sleep", "1000"])
         pid = process.pid
-        assert pid is not None and _alive(pid)
+        assert pid is not None
+        assert _alive(pid)
     while _alive(pid):
         await anyio.sleep(0.01)
     with pytest.raises(anyio.BrokenResourceError):
@@ -189,6 +192,6 @@ async def test_a_send_to_a_process_that_never_reads_can_be_abandoned(
 
 
 async def test_a_missing_command_does_not_start(sandbox: LocalSandbox) -> None:
-    with pytest.raises(SandboxError, match="could not start 'no-such-command'.*not found"):
+    with pytest.raises(SandboxError, match=r"could not start 'no-such-command'.*not found"):
         await sandbox.open_process(["no-such-command"])
     await sandbox.ping()

@@ -175,7 +175,9 @@ def _proc(runner: Runner, req: Request) -> Proc:
     with runner.lock:
         proc = runner.commands.get(req.get("proc"))
     if not isinstance(proc, Proc):
-        raise BadRequest("no process {!r} (it exited, or was never spawned)".format(req.get("proc")))
+        raise BadRequest(
+            "no process {!r} (it exited, or was never spawned)".format(req.get("proc"))
+        )
     return proc
 
 
