@@ -195,3 +195,18 @@ async def test_a_missing_command_does_not_start(sandbox: LocalSandbox) -> None:
     with pytest.raises(SandboxError, match=r"could not start 'no-such-command'.*not found"):
         await sandbox.open_process(["no-such-command"])
     await sandbox.ping()
+
+
+async def test_processes_leave_no_descriptors_behind_in_the_runner(sandbox: LocalSandbox) -> None:
+    runner = int(sandbox._runner().hello["pid"])
+    await sandbox.exec("true")  # the runner's own one-time descriptors are open by now
+    before = len(os.listdir(f"/proc/{runner}/fd"))
+    for _ in range(20):
+        with pytest.raises(SandboxError):
+            await sandbox.open_process(["no-such-command"])
+        async with await sandbox.open_process(["cat"]) as process:
+            await process.send(b"x")
+            await process.receive()
+        done = await sandbox.open_process(["true"])
+        await _read_all(done)
+    assert len(os.listdir(f"/proc/{runner}/fd")) == before
