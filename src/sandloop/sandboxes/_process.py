@@ -134,9 +134,8 @@ class SandboxProcess(anyio.abc.ByteStream):
 
     async def _acknowledge(self) -> None:
         size, self._unacked = self._unacked, 0
-        self._client.acknowledge(self._rid, size)
         try:
-            await self._client.call("proc_ack", {"proc": self._rid, "bytes": size}, timeout=30)
+            await self._client.acknowledge(self._rid, size)
         except SandboxError as exc:
             self._failure = exc
             raise anyio.BrokenResourceError from exc

@@ -216,12 +216,17 @@ class RunnerClient:
         self.forget(rid)
         return _result(reply)
 
-    def acknowledge(self, rid: int, size: int) -> None:
-        """Count ``size`` bytes of the open request's stdout as consumed (before ``proc_ack``
-        tells the runner: the runner's window is then never wider than the host's)."""
+    async def acknowledge(self, rid: int, size: int) -> None:
+        """Tell the runner that ``size`` more bytes of the open request's stdout were consumed
+        (``proc_ack``), without waiting for its reply (read and dropped by any later waiter):
+        reading a process costs no round trip. Counted here first, so the runner's window is
+        never wider than the host's."""
         tally = self._tallies.get(rid)
         if tally is not None:
             tally.ack(size)
+        aid = self._issue("proc_ack", {})
+        await self._send({"id": aid, "op": "proc_ack", "proc": rid, "bytes": size,
+                          "reply_max": _replies.SMALL})  # fmt: skip
 
     def forget(self, rid: int) -> None:
         """Stop waiting for ``rid``: its later events and reply are read and dropped."""
