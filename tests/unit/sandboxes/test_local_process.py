@@ -8,14 +8,17 @@ from __future__ import annotations
 
 import hashlib
 import os
+from pathlib import Path
 
 import anyio
 import pytest
+from test_runner_package import _pyenv_python
 
 from sandloop.errors import SandboxError
 from sandloop.sandboxes import LocalSandbox, SandboxProcess
 from sandloop.sandboxes._process import STDERR_KEEP
 from sandloop.sandboxes._replies import PROC_WINDOW
+from sandloop.sandboxes._runner_program import OLDEST_PYTHON
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -90,9 +93,7 @@ async def test_a_process_that_exits_ends_the_stream_with_its_status(
     await process.aclose()
 
 
-async def test_cwd_and_env_are_the_commands(
-    sandbox: LocalSandbox, workspace: os.PathLike[str]
-) -> None:
+async def test_cwd_and_env_are_the_commands(sandbox: LocalSandbox, workspace: Path) -> None:
     os.mkdir(os.path.join(workspace, "sub"))
     process = await sandbox.open_process(
         ["sh", "-c", 'echo "$PWD $GREETING"'], cwd="sub", env={"GREETING": "hi"}
@@ -115,7 +116,7 @@ async def test_aclose_kills_the_process_tree(sandbox: LocalSandbox) -> None:
     await sandbox.ping()  # the sandbox goes on
 
 
-async def test_closing_the_sandbox_kills_its_processes(workspace: os.PathLike[str]) -> None:
+async def test_closing_the_sandbox_kills_its_processes(workspace: Path) -> None:
     async with LocalSandbox(workspace) as sandbox:
         process = await sandbox.open_process(["sleep", "1000"])
         pid = process.pid
@@ -210,3 +211,17 @@ async def test_processes_leave_no_descriptors_behind_in_the_runner(sandbox: Loca
         done = await sandbox.open_process(["true"])
         await _read_all(done)
     assert len(os.listdir(f"/proc/{runner}/fd")) == before
+
+
+async def test_processes_and_streaming_work_on_the_oldest_python(workspace: Path) -> None:
+    python = _pyenv_python(OLDEST_PYTHON)
+    if python is None:
+        pytest.skip("no python{}.{} here (pyenv or PATH)".format(*OLDEST_PYTHON))
+    async with LocalSandbox(workspace, python=python) as sandbox:
+        assert str(sandbox._runner().hello["python"]).startswith("3.8.")
+        seen: list[bytes] = []
+        await sandbox.exec("echo live", on_output=lambda stream, data: seen.append(data))
+        assert seen == [b"live\n"]
+        async with await sandbox.open_process(["cat"]) as process:
+            await process.send(b"ping\n")
+            assert await process.receive() == b"ping\n"
