@@ -84,11 +84,19 @@ class SandboxProcess(anyio.abc.ByteStream):
                 while self.pid is None and not self._ended:
                     await self._progress()
         except TimeoutError:
-            self._client.forget(self._rid)
+            await self._abandon()
             message = f"{self.argv[0]!r} did not start within {START_DEADLINE:g} s"
             raise SandboxError(message) from None
         except SandboxError as exc:
             raise SandboxError(f"could not start {self.argv[0]!r}: {exc}") from exc
+        except BaseException:  # cancelled: nobody will own the process, so it must not run
+            await self._abandon()
+            raise
+
+    async def _abandon(self) -> None:
+        self._closed = True
+        await self._client.cancel(self._rid)
+        self._client.forget(self._rid)
 
     def _on_event(self, event: dict[str, Any]) -> None:
         if event["kind"] == "started":

@@ -228,6 +228,11 @@ class RunnerClient:
         await self._send({"id": aid, "op": "proc_ack", "proc": rid, "bytes": size,
                           "reply_max": _replies.SMALL})  # fmt: skip
 
+    async def cancel(self, rid: int) -> None:
+        """Tell the runner to kill request ``rid``'s process (also when it has not started it
+        yet), without waiting; never raises."""
+        await self._cancel_remote(rid)
+
     def forget(self, rid: int) -> None:
         """Stop waiting for ``rid``: its later events and reply are read and dropped."""
         self._pending.discard(rid)

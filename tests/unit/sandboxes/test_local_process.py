@@ -225,3 +225,16 @@ async def test_processes_and_streaming_work_on_the_oldest_python(workspace: Path
         async with await sandbox.open_process(["cat"]) as process:
             await process.send(b"ping\n")
             assert await process.receive() == b"ping\n"
+
+
+async def test_an_abandoned_start_leaves_no_process(sandbox: LocalSandbox, workspace: Path) -> None:
+    # Cancelled before the runner said it started: the process must not live on unowned.
+    with anyio.CancelScope() as scope:
+        scope.cancel()
+        await sandbox.open_process(["sh", "-c", "echo $$ > pid; exec sleep 1000"])
+    await sandbox.exec("sleep 0.3")  # time for a spawn that raced the cancel to start
+    if (workspace / "pid").exists():
+        pid = int((workspace / "pid").read_text())
+        while _alive(pid):
+            await anyio.sleep(0.01)
+    await sandbox.ping()
