@@ -27,7 +27,7 @@ from sandloop.errors import SandboxError
 from sandloop.sandboxes._protocol import RunnerClient
 from sandloop.sandboxes._replies import PROC_WINDOW
 
-__all__ = ("STDERR_KEEP", "SandboxProcess")
+__all__ = ("STDERR_KEEP", "SandboxProcess", "start_process")
 
 #: Bytes of a process's stderr kept (its tail).
 STDERR_KEEP = 8192
@@ -209,3 +209,14 @@ class SandboxProcess(anyio.abc.ByteStream):
     def __repr__(self) -> str:
         state = "running" if self.returncode is None else f"exited {self.returncode}"
         return f"<SandboxProcess {self.argv[0]!r} pid={self.pid} {state}>"
+
+
+async def start_process(client: RunnerClient, request: dict[str, Any]) -> SandboxProcess:
+    """Spawn ``request["argv"]`` over ``client`` and return it once it runs.
+
+    Raises:
+        SandboxError: it did not start (no such command, a missing ``cwd``).
+    """
+    process = SandboxProcess(client, request["argv"])
+    await process._start(request)
+    return process
