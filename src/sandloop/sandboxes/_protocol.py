@@ -304,19 +304,20 @@ class RunnerClient:
 
     async def _next(self, rid: int, *, since: int | None) -> Message | None:
         """The reply to ``rid``, its events handed over first; for an open request (``since``
-        given), ``None`` as soon as its events arrived past that count."""
+        given), ``None`` as soon as its events arrived past that count, or once another
+        waiter took its reply (it is forgotten then)."""
         while True:
             await self._deliver(rid)
             if rid in self._replies:
                 return self._replies.pop(rid)
-            if since is not None and self._arrived.get(rid, 0) != since:
+            if since is not None and self._arrived.get(rid, -1) != since:
                 return None
             if self._dead is not None:
                 raise self._died()
             async with self._read_lock:
                 if rid in self._replies or self._events.get(rid) or self._dead is not None:
                     continue
-                if since is not None and self._arrived.get(rid, 0) != since:
+                if since is not None and self._arrived.get(rid, -1) != since:
                     continue
                 self._route(await self._read_frame())
 

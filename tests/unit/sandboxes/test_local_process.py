@@ -238,3 +238,21 @@ async def test_an_abandoned_start_leaves_no_process(sandbox: LocalSandbox, works
         while _alive(pid):
             await anyio.sleep(0.01)
     await sandbox.ping()
+
+
+async def test_aclose_from_another_task_ends_a_waiting_receive(sandbox: LocalSandbox) -> None:
+    process = await sandbox.open_process(["sleep", "1000"])  # prints nothing
+    ended: list[type[BaseException]] = []
+
+    async def read() -> None:
+        try:
+            await process.receive()
+        except (anyio.ClosedResourceError, anyio.EndOfStream) as exc:
+            ended.append(type(exc))
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(read)
+        await sandbox.exec("true")  # the reader is waiting by now
+        await process.aclose()
+    assert ended == [anyio.ClosedResourceError]
+    assert process.returncode == 137

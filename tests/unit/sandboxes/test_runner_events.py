@@ -187,3 +187,28 @@ async def test_a_second_started_event_is_forged() -> None:
     with pytest.raises(anyio.BrokenResourceError):
         await process.receive()
     assert "a second started event" in str(process._failure)
+
+
+async def test_every_waiter_of_an_open_request_returns_when_its_reply_comes() -> None:
+    # Two tasks wait on one process (a reader and aclose); whichever reads the final reply,
+    # the other must not wait on a request that is closed by then.
+    spawned: list[dict[str, Any]] = []
+
+    def respond(req: dict[str, Any]) -> list[bytes]:
+        spawned.append(req)
+        return []  # no event yet: both waiters start from none
+
+    client, channel = await started(respond)
+    rid = await client.open("spawn", {"argv": ["server"]}, on_event=lambda e: None)
+    results: list[Any] = []
+
+    async def wait() -> None:
+        results.append(await client.progress(rid))
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(wait)
+        tg.start_soon(wait)
+        await anyio.wait_all_tasks_blocked()
+        channel.chunks += reply(spawned[0], {"exit_code": 0})
+        channel.arrived.set()
+    assert sorted(results, key=str) == [None, {"exit_code": 0}]
