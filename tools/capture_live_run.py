@@ -21,21 +21,22 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests" / "e2e"))
 
-from terminal_support import Terminal  # noqa: E402
+from terminal_support import Terminal  # type: ignore[import-not-found, unused-ignore]  # noqa: E402
 
 from sandloop.testing import (  # noqa: E402
     ScriptedResponsesServer,
     Turn,
+    TurnLike,
     message,
     server_error,
     shell_call,
 )
 
-LONG = "for i in $(seq 1 20); do echo \"collecting batch $i of 20\"; sleep 0.3; done"
+LONG = 'for i in $(seq 1 20); do echo "collecting batch $i of 20"; sleep 0.3; done'
 FAILING = "python3 -c 'import sys; print(\"2 tests failed\"); sys.exit(1)'"
 
 
-def script() -> list[object]:
+def script() -> list[TurnLike]:
     return [
         Turn([shell_call([LONG])], faults=[server_error(500)]),
         [shell_call([FAILING])],

@@ -2,7 +2,6 @@
 the runner channel, and forged event frames written into that channel from inside."""
 
 # Polling is right here: a process ending inside the container has no event to wait for.
-# ruff: noqa: ASYNC110
 
 from __future__ import annotations
 

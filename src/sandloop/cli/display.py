@@ -298,9 +298,10 @@ class RichDisplay:
                 self.console.print(f"    {shown}  [{style}]{code}[/]")
         else:
             # A terminal line is kept to one screen row; a log keeps the whole call.
-            width = 90 if self.console.is_terminal else 400
-            what = describe_call(call, width) if call is not None else event.call_id
             outcome = outcome_text(event)
+            room = self.console.width - len(event.tool) - len(outcome) - 16  # mark, time
+            width = max(20, min(90, room)) if self.console.is_terminal else 400
+            what = describe_call(call, width) if call is not None else event.call_id
             line = f"{mark} [bold]{escape(event.tool)}[/] {escape(what)}  [dim]{escape(outcome)}"
             self.console.print(f"{line} · {event.duration:.2f}s[/]")
         if event.error and not good:

@@ -118,7 +118,7 @@ class RunningCalls:
         now = self._clock()
         for call in self._calls.values():
             clock = f"  {now - call.since:.0f}s"
-            title = Text(call.title[: max(width - len(clock), 1)], overflow="ellipsis")
+            title = Text(call.title)
             title.truncate(max(width - len(clock), 1), overflow="ellipsis")
             title.append(clock, style="dim")
             yield title

@@ -145,7 +145,9 @@ class ShellTool:
         entries = []
         for index, command in enumerate(action.commands):
             report = partial(ctx.report_output, index) if ctx.report_output else None
-            out = await _run(sandbox, command, timeout=timeout, cap=cap, budget=budget, report=report)
+            out = await _run(
+                sandbox, command, timeout=timeout, cap=cap, budget=budget, report=report
+            )
             entries.append(_entry(out))
         if action.max_output_length is None:
             return ShellCallOutput(call_id=call.call_id, output=entries)

@@ -27,7 +27,7 @@ from sandloop.errors import SandboxError
 from sandloop.sandboxes._protocol import RunnerClient
 from sandloop.sandboxes._replies import PROC_WINDOW
 
-__all__ = ("STDERR_KEEP", "SandboxProcess")
+__all__ = ("STDERR_KEEP", "SandboxProcess", "start_process")
 
 #: Bytes of a process's stderr kept (its tail).
 STDERR_KEEP = 8192
@@ -84,10 +84,19 @@ class SandboxProcess(anyio.abc.ByteStream):
                 while self.pid is None and not self._ended:
                     await self._progress()
         except TimeoutError:
-            self._client.forget(self._rid)
-            raise SandboxError(f"{self.argv[0]!r} did not start within {START_DEADLINE:g} s")
+            await self._abandon()
+            message = f"{self.argv[0]!r} did not start within {START_DEADLINE:g} s"
+            raise SandboxError(message) from None
         except SandboxError as exc:
             raise SandboxError(f"could not start {self.argv[0]!r}: {exc}") from exc
+        except BaseException:  # cancelled: nobody will own the process, so it must not run
+            await self._abandon()
+            raise
+
+    async def _abandon(self) -> None:
+        self._closed = True
+        await self._client.cancel(self._rid)
+        self._client.forget(self._rid)
 
     def _on_event(self, event: dict[str, Any]) -> None:
         if event["kind"] == "started":
@@ -133,9 +142,8 @@ class SandboxProcess(anyio.abc.ByteStream):
 
     async def _acknowledge(self) -> None:
         size, self._unacked = self._unacked, 0
-        self._client.acknowledge(self._rid, size)
         try:
-            await self._client.call("proc_ack", {"proc": self._rid, "bytes": size}, timeout=30)
+            await self._client.acknowledge(self._rid, size)
         except SandboxError as exc:
             self._failure = exc
             raise anyio.BrokenResourceError from exc
@@ -201,3 +209,14 @@ class SandboxProcess(anyio.abc.ByteStream):
     def __repr__(self) -> str:
         state = "running" if self.returncode is None else f"exited {self.returncode}"
         return f"<SandboxProcess {self.argv[0]!r} pid={self.pid} {state}>"
+
+
+async def start_process(client: RunnerClient, request: dict[str, Any]) -> SandboxProcess:
+    """Spawn ``request["argv"]`` over ``client`` and return it once it runs.
+
+    Raises:
+        SandboxError: it did not start (no such command, a missing ``cwd``).
+    """
+    process = SandboxProcess(client, request["argv"])
+    await process._start(request)
+    return process

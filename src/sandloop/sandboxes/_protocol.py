@@ -208,7 +208,7 @@ class RunnerClient:
         since = self._arrived.get(rid, 0)
         while True:
             with anyio.move_on_after(HEARTBEAT):
-                reply = await self._wait(rid, since=since)
+                reply = await self._next(rid, since=since)
                 break
             await self.call("ping", {}, timeout=PING_DEADLINE)
         if reply is None:
@@ -216,12 +216,22 @@ class RunnerClient:
         self.forget(rid)
         return _result(reply)
 
-    def acknowledge(self, rid: int, size: int) -> None:
-        """Count ``size`` bytes of the open request's stdout as consumed (before ``proc_ack``
-        tells the runner: the runner's window is then never wider than the host's)."""
+    async def acknowledge(self, rid: int, size: int) -> None:
+        """Tell the runner that ``size`` more bytes of the open request's stdout were consumed
+        (``proc_ack``), without waiting for its reply (read and dropped by any later waiter):
+        reading a process costs no round trip. Counted here first, so the runner's window is
+        never wider than the host's."""
         tally = self._tallies.get(rid)
         if tally is not None:
             tally.ack(size)
+        aid = self._issue("proc_ack", {})
+        await self._send({"id": aid, "op": "proc_ack", "proc": rid, "bytes": size,
+                          "reply_max": _replies.SMALL})  # fmt: skip
+
+    async def cancel(self, rid: int) -> None:
+        """Tell the runner to kill request ``rid``'s process (also when it has not started it
+        yet), without waiting; never raises."""
+        await self._cancel_remote(rid)
 
     def forget(self, rid: int) -> None:
         """Stop waiting for ``rid``: its later events and reply are read and dropped."""
@@ -286,22 +296,28 @@ class RunnerClient:
                 return await self._wait(rid)
             await self.call("ping", {}, timeout=PING_DEADLINE)
 
-    async def _wait(self, rid: int, *, since: int | None = None) -> Message:
-        """The reply to ``rid``, its events handed over first. For an open request
-        (``since`` given): ``None`` as soon as events arrived past that count (typed loosely:
-        its only caller knows)."""
+    async def _wait(self, rid: int) -> Message:
+        """The reply to ``rid``, its events handed over first."""
+        reply = await self._next(rid, since=None)
+        assert reply is not None  # only an open request's wait returns early
+        return reply
+
+    async def _next(self, rid: int, *, since: int | None) -> Message | None:
+        """The reply to ``rid``, its events handed over first; for an open request (``since``
+        given), ``None`` as soon as its events arrived past that count, or once another
+        waiter took its reply (it is forgotten then)."""
         while True:
             await self._deliver(rid)
             if rid in self._replies:
                 return self._replies.pop(rid)
-            if since is not None and self._arrived.get(rid, 0) != since:
-                return None  # type: ignore[return-value]
+            if since is not None and self._arrived.get(rid, -1) != since:
+                return None
             if self._dead is not None:
                 raise self._died()
             async with self._read_lock:
                 if rid in self._replies or self._events.get(rid) or self._dead is not None:
                     continue
-                if since is not None and self._arrived.get(rid, 0) != since:
+                if since is not None and self._arrived.get(rid, -1) != since:
                     continue
                 self._route(await self._read_frame())
 

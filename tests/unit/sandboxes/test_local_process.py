@@ -8,14 +8,17 @@ from __future__ import annotations
 
 import hashlib
 import os
+from pathlib import Path
 
 import anyio
 import pytest
+from test_runner_package import _pyenv_python
 
 from sandloop.errors import SandboxError
 from sandloop.sandboxes import LocalSandbox, SandboxProcess
 from sandloop.sandboxes._process import STDERR_KEEP
 from sandloop.sandboxes._replies import PROC_WINDOW
+from sandloop.sandboxes._runner_program import OLDEST_PYTHON
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -90,9 +93,7 @@ async def test_a_process_that_exits_ends_the_stream_with_its_status(
     await process.aclose()
 
 
-async def test_cwd_and_env_are_the_commands(
-    sandbox: LocalSandbox, workspace: os.PathLike[str]
-) -> None:
+async def test_cwd_and_env_are_the_commands(sandbox: LocalSandbox, workspace: Path) -> None:
     os.mkdir(os.path.join(workspace, "sub"))
     process = await sandbox.open_process(
         ["sh", "-c", 'echo "$PWD $GREETING"'], cwd="sub", env={"GREETING": "hi"}
@@ -103,7 +104,9 @@ async def test_cwd_and_env_are_the_commands(
 async def test_aclose_kills_the_process_tree(sandbox: LocalSandbox) -> None:
     process = await sandbox.open_process(["sh", "-c", "sleep 1000 & echo $!; wait"])
     child = int((await process.receive()).decode())
-    assert process.pid is not None and _alive(process.pid) and _alive(child)
+    assert process.pid is not None
+    assert _alive(process.pid)
+    assert _alive(child)
     await process.aclose()
     assert process.returncode == 137  # SIGKILL
     while _alive(child):  # the kill reached it; reaping may trail
@@ -113,11 +116,12 @@ async def test_aclose_kills_the_process_tree(sandbox: LocalSandbox) -> None:
     await sandbox.ping()  # the sandbox goes on
 
 
-async def test_closing_the_sandbox_kills_its_processes(workspace: os.PathLike[str]) -> None:
+async def test_closing_the_sandbox_kills_its_processes(workspace: Path) -> None:
     async with LocalSandbox(workspace) as sandbox:
         process = await sandbox.open_process(["sleep", "1000"])
         pid = process.pid
-        assert pid is not None and _alive(pid)
+        assert pid is not None
+        assert _alive(pid)
     while _alive(pid):
         await anyio.sleep(0.01)
     with pytest.raises(anyio.BrokenResourceError):
@@ -189,6 +193,66 @@ async def test_a_send_to_a_process_that_never_reads_can_be_abandoned(
 
 
 async def test_a_missing_command_does_not_start(sandbox: LocalSandbox) -> None:
-    with pytest.raises(SandboxError, match="could not start 'no-such-command'.*not found"):
+    with pytest.raises(SandboxError, match=r"could not start 'no-such-command'.*not found"):
         await sandbox.open_process(["no-such-command"])
     await sandbox.ping()
+
+
+async def test_processes_leave_no_descriptors_behind_in_the_runner(sandbox: LocalSandbox) -> None:
+    runner = int(sandbox._runner().hello["pid"])
+    await sandbox.exec("true")  # the runner's own one-time descriptors are open by now
+    before = len(os.listdir(f"/proc/{runner}/fd"))
+    for _ in range(20):
+        with pytest.raises(SandboxError):
+            await sandbox.open_process(["no-such-command"])
+        async with await sandbox.open_process(["cat"]) as process:
+            await process.send(b"x")
+            await process.receive()
+        done = await sandbox.open_process(["true"])
+        await _read_all(done)
+    assert len(os.listdir(f"/proc/{runner}/fd")) == before
+
+
+async def test_processes_and_streaming_work_on_the_oldest_python(workspace: Path) -> None:
+    python = _pyenv_python(OLDEST_PYTHON)
+    if python is None:
+        pytest.skip("no python{}.{} here (pyenv or PATH)".format(*OLDEST_PYTHON))
+    async with LocalSandbox(workspace, python=python) as sandbox:
+        assert str(sandbox._runner().hello["python"]).startswith("3.8.")
+        seen: list[bytes] = []
+        await sandbox.exec("echo live", on_output=lambda stream, data: seen.append(data))
+        assert seen == [b"live\n"]
+        async with await sandbox.open_process(["cat"]) as process:
+            await process.send(b"ping\n")
+            assert await process.receive() == b"ping\n"
+
+
+async def test_an_abandoned_start_leaves_no_process(sandbox: LocalSandbox, workspace: Path) -> None:
+    # Cancelled before the runner said it started: the process must not live on unowned.
+    with anyio.CancelScope() as scope:
+        scope.cancel()
+        await sandbox.open_process(["sh", "-c", "echo $$ > pid; exec sleep 1000"])
+    await sandbox.exec("sleep 0.3")  # time for a spawn that raced the cancel to start
+    if (workspace / "pid").exists():
+        pid = int((workspace / "pid").read_text())
+        while _alive(pid):
+            await anyio.sleep(0.01)
+    await sandbox.ping()
+
+
+async def test_aclose_from_another_task_ends_a_waiting_receive(sandbox: LocalSandbox) -> None:
+    process = await sandbox.open_process(["sleep", "1000"])  # prints nothing
+    ended: list[type[BaseException]] = []
+
+    async def read() -> None:
+        try:
+            await process.receive()
+        except (anyio.ClosedResourceError, anyio.EndOfStream) as exc:
+            ended.append(type(exc))
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(read)
+        await sandbox.exec("true")  # the reader is waiting by now
+        await process.aclose()
+    assert ended == [anyio.ClosedResourceError]
+    assert process.returncode == 137

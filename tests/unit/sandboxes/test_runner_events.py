@@ -8,6 +8,7 @@ import base64
 from typing import Any
 
 import anyio
+import anyio.lowlevel
 import pytest
 from test_runner_frames import GOOD_EXEC, frame, reply, started
 
@@ -18,6 +19,7 @@ from sandloop.sandboxes._process import SandboxProcess
 pytestmark = pytest.mark.timeout(30)
 
 STREAM_EXEC = {"max_output": 64, "stream": True}
+OUTPUT = {"kind": "output", "stream": "stdout"}
 
 
 def event(rid: Any, stream: str = "stdout", data: bytes = b"hi", **extra: Any) -> bytes:
@@ -49,7 +51,7 @@ async def test_an_async_handler_is_awaited() -> None:
     seen: list[str] = []
 
     async def handler(e: dict[str, Any]) -> None:
-        await anyio.sleep(0)
+        await anyio.lowlevel.checkpoint()
         seen.append(e["data"])
 
     await client.call("exec", STREAM_EXEC, timeout=5, on_event=handler)
@@ -68,8 +70,7 @@ async def test_an_async_handler_is_awaited() -> None:
         # Data that is not base64, or empty.
         (
             STREAM_EXEC,
-            lambda req: [frame({"id": req["id"], "event": {"kind": "output", "stream": "stdout",
-                                                             "data": "%%%="}})],  # fmt: skip
+            lambda req: [frame({"id": req["id"], "event": {**OUTPUT, "data": "%%%="}})],
             "bad 'data'",
         ),
         (STREAM_EXEC, lambda req: [event(req["id"], data=b"")], "without data"),
@@ -89,9 +90,13 @@ async def test_an_async_handler_is_awaited() -> None:
 )
 async def test_a_forged_event_kills_the_client(args: Any, respond: Any, said: str) -> None:
     client, _ = await started(respond)
-    with pytest.raises(SandboxDiedError, match="bad frame") as caught:
+
+    async def exec_then_ping() -> None:
         await client.call("exec", args, timeout=5, on_event=lambda e: None)
         await client.call("ping", {}, timeout=5)  # reads what came after the reply
+
+    with pytest.raises(SandboxDiedError, match="bad frame") as caught:
+        await exec_then_ping()
     assert said in str(caught.value)
     assert not client.alive
 
@@ -182,3 +187,28 @@ async def test_a_second_started_event_is_forged() -> None:
     with pytest.raises(anyio.BrokenResourceError):
         await process.receive()
     assert "a second started event" in str(process._failure)
+
+
+async def test_every_waiter_of_an_open_request_returns_when_its_reply_comes() -> None:
+    # Two tasks wait on one process (a reader and aclose); whichever reads the final reply,
+    # the other must not wait on a request that is closed by then.
+    spawned: list[dict[str, Any]] = []
+
+    def respond(req: dict[str, Any]) -> list[bytes]:
+        spawned.append(req)
+        return []  # no event yet: both waiters start from none
+
+    client, channel = await started(respond)
+    rid = await client.open("spawn", {"argv": ["server"]}, on_event=lambda e: None)
+    results: list[Any] = []
+
+    async def wait() -> None:
+        results.append(await client.progress(rid))
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(wait)
+        tg.start_soon(wait)
+        await anyio.wait_all_tasks_blocked()
+        channel.chunks += reply(spawned[0], {"exit_code": 0})
+        channel.arrived.set()
+    assert sorted(results, key=str) == [None, {"exit_code": 0}]

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from sandloop_runner import capture, framing, serve
+from sandloop_runner import capture, common, framing, serve
 
 from sandloop.sandboxes._runner_program import RUNNER_DIR
 
@@ -21,7 +21,7 @@ def test_capture_keeps_head_and_tail_with_bounded_memory() -> None:
     chunk = bytes(range(256)) * 256  # 64 KiB
     for _ in range(2000):  # 128 MiB through the capture
         kept.feed(chunk)
-        assert len(kept.head) + len(kept.tail) <= 1000 + 2 * 500 + capture.CHUNK + len(chunk)
+        assert len(kept.head) + len(kept.tail) <= 1000 + 2 * 500 + common.CHUNK + len(chunk)
     body, dropped = kept.result()
     assert len(body) == 1000
     assert body[:500] == chunk[:500]

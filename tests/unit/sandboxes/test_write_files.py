@@ -121,7 +121,7 @@ def test_a_directory_put_in_the_way_after_staging_rolls_back(
     The runner's commit is driven in-process here, so the test can make the last rename fail
     after the earlier ones landed (a directory appears where a file was staged).
     """
-    from sandloop_runner import commits, serve
+    from sandloop_runner import commits, common, serve
 
     monkeypatch.setattr(commits, "_UNNAMED", [unnamed])
     _seed(workspace)
@@ -142,7 +142,7 @@ def test_a_directory_put_in_the_way_after_staging_rolls_back(
         {"path": "late", "data": "bGF0ZQo="},
     ]
     monkeypatch.setattr(commits, "_commit", commit_after_a_directory_appears)
-    with pytest.raises(commits.FileOpError) as info:
+    with pytest.raises(common.FileOpError) as info:
         commits.op_write_files(runner, {"files": files})
     assert info.value.path == "late"
     after = _snapshot(workspace)

@@ -37,6 +37,11 @@ def _load_desktop() -> Any:
         return _desktop[0]
 
 
+def available() -> bool:
+    """Whether this sandbox has the desktop module (the computer image), for the hello."""
+    return os.path.isfile(os.environ.get("SANDLOOP_DESKTOP_MODULE") or DESKTOP_MODULE)
+
+
 def op_desktop(runner: Runner, req: Request) -> Reply:
     reply: Reply = _load_desktop().handle(req)
     return reply

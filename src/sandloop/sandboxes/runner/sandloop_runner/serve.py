@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from .commands import Command
 from .common import BadRequest, FileOpError, Reply, Request
-from .desktop import start_desktop
+from .desktop import available, start_desktop
 from .framing import PROTOCOL, encode, read_frames
 from .ops import INLINE, OPS
 from .paths import Workspace
@@ -153,7 +153,7 @@ class Runner:
     def serve(self) -> None:
         hello = {"hello": "sandloop-runner", "protocol": PROTOCOL, "pid": os.getpid()}
         hello.update(root=self.workspace.root, python=sys.version.split()[0], ops=sorted(OPS))
-        hello.update(uid=os.getuid(), gid=os.getgid())
+        hello.update(uid=os.getuid(), gid=os.getgid(), desktop=available())
         self.send({"id": 0, "ok": True, "result": hello})
         try:
             for req in read_frames(self.in_fd):

@@ -51,7 +51,13 @@ class Proc:
         self.child: Child | None = None
         self.killed = False
         self.done = False
+        self.ended = False  # the pump is over and its wake-up pipe closed
         self.err = OutputStream(runner, self.rid, None)
+        # Wakes the pump when the window opens again (or the process is killed), so it does
+        # not wait for its next poll timeout to read on.
+        self.wake_r, self.wake_w = os.pipe()
+        os.set_blocking(self.wake_r, False)
+        os.set_blocking(self.wake_w, False)
 
     def kill(self, reason: str) -> None:
         with self.lock:
@@ -59,12 +65,29 @@ class Proc:
             child = self.child
         if child is not None:
             kill_tree(child.pid)
+        self.wake()
 
     def grant(self, size: int) -> None:
         with self.lock:
             self.credit = min(self.credit + max(size, 0), PROC_WINDOW)
+        self.wake()
+
+    def wake(self) -> None:
+        with self.lock:  # never after the pipe is closed: its number may name another file
+            if not self.ended:
+                with contextlib.suppress(OSError):  # full: a wake-up is pending anyway
+                    os.write(self.wake_w, b"w")
 
     def run(self) -> Reply:
+        try:
+            return self._run()
+        finally:
+            with self.lock:
+                self.ended = True
+                for fd in (self.wake_r, self.wake_w):
+                    os.close(fd)
+
+    def _run(self) -> Reply:
         argv = [str(a) for a in self.req.get("argv") or []]
         if not argv:
             raise BadRequest("empty command")
@@ -111,10 +134,15 @@ class Proc:
                     return
             self.err.flush(now)
             sel = select.poll()
+            sel.register(self.wake_r, select.POLLIN)
             for fd in reading:
                 if fd != child.stdout or credit > 0:
                     sel.register(fd, select.POLLIN)
             for fd, _ in sel.poll(50):
+                if fd == self.wake_r:
+                    with contextlib.suppress(OSError):
+                        os.read(self.wake_r, 4096)
+                    continue
                 size = CHUNK if fd == child.stderr else min(CHUNK, credit)
                 chunk = os.read(fd, size)
                 if not chunk:
@@ -175,7 +203,9 @@ def _proc(runner: Runner, req: Request) -> Proc:
     with runner.lock:
         proc = runner.commands.get(req.get("proc"))
     if not isinstance(proc, Proc):
-        raise BadRequest("no process {!r} (it exited, or was never spawned)".format(req.get("proc")))
+        raise BadRequest(
+            "no process {!r} (it exited, or was never spawned)".format(req.get("proc"))
+        )
     return proc
 
 
