@@ -34,6 +34,8 @@ A leaf of the data flow: any module may import it, it imports nothing of ours.
     │   ├── ToolArgumentsError       arguments not valid JSON or not valid for the schema
     │   ├── ToolTimeoutError         the tool ran past its timeout
     │   ├── ApprovalDeniedError      the approval callback said no
+    │   ├── MCPServerError           an MCP server crashed, hung, or sent garbage (server)
+    │   │   └── MCPStartError        an MCP server would not start or list its tools
     │   └── SandboxFileError         a file operation in the sandbox failed (path, reason)
     │       ├── WorkspacePathError   the path leaves the workspace (.., absolute, symlink)
     │       └── WorkspaceTooLargeError a copy-mode file or tree is over its size cap
@@ -70,6 +72,8 @@ __all__ = (
     "ConflictError",
     "CostBudgetExceeded",
     "InvalidResponseError",
+    "MCPServerError",
+    "MCPStartError",
     "MaxTurnsExceeded",
     "ModelBehaviorError",
     "NotFoundError",
@@ -400,6 +404,25 @@ class ToolTimeoutError(ToolError):
 
 class ApprovalDeniedError(ToolError):
     """The approval callback refused the call."""
+
+
+class MCPServerError(ToolError):
+    """An MCP server failed a call: it exited, stopped answering, sent a message that is not
+    JSON-RPC or a result that is not valid, or answered with a protocol error. The call gets a
+    failed output; the run goes on.
+
+    Attributes:
+        server: The server's name (``MCPServer.name``).
+    """
+
+    def __init__(self, message: str, *, server: str) -> None:
+        super().__init__(message)
+        self.server = server
+
+
+class MCPStartError(MCPServerError):
+    """An MCP server would not start, or did not complete the handshake and list its tools in
+    time. Raised by the run before its first model request: the run cannot offer those tools."""
 
 
 class SandboxFileError(ToolError):

@@ -10,7 +10,7 @@ import anyio
 import docker.errors
 import pytest
 
-from sandloop.errors import SandboxFileError, WorkspacePathError
+from sandloop.errors import SandboxError, SandboxFileError, WorkspacePathError
 from sandloop.sandboxes.docker import DockerSandbox
 from sandloop.sandboxes.images import BOOTSTRAP_BASE, DEFAULT_BASE, build_images
 
@@ -108,3 +108,16 @@ async def test_a_copied_workspace_belongs_to_the_sandbox_user(
         assert owner.stdout.strip() == b"2000:2000"
         assert (await sb.exec("echo b >> a.txt")).ok
     assert (tmp_path / "a.txt").read_text() == "a\n"
+
+
+async def test_output_is_handed_over_at_the_end_and_processes_are_refused(
+    sandbox: DockerSandbox,
+) -> None:
+    # One docker exec per call: no runner to stream output or keep a process open.
+    seen: list[bytes] = []
+    result = await sandbox.exec("echo hi", on_output=lambda stream, data: seen.append(data))
+    assert result.stdout == b"hi\n"
+    assert seen == []
+    assert not sandbox.streams_output
+    with pytest.raises(SandboxError, match="cannot keep a process open"):
+        await sandbox.open_process(["cat"])

@@ -24,6 +24,7 @@ from rich.status import Status
 from rich.syntax import Syntax
 
 from sandloop.cli.changes import FileChange
+from sandloop.cli.live_output import RunningCalls, clean_line
 from sandloop.errors import ApiStatusError, ApiTimeoutError
 from sandloop.items import CallItem, Usage
 from sandloop.loop import events as ev
@@ -93,7 +94,7 @@ def describe_call(call: CallItem, width: int = 90) -> str:
     with ``;`` (``&&`` would claim the later ones depend on the earlier).
     """
     text = "; ".join(call.arguments_text().splitlines()) or str(call.type)
-    return _clip(text, width)
+    return _clip(clean_line(text), width)
 
 
 def _clip(text: str, width: int) -> str:
@@ -111,8 +112,8 @@ def command_outcomes(event: ev.ToolCallFinished) -> list[str]:
 def failed_output_tail(event: ev.ToolCallFinished, lines: int = 3) -> list[str]:
     """The last lines each failed shell command printed (its stderr, else its stdout).
 
-    The sandbox hands a command's output over when it ends, not while it runs, so this is
-    shown under the call's line afterwards: the line says it failed, these lines say why.
+    While a command runs its last lines show under the spinner (where the sandbox streams
+    them); they go when it ends, so these stay under the call's line: it failed, and why.
     """
     entries = getattr(event.output, "output", None)
     if event.status != "completed" or not isinstance(entries, list):
@@ -122,7 +123,8 @@ def failed_output_tail(event: ev.ToolCallFinished, lines: int = 3) -> list[str]:
         if not hasattr(entry, "outcome") or _exit(entry.outcome) == "exit 0":
             continue
         text = (getattr(entry, "stderr", "") or getattr(entry, "stdout", "") or "").rstrip()
-        tail += [line for line in text.splitlines() if line.strip()][-lines:]
+        cleaned = (clean_line(line) for line in text.splitlines())
+        tail += [line for line in cleaned if line.strip()][-lines:]
     return tail
 
 
@@ -223,6 +225,7 @@ class RichDisplay:
         self._line = ""  # streamed text not yet ended by a newline
         self._turn_text = ""  # all text streamed in the current turn
         self._started: dict[str, tuple[float, Any]] = {}
+        self._running = RunningCalls()  # what the spinner shows while calls run
         self._halted = False  # the run was stopped (Ctrl-C): no spinner is drawn again
 
     def started(self, info: RunInfo) -> None:
@@ -253,8 +256,12 @@ class RichDisplay:
         elif isinstance(event, ev.ToolCallStarted):
             self._flush_text()
             self._started[event.call_id] = (time.monotonic(), event.call)
-            self._spin(f"running {event.tool}: {describe_call(event.call, 60)}")
+            self._running.start(event.call_id, f"running {event.tool}: {describe_call(event.call)}")
+            self._show_running()
+        elif isinstance(event, ev.ToolOutputDelta):
+            self._running.output(event.call_id, event.delta)
         elif isinstance(event, ev.ToolCallFinished):
+            self._running.finish(event.call_id)
             if event.status == "cancelled":
                 # The run is stopping: the spinner goes before the call's line, and stays gone.
                 self._halted = True
@@ -287,19 +294,23 @@ class RichDisplay:
             )
             for command, code in zip(commands, codes, strict=True):
                 style = "dim" if code == "exit 0" else "red"
-                self.console.print(f"    {escape(_clip(command, 86))}  [{style}]{code}[/]")
+                shown = escape(_clip(clean_line(command), 86))
+                self.console.print(f"    {shown}  [{style}]{code}[/]")
         else:
             # A terminal line is kept to one screen row; a log keeps the whole call.
-            width = 90 if self.console.is_terminal else 400
-            what = describe_call(call, width) if call is not None else event.call_id
             outcome = outcome_text(event)
+            room = self.console.width - len(event.tool) - len(outcome) - 16  # mark, time
+            width = max(20, min(90, room)) if self.console.is_terminal else 400
+            what = describe_call(call, width) if call is not None else event.call_id
             line = f"{mark} [bold]{escape(event.tool)}[/] {escape(what)}  [dim]{escape(outcome)}"
             self.console.print(f"{line} · {event.duration:.2f}s[/]")
         if event.error and not good:
             self.console.print(f"    [red]{escape(event.error.splitlines()[0][:200])}[/]")
         for line in failed_output_tail(event):
             self.console.print(f"    [dim]│ {escape(_clip(line, 120))}[/]")
-        if not self._started:
+        if self._running:
+            self._show_running()
+        elif not self._started:
             self._spin("waiting for the model")
 
     @contextmanager
@@ -310,7 +321,10 @@ class RichDisplay:
         try:
             yield
         finally:
-            self._spin("running")
+            if self._running:
+                self._show_running()
+            else:
+                self._spin("running")
 
     def finished(self, summary: Summary) -> None:
         self._flush_text()
@@ -368,10 +382,15 @@ class RichDisplay:
             self.console.print(self._line, markup=False)
             self._line = ""
 
-    def _spin(self, text: str, *, timer: bool = True) -> None:
+    def _show_running(self) -> None:
+        """The spinner over the running calls: each one's clock and last lines."""
+        self._spin("", shown=self._running)
+
+    def _spin(self, text: str, *, timer: bool = True, shown: Any = None) -> None:
         if not self.console.is_terminal or self._halted:
             return
-        shown: Elapsed | str = Elapsed(text) if timer else escape(text)
+        if shown is None:
+            shown = Elapsed(text) if timer else escape(text)
         if self._status is None:
             self._status = self.console.status(shown, spinner="dots")
             self._status.start()

@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import inspect
 from functools import partial
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import anyio.to_thread
 
 from sandloop.errors import ApprovalDeniedError, ConfigError
 from sandloop.executors.base import ApprovalCallback, ApprovalRequest, Approver, Tool
 from sandloop.items import CallItem, McpApprovalRequest, McpApprovalResponse
+
+if TYPE_CHECKING:
+    from sandloop.dispatch.registry import ToolRegistry
 
 __all__ = ("ApprovalPolicy", "Approvals")
 
@@ -57,6 +60,15 @@ class Approvals:
         if self.policy == "never":
             return False
         return self.policy == "all" or tool.needs_approval
+
+    def required_any(self, registry: ToolRegistry) -> bool:
+        """Whether any call of the registry's tools, or of its servers' tools, may need one."""
+        if self.policy == "never":
+            return False
+        if any(self.required(t) for t in registry):
+            return True
+        servers = registry.servers
+        return bool(servers) and (self.policy == "all" or any(s.needs_approval for s in servers))
 
     async def _ask(self, request: ApprovalRequest) -> bool:
         callback = self.callback

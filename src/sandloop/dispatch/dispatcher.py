@@ -18,6 +18,7 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Literal
 
 import anyio
@@ -107,6 +108,8 @@ _DEFERRED = "\x00deferred"
 
 #: Called when a call starts (``outcome is None``) and when it finishes.
 CallListener = Callable[[int, CallItem, "CallOutcome | None"], Awaitable[None]]
+#: Called with a running call's command output: ``(call, command index, stream, text)``.
+OutputListener = Callable[[CallItem, int, str, str], Awaitable[None]]
 
 
 class Dispatcher:
@@ -117,6 +120,8 @@ class Dispatcher:
         approvals: Who decides on calls that need approval.
         max_concurrency: How many calls of one response run at once.
         listener: Told when each call starts and finishes (the loop turns this into events).
+        output_listener: Told what a running command prints (command tools report it through
+            ``ToolContext.report_output``); ``None``: commands do not stream their output.
         max_calls: Calls of one response that run; later ones get a failed output.
         max_output: Characters of tool output one response's calls may keep, all together.
         history: The run's items (its transcript log): when some tools are deferred, the
@@ -134,6 +139,7 @@ class Dispatcher:
         approvals: Approvals,
         max_concurrency: int = 8,
         listener: CallListener | None = None,
+        output_listener: OutputListener | None = None,
         max_calls: int = DEFAULT_MAX_CALLS,
         max_output: int = DEFAULT_MAX_TOOL_OUTPUT,
         history: Sequence[Any] = (),
@@ -147,6 +153,7 @@ class Dispatcher:
         self.approvals = approvals
         self._limiter = anyio.CapacityLimiter(max(1, max_concurrency))
         self._listener = listener
+        self._output_listener = output_listener
 
     @property
     def registry(self) -> ToolRegistry:
@@ -311,6 +318,7 @@ class Dispatcher:
             extra=batch.scope.extra,
             approver=self.approvals.approver,
             output_budget=batch.budget,
+            report_output=partial(self._output_listener, call) if self._output_listener else None,
         )
         if self._listener is not None:
             await self._listener(index, call, None)

@@ -3,11 +3,15 @@
 Part of ``dispatch`` (``loop → dispatch → executors``). Function and custom tools are keyed by
 ``(namespace, name)``; the other families (shell, apply_patch, local_shell, computer) by their
 call type, one tool each. Hosted tools (web search, MCP, file search, ...) are plain definitions
-passed through to the API. Conflicts are found when the agent is built, not mid-run.
+passed through to the API. Tool servers (client-side MCP servers) are kept aside: their tools
+are known once a run connects them, and :meth:`ToolRegistry.with_tools` makes the run's
+registry with them. Conflicts are found when the agent is built (or, for a server's tools, when
+the run connects it), never mid-run.
 
 A function or custom tool whose definition says ``"defer_loading": true`` is *deferred*: it is
 left out of the ``tools`` list, which carries the client ``tool_search`` tool instead
-(:mod:`sandloop.dispatch.tool_search`). Any tool source can defer a tool that way.
+(:mod:`sandloop.dispatch.tool_search`). Any tool source can defer a tool that way (an MCP
+server with ``defer_loading=True`` does it for each of its tools).
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from typing import Any
 
 from sandloop.dispatch.tool_search import tool_search_definition
 from sandloop.errors import ConfigError
-from sandloop.executors.base import Tool
+from sandloop.executors.base import Tool, ToolServer
 from sandloop.items import CLIENT_CALL_CLASSES, CallItem
 
 __all__ = ("NAMED_CALL_TYPES", "ToolRegistry", "call_tool_key", "is_deferred")
@@ -37,13 +41,15 @@ class ToolRegistry:
     """Tools by routing key, plus the cached wire ``tools`` list.
 
     Args:
-        tools: Executable tools (anything implementing :class:`~sandloop.executors.base.Tool`)
-            and hosted tool definitions (dicts or ``sandloop.items`` tool params) to pass through.
+        tools: Executable tools (anything implementing :class:`~sandloop.executors.base.Tool`),
+            tool servers (:class:`~sandloop.executors.base.ToolServer`, e.g. ``MCPServer``) and
+            hosted tool definitions (dicts or ``sandloop.items`` tool params) to pass through.
         namespaces: Descriptions of the ``namespace`` tools that group namespaced functions.
 
     Raises:
         ConfigError: two tools share a name (within a namespace), two tools execute the same call
-            type, or an entry is neither a tool nor a definition.
+            type, two tool servers share a name, or an entry is neither a tool, a server nor a
+            definition.
     """
 
     def __init__(
@@ -52,12 +58,28 @@ class ToolRegistry:
         self._tools: dict[ToolKey | str, Tool] = {}
         self._hosted: list[dict[str, Any]] = []
         self._order: list[Tool] = []
-        for entry in tools:
+        self._servers: list[ToolServer] = []
+        self._entries = list(tools)
+        for entry in self._entries:
             self._add(entry)
         self._namespaces = dict(namespaces or {})
         self._deferred = [t for t in self._order if is_deferred(t)]
         self._check_deferred()
         self._definitions = self._build_definitions()
+
+    @property
+    def servers(self) -> list[ToolServer]:
+        """The tool servers a run connects before its first request, in the order given."""
+        return list(self._servers)
+
+    def with_tools(self, tools: Iterable[Tool]) -> ToolRegistry:
+        """This registry plus ``tools`` (a run's connected servers' tools), servers left out.
+
+        Raises:
+            ConfigError: one of ``tools`` has the name of another tool.
+        """
+        kept = [e for e in self._entries if not isinstance(e, ToolServer)]
+        return ToolRegistry([*kept, *tools], namespaces=self._namespaces)
 
     def _add(self, entry: Any) -> None:
         if isinstance(entry, Tool):
@@ -66,6 +88,14 @@ class ToolRegistry:
                 raise ConfigError(_duplicate_message(key, self._tools[key], entry))
             self._tools[key] = entry
             self._order.append(entry)
+        elif isinstance(entry, ToolServer):
+            taken = [s for s in self._servers if s.name == entry.name]
+            if taken:
+                raise ConfigError(
+                    f"two tool servers are named {entry.name!r} ({taken[0]!r} and {entry!r}): "
+                    "give one of them another name with MCPServer...(name=...)"
+                )
+            self._servers.append(entry)
         elif isinstance(entry, Mapping):
             self._hosted.append(dict(entry))
         elif callable(getattr(entry, "to_wire", None)):
@@ -187,5 +217,6 @@ def _duplicate_message(key: ToolKey | str, first: Tool, second: Tool) -> str:
         return f"two tools execute {key} items ({first!r} and {second!r}); keep one"
     return (
         f"duplicate tool name {_display(key)!r} ({first!r} and {second!r}); "
-        "give one of them another name with @sandloop.tool(name=...)"
+        "give one of them another name with @sandloop.tool(name=...) (an MCP server's tools "
+        "are named for the server: MCPServer...(name=...))"
     )

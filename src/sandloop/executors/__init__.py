@@ -6,11 +6,12 @@ run's sandbox (``ToolContext.sandbox``).
 
 from sandloop.executors._budget import DEFAULT_MAX_TOOL_OUTPUT, OutputBudget
 from sandloop.executors.apply_patch import ApplyPatchTool
-from sandloop.executors.base import ApprovalRequest, Tool, ToolContext
+from sandloop.executors.base import ApprovalRequest, Tool, ToolContext, ToolServer
 from sandloop.executors.computer import Computer, ComputerTool, DesktopComputer
 from sandloop.executors.custom import CustomTool
 from sandloop.executors.function import FunctionTool, ToolImage, ToolOutput, tool
 from sandloop.executors.local_shell import LocalShellTool
+from sandloop.executors.mcp import MCPServer
 from sandloop.executors.shell import ShellTool
 
 __all__ = (
@@ -23,11 +24,13 @@ __all__ = (
     "DesktopComputer",
     "FunctionTool",
     "LocalShellTool",
+    "MCPServer",
     "OutputBudget",
     "ShellTool",
     "Tool",
     "ToolContext",
     "ToolImage",
     "ToolOutput",
+    "ToolServer",
     "tool",
 )

@@ -14,7 +14,9 @@ counted as characters. Invalid UTF-8 (binary output) becomes U+FFFD, one per inv
 
 from __future__ import annotations
 
+import codecs
 import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -32,8 +34,10 @@ __all__ = (
     "MAX_TIMEOUT",
     "CommandLimits",
     "CommandOutput",
+    "TextReporter",
     "capture_bytes",
     "fit_output",
+    "output_decoder",
     "run_within_budget",
     "sandbox_of",
 )
@@ -143,20 +147,44 @@ def fit_output(result: ExecResult, cap: int) -> CommandOutput:
     )
 
 
+#: Where a command's output goes as text while it runs: ``(stream, text)``.
+TextReporter = Callable[[str, str], Awaitable[None]]
+
+
+def output_decoder(report: TextReporter) -> Callable[[str, bytes], Awaitable[None]]:
+    """An ``on_output`` for :meth:`Sandbox.exec` that decodes each stream's chunks as UTF-8
+    (a character split between two chunks stays whole; invalid bytes become U+FFFD)."""
+    decoders = {
+        name: codecs.getincrementaldecoder("utf-8")("replace") for name in ("stdout", "stderr")
+    }
+
+    async def on_output(stream: str, data: bytes) -> None:
+        text = decoders[stream].decode(data)
+        if text:
+            await report(stream, text)
+
+    return on_output
+
+
 async def run_within_budget(
     sandbox: Sandbox,
     command: str | list[str],
     *,
     cap: int,
     budget: OutputBudget | None,
+    report: TextReporter | None = None,
     **options: Any,
 ) -> CommandOutput:
     """Run one command keeping at most ``cap`` characters, drawn from the response's budget.
 
     The sandbox is asked for no more bytes than the granted characters need. When the budget
     grants less than ``cap``, a note saying so ends the stderr of a cut output; when it grants
-    less than :data:`MIN_GRANT`, the command is not run and the refusal is its stderr.
+    less than :data:`MIN_GRANT`, the command is not run and the refusal is its stderr. With
+    ``report``, the output goes there as text while the command runs, where the sandbox
+    streams it.
     """
+    if report is not None and sandbox.streams_output:
+        options["on_output"] = output_decoder(report)
     granted = cap if budget is None else budget.claim(cap)
     kept = 0
     try:

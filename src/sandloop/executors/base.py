@@ -9,7 +9,8 @@ a :class:`~sandloop.errors.SandboxError` (the run stops).
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
@@ -18,7 +19,15 @@ if TYPE_CHECKING:
     from sandloop.items import CallItem, McpApprovalRequest
     from sandloop.sandboxes.base import Sandbox
 
-__all__ = ("ApprovalCallback", "ApprovalRequest", "Approver", "Tool", "ToolContext")
+__all__ = (
+    "ApprovalCallback",
+    "ApprovalRequest",
+    "Approver",
+    "OutputReporter",
+    "Tool",
+    "ToolContext",
+    "ToolServer",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +62,11 @@ ApprovalCallback = Callable[[ApprovalRequest], "bool | Awaitable[bool]"]
 Approver = Callable[[ApprovalRequest], Awaitable[bool]]
 
 
+#: Where a command tool reports a running command's output: ``(command index, "stdout" or
+#: "stderr", text)``. The loop turns each report into a ``ToolOutputDelta`` event.
+OutputReporter = Callable[[int, str, str], Awaitable[None]]
+
+
 @dataclass(frozen=True, slots=True)
 class ToolContext:
     """What a running tool may know about its run. Injected into function tools that ask for it.
@@ -68,6 +82,8 @@ class ToolContext:
             :meth:`request_approval`.
         output_budget: The tool output the call's response may still hold; command tools
             claim their cap from it before running (``None``: no budget).
+        report_output: Where command tools report output while a command runs (``None``:
+            nobody listens, and the sandbox is not asked to stream it).
     """
 
     run_id: str
@@ -77,6 +93,7 @@ class ToolContext:
     extra: dict[str, Any] = field(default_factory=dict)
     approver: Approver | None = None
     output_budget: OutputBudget | None = None
+    report_output: OutputReporter | None = None
 
     async def request_approval(
         self,
@@ -135,5 +152,35 @@ class Tool(Protocol):
         ``call`` is a :data:`~sandloop.items.CallItem` of this tool's ``call_type`` (the
         registry routes by it); each family's tool declares its own call class, so the contract
         leaves the parameter open rather than make every tool accept every family.
+        """
+        ...
+
+
+@runtime_checkable
+class ToolServer(Protocol):
+    """A source of tools known only once a run connects to it (an MCP server).
+
+    It goes into ``Agent(tools=[...])`` beside the tools; the run connects it before its first
+    model request, adds the tools it lists to the run's registry (a name clash is a
+    ``ConfigError`` then), and disconnects it when the run ends, however it ends.
+
+    Attributes:
+        name: The server's name; its tools are offered under it.
+        needs_sandbox: The server runs inside the run's sandbox.
+        needs_approval: ``True`` when every tool of the server asks the approval callback, or
+            the tool names that do (an empty collection: none).
+    """
+
+    name: str
+    needs_sandbox: bool
+    needs_approval: bool | frozenset[str]
+
+    def connect(self, sandbox: Sandbox | None) -> AbstractAsyncContextManager[Sequence[Tool]]:
+        """Start or connect to the server; enter to get its tools, exit to close it.
+
+        Raises:
+            MCPStartError: the server would not start or list its tools.
+            ConfigError: the server's options cannot be used (a missing ``${VAR}``, no
+                sandbox for an in-sandbox server).
         """
         ...

@@ -2,7 +2,8 @@
 
 Part of ``executors``; ``Agent.to_dict`` / ``Agent.from_dict`` (``loop``) describe their tools
 here so an agent can be rebuilt in another process (DESIGN §7). The built-in kinds are
-``function``, ``custom``, ``shell``, ``local_shell``, ``apply_patch`` and ``computer``; a
+``function``, ``custom``, ``shell``, ``local_shell``, ``apply_patch``, ``computer`` and
+``mcp`` (an :class:`~sandloop.executors.mcp.MCPServer`, its ``${NAME}`` references kept); a
 function or custom tool names its Python function by import path (``module:qualname``),
 checked when the description is written. A hosted tool's definition (a dict such as
 ``{"type": "web_search"}``) is its own description. A tool class of your own is described by
@@ -25,6 +26,7 @@ from sandloop.executors.computer import ComputerTool
 from sandloop.executors.custom import CustomTool
 from sandloop.executors.function import FunctionTool
 from sandloop.executors.local_shell import LocalShellTool
+from sandloop.executors.mcp import MCPServer
 from sandloop.executors.shell import ShellTool
 
 __all__ = ("describe_tool", "tool_from_dict")
@@ -53,6 +55,8 @@ def describe_tool(tool: Any) -> dict[str, Any]:
         if "tool" in tool or "type" not in tool:
             raise ConfigError(f"a hosted tool definition needs 'type' and no 'tool' key: {tool!r}")
         return dict(tool)
+    if type(tool) is MCPServer:
+        return {"tool": "mcp", "options": tool.options()}
     for kind, cls in _OVER_FUNCTION.items():
         if type(tool) is cls:
             return _describe_over_function(kind, tool)
@@ -98,12 +102,14 @@ def tool_from_dict(data: Any) -> Any:
     options = data.get("options") or {}
     if not isinstance(kind, str) or not isinstance(options, Mapping):
         raise ConfigError(f"malformed tool description: {dict(data)!r}")
+    if kind == "mcp":
+        return _mcp_server(dict(options))
     if kind in _OVER_FUNCTION:
         return _over_function(kind, dict(options))
     if kind in _PLAIN:
         return _build(_PLAIN[kind], kind, dict(options))
     if ":" not in kind:
-        known = ", ".join([*_OVER_FUNCTION, *_PLAIN])
+        known = ", ".join([*_OVER_FUNCTION, *_PLAIN, "mcp"])
         raise ConfigError(f"unknown tool kind {kind!r} (known: {known}, or 'module:Class')")
     cls = resolve_import_path(kind, what="tool")
     if not isinstance(cls, type):
@@ -123,6 +129,13 @@ def _over_function(kind: str, options: dict[str, Any]) -> Any:
     if not callable(func):
         raise ConfigError(f"{kind} tool {path!r} is not a function")
     return _build(cls, kind, options, func)
+
+
+def _mcp_server(options: dict[str, Any]) -> MCPServer:
+    try:
+        return MCPServer(**options)
+    except TypeError as exc:  # an unknown or missing option
+        raise ConfigError(f"tool 'mcp': bad options: {exc}") from exc
 
 
 def _build(

@@ -9,6 +9,7 @@ no ``call_id`` field) and whose ``output`` is a JSON string.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from sandloop.errors import ToolError
@@ -127,6 +128,7 @@ class LocalShellTool:
             env=action.env or None,
             timeout=self.limits.timeout(action.timeout_ms),
             user=action.user,
+            report=partial(ctx.report_output, 0) if ctx.report_output else None,
         )
         return LocalShellCallOutput.of(
             call.call_id,

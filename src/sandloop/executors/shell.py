@@ -9,6 +9,7 @@ through :meth:`Sandbox.exec <sandloop.sandboxes.base.Sandbox.exec>` and answers 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import partial
 from typing import Any
 
 from sandloop.errors import ConfigError, ToolError
@@ -20,6 +21,7 @@ from sandloop.executors._commands import (
     MAX_TIMEOUT,
     CommandLimits,
     CommandOutput,
+    TextReporter,
     run_within_budget,
     sandbox_of,
 )
@@ -140,10 +142,13 @@ class ShellTool:
         timeout = self.limits.timeout(action.timeout_ms)
         cap = self.limits.cap(action.max_output_length)
         budget = ctx.output_budget
-        entries = [
-            _entry(await _run(sandbox, command, timeout=timeout, cap=cap, budget=budget))
-            for command in action.commands
-        ]
+        entries = []
+        for index, command in enumerate(action.commands):
+            report = partial(ctx.report_output, index) if ctx.report_output else None
+            out = await _run(
+                sandbox, command, timeout=timeout, cap=cap, budget=budget, report=report
+            )
+            entries.append(_entry(out))
         if action.max_output_length is None:
             return ShellCallOutput(call_id=call.call_id, output=entries)
         return ShellCallOutput(
@@ -152,12 +157,20 @@ class ShellTool:
 
 
 async def _run(
-    sandbox: Sandbox, command: str, *, timeout: float, cap: int, budget: OutputBudget | None
+    sandbox: Sandbox,
+    command: str,
+    *,
+    timeout: float,
+    cap: int,
+    budget: OutputBudget | None,
+    report: TextReporter | None,
 ) -> CommandOutput:
     if not command.strip():
         # What `bash -c ""` does; the sandbox refuses an empty command outright.
         return CommandOutput(stdout="", stderr="", exit_code=0, timed_out=False)
-    return await run_within_budget(sandbox, command, cap=cap, budget=budget, timeout=timeout)
+    return await run_within_budget(
+        sandbox, command, cap=cap, budget=budget, timeout=timeout, report=report
+    )
 
 
 def _entry(out: CommandOutput) -> ShellCallOutputContent:

@@ -16,6 +16,7 @@ from sandloop.loop.events import (
     TextDelta,
     ToolCallFinished,
     ToolCallStarted,
+    ToolOutputDelta,
     TurnEnded,
     TurnStarted,
 )
@@ -42,6 +43,7 @@ __all__ = (
     "TextDelta",
     "ToolCallFinished",
     "ToolCallStarted",
+    "ToolOutputDelta",
     "TurnEnded",
     "TurnStarted",
     "resume",

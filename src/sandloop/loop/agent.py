@@ -32,7 +32,9 @@ class Agent:
         model: The model name (``"gpt-5.1"``).
         instructions: The system/developer instructions, resent every turn.
         tools: ``@sandloop.tool`` functions, tool objects (``ShellTool()``, ``CustomTool(...)``),
-            and hosted tool definitions as dicts (``{"type": "web_search"}``).
+            MCP servers (``MCPServer.stdio(...)``, ``MCPServer.http(...)``: connected for each
+            run, their tools offered as ``<server>__<tool>``) and hosted tool definitions as
+            dicts (``{"type": "web_search"}``).
         max_turns: Model calls allowed before ``MaxTurnsExceeded``.
         timeout: Wall-clock seconds for the whole run, or ``None``.
         token_budget: Total tokens (summed usage) the run may use before

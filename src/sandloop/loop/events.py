@@ -26,6 +26,7 @@ __all__ = (
     "TextDelta",
     "ToolCallFinished",
     "ToolCallStarted",
+    "ToolOutputDelta",
     "TurnEnded",
     "TurnStarted",
 )
@@ -162,6 +163,33 @@ class ToolCallStarted(RunEvent):
     call_id: str
     tool: str
     call: CallItem
+
+
+@dataclass(frozen=True, slots=True)
+class ToolOutputDelta(RunEvent):
+    """Output a running command printed, as it arrives (``shell`` and ``local_shell`` calls,
+    in sandboxes that stream it: ``Sandbox.streams_output``).
+
+    Coalesced by the sandbox (at most 10 a second per command, at most 8 KiB per stream each,
+    the newest bytes when more arrived), so this is for watching, not a record: the call's
+    output item holds what the model sees. The text is the command's own, control characters
+    and escape sequences included: a display must clean it.
+
+    Attributes:
+        turn: The model call that asked for the call.
+        call_id: The call's id.
+        tool: The call family (``shell``, ``local_shell``).
+        command: 0-based index of the command within the call.
+        stream: ``stdout`` or ``stderr``.
+        delta: The new text (UTF-8 decoded across chunks; invalid bytes as U+FFFD).
+    """
+
+    turn: int
+    call_id: str
+    tool: str
+    command: int
+    stream: str
+    delta: str
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,7 +20,7 @@ from typing import Any
 import anyio
 
 from sandloop.client import ResponsesClient, RetryNotice, observing_retries
-from sandloop.dispatch import Approvals, CallOutcome, Dispatcher, RunScope
+from sandloop.dispatch import Approvals, CallOutcome, Dispatcher, RunScope, ToolRegistry
 from sandloop.dispatch.outputs import call_id_of, call_label, output_key
 from sandloop.errors import (
     ApiConnectionError,
@@ -52,6 +52,7 @@ from sandloop.loop.journal import JOURNAL_VERSION, Journal
 from sandloop.loop.output_type import FinalOutput
 from sandloop.loop.result import PendingApproval, RunResult, RunStatus, final_text
 from sandloop.loop.state import RunState
+from sandloop.loop.tool_servers import connected_registry
 from sandloop.loop.tracing import traced
 from sandloop.loop.transcript import Transcript, client_calls, to_items
 from sandloop.loop.workspace import RunWorkspace
@@ -161,7 +162,7 @@ class AgentLoop:
         approvals = Approvals(
             approve, policy=agent.approval_policy, defer=defer, decisions=decisions
         )
-        if approve is None and not defer and any(approvals.required(t) for t in agent.registry):
+        if approve is None and not defer and approvals.required_any(agent.registry):
             raise ConfigError("some tools need approval: pass approve= (a callback) to the run")
         _check_sandbox(agent, sandbox)
         self.workspace = RunWorkspace(sandbox, owned=own_sandbox)
@@ -172,6 +173,7 @@ class AgentLoop:
             approvals=approvals,
             max_concurrency=agent.max_concurrency,
             listener=self._on_call,
+            output_listener=self._on_output if emit is not None else None,
             max_calls=agent.max_calls_per_response,
             max_output=agent.max_tool_output_per_response,
             # Tools a tool search loaded are read from the history: a resumed run keeps them.
@@ -202,21 +204,34 @@ class AgentLoop:
         try:
             with self._guard():
                 await self._open()
-                paused = await self._finish_pending_turn()
-                while not paused and not self._final_answer_given():
-                    self._check_turn_limit()
-                    response = await self._call_model()
-                    calls, approvals = client_calls(response.output)
-                    self._check_status(response)
-                    if calls or approvals:
-                        paused = await self._run_turn(calls, approvals)
-                    elif not self._asked_again():
-                        break
+                async with connected_registry(self.agent.registry, self._scope.sandbox) as tools:
+                    self._use_tools(tools)
+                    await self._turns()
         except BaseException as exc:
             await self._close(exc)
             raise
         await self._close(None)
         return self.result()
+
+    async def _turns(self) -> None:
+        """Model calls and their tool calls, until the final answer or a pause."""
+        paused = await self._finish_pending_turn()
+        while not paused and not self._final_answer_given():
+            self._check_turn_limit()
+            response = await self._call_model()
+            calls, approvals = client_calls(response.output)
+            self._check_status(response)
+            if calls or approvals:
+                paused = await self._run_turn(calls, approvals)
+            elif not self._asked_again():
+                break
+
+    def _use_tools(self, registry: ToolRegistry) -> None:
+        """Use the run's registry (the agent's tools plus its connected servers' tools)."""
+        if registry is self._dispatcher.registry:
+            return
+        self._dispatcher.registry = registry
+        self._base = self._base_body(registry)
 
     async def _run_turn(self, calls: list[Any], approvals: list[Any]) -> bool:
         """Answer one response's calls; ``True`` when the run pauses for decisions."""
@@ -454,7 +469,7 @@ class AgentLoop:
 
     # --- requests ---------------------------------------------------------------------------
 
-    def _base_body(self) -> dict[str, Any]:
+    def _base_body(self, registry: ToolRegistry | None = None) -> dict[str, Any]:
         agent = self.agent
         body: dict[str, Any] = dict(agent.request_options)
         body["model"] = agent.model
@@ -462,7 +477,7 @@ class AgentLoop:
         body["prompt_cache_key"] = self.prompt_cache_key
         if agent.instructions is not None:
             body["instructions"] = agent.instructions
-        tools = agent.registry.definitions()
+        tools = (registry or agent.registry).definitions()
         if tools:
             body["tools"] = tools
         if agent.reasoning is not None:
@@ -561,7 +576,7 @@ class AgentLoop:
             note=dump_item(outcome.note) if outcome.note is not None else None,
         )
         self._open_calls.pop(call_id_of(call), None)
-        ran = outcome.status in _RAN and needs_sandbox(self.agent.registry.lookup(call))
+        ran = outcome.status in _RAN and needs_sandbox(self._dispatcher.registry.lookup(call))
         if ran and self.journal.path is not None:
             # A copy lives only in the sandbox: journal what this call changed, so a crash
             # before the turn's end does not lose the effect of a call it will not re-run.
@@ -578,6 +593,12 @@ class AgentLoop:
                 outcome.error,
                 outcome.exception,
             )
+        )
+
+    async def _on_output(self, call: CallItem, command: int, stream: str, text: str) -> None:
+        call_id, tool = call_id_of(call), call_label(call)
+        await self._emit(
+            ev.ToolOutputDelta(self.run_id, self.turn, call_id, tool, command, stream, text)
         )
 
     # --- results and failures ---------------------------------------------------------------
@@ -658,7 +679,7 @@ def _check_sandbox(agent: Agent, sandbox: Sandbox | None) -> None:
         return
     names = [
         t.name or t.call_type.removesuffix("_call") for t in agent.registry if needs_sandbox(t)
-    ]
+    ] + [f"MCP server {s.name!r}" for s in agent.registry.servers if s.needs_sandbox]
     if names:
         raise ConfigError(
             f"the tools {', '.join(names)} act in a sandbox, but this run has none: pass "

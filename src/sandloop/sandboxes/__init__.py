@@ -2,36 +2,48 @@
 
 ``Sandbox`` is the contract executors code against. ``DockerSandbox`` is a hardened container
 with the runner inside; ``LocalSandbox`` runs the same runner as a local subprocess (not
-isolated). ``SandboxPool`` keeps started sandboxes ready. ``DockerSandbox`` is imported on first
-use, so ``import sandloop`` stays light.
+isolated). Both are a ``RunnerSandbox`` (the runner protocol, written once) over a
+``Provisioner`` (where it runs: see ``provisioner`` to write another backend), and report their
+``Capabilities``. ``SandboxPool`` keeps started sandboxes ready. ``DockerSandbox`` is imported
+on first use, so ``import sandloop`` stays light.
 """
 
 from typing import TYPE_CHECKING, Any
 
+from sandloop.sandboxes._process import SandboxProcess
+from sandloop.sandboxes._runner_backed import RunnerSandbox
 from sandloop.sandboxes.base import (
     DEFAULT_MAX_OUTPUT,
     DesktopChannel,
     ExecResult,
     FileEntry,
+    OnOutput,
     Sandbox,
     WorkspaceChanges,
 )
 from sandloop.sandboxes.description import sandbox_from_dict
 from sandloop.sandboxes.local import LocalSandbox
 from sandloop.sandboxes.pool import SandboxPool
+from sandloop.sandboxes.provisioner import Boot, Capabilities, Provisioner
 
 if TYPE_CHECKING:
     from sandloop.sandboxes.docker import DockerSandbox
 
 __all__ = (
     "DEFAULT_MAX_OUTPUT",
+    "Boot",
+    "Capabilities",
     "DesktopChannel",
     "DockerSandbox",
     "ExecResult",
     "FileEntry",
     "LocalSandbox",
+    "OnOutput",
+    "Provisioner",
+    "RunnerSandbox",
     "Sandbox",
     "SandboxPool",
+    "SandboxProcess",
     "WorkspaceChanges",
     "sandbox_from_dict",
 )

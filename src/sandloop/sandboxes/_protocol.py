@@ -1,13 +1,21 @@
 """The runner protocol's client side, written once over any byte channel.
 
-A *channel* is an ``anyio.abc.ByteStream`` to the runner (``_runner.py``): a subprocess's pipes
-for ``LocalSandbox``, the container's attach socket for ``DockerSandbox``. :class:`RunnerClient`
-frames requests onto it and matches replies to waiters by request id.
+A *channel* is an ``anyio.abc.ByteStream`` to the runner (the ``runner/`` program): a
+subprocess's pipes for ``LocalSandbox``, the container's attach socket for ``DockerSandbox``.
+:class:`RunnerClient` frames requests onto it and matches replies to waiters by request id.
 
 There is no background reader task (a sandbox may be started in one task and used in others, as
 the pool does). Instead, whichever caller is waiting takes the read lock and reads frames,
 delivering each to its waiter; every frame read releases the lock so others can pick up theirs.
 EOF or a broken channel marks the client dead and fails every pending and later call at once.
+
+A request may get *event* frames before its one reply (a streaming ``exec``'s output as it
+arrives, a spawned process's output), and only requests that asked for them; any other event is
+a bad frame. A call's events go to its handler in the caller's own task (they wait, bounded by
+the request's budget, until it takes them). A request that stays open (``spawn``, sent with
+:meth:`RunnerClient.open`) has its events handed to its handler as soon as any waiter reads
+them, so that none wait unbounded for a reader that may never come; its owner waits for them
+with :meth:`RunnerClient.progress`.
 
 Every frame is checked before it is believed (``_replies``: size, depth, id, shape) and every
 call has a deadline: a bad frame or a reply later than its deadline marks the client dead too,
@@ -16,9 +24,11 @@ so a runner that is stopped, hung or impersonated can never make a caller wait f
 
 from __future__ import annotations
 
+import inspect
 import json
 import struct
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Awaitable, Callable
 from contextlib import nullcontext, suppress
 from typing import Any, NoReturn
 
@@ -36,7 +46,7 @@ from sandloop.errors import (
 )
 from sandloop.sandboxes import _replies
 
-__all__ = ("NO_PYTHON_MARKER", "RunnerClient", "RunnerMissingError")
+__all__ = ("NO_PYTHON_MARKER", "EventHandler", "RunnerClient", "RunnerMissingError")
 
 HEADER = struct.Struct(">I")
 MAX_FRAME = 512 * 1024 * 1024
@@ -53,6 +63,8 @@ HEARTBEAT = 30.0
 PING_DEADLINE = 30.0
 
 Message = dict[str, Any]
+#: Called with each event of a request (its ``event`` object, checked), sync or async.
+EventHandler = Callable[[Message], Awaitable[None] | None]
 
 
 class RunnerMissingError(SandboxStartError):
@@ -80,6 +92,13 @@ class RunnerClient:
         # more): a frame with another id, or larger than all of their caps, is forged.
         self._owed: dict[int, _replies.Expected] = {}
         self._replies: dict[int, Message] = {}
+        # Requests that take events: their handlers, the events read for them and not yet
+        # handed over, and what their events carried so far (while they are owed a reply).
+        self._handlers: dict[int, EventHandler] = {}
+        self._events: dict[int, deque[Message]] = {}
+        self._tallies: dict[int, _replies.EventTally] = {}
+        # Open requests (``open``): their events go to the handler at once, and are counted.
+        self._arrived: dict[int, int] = {}
         # fast_acquire: an uncontended lock costs no trip through the event loop; the stream
         # operations inside still checkpoint, so no caller can hog the loop.
         self._read_lock = anyio.Lock(fast_acquire=True)
@@ -119,7 +138,13 @@ class RunnerClient:
         return self.hello
 
     async def call(
-        self, op: str, args: Message, *, timeout: float | None = None, cancel_on_abort: bool = False
+        self,
+        op: str,
+        args: Message,
+        *,
+        timeout: float | None = None,
+        cancel_on_abort: bool = False,
+        on_event: EventHandler | None = None,
     ) -> Message:
         """Send one request and return its ``result`` (checked against the request's kind).
 
@@ -130,30 +155,91 @@ class RunnerClient:
                 sent. Past it the runner counts as dead (``SandboxTimeoutError``, a
                 ``SandboxDiedError``). ``None``: no deadline, but a ping every ``HEARTBEAT``
                 seconds of waiting must come back within ``PING_DEADLINE``.
-            cancel_on_abort: When the caller is cancelled, tell the runner to kill the
-                request's command.
+            cancel_on_abort: When the caller is cancelled (or ``on_event`` raises), tell the
+                runner to kill the request's command.
+            on_event: Gets the request's events before the reply (``exec`` with ``stream``).
         """
         rid = self._issue(op, args)
         self._pending.add(rid)
+        if on_event is not None:
+            self._handlers[rid] = on_event
         try:
             await self._send({**args, "id": rid, "op": op, "reply_max": self._owed[rid].cap})
             with anyio.fail_after(timeout) if timeout is not None else nullcontext():
                 reply = await (self._wait(rid) if timeout is not None else self._wait_alive(rid))
-        except anyio.get_cancelled_exc_class():
-            if cancel_on_abort:
-                await self._cancel_remote(rid)
-            raise
         except TimeoutError:
             self._timed_out = True
             self._mark_dead(f"the runner did not answer {op!r} within its {timeout:g} s deadline")
             raise self._died() from None
+        except BaseException:
+            if cancel_on_abort and self._dead is None:
+                await self._cancel_remote(rid)
+            raise
         finally:
-            self._pending.discard(rid)
-            self._replies.pop(rid, None)
-        if reply["ok"]:
-            result: Message = reply["result"]
-            return result
-        raise _reply_error(reply["error"])
+            self.forget(rid)
+        return _result(reply)
+
+    async def open(self, op: str, args: Message, *, on_event: Callable[[Message], None]) -> int:
+        """Send a request that stays open (``spawn``) and return its id.
+
+        Its events go to ``on_event`` as soon as any waiter reads them (so it must be quick,
+        and hold what it keeps bounded); :meth:`progress` waits for them and for the final
+        reply; :meth:`forget` stops listening.
+        """
+        rid = self._issue(op, args)
+        self._pending.add(rid)
+        self._handlers[rid] = on_event
+        self._arrived[rid] = 0
+        try:
+            await self._send({**args, "id": rid, "op": op, "reply_max": self._owed[rid].cap})
+        except BaseException:
+            self.forget(rid)
+            raise
+        return rid
+
+    async def progress(self, rid: int) -> Message | None:
+        """Wait until the open request ``rid`` got events (handed to its handler: ``None``) or
+        its reply (its ``result``; the request is then closed). Pings the runner every
+        ``HEARTBEAT`` seconds of silence, as a call without a deadline does.
+
+        Raises:
+            SandboxError: the reply is an error, or the runner is gone.
+        """
+        since = self._arrived.get(rid, 0)
+        while True:
+            with anyio.move_on_after(HEARTBEAT):
+                reply = await self._next(rid, since=since)
+                break
+            await self.call("ping", {}, timeout=PING_DEADLINE)
+        if reply is None:
+            return None
+        self.forget(rid)
+        return _result(reply)
+
+    async def acknowledge(self, rid: int, size: int) -> None:
+        """Tell the runner that ``size`` more bytes of the open request's stdout were consumed
+        (``proc_ack``), without waiting for its reply (read and dropped by any later waiter):
+        reading a process costs no round trip. Counted here first, so the runner's window is
+        never wider than the host's."""
+        tally = self._tallies.get(rid)
+        if tally is not None:
+            tally.ack(size)
+        aid = self._issue("proc_ack", {})
+        await self._send({"id": aid, "op": "proc_ack", "proc": rid, "bytes": size,
+                          "reply_max": _replies.SMALL})  # fmt: skip
+
+    async def cancel(self, rid: int) -> None:
+        """Tell the runner to kill request ``rid``'s process (also when it has not started it
+        yet), without waiting; never raises."""
+        await self._cancel_remote(rid)
+
+    def forget(self, rid: int) -> None:
+        """Stop waiting for ``rid``: its later events and reply are read and dropped."""
+        self._pending.discard(rid)
+        self._replies.pop(rid, None)
+        self._handlers.pop(rid, None)
+        self._events.pop(rid, None)
+        self._arrived.pop(rid, None)
 
     async def aclose(self, *, timeout: float = 2.0) -> None:
         """Ask the runner to exit, then close the channel. Never raises for a dead channel."""
@@ -170,7 +256,10 @@ class RunnerClient:
 
     def _issue(self, op: str, args: Message) -> int:
         self._last_id += 1
-        self._owed[self._last_id] = _replies.expect(op, args, limit=MAX_FRAME)
+        expected = _replies.expect(op, args, limit=MAX_FRAME)
+        self._owed[self._last_id] = expected
+        if expected.events is not None:
+            self._tallies[self._last_id] = _replies.EventTally(expected.events)
         return self._last_id
 
     async def _cancel_remote(self, rid: int) -> None:
@@ -208,16 +297,49 @@ class RunnerClient:
             await self.call("ping", {}, timeout=PING_DEADLINE)
 
     async def _wait(self, rid: int) -> Message:
-        while rid not in self._replies:
+        """The reply to ``rid``, its events handed over first."""
+        reply = await self._next(rid, since=None)
+        assert reply is not None  # only an open request's wait returns early
+        return reply
+
+    async def _next(self, rid: int, *, since: int | None) -> Message | None:
+        """The reply to ``rid``, its events handed over first; for an open request (``since``
+        given), ``None`` as soon as its events arrived past that count, or once another
+        waiter took its reply (it is forgotten then)."""
+        while True:
+            await self._deliver(rid)
+            if rid in self._replies:
+                return self._replies.pop(rid)
+            if since is not None and self._arrived.get(rid, -1) != since:
+                return None
             if self._dead is not None:
                 raise self._died()
             async with self._read_lock:
-                if rid in self._replies or self._dead is not None:
+                if rid in self._replies or self._events.get(rid) or self._dead is not None:
                     continue
-                frame = await self._read_frame()
-                if frame["id"] in self._pending:
-                    self._replies[frame["id"]] = frame
-        return self._replies.pop(rid)
+                if since is not None and self._arrived.get(rid, -1) != since:
+                    continue
+                self._route(await self._read_frame())
+
+    def _route(self, frame: Message) -> None:
+        fid = frame["id"]
+        if "ok" in frame:
+            if fid in self._pending:
+                self._replies[fid] = frame
+        elif fid in self._arrived:
+            self._arrived[fid] += 1
+            self._handlers[fid](frame["event"])
+        elif fid in self._handlers:
+            self._events.setdefault(fid, deque()).append(frame["event"])
+
+    async def _deliver(self, rid: int) -> None:
+        """Hand the events read for ``rid`` to its handler, in this (the waiter's) task."""
+        queue = self._events.get(rid)
+        handler = self._handlers.get(rid)
+        while queue and handler is not None:
+            result = handler(queue.popleft())
+            if inspect.isawaitable(result):
+                await result
 
     def _buffer_has_frame(self) -> bool:
         if len(self._buffer) < HEADER.size:
@@ -230,7 +352,7 @@ class RunnerClient:
         while len(self._buffer) < HEADER.size:
             await self._fill()
         size = int(HEADER.unpack_from(self._buffer)[0])
-        cap = max((expected.cap for expected in self._owed.values()), default=0)
+        cap = max((expected.largest for expected in self._owed.values()), default=0)
         if size > cap:
             what = f"announced a frame of {size} bytes; no reply it owes may exceed {cap}"
             self._violation(f"{what} ({bytes(self._buffer[:16])!r})")
@@ -247,12 +369,24 @@ class RunnerClient:
             if expected is None:
                 sent = "answered already" if 0 <= fid <= self._last_id else "never sent"
                 raise _replies.FrameError(f"a reply to request {fid}, which was {sent}")
+            if "ok" not in frame and "event" in frame:
+                return self._event(frame, expected, size)
             if size > expected.cap:
                 raise _replies.FrameError(f"a {size}-byte reply to {expected.op!r}")
             _replies.check(frame, expected)
         except _replies.FrameError as exc:
             self._violation(str(exc))
         del self._owed[fid]
+        self._tallies.pop(fid, None)
+        return frame
+
+    def _event(self, frame: Message, expected: _replies.Expected, size: int) -> Message:
+        """An event frame, checked and counted (its request stays owed its reply)."""
+        rule = expected.events
+        if rule is not None and size > rule.cap:
+            raise _replies.FrameError(f"a {size}-byte event for {expected.op!r}")
+        event = _replies.check_event(frame, expected)
+        self._tallies[frame["id"]].admit(event)
         return frame
 
     def _violation(self, what: str) -> NoReturn:
@@ -282,6 +416,13 @@ class RunnerClient:
                 detail = f"(could not diagnose: {exc})"
         kind = SandboxTimeoutError if self._timed_out else SandboxDiedError
         return kind(f"{self._dead}{': ' + detail if detail else ''}")
+
+
+def _result(reply: Message) -> Message:
+    if reply["ok"]:
+        result: Message = reply["result"]
+        return result
+    raise _reply_error(reply["error"])
 
 
 def _reply_error(error: Message) -> SandloopError:

@@ -18,7 +18,20 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ("DEFAULT_READ_MAX", "Expected", "FrameError", "check", "decode", "expect", "hello")
+__all__ = (
+    "DEFAULT_READ_MAX",
+    "EVENT_DATA",
+    "PROC_WINDOW",
+    "EventRule",
+    "EventTally",
+    "Expected",
+    "FrameError",
+    "check",
+    "check_event",
+    "decode",
+    "expect",
+    "hello",
+)
 
 Message = dict[str, Any]
 Check = Callable[[Any], bool]
@@ -34,6 +47,13 @@ DEFAULT_READ_MAX = 64 * 1024 * 1024
 LISTDIR_CAP = 16 * 1024 * 1024
 SCREENSHOT_CAP = 64 * 1024 * 1024
 DESKTOP_CAP = 1024 * 1024
+#: Bytes one ``output`` event of a streaming ``exec`` carries at most (the runner's EVENT_DATA).
+EVENT_DATA = 8192
+#: Bytes one ``output`` event of a ``spawn`` carries at most (the runner's CHUNK).
+PROC_DATA = 65536
+#: Bytes of a process's stdout the runner may send before the host acknowledges them
+#: (``proc_ack``): the flow-control window (the runner's PROC_WINDOW).
+PROC_WINDOW = 256 * 1024
 _B64_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
 _STRING = re.compile(rb'"[^"]*"')
 _PAIR = re.compile(rb"\[\]|\{\}")
@@ -45,12 +65,42 @@ class FrameError(Exception):
 
 
 @dataclass(frozen=True, slots=True)
+class EventRule:
+    """What the event frames a request may get before its reply are.
+
+    Attributes:
+        kinds: The event kinds allowed (``output``; ``started`` for a ``spawn``).
+        data_max: Bytes one ``output`` event may carry.
+        budget: Bytes all ``output`` events of one stream may carry together (``None``: no
+            total; a spawned process's stdout is bounded by the window instead).
+        window: Bytes of stdout the events may carry beyond what the host acknowledged.
+    """
+
+    kinds: frozenset[str]
+    data_max: int
+    budget: int | None
+    window: int | None = None
+
+    @property
+    def cap(self) -> int:
+        """The largest event frame."""
+        return _b64_len(self.data_max) + SMALL
+
+
+@dataclass(frozen=True, slots=True)
 class Expected:
-    """What the reply to one request may be: its size cap and the shape of its result."""
+    """What the reply to one request may be: its size cap and the shape of its result, and
+    the events it may get first (``None``: none)."""
 
     op: str
     cap: int
     result: Mapping[str, Check]
+    events: EventRule | None = None
+
+    @property
+    def largest(self) -> int:
+        """The largest frame this request may still get: its reply or one of its events."""
+        return max(self.cap, self.events.cap if self.events is not None else 0)
 
 
 def decode(body: bytes) -> Message:
@@ -98,6 +148,59 @@ def check(frame: Message, expected: Expected) -> Message:
     else:
         _fields(frame.get("error"), _ERROR, f"the error of {expected.op!r}")
     return frame
+
+
+def check_event(frame: Message, expected: Expected) -> Message:
+    """Validate an event frame (its id already matched; it has no ``ok``): its ``event``."""
+    rule = expected.events
+    if rule is None:
+        raise FrameError(f"an event for {expected.op!r}, which streams nothing")
+    event = frame.get("event")
+    if not isinstance(event, dict) or event.get("kind") not in rule.kinds:
+        raise FrameError(f"an event for {expected.op!r} of no kind it may get ({event!r:.80})")
+    if event["kind"] == "started":
+        _fields(event, {"pid": _int}, f"the started event of {expected.op!r}")
+        return event
+    spec = {"stream": lambda v: v in ("stdout", "stderr"), "data": _b64(rule.data_max)}
+    _fields(event, spec, f"an output event of {expected.op!r}")
+    if not event["data"]:
+        raise FrameError(f"an output event of {expected.op!r} without data")
+    return event
+
+
+class EventTally:
+    """What one request's events carried so far, held against its rule's budget and window."""
+
+    def __init__(self, rule: EventRule) -> None:
+        self.rule = rule
+        self.carried = {"stdout": 0, "stderr": 0}
+        self.acked = 0
+        self.started = False
+
+    def admit(self, event: Message) -> int:
+        """Count a checked event; returns its data's size. Raises FrameError past a limit."""
+        if event["kind"] == "started":
+            if self.started:
+                raise FrameError("a second started event for one process")
+            self.started = True
+            return 0
+        stream, size = event["stream"], _decoded_size(event["data"])
+        self.carried[stream] += size
+        budget, window = self.rule.budget, self.rule.window
+        if budget is not None and self.carried[stream] > budget:
+            raise FrameError(f"{self.carried[stream]} bytes of {stream} events; at most {budget}")
+        if window is not None and stream == "stdout" and self.carried[stream] - self.acked > window:
+            unacked = self.carried[stream] - self.acked
+            raise FrameError(f"{unacked} unacknowledged bytes of stdout; the window is {window}")
+        return size
+
+    def ack(self, size: int) -> None:
+        """The host consumed ``size`` more bytes of stdout (and tells the runner so)."""
+        self.acked += size
+
+
+def _decoded_size(data: str) -> int:
+    return 3 * len(data) // 4 - len(data) + len(data.rstrip("="))
 
 
 def _fields(value: Any, spec: Mapping[str, Check], where: str) -> None:
@@ -197,6 +300,7 @@ _HELLO: Mapping[str, Check] = {
     "root": _str,
     "python": _str,
     "ops": _strs,
+    "desktop": _optional(_bool),
 }
 _DESKTOP: Mapping[str, Mapping[str, Check]] = {
     "xdotool": {"exit_code": _nullable(_int), "stderr": _str},
@@ -226,7 +330,16 @@ def hello() -> Expected:
 def expect(op: str, args: Mapping[str, Any], *, limit: int) -> Expected:
     """The cap and result shape of the reply to ``op`` with ``args``, at most ``limit`` bytes."""
     cap, result = _kind(op, args)
-    return Expected(op, min(cap, limit), result)
+    return Expected(op, min(cap, limit), result, _events(op, args))
+
+
+def _events(op: str, args: Mapping[str, Any]) -> EventRule | None:
+    if op == "exec" and args.get("stream"):
+        out = max(int(args.get("max_output", 0)), 0)
+        return EventRule(frozenset({"output"}), min(EVENT_DATA, out), out)
+    if op == "spawn":
+        return EventRule(frozenset({"output", "started"}), PROC_DATA, None, PROC_WINDOW)
+    return None
 
 
 def _kind(op: str, args: Mapping[str, Any]) -> tuple[int, Mapping[str, Check]]:
@@ -237,6 +350,10 @@ def _kind(op: str, args: Mapping[str, Any]) -> tuple[int, Mapping[str, Check]]:
         shape = {"exit_code": _nullable(_int), "timed_out": _bool, "cancelled": _bool}
         shape.update(stdout=stream, stderr=stream, stdout_dropped=_count, stderr_dropped=_count)
         return 2 * _b64_len(out) + _slack(args.get("cwd", "")), {**shape, "duration": _num}
+    if op == "spawn":
+        return _slack(args.get("cwd", ""), *args.get("argv", ())), {"exit_code": _int}
+    if op == "proc_write":
+        return SMALL, {"written": _count}
     if op == "read":
         most = int(args.get("max_bytes", DEFAULT_READ_MAX))
         return _b64_len(most) + _slack(path), {"data": _b64(most)}

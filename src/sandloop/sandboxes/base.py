@@ -12,25 +12,37 @@ swapped in between a check and the write — raises :class:`~sandloop.errors.Wor
 from __future__ import annotations
 
 import abc
-from collections.abc import Mapping, Sequence
+import os
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Literal, Protocol, Self
+from typing import TYPE_CHECKING, Any, Literal, Protocol, Self
 
-from sandloop.errors import ConfigError
+from sandloop.errors import ConfigError, SandboxError
+from sandloop.sandboxes.provisioner import Capabilities
+
+if TYPE_CHECKING:
+    from sandloop.sandboxes._process import SandboxProcess
 
 __all__ = (
     "DEFAULT_MAX_OUTPUT",
+    "Capabilities",
     "DesktopChannel",
     "ExecResult",
     "FileEntry",
+    "OnOutput",
     "Sandbox",
     "WorkspaceChanges",
 )
 
 #: Bytes of stdout (and, separately, of stderr) a command keeps by default: head and tail halves.
 DEFAULT_MAX_OUTPUT = 1024 * 1024
+
+
+#: Gets a running command's output as it arrives: ``("stdout" or "stderr", bytes)``; sync or
+#: async (awaited). Chunks may be cut anywhere (inside a line, inside a UTF-8 character).
+OnOutput = Callable[[str, bytes], "Awaitable[None] | None"]
 
 
 class DesktopChannel(Protocol):
@@ -184,10 +196,33 @@ class Sandbox(abc.ABC):
         local sandbox's root), or ``None``. Run records must never be kept inside it."""
         return None
 
+    @property
+    def capabilities(self) -> Capabilities:
+        """What this sandbox can do beyond commands and files (copy mode, host-side restore,
+        a desktop...): query it instead of probing for methods. This default: nothing."""
+        return Capabilities()
+
     async def changes(self) -> WorkspaceChanges | None:
         """The edits made so far to a copied workspace, or ``None`` when the workspace is not
         a copy (a bind mount's edits are already on the host). This default: ``None``."""
         return None
+
+    async def diff(self, *, exclude: Sequence[str] = (".git",)) -> str:
+        """Copy mode (``capabilities.copy_mode``): the edits made in the sandbox as a
+        git-style unified diff. This default has no copy mode and raises ``ConfigError``."""
+        raise ConfigError(f"{type(self).__name__} has no copy mode: diff() needs mount='copy'")
+
+    async def diff_bytes(self, *, exclude: Sequence[str] = (".git",)) -> bytes:
+        """Copy mode: the edits as the exact bytes of a git-style patch (see :meth:`diff`)."""
+        raise ConfigError(f"{type(self).__name__} has no copy mode: diff() needs mount='copy'")
+
+    async def set_baseline(self) -> None:
+        """Copy mode: later diffs compare against the workspace as it is now."""
+        raise ConfigError(f"{type(self).__name__} has no copy mode: set_baseline() needs one")
+
+    async def export(self, path: str | os.PathLike[str]) -> None:
+        """Copy mode: write the sandbox's workspace into ``path`` (a new or empty directory)."""
+        raise ConfigError(f"{type(self).__name__} has no copy mode: export() needs mount='copy'")
 
     @abc.abstractmethod
     async def aclose(self) -> None:
@@ -204,6 +239,7 @@ class Sandbox(abc.ABC):
         user: str | None = None,
         stdin: bytes | None = None,
         max_output: int = DEFAULT_MAX_OUTPUT,
+        on_output: OnOutput | None = None,
     ) -> ExecResult:
         """Run a command and wait for it.
 
@@ -224,7 +260,42 @@ class Sandbox(abc.ABC):
             user: Run as this user instead of the sandbox's default, where supported.
             stdin: Bytes fed to the command's standard input (closed after).
             max_output: Cap in bytes for stdout and for stderr, each (head and tail kept).
+            on_output: Called with the output while the command runs, where the sandbox
+                :attr:`streams_output` (else never): coalesced to at most 10 calls a second,
+                each with at most 8 KiB per stream (the newest bytes when more arrived), and
+                at most ``max_output`` bytes per stream in all. The result holds the whole
+                (capped) output as without it.
         """
+
+    @property
+    def streams_output(self) -> bool:
+        """True when :meth:`exec` hands output to ``on_output`` while the command runs. This
+        default: ``False`` (executors then pass no ``on_output``)."""
+        return False
+
+    async def open_process(
+        self,
+        argv: Sequence[str],
+        *,
+        cwd: str | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> SandboxProcess:
+        """Start a long-lived process (an MCP stdio server, a REPL) and talk to it as a stream.
+
+        The process runs like a command (its own session, the sandbox's user, ``cwd`` relative
+        to the workspace, ``env`` added) but has no timeout: it lives until it exits, is killed
+        with ``aclose()``, or the sandbox closes. The returned
+        :class:`~sandloop.sandboxes.SandboxProcess` is an anyio ``ByteStream``: ``send()``
+        writes its stdin, ``receive()`` returns its stdout and raises ``EndOfStream`` once it
+        exited, ``send_eof()`` closes its stdin; ``returncode`` and ``stderr_tail`` say how it
+        ended. Its stdout is flow-controlled: a process printing faster than it is read waits.
+
+        Raises:
+            SandboxError: the process could not start, or this sandbox cannot run one (this
+                default; sandboxes over the runner can, a ``DockerSandbox`` without python3
+                in its image cannot).
+        """
+        raise SandboxError(f"{type(self).__name__} cannot run long-lived processes")
 
     @abc.abstractmethod
     async def read_file(self, path: str, *, max_bytes: int | None = None) -> bytes:

@@ -47,6 +47,7 @@ class MemorySandbox(Sandbox):
         user: str | None = None,
         stdin: bytes | None = None,
         max_output: int = 0,
+        on_output: object = None,
     ) -> ExecResult:
         raise AssertionError("apply_patch must not run commands")
 

@@ -45,6 +45,7 @@ SAMPLES: dict[str, Any] = {
     "size": 3 << 30,
     "limit": 128 << 20,
     "failures": [("a/b/stuck", "Operation not permitted")],
+    "server": "github",
     "response": None,
     "text": '{"city": 1}',
     "errors": [{"loc": ["city"], "msg": "Input should be a valid string", "type": "string_type"}],
