@@ -217,5 +217,6 @@ async def test_defer_loading_marks_every_tool_of_the_server() -> None:
             Agent(model="gpt-test", tools=[sdk_server(defer_loading=True)]), "go", client=client
         )
     tools = server.create_requests[0].body["tools"]
-    assert tools
-    assert all(t["defer_loading"] is True for t in tools)
+    # Every tool of the server is deferred: none is sent, the client tool search stands in.
+    assert [t["type"] for t in tools] == ["tool_search"]
+    assert tools[0]["execution"] == "client"
