@@ -36,7 +36,8 @@ class LocalProvisioner(Provisioner):
     Args:
         root: The workspace directory (absolute).
         python: The interpreter.
-        env: Every variable the process gets.
+        env: Variables the process gets on top of a minimal set copied from the host when it
+            starts (``PATH``, ``HOME``, ``LANG``...); nothing else of the host's environment.
     """
 
     def __init__(self, root: Path, *, python: str, env: Mapping[str, str]) -> None:
@@ -55,6 +56,13 @@ class LocalProvisioner(Provisioner):
     def host_workspace(self) -> Path | None:
         return self.root
 
+    def environment(self) -> dict[str, str]:
+        """The process's environment, as of now."""
+        env = {key: os.environ[key] for key in _PASSED_THROUGH if key in os.environ}
+        env.setdefault("LANG", "C.UTF-8")
+        env.update(self.env)
+        return env
+
     async def start(self, boot: Boot) -> Channel:
         # A file, not a pipe: nobody has to drain it, and it explains a crash afterwards.
         self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 - closed in aclose()
@@ -64,7 +72,7 @@ class LocalProvisioner(Provisioner):
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=self._stderr,
-                env=self.env,
+                env=self.environment(),
                 cwd=self.workdir,
             )
         except OSError as exc:
@@ -134,16 +142,12 @@ class LocalSandbox(RunnerSandbox):
         self.root = path
         self._given = {"root": os.fspath(root), "python": python}
         self._env = dict(env or {})
-        provisioner = LocalProvisioner(
-            path, python=python or sys.executable, env=self._environment()
-        )
-        super().__init__(provisioner, start_timeout=start_timeout)
+        self._local = LocalProvisioner(path, python=python or sys.executable, env=self._env)
+        super().__init__(self._local, start_timeout=start_timeout)
 
     def _environment(self) -> dict[str, str]:
-        env = {key: os.environ[key] for key in _PASSED_THROUGH if key in os.environ}
-        env.setdefault("LANG", "C.UTF-8")
-        env.update(self._env)
-        return env
+        """The environment the runner (and every command) starts with, as of now."""
+        return self._local.environment()
 
     def to_dict(self) -> dict[str, Any]:
         """``{"kind": "local", ...}``: the root as given, and every option."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from .channels import op_connect
 from .commands import op_cancel, op_exec, op_ping
 from .commits import op_write_files
 from .common import Reply, Request
@@ -39,4 +40,5 @@ OPS: dict[str, Callable[[Runner, Request], Reply]] = {
     "proc_close_stdin": op_proc_close_stdin,
     "proc_ack": op_proc_ack,
     "proc_kill": op_proc_kill,
+    "connect": op_connect,
 }
