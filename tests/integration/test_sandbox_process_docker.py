@@ -21,6 +21,7 @@ from sandloop.errors import SandboxDiedError
 from sandloop.sandboxes import SandboxProcess
 from sandloop.sandboxes._replies import PROC_DATA, PROC_WINDOW
 from sandloop.sandboxes.docker import DockerSandbox
+from sandloop.sandboxes.docker._provisioner import DockerProvisioner
 
 pytestmark = [pytest.mark.docker, pytest.mark.timeout(120)]
 
@@ -28,6 +29,18 @@ pytestmark = [pytest.mark.docker, pytest.mark.timeout(120)]
 @pytest.fixture
 async def sandbox(base_image: str, tmp_path: Path) -> AsyncIterator[DockerSandbox]:
     async with DockerSandbox(base_image, workspace=tmp_path) as sb:
+        yield sb
+
+
+@pytest.fixture
+async def attached(base_image: str, tmp_path: Path) -> AsyncIterator[DockerSandbox]:
+    """A sandbox kept on the attach channel: the forging commands write into its stream (on the
+    fast channel what they write reaches nobody, see tests/security/test_security_runner_frames)."""
+    sb = DockerSandbox(base_image, workspace=tmp_path)
+    assert isinstance(sb.provisioner, DockerProvisioner)
+    sb.provisioner.try_fast_channel = False
+    async with sb:
+        assert not sb.capabilities.fast_channel
         yield sb
 
 
@@ -140,8 +153,9 @@ def _output(rid: int, data: bytes) -> dict[str, Any]:
 
 
 async def test_an_event_for_a_command_that_did_not_stream_is_forged(
-    sandbox: DockerSandbox,
+    attached: DockerSandbox,
 ) -> None:
+    sandbox = attached
     rid = sandbox._runner()._last_id + 1  # the forging command's own request
     with pytest.raises(SandboxDiedError, match="an event for 'exec', which streams nothing"):
         await sandbox.exec(FORGE, stdin=_frame(_output(rid, b"fake")), timeout=10)
@@ -149,7 +163,8 @@ async def test_an_event_for_a_command_that_did_not_stream_is_forged(
         await sandbox.ping()
 
 
-async def test_output_past_a_process_window_is_forged(sandbox: DockerSandbox) -> None:
+async def test_output_past_a_process_window_is_forged(attached: DockerSandbox) -> None:
+    sandbox = attached
     process = await sandbox.open_process(["sleep", "1000"])
     chunk = b"x" * PROC_DATA
     forged = b"".join(
