@@ -1,0 +1,515 @@
+"""A Kubernetes API **double** for tests: a small API server on 127.0.0.1 whose pods are real
+local Docker containers. It is not Kubernetes.
+
+:class:`KubernetesApiDouble` serves the calls the official ``kubernetes`` Python client makes
+for ``KubernetesSandbox`` and ``sandloop sandboxes ls/prune``, over real HTTP:
+
+- core/v1 pods: create, get, delete, list and watch (``labelSelector``, ``fieldSelector`` on
+  ``metadata.name``, ``resourceVersion``, ``timeoutSeconds``), in one namespace or all;
+- pods/attach over the websocket protocol the client negotiates (``v5.channel.k8s.io``,
+  ``v4.channel.k8s.io`` or ``channel.k8s.io``: each binary message prefixed by its channel
+  byte, 0 stdin, 1 stdout, 2 stderr, 3 the exit ``Status``), joined to ``docker attach``;
+- networking.k8s.io/v1 network policies: create, get, delete, list;
+- core/v1 events of a namespace (what the double's "kubelet" reported about each pod).
+
+It refuses what a real API server refuses for those calls, with ``Status`` bodies shaped like
+the server's: a wrongly typed field (400 ``BadRequest``), an unknown field under
+``fieldValidation=Strict`` (400; ``Warn``, the default, answers with a ``Warning`` header), a
+pod without containers or with a bad name or label (422 ``Invalid``), a missing pod, policy or
+namespace (404 ``NotFound``), a duplicate name (409 ``AlreadyExists``), an unknown runtime class
+(403 ``Forbidden``), a request without the bearer token it was given (401).
+
+Each pod is one container, created from the pod's image, which must already be in the local
+engine (the double pulls nothing: a missing image leaves the pod ``Pending`` with
+``ErrImagePull``). The container gets the pod's command, user and group, dropped and added
+capabilities, ``no-new-privileges`` (``allowPrivilegeEscalation: false``), the engine's default
+seccomp profile, a read-only root when asked, its CPU and memory limits, its environment, stdin
+held open (closed when the first attach ends, for ``stdinOnce``), and the network ``none`` when
+a deny-all policy already selects the pod (else the default bridge). ``runAsNonRoot`` with a
+root user leaves the pod in ``CreateContainerConfigError``; ``activeDeadlineSeconds`` fails the
+pod with ``DeadlineExceeded`` and removes its container. Every container carries the label
+``org.sandloop.k8s-double=<id>`` and the pod's labels under ``org.sandloop.k8s-double.label.``,
+and the double removes its containers when it stops.
+
+What it does **not** model: scheduling, nodes, quotas, admission beyond the runtime class,
+authorization (one token, full access), graceful termination (a delete removes the container at
+once), ephemeral-storage limits, service accounts (nothing is ever mounted), network policies
+with rules (only "deny all egress" changes anything, and only for pods created after it),
+``generateName``, updates and patches, exec and port-forward, TLS, image pulls, restarts
+(``restartPolicy`` is stored, never acted on), and every field not in ``_k8s_schema`` (refused as
+unknown: stricter than a real server). Passing against it shows sandloop speaks the protocol
+and cleans up; it does not show a cluster accepts the pod.
+
+    with KubernetesApiDouble() as cluster:
+        sandbox = KubernetesSandbox(kubeconfig=cluster.write_kubeconfig(tmp_path / "kubeconfig"))
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import socket
+import threading
+import time
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
+from urllib.parse import parse_qs, urlsplit
+
+import docker
+import docker.errors
+
+from sandloop.sandboxes.kubernetes._websocket import CHANNEL_PROTOCOLS, accept_key
+from sandloop.testing import _k8s_schema as schema
+from sandloop.testing._k8s_pods import DOUBLE_LABEL, PodRunner, bridge_attach, container_options
+from sandloop.testing._k8s_pods import now as _now
+from sandloop.testing._k8s_routes import Route, route
+from sandloop.testing._k8s_schema import ApiRefusal, status
+
+__all__ = ("DOUBLE_LABEL", "KubernetesApiDouble")
+
+
+class KubernetesApiDouble:
+    """A Kubernetes API double on 127.0.0.1 (see the module docstring for what it models).
+
+    Args:
+        docker_client: The engine the pods run on (default: ``docker.from_env()``).
+        namespaces: The namespaces that exist.
+        token: The bearer token every request must carry (default: a random one, in the
+            kubeconfig :meth:`write_kubeconfig` writes).
+        runtime_classes: RuntimeClass name to the engine's OCI runtime, e.g.
+            ``{"gvisor": "runsc"}``.
+    """
+
+    def __init__(
+        self,
+        docker_client: docker.DockerClient | None = None,
+        *,
+        namespaces: tuple[str, ...] = ("default",),
+        token: str | None = None,
+        runtime_classes: dict[str, str] | None = None,
+    ) -> None:
+        self.id = secrets.token_hex(6)
+        self.token = token if token is not None else secrets.token_urlsafe(16)
+        self.namespaces = set(namespaces)
+        self.runtime_classes = dict(runtime_classes or {})
+        self._docker = docker_client
+        self._own_docker = docker_client is None
+        self._cond = threading.Condition()
+        self._version = 1
+        self._log: list[tuple[int, str, str, dict[str, Any]]] = []  # rv, kind, type, object
+        self.pods: dict[tuple[str, str], dict[str, Any]] = {}
+        self._runners: dict[tuple[str, str], PodRunner] = {}
+        self.policies: dict[tuple[str, str], dict[str, Any]] = {}
+        self.events: list[dict[str, Any]] = []
+        self.requests: list[tuple[str, str]] = []  # (method, path) of every request
+        self._server: ThreadingHTTPServer | None = None
+
+    # --- lifecycle ---------------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        assert self._server is not None, "the double is not started"
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def start(self) -> None:
+        if self._docker is None:
+            self._docker = docker.from_env(timeout=60)
+        server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        server.daemon_threads = True
+        server.double = self  # type: ignore[attr-defined]
+        self._server = server
+        threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+
+    def stop(self) -> None:
+        """Stop serving and remove every container the double created."""
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        with self._cond:
+            runners = list(self._runners.values())
+            self._runners.clear()
+            self._cond.notify_all()
+        for runner in runners:
+            runner.remove()
+        if self._docker is not None:
+            for container in self.containers():
+                try:
+                    container.remove(force=True)
+                except docker.errors.NotFound:
+                    pass
+            if self._own_docker:
+                self._docker.close()
+                self._docker = None
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    def containers(self) -> list[Any]:
+        """The containers of this double's pods still in the engine."""
+        assert self._docker is not None
+        return list(self._docker.containers.list(all=True, filters={"label": f"{DOUBLE_LABEL}={self.id}"}))
+
+    def write_kubeconfig(self, path: str | Path, *, namespace: str = "default") -> Path:
+        """Write a kubeconfig for this double (its URL and token) to ``path``."""
+        config = {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [{"name": "double", "cluster": {"server": self.url}}],
+            "users": [{"name": "double", "user": {"token": self.token}}],
+            "contexts": [
+                {"name": "double", "context": {"cluster": "double", "user": "double",
+                                               "namespace": namespace}}
+            ],
+            "current-context": "double",
+        }  # fmt: skip
+        target = Path(path)
+        target.write_text(json.dumps(config, indent=2))  # JSON is YAML
+        target.chmod(0o600)
+        return target
+
+    # --- state ---------------------------------------------------------------------------
+
+    def _bump(self, kind: str, event: str, obj: dict[str, Any]) -> None:
+        """Record a change (the condition's lock held): a new resourceVersion, a watch event."""
+        self._version += 1
+        obj["metadata"]["resourceVersion"] = str(self._version)
+        self._log.append((self._version, kind, event, json.loads(json.dumps(obj))))
+        del self._log[:-2000]
+        self._cond.notify_all()
+
+    def pod_view(self, key: tuple[str, str]) -> dict[str, Any]:
+        pod = self.pods[key]
+        runner = self._runners.get(key)
+        if runner is not None:
+            pod["status"] = json.loads(json.dumps(runner.status))
+        return pod
+
+    def _event(self, pod: dict[str, Any], kind: str, reason: str, message: str) -> None:
+        meta = pod["metadata"]
+        with self._cond:
+            self.events.append({
+                "apiVersion": "v1", "kind": "Event",
+                "metadata": {"name": f"{meta['name']}.{secrets.token_hex(4)}",
+                             "namespace": meta["namespace"]},
+                "involvedObject": {"kind": "Pod", "name": meta["name"],
+                                   "namespace": meta["namespace"], "uid": meta["uid"]},
+                "type": kind, "reason": reason, "message": message, "count": 1,
+                "firstTimestamp": _now(), "lastTimestamp": _now(),
+            })  # fmt: skip
+
+    def _changed(self, key: tuple[str, str]) -> Callable[[], None]:
+        def changed() -> None:
+            with self._cond:
+                if key in self.pods:
+                    self._bump("pods", "MODIFIED", self.pod_view(key))
+
+        return changed
+
+    def _namespace(self, ns: str) -> None:
+        if ns not in self.namespaces:
+            raise ApiRefusal(status(404, "NotFound", f'namespaces "{ns}" not found',
+                                    name=ns, kind="namespaces"))  # fmt: skip
+
+    def _isolated(self, ns: str, labels: dict[str, str]) -> bool:
+        """Whether a deny-all-egress policy in ``ns`` selects a pod with ``labels``."""
+        for (policy_ns, _), policy in self.policies.items():
+            spec = policy["spec"]
+            wanted = (spec.get("podSelector") or {}).get("matchLabels") or {}
+            if policy_ns != ns or spec.get("egress") or "Egress" not in (spec.get("policyTypes") or []):
+                continue
+            if all(labels.get(k) == v for k, v in wanted.items()):
+                return True
+        return False
+
+    # --- handlers (each returns (status, body, headers)) ---------------------------------------
+
+    def create_pod(self, ns: str, body: Any, validation: str) -> tuple[int, Any, list[str]]:
+        self._namespace(ns)
+        pod, warnings = schema.decode(body, schema.POD, "Pod", validation)
+        pod.setdefault("metadata", {})
+        schema.validate_pod(pod)
+        meta = pod["metadata"]
+        if meta.get("namespace", ns) != ns:
+            message = "the namespace of the provided object does not match the namespace sent on the request"
+            raise ApiRefusal(status(400, "BadRequest", message))
+        runtime_class = pod["spec"].get("runtimeClassName")
+        if runtime_class and runtime_class not in self.runtime_classes:
+            message = f'pod rejected: RuntimeClass "{runtime_class}" not found'
+            raise ApiRefusal(status(403, "Forbidden", message, name=meta["name"], kind="pods"))
+        key = (ns, meta["name"])
+        with self._cond:
+            if key in self.pods:
+                raise ApiRefusal(status(409, "AlreadyExists", f'pods "{key[1]}" already exists',
+                                        name=key[1], kind="pods"))  # fmt: skip
+            meta.update(namespace=ns, uid=secrets.token_hex(16), creationTimestamp=_now())
+            isolated = self._isolated(ns, meta.get("labels") or {})
+            assert self._docker is not None
+            options = container_options(pod, double_id=self.id, isolated=isolated,
+                                        runtimes=self.runtime_classes)  # fmt: skip
+            runner = PodRunner(self._docker, pod, options, self._changed(key))
+            self.pods[key], self._runners[key] = pod, runner
+            self._bump("pods", "ADDED", self.pod_view(key))
+            view = json.loads(json.dumps(self.pod_view(key)))
+        runner.start(lambda kind, reason, message: self._event(pod, kind, reason, message))
+        return 201, view, warnings
+
+    def get_pod(self, ns: str, name: str) -> dict[str, Any]:
+        with self._cond:
+            if (ns, name) not in self.pods:
+                raise _not_found("pods", name)
+            return json.loads(json.dumps(self.pod_view((ns, name))))
+
+    def delete_pod(self, ns: str, name: str) -> dict[str, Any]:
+        with self._cond:
+            if (ns, name) not in self.pods:
+                raise _not_found("pods", name)
+            view = self.pod_view((ns, name))
+            view["metadata"]["deletionTimestamp"] = _now()
+            self._bump("pods", "DELETED", view)
+            del self.pods[(ns, name)]
+            runner = self._runners.pop((ns, name))
+        runner.remove()
+        return json.loads(json.dumps(view))
+
+    def list_objects(self, kind: str, ns: str | None, selector: str, field: str) -> dict[str, Any]:
+        terms = schema.parse_selector(selector)
+        name = _field_name(field)
+        with self._cond:
+            store = self.pods if kind == "pods" else self.policies
+            items = [
+                json.loads(json.dumps(self.pod_view(key) if kind == "pods" else obj))
+                for key, obj in store.items()
+                if (ns is None or key[0] == ns) and (name is None or key[1] == name)
+                and schema.matches_selector(obj["metadata"].get("labels") or {}, terms)
+            ]  # fmt: skip
+            version = str(self._version)
+        list_kind = "PodList" if kind == "pods" else "NetworkPolicyList"
+        api = "v1" if kind == "pods" else "networking.k8s.io/v1"
+        return {"kind": list_kind, "apiVersion": api, "metadata": {"resourceVersion": version},
+                "items": items}  # fmt: skip
+
+    def watch(
+        self, kind: str, ns: str | None, query: dict[str, str], emit: Callable[[dict[str, Any]], None]
+    ) -> None:
+        """Send watch events (``emit``) until ``timeoutSeconds`` pass or the double stops."""
+        terms = schema.parse_selector(query.get("labelSelector", ""))
+        name = _field_name(query.get("fieldSelector", ""))
+        deadline = time.monotonic() + float(query.get("timeoutSeconds") or 1800)
+        since = int(query.get("resourceVersion") or 0)
+
+        def wanted(obj: dict[str, Any]) -> bool:
+            meta = obj["metadata"]
+            return ((ns is None or meta["namespace"] == ns) and (name is None or meta["name"] == name)
+                    and schema.matches_selector(meta.get("labels") or {}, terms))  # fmt: skip
+
+        if not since:
+            listing = self.list_objects(kind, ns, query.get("labelSelector", ""), query.get("fieldSelector", ""))
+            for item in listing["items"]:
+                emit({"type": "ADDED", "object": item})
+            since = int(listing["metadata"]["resourceVersion"])
+        while self._server is not None:
+            with self._cond:
+                fresh = [(rv, ev, obj) for rv, k, ev, obj in self._log if rv > since and k == kind]
+                if not fresh:
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        return
+                    self._cond.wait(min(left, 0.5))
+                    continue
+            for rv, event, obj in fresh:
+                since = rv
+                if wanted(obj):
+                    emit({"type": event, "object": obj})
+
+    def attach(self, ns: str, name: str) -> Any:
+        """The running container of a pod, for an attach (400 when the pod is not running)."""
+        with self._cond:
+            if (ns, name) not in self.pods:
+                raise _not_found("pods", name)
+            runner = self._runners[(ns, name)]
+            if runner.status.get("phase") != "Running" or runner.container is None:
+                message = f"pod {name} is not running (phase {runner.status.get('phase')})"
+                raise ApiRefusal(status(400, "BadRequest", message))
+            return runner.container
+
+    def create_policy(self, ns: str, body: Any, validation: str) -> tuple[int, Any, list[str]]:
+        self._namespace(ns)
+        policy, warnings = schema.decode(body, schema.NETWORK_POLICY, "NetworkPolicy", validation)
+        policy.setdefault("metadata", {})
+        schema.validate_network_policy(policy)
+        key = (ns, policy["metadata"]["name"])
+        with self._cond:
+            if key in self.policies:
+                message = f'networkpolicies.networking.k8s.io "{key[1]}" already exists'
+                raise ApiRefusal(status(409, "AlreadyExists", message, name=key[1],
+                                        group="networking.k8s.io", kind="networkpolicies"))  # fmt: skip
+            policy["metadata"].update(namespace=ns, uid=secrets.token_hex(16), creationTimestamp=_now())
+            self.policies[key] = policy
+            self._bump("networkpolicies", "ADDED", policy)
+            return 201, json.loads(json.dumps(policy)), warnings
+
+    def get_policy(self, ns: str, name: str) -> dict[str, Any]:
+        with self._cond:
+            if (ns, name) not in self.policies:
+                raise _not_found("networkpolicies", name, group="networking.k8s.io")
+            return json.loads(json.dumps(self.policies[(ns, name)]))
+
+    def delete_policy(self, ns: str, name: str) -> dict[str, Any]:
+        with self._cond:
+            if (ns, name) not in self.policies:
+                raise _not_found("networkpolicies", name, group="networking.k8s.io")
+            policy = self.policies.pop((ns, name))
+            self._bump("networkpolicies", "DELETED", policy)
+        return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
+                "details": {"name": name, "group": "networking.k8s.io", "kind": "networkpolicies",
+                            "uid": policy["metadata"]["uid"]}}  # fmt: skip
+
+    def list_events(self, ns: str, field: str) -> dict[str, Any]:
+        self._namespace(ns)
+        wanted = _field_name(field, key="involvedObject.name")
+        with self._cond:
+            items = [e for e in self.events if e["metadata"]["namespace"] == ns
+                     and (wanted is None or e["involvedObject"]["name"] == wanted)]  # fmt: skip
+            return {"kind": "EventList", "apiVersion": "v1",
+                    "metadata": {"resourceVersion": str(self._version)}, "items": items}  # fmt: skip
+
+
+def _not_found(kind: str, name: str, group: str = "") -> ApiRefusal:
+    what = f"{kind}.{group}" if group else kind
+    details = {"name": name, "kind": kind, **({"group": group} if group else {})}
+    return ApiRefusal(status(404, "NotFound", f'{what} "{name}" not found', **details))
+
+
+def _field_name(selector: str, *, key: str = "metadata.name") -> str | None:
+    """The name a ``fieldSelector`` asks for (only ``<key>=<name>`` is modelled)."""
+    if not selector:
+        return None
+    field, _, value = selector.replace("==", "=").partition("=")
+    if field.strip() != key or not value:
+        raise ApiRefusal(status(400, "BadRequest", f'field label not supported: "{field}"'))
+    return value.strip()
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "sandloop-k8s-double"
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the stdlib's name
+        pass
+
+    @property
+    def double(self) -> KubernetesApiDouble:
+        return self.server.double  # type: ignore[attr-defined, no-any-return]
+
+    def do_GET(self) -> None:
+        self._serve("GET")
+
+    def do_POST(self) -> None:
+        self._serve("POST")
+
+    def do_DELETE(self) -> None:
+        self._serve("DELETE")
+
+    def _serve(self, method: str) -> None:
+        url = urlsplit(self.path)
+        query = {k: v[-1] for k, v in parse_qs(url.query).items()}
+        body = self._body()
+        self.double.requests.append((method, url.path))
+        try:
+            if self.headers.get("authorization") != f"Bearer {self.double.token}":
+                raise ApiRefusal(status(401, "Unauthorized", "Unauthorized"))
+            found = route(method, url.path)
+            if found is None:
+                raise ApiRefusal(status(404, "NotFound", "the server could not find the requested resource"))
+            self._dispatch(found, query, body)
+        except ApiRefusal as refusal:
+            self._json(refusal.code, refusal.body)
+        except json.JSONDecodeError as exc:
+            self._json(400, status(400, "BadRequest", f"the body is not JSON: {exc}"))
+
+    def _body(self) -> Any:
+        size = int(self.headers.get("content-length") or 0)
+        raw = self.rfile.read(size) if size else b""
+        return json.loads(raw) if raw else None
+
+    def _dispatch(self, found: Route, query: dict[str, str], body: Any) -> None:
+        d, ns, name, kind = self.double, found.namespace, found.name, found.kind
+        validation = query.get("fieldValidation", "Warn")
+        if found.action == "attach":
+            self._attach(d.attach(ns or "", name or ""), query)
+        elif found.action == "create":
+            create = d.create_pod if kind == "pods" else d.create_policy
+            code, obj, warnings = create(ns or "", body, validation)
+            self._json(code, obj, warnings)
+        elif found.action == "get":
+            self._json(200, d.get_pod(ns or "", name or "") if kind == "pods" else d.get_policy(ns or "", name or ""))
+        elif found.action == "delete":
+            self._json(200, d.delete_pod(ns or "", name or "") if kind == "pods" else d.delete_policy(ns or "", name or ""))
+        elif kind == "events":
+            self._json(200, d.list_events(ns or "", query.get("fieldSelector", "")))
+        elif query.get("watch") in ("true", "True", "1"):
+            if ns is not None:
+                d._namespace(ns)
+            self._watch(kind, ns, query)
+        else:
+            if ns is not None:
+                d._namespace(ns)
+            self._json(200, d.list_objects(kind, ns, query.get("labelSelector", ""), query.get("fieldSelector", "")))
+
+    def _json(self, code: int, obj: Any, warnings: list[str] = ()) -> None:  # type: ignore[assignment]
+        data = json.dumps(obj).encode()
+        self.send_response(code)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(data)))
+        for warning in warnings:
+            self.send_header("warning", f'299 - "{warning}"')
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _watch(self, kind: str, ns: str | None, query: dict[str, str]) -> None:
+        self.send_response(200)
+        self.send_header("content-type", "application/json")
+        self.send_header("transfer-encoding", "chunked")
+        self.end_headers()
+
+        def emit(event: dict[str, Any]) -> None:
+            line = json.dumps(event).encode() + b"\n"
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(line), line))
+            self.wfile.flush()
+
+        try:
+            self.double.watch(kind, ns, query, emit)
+            self.wfile.write(b"0\r\n\r\n")
+        except OSError:
+            self.close_connection = True
+
+    def _attach(self, container: Any, query: dict[str, str]) -> None:
+        if self.headers.get("upgrade", "").lower() != "websocket":
+            raise ApiRefusal(status(400, "BadRequest", "Upgrade request required"))
+        offered = [p.strip() for p in self.headers.get("sec-websocket-protocol", "").split(",")]
+        protocol = next((p for p in CHANNEL_PROTOCOLS if p in offered), None)
+        if protocol is None:
+            raise ApiRefusal(status(400, "BadRequest", "no supported websocket sub-protocol"))
+        if query.get("tty") in ("true", "True", "1"):
+            raise ApiRefusal(status(400, "BadRequest", "tty attach is not modelled by the double"))
+        self.send_response(101, "Switching Protocols")
+        self.send_header("upgrade", "websocket")
+        self.send_header("connection", "Upgrade")
+        self.send_header("sec-websocket-accept", accept_key(self.headers.get("sec-websocket-key", "")))
+        self.send_header("sec-websocket-protocol", protocol)
+        self.end_headers()
+        self.wfile.flush()
+        self.close_connection = True
+        sock: socket.socket = self.connection
+        bridge_attach(sock, container, protocol)
