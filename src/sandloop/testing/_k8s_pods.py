@@ -14,6 +14,7 @@ import json
 import socket
 import struct
 import threading
+import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -166,6 +167,11 @@ class PodRunner:
             self._waiting(reason, message)
             events("Warning", "Failed", message)
             self._on_change()
+            if reason == "ErrImagePull":  # as a kubelet does: it backs off, and says so
+                time.sleep(0.2)
+                self._waiting("ImagePullBackOff", f'Back-off pulling image "{self.options["image"]}"')
+                events("Normal", "BackOff", f'Back-off pulling image "{self.options["image"]}"')
+                self._on_change()
             return
         try:
             self.container = self._create()
