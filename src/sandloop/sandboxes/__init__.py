@@ -2,8 +2,9 @@
 
 ``Sandbox`` is the contract executors code against. ``DockerSandbox`` is a hardened container
 with the runner inside; ``LocalSandbox`` runs the same runner as a local subprocess (not
-isolated). ``SandboxPool`` keeps started sandboxes ready. ``DockerSandbox`` is imported on first
-use, so ``import sandloop`` stays light.
+isolated). ``KubernetesSandbox`` is one hardened pod (the ``k8s`` extra). ``SandboxPool`` keeps
+started sandboxes ready. ``DockerSandbox`` and ``KubernetesSandbox`` are imported on first use, so
+``import sandloop`` stays light.
 """
 
 from typing import TYPE_CHECKING, Any
@@ -22,6 +23,7 @@ from sandloop.sandboxes.pool import SandboxPool
 
 if TYPE_CHECKING:
     from sandloop.sandboxes.docker import DockerSandbox
+    from sandloop.sandboxes.kubernetes import KubernetesSandbox
 
 __all__ = (
     "DEFAULT_MAX_OUTPUT",
@@ -29,6 +31,7 @@ __all__ = (
     "DockerSandbox",
     "ExecResult",
     "FileEntry",
+    "KubernetesSandbox",
     "LocalSandbox",
     "Sandbox",
     "SandboxPool",
@@ -42,4 +45,8 @@ def __getattr__(name: str) -> Any:
         from sandloop.sandboxes.docker import DockerSandbox
 
         return DockerSandbox
+    if name == "KubernetesSandbox":  # the `k8s` extra
+        from sandloop.sandboxes.kubernetes import KubernetesSandbox
+
+        return KubernetesSandbox
     raise AttributeError(f"module 'sandloop.sandboxes' has no attribute {name!r}")

@@ -10,6 +10,7 @@ and :func:`bridge_attach` joins a pod's attach websocket to the container's atta
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import struct
@@ -17,7 +18,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import docker
 import docker.errors
@@ -38,8 +39,17 @@ __all__ = ("DOUBLE_LABEL", "PodRunner", "bridge_attach", "container_options", "n
 
 #: Label on every container the double creates (value: the double's id).
 DOUBLE_LABEL = "org.sandloop.k8s-double"
-_CREATE_KEYS = ("image", "entrypoint", "command", "stdin_open", "tty",
-                "working_dir", "environment", "labels", "user")  # fmt: skip
+_CREATE_KEYS = (
+    "image",
+    "entrypoint",
+    "command",
+    "stdin_open",
+    "tty",
+    "working_dir",
+    "environment",
+    "labels",
+    "user",
+)
 _BINARY_UNITS = {"Ki": 1 << 10, "Mi": 1 << 20, "Gi": 1 << 30, "Ti": 1 << 40}
 _DECIMAL_UNITS = {"k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12, "m": 10**-3}
 
@@ -144,9 +154,15 @@ class PodRunner:
         name = self.pod["spec"]["containers"][0]["name"]
         waiting = {"reason": reason, **({"message": message} if message else {})}
         self.status["containerStatuses"] = [
-            {"name": name, "ready": False, "restartCount": 0, "state": {"waiting": waiting},
-             "image": self.options["image"], "imageID": ""}
-        ]  # fmt: skip
+            {
+                "name": name,
+                "ready": False,
+                "restartCount": 0,
+                "state": {"waiting": waiting},
+                "image": self.options["image"],
+                "imageID": "",
+            }
+        ]
 
     def _set(self, phase: str, state: dict[str, Any], **extra: Any) -> None:
         self.status.update(phase=phase, **extra)
@@ -169,7 +185,9 @@ class PodRunner:
             self._on_change()
             if reason == "ErrImagePull":  # as a kubelet does: it backs off, and says so
                 time.sleep(0.2)
-                self._waiting("ImagePullBackOff", f'Back-off pulling image "{self.options["image"]}"')
+                self._waiting(
+                    "ImagePullBackOff", f'Back-off pulling image "{self.options["image"]}"'
+                )
                 events("Normal", "BackOff", f'Back-off pulling image "{self.options["image"]}"')
                 self._on_change()
             return
@@ -191,7 +209,7 @@ class PodRunner:
         """``docker create`` through the low-level API (the only one that takes
         ``stdin_once``)."""
         options = dict(self.options)
-        api = self.client.api
+        api: Any = self.client.api
         create = {key: options.pop(key) for key in _CREATE_KEYS if key in options}
         stdin_once = options.pop("stdin_once", False)
         config = api.create_container_config(
@@ -239,8 +257,12 @@ class PodRunner:
 
     def _deadline_passed(self) -> None:
         message = "Pod was active on the node longer than the specified deadline"
-        self._set("Failed", {"terminated": {"exitCode": 137, "reason": "Error"}},
-                  reason="DeadlineExceeded", message=message)  # fmt: skip
+        self._set(
+            "Failed",
+            {"terminated": {"exitCode": 137, "reason": "Error"}},
+            reason="DeadlineExceeded",
+            message=message,
+        )
         self.remove()
 
     def remove(self) -> None:
@@ -248,18 +270,17 @@ class PodRunner:
         self._deleted.set()
         container = self.container
         if container is not None:
-            try:
+            with contextlib.suppress(docker.errors.NotFound):
                 container.remove(force=True)
-            except docker.errors.NotFound:
-                pass
 
 
 def bridge_attach(ws: socket.socket, container: Container, protocol: str) -> None:
     """Join an accepted attach websocket to the container's stdin/stdout/stderr until either
     side ends; then send the exit status on the error channel and close the websocket."""
-    api = container.client.api
-    raw = api.attach_socket(container.id, params={"stdin": 1, "stdout": 1, "stderr": 1,
-                                                  "stream": 1})  # fmt: skip
+    api: Any = cast(Any, container.client).api
+    raw = api.attach_socket(
+        container.id, params={"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1}
+    )
     engine: socket.socket = getattr(raw, "_sock", raw)
     lock = threading.Lock()
 
@@ -282,10 +303,8 @@ def bridge_attach(ws: socket.socket, container: Container, protocol: str) -> Non
     except (OSError, docker.errors.DockerException):
         pass
     finally:
-        try:
+        with contextlib.suppress(OSError):
             engine.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
         engine.close()
         raw.close()
 
@@ -338,10 +357,8 @@ def _client_to_engine(
     except (OSError, EOFError, ProtocolError):
         pass
     # The client went away: the container's stdin ends (stdinOnce), the runner exits.
-    try:
+    with contextlib.suppress(OSError):
         engine.shutdown(socket.SHUT_RDWR)
-    except OSError:
-        pass
 
 
 def _to_stdin(engine: socket.socket, data: bytes, protocol: str) -> None:

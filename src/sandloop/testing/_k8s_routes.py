@@ -31,7 +31,9 @@ _PATHS = [
     (re.compile(r"^/api/v1/pods$"), "pods", "all"),
     (re.compile(rf"^/api/v1/namespaces/{_SEGMENT}/events$"), "events", "collection"),
     (
-        re.compile(rf"^/apis/networking.k8s.io/v1/namespaces/{_SEGMENT}/networkpolicies/{_SEGMENT}$"),
+        re.compile(
+            rf"^/apis/networking.k8s.io/v1/namespaces/{_SEGMENT}/networkpolicies/{_SEGMENT}$"
+        ),
         "networkpolicies",
         "item",
     ),

@@ -154,7 +154,9 @@ def _walk(value: Any, schema: Schema, path: str, unknown: list[str], bad: list[s
         if not isinstance(value, list):
             bad.append(_type_error(path, "[]" + _name_of(schema[0]), value))
             return value
-        return [_walk(item, schema[0], f"{path}[{i}]", unknown, bad) for i, item in enumerate(value)]
+        return [
+            _walk(item, schema[0], f"{path}[{i}]", unknown, bad) for i, item in enumerate(value)
+        ]
     if isinstance(schema, dict):
         if not isinstance(value, dict):
             bad.append(_type_error(path, "object", value))
@@ -187,8 +189,10 @@ def _leaf(value: Any, kind: str, path: str, bad: list[str]) -> Any:
     elif kind == "quantities":
         for key, quantity in value.items():
             if not isinstance(quantity, str | int) or not _QUANTITY.match(str(quantity)):
-                bad.append(f"quantities must match the regular expression "
-                           f"'{_QUANTITY.pattern}' ({path}.{key}: {quantity!r})")  # fmt: skip
+                bad.append(
+                    f"quantities must match the regular expression "
+                    f"'{_QUANTITY.pattern}' ({path}.{key}: {quantity!r})"
+                )
     return value
 
 
@@ -261,7 +265,11 @@ def validate_pod(pod: dict[str, Any]) -> None:
             causes.append((f"{where}.name", "Required value: a lowercase RFC 1123 label"))
         if not str(container.get("image") or "").strip():
             causes.append((f"{where}.image", "Required value"))
-        if container.get("imagePullPolicy", "IfNotPresent") not in ("Always", "IfNotPresent", "Never"):
+        if container.get("imagePullPolicy", "IfNotPresent") not in (
+            "Always",
+            "IfNotPresent",
+            "Never",
+        ):
             causes.append((f"{where}.imagePullPolicy", "Unsupported value"))
     if spec.get("restartPolicy", "Always") not in ("Always", "OnFailure", "Never"):
         causes.append(("spec.restartPolicy", "Unsupported value"))

@@ -46,12 +46,14 @@ and cleans up; it does not show a cluster accepts the pod.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import secrets
 import socket
 import threading
 import time
 from collections.abc import Callable
+from copy import deepcopy
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import TracebackType
@@ -138,10 +140,8 @@ class KubernetesApiDouble:
             runner.remove()
         if self._docker is not None:
             for container in self.containers():
-                try:
+                with contextlib.suppress(docker.errors.NotFound):
                     container.remove(force=True)
-                except docker.errors.NotFound:
-                    pass
             if self._own_docker:
                 self._docker.close()
                 self._docker = None
@@ -151,14 +151,19 @@ class KubernetesApiDouble:
         return self
 
     def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         self.stop()
 
     def containers(self) -> list[Any]:
         """The containers of this double's pods still in the engine."""
         assert self._docker is not None
-        return list(self._docker.containers.list(all=True, filters={"label": f"{DOUBLE_LABEL}={self.id}"}))
+        return list(
+            self._docker.containers.list(all=True, filters={"label": f"{DOUBLE_LABEL}={self.id}"})
+        )
 
     def write_kubeconfig(self, path: str | Path, *, namespace: str = "default") -> Path:
         """Write a kubeconfig for this double (its URL and token) to ``path``."""
@@ -168,11 +173,13 @@ class KubernetesApiDouble:
             "clusters": [{"name": "double", "cluster": {"server": self.url}}],
             "users": [{"name": "double", "user": {"token": self.token}}],
             "contexts": [
-                {"name": "double", "context": {"cluster": "double", "user": "double",
-                                               "namespace": namespace}}
+                {
+                    "name": "double",
+                    "context": {"cluster": "double", "user": "double", "namespace": namespace},
+                }
             ],
             "current-context": "double",
-        }  # fmt: skip
+        }
         target = Path(path)
         target.write_text(json.dumps(config, indent=2))  # JSON is YAML
         target.chmod(0o600)
@@ -184,7 +191,7 @@ class KubernetesApiDouble:
         """Record a change (the condition's lock held): a new resourceVersion, a watch event."""
         self._version += 1
         obj["metadata"]["resourceVersion"] = str(self._version)
-        self._log.append((self._version, kind, event, json.loads(json.dumps(obj))))
+        self._log.append((self._version, kind, event, _copy_of(obj)))
         del self._log[:-2000]
         self._cond.notify_all()
 
@@ -192,21 +199,34 @@ class KubernetesApiDouble:
         pod = self.pods[key]
         runner = self._runners.get(key)
         if runner is not None:
-            pod["status"] = json.loads(json.dumps(runner.status))
+            pod["status"] = _copy_of(runner.status)
         return pod
 
     def _event(self, pod: dict[str, Any], kind: str, reason: str, message: str) -> None:
         meta = pod["metadata"]
         with self._cond:
-            self.events.append({
-                "apiVersion": "v1", "kind": "Event",
-                "metadata": {"name": f"{meta['name']}.{secrets.token_hex(4)}",
-                             "namespace": meta["namespace"]},
-                "involvedObject": {"kind": "Pod", "name": meta["name"],
-                                   "namespace": meta["namespace"], "uid": meta["uid"]},
-                "type": kind, "reason": reason, "message": message, "count": 1,
-                "firstTimestamp": _now(), "lastTimestamp": _now(),
-            })  # fmt: skip
+            self.events.append(
+                {
+                    "apiVersion": "v1",
+                    "kind": "Event",
+                    "metadata": {
+                        "name": f"{meta['name']}.{secrets.token_hex(4)}",
+                        "namespace": meta["namespace"],
+                    },
+                    "involvedObject": {
+                        "kind": "Pod",
+                        "name": meta["name"],
+                        "namespace": meta["namespace"],
+                        "uid": meta["uid"],
+                    },
+                    "type": kind,
+                    "reason": reason,
+                    "message": message,
+                    "count": 1,
+                    "firstTimestamp": _now(),
+                    "lastTimestamp": _now(),
+                }
+            )
 
     def _changed(self, key: tuple[str, str]) -> Callable[[], None]:
         def changed() -> None:
@@ -218,15 +238,20 @@ class KubernetesApiDouble:
 
     def _namespace(self, ns: str) -> None:
         if ns not in self.namespaces:
-            raise ApiRefusal(status(404, "NotFound", f'namespaces "{ns}" not found',
-                                    name=ns, kind="namespaces"))  # fmt: skip
+            raise ApiRefusal(
+                status(404, "NotFound", f'namespaces "{ns}" not found', name=ns, kind="namespaces")
+            )
 
     def _isolated(self, ns: str, labels: dict[str, str]) -> bool:
         """Whether a deny-all-egress policy in ``ns`` selects a pod with ``labels``."""
         for (policy_ns, _), policy in self.policies.items():
             spec = policy["spec"]
             wanted = (spec.get("podSelector") or {}).get("matchLabels") or {}
-            if policy_ns != ns or spec.get("egress") or "Egress" not in (spec.get("policyTypes") or []):
+            if (
+                policy_ns != ns
+                or spec.get("egress")
+                or "Egress" not in (spec.get("policyTypes") or [])
+            ):
                 continue
             if all(labels.get(k) == v for k, v in wanted.items()):
                 return True
@@ -241,7 +266,10 @@ class KubernetesApiDouble:
         schema.validate_pod(pod)
         meta = pod["metadata"]
         if meta.get("namespace", ns) != ns:
-            message = "the namespace of the provided object does not match the namespace sent on the request"
+            message = (
+                "the namespace of the provided object does not match the namespace sent on the "
+                "request"
+            )
             raise ApiRefusal(status(400, "BadRequest", message))
         runtime_class = pod["spec"].get("runtimeClassName")
         if runtime_class and runtime_class not in self.runtime_classes:
@@ -250,17 +278,25 @@ class KubernetesApiDouble:
         key = (ns, meta["name"])
         with self._cond:
             if key in self.pods:
-                raise ApiRefusal(status(409, "AlreadyExists", f'pods "{key[1]}" already exists',
-                                        name=key[1], kind="pods"))  # fmt: skip
+                raise ApiRefusal(
+                    status(
+                        409,
+                        "AlreadyExists",
+                        f'pods "{key[1]}" already exists',
+                        name=key[1],
+                        kind="pods",
+                    )
+                )
             meta.update(namespace=ns, uid=secrets.token_hex(16), creationTimestamp=_now())
             isolated = self._isolated(ns, meta.get("labels") or {})
             assert self._docker is not None
-            options = container_options(pod, double_id=self.id, isolated=isolated,
-                                        runtimes=self.runtime_classes)  # fmt: skip
+            options = container_options(
+                pod, double_id=self.id, isolated=isolated, runtimes=self.runtime_classes
+            )
             runner = PodRunner(self._docker, pod, options, self._changed(key))
             self.pods[key], self._runners[key] = pod, runner
             self._bump("pods", "ADDED", self.pod_view(key))
-            view = json.loads(json.dumps(self.pod_view(key)))
+            view = _copy_of(self.pod_view(key))
         runner.start(lambda kind, reason, message: self._event(pod, kind, reason, message))
         return 201, view, warnings
 
@@ -268,7 +304,7 @@ class KubernetesApiDouble:
         with self._cond:
             if (ns, name) not in self.pods:
                 raise _not_found("pods", name)
-            return json.loads(json.dumps(self.pod_view((ns, name))))
+            return _copy_of(self.pod_view((ns, name)))
 
     def delete_pod(self, ns: str, name: str) -> dict[str, Any]:
         with self._cond:
@@ -280,7 +316,7 @@ class KubernetesApiDouble:
             del self.pods[(ns, name)]
             runner = self._runners.pop((ns, name))
         runner.remove()
-        return json.loads(json.dumps(view))
+        return _copy_of(view)
 
     def list_objects(self, kind: str, ns: str | None, selector: str, field: str) -> dict[str, Any]:
         terms = schema.parse_selector(selector)
@@ -288,19 +324,28 @@ class KubernetesApiDouble:
         with self._cond:
             store = self.pods if kind == "pods" else self.policies
             items = [
-                json.loads(json.dumps(self.pod_view(key) if kind == "pods" else obj))
+                _copy_of(self.pod_view(key) if kind == "pods" else obj)
                 for key, obj in store.items()
-                if (ns is None or key[0] == ns) and (name is None or key[1] == name)
+                if (ns is None or key[0] == ns)
+                and (name is None or key[1] == name)
                 and schema.matches_selector(obj["metadata"].get("labels") or {}, terms)
-            ]  # fmt: skip
+            ]
             version = str(self._version)
         list_kind = "PodList" if kind == "pods" else "NetworkPolicyList"
         api = "v1" if kind == "pods" else "networking.k8s.io/v1"
-        return {"kind": list_kind, "apiVersion": api, "metadata": {"resourceVersion": version},
-                "items": items}  # fmt: skip
+        return {
+            "kind": list_kind,
+            "apiVersion": api,
+            "metadata": {"resourceVersion": version},
+            "items": items,
+        }
 
     def watch(
-        self, kind: str, ns: str | None, query: dict[str, str], emit: Callable[[dict[str, Any]], None]
+        self,
+        kind: str,
+        ns: str | None,
+        query: dict[str, str],
+        emit: Callable[[dict[str, Any]], None],
     ) -> None:
         """Send watch events (``emit``) until ``timeoutSeconds`` pass or the double stops."""
         terms = schema.parse_selector(query.get("labelSelector", ""))
@@ -310,11 +355,16 @@ class KubernetesApiDouble:
 
         def wanted(obj: dict[str, Any]) -> bool:
             meta = obj["metadata"]
-            return ((ns is None or meta["namespace"] == ns) and (name is None or meta["name"] == name)
-                    and schema.matches_selector(meta.get("labels") or {}, terms))  # fmt: skip
+            return (
+                (ns is None or meta["namespace"] == ns)
+                and (name is None or meta["name"] == name)
+                and schema.matches_selector(meta.get("labels") or {}, terms)
+            )
 
         if not since:
-            listing = self.list_objects(kind, ns, query.get("labelSelector", ""), query.get("fieldSelector", ""))
+            listing = self.list_objects(
+                kind, ns, query.get("labelSelector", ""), query.get("fieldSelector", "")
+            )
             for item in listing["items"]:
                 emit({"type": "ADDED", "object": item})
             since = int(listing["metadata"]["resourceVersion"])
@@ -352,18 +402,28 @@ class KubernetesApiDouble:
         with self._cond:
             if key in self.policies:
                 message = f'networkpolicies.networking.k8s.io "{key[1]}" already exists'
-                raise ApiRefusal(status(409, "AlreadyExists", message, name=key[1],
-                                        group="networking.k8s.io", kind="networkpolicies"))  # fmt: skip
-            policy["metadata"].update(namespace=ns, uid=secrets.token_hex(16), creationTimestamp=_now())
+                raise ApiRefusal(
+                    status(
+                        409,
+                        "AlreadyExists",
+                        message,
+                        name=key[1],
+                        group="networking.k8s.io",
+                        kind="networkpolicies",
+                    )
+                )
+            policy["metadata"].update(
+                namespace=ns, uid=secrets.token_hex(16), creationTimestamp=_now()
+            )
             self.policies[key] = policy
             self._bump("networkpolicies", "ADDED", policy)
-            return 201, json.loads(json.dumps(policy)), warnings
+            return 201, _copy_of(policy), warnings
 
     def get_policy(self, ns: str, name: str) -> dict[str, Any]:
         with self._cond:
             if (ns, name) not in self.policies:
                 raise _not_found("networkpolicies", name, group="networking.k8s.io")
-            return json.loads(json.dumps(self.policies[(ns, name)]))
+            return _copy_of(self.policies[(ns, name)])
 
     def delete_policy(self, ns: str, name: str) -> dict[str, Any]:
         with self._cond:
@@ -371,18 +431,40 @@ class KubernetesApiDouble:
                 raise _not_found("networkpolicies", name, group="networking.k8s.io")
             policy = self.policies.pop((ns, name))
             self._bump("networkpolicies", "DELETED", policy)
-        return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
-                "details": {"name": name, "group": "networking.k8s.io", "kind": "networkpolicies",
-                            "uid": policy["metadata"]["uid"]}}  # fmt: skip
+        return {
+            "kind": "Status",
+            "apiVersion": "v1",
+            "metadata": {},
+            "status": "Success",
+            "details": {
+                "name": name,
+                "group": "networking.k8s.io",
+                "kind": "networkpolicies",
+                "uid": policy["metadata"]["uid"],
+            },
+        }
 
     def list_events(self, ns: str, field: str) -> dict[str, Any]:
         self._namespace(ns)
         wanted = _field_name(field, key="involvedObject.name")
         with self._cond:
-            items = [e for e in self.events if e["metadata"]["namespace"] == ns
-                     and (wanted is None or e["involvedObject"]["name"] == wanted)]  # fmt: skip
-            return {"kind": "EventList", "apiVersion": "v1",
-                    "metadata": {"resourceVersion": str(self._version)}, "items": items}  # fmt: skip
+            items = [
+                e
+                for e in self.events
+                if e["metadata"]["namespace"] == ns
+                and (wanted is None or e["involvedObject"]["name"] == wanted)
+            ]
+            return {
+                "kind": "EventList",
+                "apiVersion": "v1",
+                "metadata": {"resourceVersion": str(self._version)},
+                "items": items,
+            }
+
+
+def _copy_of(obj: dict[str, Any]) -> dict[str, Any]:
+    """A deep copy (what is served or logged never changes with the stored object)."""
+    return deepcopy(obj)
 
 
 def _not_found(kind: str, name: str, group: str = "") -> ApiRefusal:
@@ -405,7 +487,7 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "sandloop-k8s-double"
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the stdlib's name
+    def log_message(self, format: str, *args: Any) -> None:
         pass
 
     @property
@@ -431,7 +513,9 @@ class _Handler(BaseHTTPRequestHandler):
                 raise ApiRefusal(status(401, "Unauthorized", "Unauthorized"))
             found = route(method, url.path)
             if found is None:
-                raise ApiRefusal(status(404, "NotFound", "the server could not find the requested resource"))
+                raise ApiRefusal(
+                    status(404, "NotFound", "the server could not find the requested resource")
+                )
             self._dispatch(found, query, body)
         except ApiRefusal as refusal:
             self._json(refusal.code, refusal.body)
@@ -453,9 +537,19 @@ class _Handler(BaseHTTPRequestHandler):
             code, obj, warnings = create(ns or "", body, validation)
             self._json(code, obj, warnings)
         elif found.action == "get":
-            self._json(200, d.get_pod(ns or "", name or "") if kind == "pods" else d.get_policy(ns or "", name or ""))
+            self._json(
+                200,
+                d.get_pod(ns or "", name or "")
+                if kind == "pods"
+                else d.get_policy(ns or "", name or ""),
+            )
         elif found.action == "delete":
-            self._json(200, d.delete_pod(ns or "", name or "") if kind == "pods" else d.delete_policy(ns or "", name or ""))
+            self._json(
+                200,
+                d.delete_pod(ns or "", name or "")
+                if kind == "pods"
+                else d.delete_policy(ns or "", name or ""),
+            )
         elif kind == "events":
             self._json(200, d.list_events(ns or "", query.get("fieldSelector", "")))
         elif query.get("watch") in ("true", "True", "1"):
@@ -465,7 +559,12 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             if ns is not None:
                 d._namespace(ns)
-            self._json(200, d.list_objects(kind, ns, query.get("labelSelector", ""), query.get("fieldSelector", "")))
+            self._json(
+                200,
+                d.list_objects(
+                    kind, ns, query.get("labelSelector", ""), query.get("fieldSelector", "")
+                ),
+            )
 
     def _json(self, code: int, obj: Any, warnings: list[str] = ()) -> None:  # type: ignore[assignment]
         data = json.dumps(obj).encode()
@@ -506,7 +605,9 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_response(101, "Switching Protocols")
         self.send_header("upgrade", "websocket")
         self.send_header("connection", "Upgrade")
-        self.send_header("sec-websocket-accept", accept_key(self.headers.get("sec-websocket-key", "")))
+        self.send_header(
+            "sec-websocket-accept", accept_key(self.headers.get("sec-websocket-key", ""))
+        )
         self.send_header("sec-websocket-protocol", protocol)
         self.end_headers()
         self.wfile.flush()

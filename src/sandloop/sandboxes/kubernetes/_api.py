@@ -27,10 +27,19 @@ import urllib3.exceptions
 from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
 
-from sandloop.errors import ConfigError, SandboxEngineError, SandboxStartError, SandboxUnavailableError
+from sandloop.errors import (
+    ConfigError,
+    SandboxEngineError,
+    SandboxStartError,
+    SandboxUnavailableError,
+)
 from sandloop.sandboxes.kubernetes._podspec import LABEL
 
 __all__ = ("Cluster", "api_errors", "context_namespace", "load_configuration")
+
+# The client's typing differs between its versions (and is partial): used as untyped objects.
+_config: Any = kubernetes.config
+_watch: Any = kubernetes.watch
 
 #: Container waiting reasons after which a pod will not start without a change of spec.
 _HOPELESS = {
@@ -44,7 +53,9 @@ _HOPELESS = {
 }
 
 
-def load_configuration(kubeconfig: str | None, context: str | None) -> kubernetes.client.Configuration:
+def load_configuration(
+    kubeconfig: str | None, context: str | None
+) -> kubernetes.client.Configuration:
     """The client configuration: ``kubeconfig`` (or ``$KUBECONFIG``, ``~/.kube/config``) when
     one exists, else the in-cluster service account.
 
@@ -55,11 +66,11 @@ def load_configuration(kubeconfig: str | None, context: str | None) -> kubernete
     path = kubeconfig or os.environ.get("KUBECONFIG") or str(Path("~/.kube/config").expanduser())
     try:
         if kubeconfig is not None or Path(path.split(os.pathsep)[0]).is_file():
-            kubernetes.config.load_kube_config(
+            _config.load_kube_config(
                 config_file=path, context=context, client_configuration=configuration
             )
         elif os.environ.get("KUBERNETES_SERVICE_HOST"):
-            kubernetes.config.load_incluster_config(client_configuration=configuration)
+            _config.load_incluster_config(client_configuration=configuration)
         else:
             raise ConfigError(
                 "no Kubernetes configuration: give kubeconfig=, set KUBECONFIG, create "
@@ -73,8 +84,10 @@ def load_configuration(kubeconfig: str | None, context: str | None) -> kubernete
 def context_namespace(kubeconfig: str | None, context: str | None) -> str:
     """The namespace of the kubeconfig's context, or the in-cluster one, else ``default``."""
     try:
-        contexts, current = kubernetes.config.list_kube_config_contexts(config_file=kubeconfig)
-        chosen = next((c for c in contexts if c["name"] == context), current) if context else current
+        contexts, current = _config.list_kube_config_contexts(config_file=kubeconfig)
+        chosen = (
+            next((c for c in contexts if c["name"] == context), current) if context else current
+        )
         return str((chosen.get("context") or {}).get("namespace") or "default")
     except (ConfigException, OSError, ValueError, TypeError):
         pass
@@ -97,7 +110,9 @@ def api_errors(action: str) -> Iterator[None]:
         yield
     except ApiException as exc:
         if not exc.status:
-            raise SandboxUnavailableError(f"{action}: the Kubernetes API did not answer ({exc.reason})") from exc
+            raise SandboxUnavailableError(
+                f"{action}: the Kubernetes API did not answer ({exc.reason})"
+            ) from exc
         message = f"{action}: {_server_message(exc)} (HTTP {exc.status})"
         raise SandboxEngineError(message, status=int(exc.status)) from exc
     except (urllib3.exceptions.HTTPError, OSError) as exc:
@@ -125,9 +140,9 @@ class Cluster:
 
     def __init__(self, configuration: kubernetes.client.Configuration) -> None:
         self.configuration = configuration
-        self.api_client = kubernetes.client.ApiClient(configuration)
-        self.core = kubernetes.client.CoreV1Api(self.api_client)
-        self.networking = kubernetes.client.NetworkingV1Api(self.api_client)
+        self.api_client: Any = kubernetes.client.ApiClient(configuration)
+        self.core: Any = kubernetes.client.CoreV1Api(self.api_client)
+        self.networking: Any = kubernetes.client.NetworkingV1Api(self.api_client)
 
     def close(self) -> None:
         self.api_client.close()
@@ -153,7 +168,7 @@ class Cluster:
         deadline = time.monotonic() + timeout
         with api_errors("waiting for the pod"):
             pod = self.core.read_namespaced_pod(name, namespace)
-            watch = kubernetes.watch.Watch()
+            watch = _watch.Watch()
             while not self._running(pod, namespace):
                 left = deadline - time.monotonic()
                 if left <= 0:
@@ -170,7 +185,9 @@ class Cluster:
                 )
                 for event in stream:
                     if event["type"] == "DELETED":
-                        raise SandboxStartError(f"pod {namespace}/{name} was deleted while starting")
+                        raise SandboxStartError(
+                            f"pod {namespace}/{name} was deleted while starting"
+                        )
                     pod = event["object"]
                     if self._running(pod, namespace):
                         watch.stop()
@@ -231,6 +248,7 @@ class Cluster:
             else:
                 pods = self.core.list_namespaced_pod(namespace, label_selector=LABEL).items
         rows = []
+        pod: Any
         for pod in pods:
             labels = pod.metadata.labels or {}
             created = pod.metadata.creation_timestamp
@@ -247,11 +265,22 @@ class Cluster:
             )
         return rows
 
-    def list_policies(self, namespace: str | None) -> list[tuple[str, str]]:
-        """``(namespace, name)`` of every network policy carrying sandloop's label."""
+    def list_policies(self, namespace: str | None) -> list[dict[str, str]]:
+        """Every network policy carrying sandloop's label: namespace, name (``id``), owner."""
         with api_errors("listing network policies"):
             if namespace is None:
                 found = self.networking.list_network_policy_for_all_namespaces(label_selector=LABEL)
             else:
-                found = self.networking.list_namespaced_network_policy(namespace, label_selector=LABEL)
-        return [(p.metadata.namespace, p.metadata.name) for p in found.items]
+                found = self.networking.list_namespaced_network_policy(
+                    namespace, label_selector=LABEL
+                )
+        policies: list[Any] = found.items
+        return [
+            {
+                "namespace": p.metadata.namespace,
+                "id": p.metadata.name,
+                "host": (p.metadata.labels or {}).get("org.sandloop.host", ""),
+                "host_pid": (p.metadata.labels or {}).get("org.sandloop.host-pid", ""),
+            }
+            for p in policies
+        ]

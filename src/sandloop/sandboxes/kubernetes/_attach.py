@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import ssl
 import struct
+from contextlib import suppress
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
@@ -24,7 +25,12 @@ import anyio
 import anyio.abc
 import kubernetes.client
 
-from sandloop.errors import ConfigError, SandboxEngineError, SandboxStartError, SandboxUnavailableError
+from sandloop.errors import (
+    ConfigError,
+    SandboxEngineError,
+    SandboxStartError,
+    SandboxUnavailableError,
+)
 from sandloop.sandboxes.kubernetes._websocket import (
     BINARY,
     CLOSE,
@@ -63,7 +69,8 @@ def _ssl_context(configuration: kubernetes.client.Configuration) -> ssl.SSLConte
 
 def _auth_headers(configuration: kubernetes.client.Configuration) -> list[str]:
     headers = []
-    for setting in configuration.auth_settings().values():
+    settings: dict[str, Any] = dict(configuration.auth_settings())
+    for setting in settings.values():
         if setting.get("in") == "header" and setting.get("value"):
             headers.append(f"{setting['key']}: {setting['value']}")
     return headers
@@ -85,14 +92,24 @@ async def connect_attach(
         SandboxStartError: The answer was not a valid websocket upgrade.
     """
     if configuration.proxy:
-        raise ConfigError("KubernetesSandbox cannot attach through an HTTP proxy (proxy= in the configuration)")
+        raise ConfigError(
+            "KubernetesSandbox cannot attach through an HTTP proxy (proxy= in the configuration)"
+        )
     url = urlsplit(configuration.host)
     secure = url.scheme == "https"
     host = url.hostname or "localhost"
     port = url.port or (443 if secure else 80)
-    query = urlencode({"container": container, "stdin": "true", "stdout": "true",
-                       "stderr": "true", "tty": "false"})  # fmt: skip
-    path = f"{url.path.rstrip('/')}/api/v1/namespaces/{quote(namespace)}/pods/{quote(pod)}/attach?{query}"
+    query = urlencode(
+        {
+            "container": container,
+            "stdin": "true",
+            "stdout": "true",
+            "stderr": "true",
+            "tty": "false",
+        }
+    )
+    base = url.path.rstrip("/")
+    path = f"{base}/api/v1/namespaces/{quote(namespace)}/pods/{quote(pod)}/attach?{query}"
     key = new_key()
     request = [
         f"GET {path} HTTP/1.1",
@@ -120,7 +137,9 @@ async def connect_attach(
             await stream.send(("\r\n".join(request) + "\r\n\r\n").encode("latin-1"))
             protocol, rest = await _read_upgrade(stream, key)
     except TimeoutError:
-        raise SandboxStartError(f"attaching to pod {namespace}/{pod}: no answer within {timeout:g} s") from None
+        raise SandboxStartError(
+            f"attaching to pod {namespace}/{pod}: no answer within {timeout:g} s"
+        ) from None
     except (OSError, ssl.SSLError, anyio.BrokenResourceError, anyio.EndOfStream) as exc:
         raise SandboxUnavailableError(f"attaching to pod {namespace}/{pod}: {exc!r}") from exc
     return AttachChannel(stream, protocol, rest)
@@ -136,7 +155,9 @@ async def _read_upgrade(stream: anyio.abc.ByteStream, key: str) -> tuple[str, by
     lines = raw.decode("latin-1").split("\r\n")
     parts = lines[0].split(" ", 2)
     code = int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else 0
-    headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
+    headers = {
+        k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])
+    }
     if code != 101:
         body = await _rest_of_body(stream, rest, headers)
         try:
@@ -152,7 +173,9 @@ async def _read_upgrade(stream: anyio.abc.ByteStream, key: str) -> tuple[str, by
     return protocol, rest
 
 
-async def _rest_of_body(stream: anyio.abc.ByteStream, rest: bytes, headers: dict[str, str]) -> bytes:
+async def _rest_of_body(
+    stream: anyio.abc.ByteStream, rest: bytes, headers: dict[str, str]
+) -> bytes:
     size = int(headers.get("content-length") or 0)
     body = bytearray(rest)
     with anyio.move_on_after(5):
@@ -246,9 +269,7 @@ class AttachChannel(anyio.abc.ByteStream):
         if self._closed:
             return
         self._closed = True
-        with anyio.move_on_after(1, shield=True):
-            try:
-                await self._send_frame(CLOSE, struct.pack(">H", 1000))
-            except (anyio.BrokenResourceError, anyio.ClosedResourceError, OSError):
-                pass
+        gone = (anyio.BrokenResourceError, anyio.ClosedResourceError, OSError)
+        with anyio.move_on_after(1, shield=True), suppress(*gone):
+            await self._send_frame(CLOSE, struct.pack(">H", 1000))
         await self._stream.aclose()

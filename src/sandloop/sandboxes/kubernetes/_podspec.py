@@ -88,7 +88,10 @@ def pod(options: PodOptions) -> dict[str, Any]:
     security = {
         "allowPrivilegeEscalation": False,
         "privileged": False,
-        "capabilities": {"drop": ["ALL"], **({"add": list(options.cap_add)} if options.cap_add else {})},
+        "capabilities": {
+            "drop": ["ALL"],
+            **({"add": list(options.cap_add)} if options.cap_add else {}),
+        },
         "runAsNonRoot": True,
         "runAsUser": options.uid,
         "runAsGroup": options.gid,

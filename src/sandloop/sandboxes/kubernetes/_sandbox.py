@@ -328,5 +328,7 @@ def _parse_user(user: str) -> tuple[int, int]:
     if not uid.isdigit() or (gid and not gid.isdigit()):
         raise ConfigError(f"user must be 'uid:gid' in numbers (a pod runs as ids), not {user!r}")
     if int(uid) == 0:
-        raise ConfigError("a KubernetesSandbox never runs as root (uid 0): the pod has runAsNonRoot")
+        raise ConfigError(
+            "a KubernetesSandbox never runs as root (uid 0): the pod has runAsNonRoot"
+        )
     return int(uid), int(gid or uid)

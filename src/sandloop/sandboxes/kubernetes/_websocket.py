@@ -167,8 +167,9 @@ class FrameReader:
         if opcode not in (CONTINUATION, TEXT, BINARY):
             raise ProtocolError(f"unknown opcode {opcode:#x}")
         if (opcode == CONTINUATION) != (self._opcode is not None):
-            raise ProtocolError("a continuation frame outside a fragmented message, or a new "
-                                "message inside one")  # fmt: skip
+            raise ProtocolError(
+                "a continuation frame outside a fragmented message, or a new message inside one"
+            )
         if opcode != CONTINUATION:
             self._opcode = opcode
         self._parts.append(payload)

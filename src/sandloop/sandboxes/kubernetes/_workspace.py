@@ -51,7 +51,9 @@ class CopiedWorkspace:
         self._baseline = baseline
         try:
             await anyio.to_thread.run_sync(
-                lambda: _copy.pack_tree(self._source, baseline, uid=uid, gid=gid, limits=self.limits)
+                lambda: _copy.pack_tree(
+                    self._source, baseline, uid=uid, gid=gid, limits=self.limits
+                )
             )
         except OSError as exc:
             raise SandboxStartError(f"could not copy the workspace {self._source}: {exc}") from exc
@@ -62,7 +64,9 @@ class CopiedWorkspace:
             ["tar", "-x", "-p", "-f", "-", "-C", workdir], stdin=data, timeout=600
         )
         if not result.ok:
-            raise SandboxStartError(f"copying the workspace in failed: {result.stderr_text()[-500:]}")
+            raise SandboxStartError(
+                f"copying the workspace in failed: {result.stderr_text()[-500:]}"
+            )
 
     async def fetch(self) -> IO[bytes]:
         """The pod's workspace as a tar (members under ``workspace/``), capped."""
@@ -84,7 +88,9 @@ class CopiedWorkspace:
             raise SandboxError(f"reading the workspace failed: {result.stderr_text()[-500:]}")
         out = tempfile.TemporaryFile()  # noqa: SIM115 - the caller closes it
         try:
-            await anyio.to_thread.run_sync(lambda: _copy.copy_capped([result.stdout], out, self.limits))
+            await anyio.to_thread.run_sync(
+                lambda: _copy.copy_capped([result.stdout], out, self.limits)
+            )
         except BaseException:
             out.close()
             raise
@@ -104,7 +110,9 @@ class CopiedWorkspace:
             baseline.seek(0)
             with tarfile.open(fileobj=baseline) as old, tarfile.open(fileobj=current) as new:
                 old_index = _copy.index_tar(old, strip=strip)
-                return _copy.diff_trees(old, old_index, new, _copy.index_tar(new, strip=1), exclude=exclude)
+                return _copy.diff_trees(
+                    old, old_index, new, _copy.index_tar(new, strip=1), exclude=exclude
+                )
 
         try:
             return await anyio.to_thread.run_sync(compare)
