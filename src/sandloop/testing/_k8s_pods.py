@@ -147,6 +147,7 @@ class PodRunner:
         self.container: Container | None = None
         self._on_change = on_change
         self._deleted = threading.Event()
+        self._lock = threading.Lock()
         self.status: dict[str, Any] = {"phase": "Pending", "conditions": []}
         self._waiting("ContainerCreating", "")
 
@@ -192,9 +193,10 @@ class PodRunner:
                 self._on_change()
             return
         try:
-            self.container = self._create()
-            if self._deleted.is_set():
-                return
+            with self._lock:  # a delete meanwhile: remove() sees the container, or we see it
+                if self._deleted.is_set():
+                    return
+                self.container = self._create()
             self.container.start()
         except Exception as exc:  # whatever the engine says, the pod reports it and waits
             self._waiting("RunContainerError", str(exc))
@@ -267,8 +269,9 @@ class PodRunner:
 
     def remove(self) -> None:
         """Remove the container (now or, when it is still being created, once it exists)."""
-        self._deleted.set()
-        container = self.container
+        with self._lock:
+            self._deleted.set()
+            container = self.container
         if container is not None:
             with contextlib.suppress(docker.errors.NotFound):
                 container.remove(force=True)

@@ -151,10 +151,10 @@ class FrameReader:
             (size,), offset = struct.unpack_from(">Q", buf, 2), 10
         if size > self._max or self._size + size > self._max:
             raise ProtocolError(f"a message of more than {self._max} bytes")
-        mask = bytes(buf[offset : offset + 4]) if masked else b""
-        start = offset + len(mask)
+        start = offset + (4 if masked else 0)
         if len(buf) < start + size:
             return None
+        mask = bytes(buf[offset:start])
         payload = bytes(buf[start : start + size])
         del buf[: start + size]
         return bool(fin), opcode, _xor(payload, mask) if masked else payload
