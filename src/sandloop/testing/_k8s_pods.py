@@ -259,13 +259,13 @@ class PodRunner:
 
     def _deadline_passed(self) -> None:
         message = "Pod was active on the node longer than the specified deadline"
+        self.remove()  # first: a pod seen failed has no container left
         self._set(
             "Failed",
             {"terminated": {"exitCode": 137, "reason": "Error"}},
             reason="DeadlineExceeded",
             message=message,
         )
-        self.remove()
 
     def remove(self) -> None:
         """Remove the container (now or, when it is still being created, once it exists)."""
