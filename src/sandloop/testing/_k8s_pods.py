@@ -142,8 +142,10 @@ class PodRunner:
         pod: dict[str, Any],
         options: dict[str, Any],
         on_change: Callable[[], None],
+        schedulable: threading.Event,
     ) -> None:
         self.client, self.pod, self.options = client, pod, options
+        self._schedulable = schedulable
         self.container: Container | None = None
         self._on_change = on_change
         self._deleted = threading.Event()
@@ -177,6 +179,18 @@ class PodRunner:
         threading.Thread(target=self._run, args=(events,), daemon=True).start()
 
     def _run(self, events: Callable[[str, str, str], None]) -> None:
+        if not self._schedulable.is_set():
+            message = "0/1 nodes are available: the double's node is cordoned"
+            self.status["conditions"] = [{"type": "PodScheduled", "status": "False",
+                                          "reason": "Unschedulable", "message": message}]
+            self.status.pop("containerStatuses", None)
+            events("Warning", "FailedScheduling", message)
+            self._on_change()
+            while not self._schedulable.wait(0.1):
+                if self._deleted.is_set():
+                    return
+            self._waiting("ContainerCreating", "")
+        self.status["conditions"] = [{"type": "PodScheduled", "status": "True"}]
         events("Normal", "Scheduled", "Successfully assigned to the double's node")
         refused = self._refuse()
         if refused is not None:

@@ -31,7 +31,9 @@ pod with ``DeadlineExceeded`` and removes its container. Every container carries
 ``org.sandloop.k8s-double=<id>`` and the pod's labels under ``org.sandloop.k8s-double.label.``,
 and the double removes its containers when it stops.
 
-What it does **not** model: scheduling, nodes, quotas, admission beyond the runtime class,
+With ``schedulable`` cleared, new pods stay ``Pending`` and unschedulable (a full cluster) until
+it is set again. What it does **not** model: real scheduling, nodes, quotas, admission beyond
+the runtime class,
 authorization (one token, full access), graceful termination (a delete removes the container at
 once), ephemeral-storage limits, service accounts (nothing is ever mounted), network policies
 with rules (only "deny all egress" changes anything, and only for pods created after it),
@@ -107,6 +109,9 @@ class KubernetesApiDouble:
         self.policies: dict[tuple[str, str], dict[str, Any]] = {}
         self.events: list[dict[str, Any]] = []
         self.requests: list[tuple[str, str]] = []  # (method, path) of every request
+        #: Cleared: new pods stay Pending, unschedulable (a full cluster), until it is set.
+        self.schedulable = threading.Event()
+        self.schedulable.set()
         self._server: ThreadingHTTPServer | None = None
 
     # --- lifecycle ---------------------------------------------------------------------
@@ -293,7 +298,7 @@ class KubernetesApiDouble:
             options = container_options(
                 pod, double_id=self.id, isolated=isolated, runtimes=self.runtime_classes
             )
-            runner = PodRunner(self._docker, pod, options, self._changed(key))
+            runner = PodRunner(self._docker, pod, options, self._changed(key), self.schedulable)
             self.pods[key], self._runners[key] = pod, runner
             self._bump("pods", "ADDED", self.pod_view(key))
             view = _copy_of(self.pod_view(key))

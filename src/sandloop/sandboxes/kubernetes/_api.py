@@ -125,6 +125,9 @@ def _describe(pod: Any) -> str:
     parts = [f"phase {status.phase}"]
     if status.reason or status.message:
         parts.append(f"{status.reason or ''} {status.message or ''}".strip())
+    for condition in status.conditions or ():
+        if condition.status == "False" and condition.reason:
+            parts.append(f"{condition.type}: {condition.reason} {condition.message or ''}".strip())
     for entry in status.container_statuses or ():
         state = entry.state
         if state.waiting is not None:
