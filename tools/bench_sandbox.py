@@ -13,14 +13,18 @@ import argparse
 import shutil
 import statistics
 import subprocess
+import tempfile
 import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 import anyio
 
 from sandloop.sandboxes.docker import DockerSandbox, connect
 from sandloop.sandboxes.images import build_images
+from sandloop.sandboxes.kubernetes import KubernetesSandbox
 from sandloop.sandboxes.pool import SandboxPool
+from sandloop.testing.k8s_double import KubernetesApiDouble
 
 
 def _median_ms(samples: list[float]) -> float:
@@ -82,6 +86,7 @@ async def _round_trips(image: str, rounds: int) -> dict[str, float]:
                 lambda: subprocess.run(cli, check=True, capture_output=True), few
             )
     client.close()
+    results["fake k8s attach"] = await _fake_k8s_attach(image, rounds)
     results["local subprocess.run"] = _time_sync(
         lambda: subprocess.run(["true"], check=True), rounds
     )
@@ -90,6 +95,17 @@ async def _round_trips(image: str, rounds: int) -> dict[str, float]:
         lambda: subprocess.run(["true"], check=True, capture_output=True), rounds
     )
     return results
+
+
+async def _fake_k8s_attach(image: str, rounds: int) -> float:
+    """The runner in a pod of the Kubernetes API double (a local container behind the double's
+    attach websocket, bridged to docker attach: one more hop, as an API server adds)."""
+    with tempfile.TemporaryDirectory() as folder, KubernetesApiDouble() as double:
+        kubeconfig = str(double.write_kubeconfig(Path(folder) / "kubeconfig"))
+        async with KubernetesSandbox(image, kubeconfig=kubeconfig) as sb:
+            for _ in range(20):
+                await sb.exec(["true"])  # warm up
+            return await _time_async(lambda: sb.exec(["true"]), rounds)
 
 
 async def _start_and_acquire(image: str, starts: int, pool_size: int) -> tuple[float, float]:
