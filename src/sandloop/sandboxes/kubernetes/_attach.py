@@ -121,27 +121,34 @@ async def connect_attach(
         f"Sec-WebSocket-Protocol: {', '.join(_PROTOCOLS)}",
         *_auth_headers(configuration),
     ]
+    streams: list[anyio.abc.ByteStream] = []  # closed when anything below fails
     try:
         with anyio.fail_after(timeout):
-            stream: anyio.abc.ByteStream = await anyio.connect_tcp(host, port)
+            streams.append(await anyio.connect_tcp(host, port))
             if secure:
                 from anyio.streams.tls import TLSStream
 
-                stream = await TLSStream.wrap(
-                    stream,
-                    ssl_context=_ssl_context(configuration),
-                    server_side=False,
-                    hostname=configuration.tls_server_name or host,
-                    standard_compatible=False,
+                streams.append(
+                    await TLSStream.wrap(
+                        streams[-1],
+                        ssl_context=_ssl_context(configuration),
+                        server_side=False,
+                        hostname=configuration.tls_server_name or host,
+                        standard_compatible=False,
+                    )
                 )
-            await stream.send(("\r\n".join(request) + "\r\n\r\n").encode("latin-1"))
-            protocol, rest = await _read_upgrade(stream, key)
-    except TimeoutError:
-        raise SandboxStartError(
-            f"attaching to pod {namespace}/{pod}: no answer within {timeout:g} s"
-        ) from None
-    except (OSError, ssl.SSLError, anyio.BrokenResourceError, anyio.EndOfStream) as exc:
-        raise SandboxUnavailableError(f"attaching to pod {namespace}/{pod}: {exc!r}") from exc
+            await streams[-1].send(("\r\n".join(request) + "\r\n\r\n").encode("latin-1"))
+            protocol, rest = await _read_upgrade(streams[-1], key)
+    except BaseException as exc:
+        for opened in reversed(streams):
+            await anyio.aclose_forcefully(opened)
+        where = f"attaching to pod {namespace}/{pod}"
+        if isinstance(exc, TimeoutError):
+            raise SandboxStartError(f"{where}: no answer within {timeout:g} s") from None
+        if isinstance(exc, OSError | ssl.SSLError | anyio.BrokenResourceError | anyio.EndOfStream):
+            raise SandboxUnavailableError(f"{where}: {exc!r}") from exc
+        raise
+    stream = streams[-1]
     return AttachChannel(stream, protocol, rest)
 
 
@@ -181,7 +188,6 @@ async def _rest_of_body(
     with anyio.move_on_after(5):
         while len(body) < min(size, _MAX_HEAD):
             body += await stream.receive()
-    await stream.aclose()
     return bytes(body[:size])
 
 
