@@ -17,7 +17,12 @@ from pathlib import Path
 
 import pytest
 
-from sandloop.sandboxes.kubernetes import DEFAULT_IMAGE, Cluster, KubernetesSandbox, load_configuration
+from sandloop.sandboxes.kubernetes import (
+    DEFAULT_IMAGE,
+    Cluster,
+    KubernetesSandbox,
+    load_configuration,
+)
 
 pytestmark = pytest.mark.k8s
 RUN = uuid.uuid4().hex[:12]

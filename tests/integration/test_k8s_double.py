@@ -19,13 +19,16 @@ from kubernetes.client.exceptions import ApiException
 from kubernetes.stream import stream
 
 pytestmark = pytest.mark.docker
+# The client's typing is partial (and differs between its versions): used untyped here.
+kube_config: Any = config
+kube_watch: Any = watch
 
 
 @pytest.fixture(scope="module")
-def core(k8s_kubeconfig: str) -> Iterator[client.CoreV1Api]:
+def core(k8s_kubeconfig: str) -> Iterator[Any]:
     configuration = client.Configuration()
-    config.load_kube_config(config_file=k8s_kubeconfig, client_configuration=configuration)
-    api_client = client.ApiClient(configuration)
+    kube_config.load_kube_config(config_file=k8s_kubeconfig, client_configuration=configuration)
+    api_client: Any = client.ApiClient(configuration)
     yield client.CoreV1Api(api_client)
     api_client.close()
 
@@ -57,9 +60,7 @@ def _pod(name: str, image: str, **container: Any) -> dict[str, Any]:
     }
 
 
-def _wait_phase(
-    core: client.CoreV1Api, name: str, phase: str = "Running", *, waiting: str | None = None
-) -> Any:
+def _wait_phase(core: Any, name: str, phase: str = "Running", *, waiting: str | None = None) -> Any:
     for _ in range(300):
         pod = core.read_namespaced_pod(name, "default")
         state = pod.status.container_statuses[0].state
@@ -72,17 +73,18 @@ def _wait_phase(
 
 
 def _status(exc: ApiException) -> dict[str, Any]:
-    body = json.loads(exc.body)
+    body = json.loads(str(exc.body))
     assert (body["kind"], body["status"]) == ("Status", "Failure")
     assert body["code"] == exc.status
     return dict(body)
 
 
 def test_a_pod_runs_as_a_hardened_container_and_attach_carries_its_streams(
-    core: client.CoreV1Api, k8s_double: Any, base_image: str, docker_client: Any
+    core: Any, k8s_double: Any, base_image: str, docker_client: Any
 ) -> None:
     created = core.create_namespaced_pod("default", _pod("attached", base_image))
-    assert created.metadata.uid and created.status.phase == "Pending"
+    assert created.metadata.uid
+    assert created.status.phase == "Pending"
     running = _wait_phase(core, "attached")
     assert running.status.phase == "Running"
     (container,) = k8s_double.containers()
@@ -117,7 +119,7 @@ def test_a_pod_runs_as_a_hardened_container_and_attach_carries_its_streams(
     assert k8s_double.containers() == []
 
 
-def test_missing_duplicate_and_unknown_namespace(core: client.CoreV1Api, base_image: str) -> None:
+def test_missing_duplicate_and_unknown_namespace(core: Any, base_image: str) -> None:
     with pytest.raises(ApiException) as missing:
         core.read_namespaced_pod("nope", "default")
     assert (_status(missing.value)["reason"], missing.value.status) == ("NotFound", 404)
@@ -156,7 +158,7 @@ def test_raw_requests_are_decoded_like_a_server_does(k8s_double: Any, base_image
     requests.delete(f"{url}/raw", headers=auth, timeout=10).raise_for_status()
 
 
-def test_list_and_watch_by_label(core: client.CoreV1Api, base_image: str) -> None:
+def test_list_and_watch_by_label(core: Any, base_image: str) -> None:
     for name in ("w1", "w2"):
         core.create_namespaced_pod("default", _pod(name, base_image))
     listed = core.list_namespaced_pod("default", label_selector="suite=double,pod=w2")
@@ -164,7 +166,7 @@ def test_list_and_watch_by_label(core: client.CoreV1Api, base_image: str) -> Non
     everywhere = core.list_pod_for_all_namespaces(label_selector="suite=double")
     assert sorted(p.metadata.name for p in everywhere.items) == ["w1", "w2"]
     seen = []
-    for event in watch.Watch().stream(
+    for event in kube_watch.Watch().stream(
         core.list_namespaced_pod, "default", label_selector="pod=w1", timeout_seconds=10
     ):
         seen.append((event["type"], event["object"].status.phase))
@@ -172,14 +174,13 @@ def test_list_and_watch_by_label(core: client.CoreV1Api, base_image: str) -> Non
             break
         if event["object"].status.phase == "Running":
             core.delete_namespaced_pod("w1", "default")
-    assert seen[0][0] == "ADDED" and seen[-1][0] == "DELETED"
+    assert seen[0][0] == "ADDED"
+    assert seen[-1][0] == "DELETED"
     assert ("MODIFIED", "Running") in seen
     core.delete_namespaced_pod("w2", "default")
 
 
-def test_a_missing_image_root_user_and_unknown_runtime_class(
-    core: client.CoreV1Api, base_image: str
-) -> None:
+def test_a_missing_image_root_user_and_unknown_runtime_class(core: Any, base_image: str) -> None:
     core.create_namespaced_pod("default", _pod("noimage", "sandloop/no-such-image:1"))
     pulled = _wait_phase(core, "noimage", waiting="ImagePullBackOff")
     assert pulled.status.phase == "Pending"
@@ -199,7 +200,7 @@ def test_a_missing_image_root_user_and_unknown_runtime_class(
 
 
 def test_the_active_deadline_fails_the_pod_and_removes_its_container(
-    core: client.CoreV1Api, k8s_double: Any, base_image: str
+    core: Any, k8s_double: Any, base_image: str
 ) -> None:
     short = _pod("deadline", base_image)
     short["spec"]["activeDeadlineSeconds"] = 1
@@ -216,9 +217,9 @@ def test_the_active_deadline_fails_the_pod_and_removes_its_container(
 
 def test_network_policies(k8s_kubeconfig: str) -> None:
     configuration = client.Configuration()
-    config.load_kube_config(config_file=k8s_kubeconfig, client_configuration=configuration)
+    kube_config.load_kube_config(config_file=k8s_kubeconfig, client_configuration=configuration)
     with client.ApiClient(configuration) as api_client:
-        net = client.NetworkingV1Api(api_client)
+        net: Any = client.NetworkingV1Api(api_client)
         policy = {
             "metadata": {"name": "deny", "labels": {"suite": "double"}},
             "spec": {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]},

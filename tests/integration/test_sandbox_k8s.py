@@ -67,7 +67,9 @@ def _pods(double: Any) -> list[str]:
 async def test_the_pod_is_hardened_seen_from_inside_and_from_the_engine(
     sandbox: KubernetesSandbox, k8s_double: Any, docker_client: Any
 ) -> None:
-    status = await sandbox.exec("id -u; id -g; grep -E 'CapEff|NoNewPrivs|Seccomp:' /proc/self/status")
+    status = await sandbox.exec(
+        "id -u; id -g; grep -E 'CapEff|NoNewPrivs|Seccomp:' /proc/self/status"
+    )
     lines = status.stdout.decode().split("\n")
     assert lines[:2] == ["1000", "1000"]
     fields = dict(line.split(":\t") for line in lines[2:] if line)
@@ -80,7 +82,8 @@ async def test_the_pod_is_hardened_seen_from_inside_and_from_the_engine(
     (container,) = k8s_double.containers()
     host = docker_client.api.inspect_container(container.id)["HostConfig"]
     assert host["NetworkMode"] == "none"  # the deny-all policy selected the pod
-    assert host["Memory"] == 2 << 30 and host["NanoCpus"] == 2 * 10**9
+    assert host["Memory"] == 2 << 30
+    assert host["NanoCpus"] == 2 * 10**9
     token = await sandbox.exec("ls /var/run/secrets/kubernetes.io")
     assert token.exit_code != 0
 
@@ -91,11 +94,14 @@ async def test_copy_mode_diff_export_and_baseline(
     assert await sandbox.read_file("README.md") == b"hello\n"
     await sandbox.exec("echo more >> README.md && mkdir -p src && printf 'x\\n' > src/new.py")
     diff = await sandbox.diff()
-    assert "diff --git a/README.md b/README.md" in diff and "+more" in diff
-    assert "new file mode 100644" in diff and "+x" in diff
+    assert "diff --git a/README.md b/README.md" in diff
+    assert "+more" in diff
+    assert "new file mode 100644" in diff
+    assert "+x" in diff
     assert (workspace / "README.md").read_text() == "hello\n"  # the host tree is untouched
     changes = await sandbox.changes()
-    assert changes is not None and changes.paths == ("README.md", "src/new.py")
+    assert changes is not None
+    assert changes.paths == ("README.md", "src/new.py")
     await sandbox.export(tmp_path / "out")
     assert (tmp_path / "out" / "src" / "new.py").read_text() == "x\n"
     await sandbox.set_baseline()
@@ -104,7 +110,9 @@ async def test_copy_mode_diff_export_and_baseline(
     assert "deleted file mode" in await sandbox.diff()
 
 
-async def test_the_network_when_asked_for(base_image: str, k8s_kubeconfig: str, k8s_double: Any) -> None:
+async def test_the_network_when_asked_for(
+    base_image: str, k8s_kubeconfig: str, k8s_double: Any
+) -> None:
     async with KubernetesSandbox(base_image, network=True, kubeconfig=k8s_kubeconfig) as sb:
         assert k8s_double.policies == {}
         interfaces = await sb.exec("tail -n +3 /proc/net/dev | cut -d: -f1")
@@ -139,7 +147,8 @@ async def test_cancelled_while_the_pod_is_pending(
         sandbox = KubernetesSandbox(base_image, kubeconfig=k8s_kubeconfig)
         with anyio.move_on_after(1) as scope:
             await sandbox.start()
-        assert scope.cancelled_caught and not sandbox.started
+        assert scope.cancelled_caught
+        assert not sandbox.started
         assert (_pods(k8s_double), k8s_double.policies) == ([], {})
     finally:
         k8s_double.schedulable.set()
@@ -151,7 +160,9 @@ async def test_the_create_deadline_says_what_the_pod_waits_for(
     k8s_double.schedulable.clear()
     try:
         sandbox = KubernetesSandbox(base_image, kubeconfig=k8s_kubeconfig, create_timeout=1)
-        with pytest.raises(SandboxStartError, match=r"not running after 1 s.*Unschedulable") as info:
+        with pytest.raises(
+            SandboxStartError, match=r"not running after 1 s.*Unschedulable"
+        ) as info:
             await sandbox.start()
     finally:
         k8s_double.schedulable.set()
@@ -181,7 +192,9 @@ async def test_a_refused_pod_is_an_engine_error_with_the_servers_message(
 async def test_under_the_gvisor_runtime_class(
     base_image: str, k8s_kubeconfig: str, k8s_double: Any, gvisor: str
 ) -> None:
-    async with KubernetesSandbox(base_image, kubeconfig=k8s_kubeconfig, runtime_class="gvisor") as sb:
+    async with KubernetesSandbox(
+        base_image, kubeconfig=k8s_kubeconfig, runtime_class="gvisor"
+    ) as sb:
         kernel = await sb.exec("dmesg 2>/dev/null | head -1; uname -r")
         (container,) = k8s_double.containers()
         assert container.attrs["HostConfig"]["Runtime"] == gvisor
@@ -192,7 +205,8 @@ async def test_a_description_rebuilds_a_new_sandbox(
     sandbox: KubernetesSandbox, k8s_double: Any
 ) -> None:
     again = sandbox_from_dict(sandbox.to_dict())
-    assert isinstance(again, KubernetesSandbox) and not again.started
+    assert isinstance(again, KubernetesSandbox)
+    assert not again.started
     async with again:
         assert await again.read_file("README.md") == b"hello\n"
         assert len(k8s_double.pods) == 2
@@ -208,7 +222,10 @@ async def test_a_pool_of_pods(base_image: str, k8s_kubeconfig: str, k8s_double: 
 
     factory = lambda: KubernetesSandbox(base_image, kubeconfig=k8s_kubeconfig)  # noqa: E731
     with anyio.fail_after(110):
-        async with SandboxPool(factory, size=2, max_starting=2) as pool, anyio.create_task_group() as tg:
+        async with (
+            SandboxPool(factory, size=2, max_starting=2) as pool,
+            anyio.create_task_group() as tg,
+        ):
             for i in range(5):
                 tg.start_soon(use, pool, i)
     assert len(set(names)) == 5
@@ -233,12 +250,24 @@ def test_sandboxes_ls_and_prune_find_leftover_pods_by_label(
     cluster.close()
 
     def cli(*args: str) -> str:
-        command = [sys.executable, "-m", "sandloop", "sandboxes", *args, "--kubeconfig", k8s_kubeconfig]
-        return subprocess.run(command, capture_output=True, text=True, check=True, timeout=60).stdout
+        command = [
+            sys.executable,
+            "-m",
+            "sandloop",
+            "sandboxes",
+            *args,
+            "--kubeconfig",
+            k8s_kubeconfig,
+        ]
+        return subprocess.run(
+            command, capture_output=True, text=True, check=True, timeout=60
+        ).stdout
 
     listed = cli("ls")
-    assert "default/sandloop-leftover" in listed and "gone" in listed
-    assert "default/sandloop-alive" in listed and "alive" in listed
+    assert "default/sandloop-leftover" in listed
+    assert "gone" in listed
+    assert "default/sandloop-alive" in listed
+    assert "alive" in listed
     pruned = cli("prune")
     assert "removed pod default/sandloop-leftover" in pruned
     assert "removed network policy default/sandloop-leftover" in pruned

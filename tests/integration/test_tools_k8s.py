@@ -11,7 +11,7 @@ import os
 import struct
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import docker.errors
 import pytest
@@ -81,9 +81,13 @@ async def test_apply_patch_edits_the_pods_copy(
 ) -> None:
     (workspace / "a.txt").write_text("one\ntwo\n")
     async with KubernetesSandbox(base_image, workspace=workspace, kubeconfig=k8s_kubeconfig) as sb:
-        out = await _hosted(sb, {"type": "update_file", "path": "a.txt", "diff": " one\n-two\n+2\n"})
+        out = await _hosted(
+            cast(Any, sb), {"type": "update_file", "path": "a.txt", "diff": " one\n-two\n+2\n"}
+        )
         assert out.status == "completed"
-        failed = await _hosted(sb, {"type": "update_file", "path": "a.txt", "diff": "-nope\n+x\n"})
+        failed = await _hosted(
+            cast(Any, sb), {"type": "update_file", "path": "a.txt", "diff": "-nope\n+x\n"}
+        )
         assert failed.status == "failed"
         assert await sb.read_file("a.txt") == b"one\n2\n"
         assert "+2" in await sb.diff()
@@ -115,7 +119,9 @@ async def test_the_computer_tool_on_the_computer_images_display(
     assert _png_size(shot) == computer.display_size
 
 
-async def test_a_run_from_a_spec_description(base_image: str, tmp_path: Path, k8s_kubeconfig: str) -> None:
+async def test_a_run_from_a_spec_description(
+    base_image: str, tmp_path: Path, k8s_kubeconfig: str
+) -> None:
     repo = tmp_path / "repo"
     repo.mkdir()
     (repo / "price.py").write_text("def total(a, b):\n    return a - b\n")
@@ -138,5 +144,6 @@ async def test_a_run_from_a_spec_description(base_image: str, tmp_path: Path, k8
         shelled = server.requests[-1].body["input"][-1]
     assert result.status == "completed"
     assert shelled["output"][0]["stdout"] == "5\n"
-    assert result.changes is not None and result.changes.paths == ("price.py",)
+    assert result.changes is not None
+    assert result.changes.paths == ("price.py",)
     assert (repo / "price.py").read_text() == "def total(a, b):\n    return a - b\n"

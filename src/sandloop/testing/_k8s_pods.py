@@ -181,8 +181,14 @@ class PodRunner:
     def _run(self, events: Callable[[str, str, str], None]) -> None:
         if not self._schedulable.is_set():
             message = "0/1 nodes are available: the double's node is cordoned"
-            self.status["conditions"] = [{"type": "PodScheduled", "status": "False",
-                                          "reason": "Unschedulable", "message": message}]
+            self.status["conditions"] = [
+                {
+                    "type": "PodScheduled",
+                    "status": "False",
+                    "reason": "Unschedulable",
+                    "message": message,
+                }
+            ]
             self.status.pop("containerStatuses", None)
             events("Warning", "FailedScheduling", message)
             self._on_change()

@@ -71,7 +71,9 @@ async def test_channels_are_sorted_and_stdin_goes_on_channel_zero() -> None:
         seen.update(headers)
         frames = [(BINARY, b"\x01"), (BINARY, b"\x02oops\n"), (PING, b"hb"), (BINARY, b"\x01hel"),
                   (BINARY, b"\x01lo")]  # fmt: skip
-        await stream.send(_upgrade(headers) + b"".join(encode_frame(o, p, masked=False) for o, p in frames))
+        await stream.send(
+            _upgrade(headers) + b"".join(encode_frame(o, p, masked=False) for o, p in frames)
+        )
         reader = FrameReader(expect_masked=True)
         while len(received) < 2:
             received.extend(reader.feed(await stream.receive()))
@@ -93,7 +95,8 @@ async def test_channels_are_sorted_and_stdin_goes_on_channel_zero() -> None:
     assert seen["authorization"] == "Bearer sekret"
     assert seen[":path"].startswith("/api/v1/namespaces/ns/pods/pod/attach?container=sandbox")
     assert received == [Message(PONG, b"hb"), Message(BINARY, b"\x00input")]
-    assert "oops" in channel.stderr_tail and "exit 3" in channel.stderr_tail
+    assert "oops" in channel.stderr_tail
+    assert "exit 3" in channel.stderr_tail
 
 
 async def test_a_refused_attach_is_an_engine_error_with_the_servers_message() -> None:
@@ -122,7 +125,7 @@ async def test_a_server_that_never_answers_times_out() -> None:
         await anyio.sleep(30)
 
     async with _server(serve) as configuration:
-        with pytest.raises(SandboxStartError, match="no answer within 0.5 s"):
+        with pytest.raises(SandboxStartError, match=r"no answer within 0\.5 s"):
             await connect_attach(configuration, "ns", "pod", "sandbox", timeout=0.5)
 
 

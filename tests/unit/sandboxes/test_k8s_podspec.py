@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 from kubernetes.client import V1NetworkPolicy, V1Pod
 
+import sandloop.testing._k8s_schema as schema
 from sandloop.errors import ConfigError
 from sandloop.sandboxes.description import sandbox_from_dict
 from sandloop.sandboxes.kubernetes import KubernetesSandbox
 from sandloop.sandboxes.kubernetes._podspec import LABEL, POD_LABEL, network_policy, pod
-from sandloop.testing import _k8s_schema as schema
 
 
 def _manifests(**options: Any) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -48,7 +48,8 @@ def test_the_pod_is_hardened_by_default() -> None:
     assert (container["stdin"], container["stdinOnce"], container["tty"]) == (True, True, False)
     assert "runtimeClassName" not in spec
     labels = manifest["metadata"]["labels"]
-    assert labels[LABEL] and labels[POD_LABEL] == "sandloop-0123456789ab"
+    assert labels[LABEL]
+    assert labels[POD_LABEL] == "sandloop-0123456789ab"
     assert labels["org.sandloop.host-pid"].isdigit()
 
 
