@@ -7,6 +7,8 @@ cd "$(dirname "$0")/.."
 
 status=0
 mypy || status=1
+# The runner program, as the package it is inside a sandbox (pyproject's mypy_path finds it).
+mypy -p sandloop_runner || status=1
 groups=()
 while IFS= read -r conftest; do
     groups+=("$(dirname "$conftest")")

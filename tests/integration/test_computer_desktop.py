@@ -200,6 +200,7 @@ def computer_image(docker_client: Any) -> str:
 async def desktop(computer_image: str, tmp_path: Path) -> AsyncIterator[Desktop]:
     (tmp_path / "app.py").write_text(APP, encoding="utf-8")
     async with DockerSandbox(computer_image, workspace=tmp_path) as sandbox:
+        assert sandbox.capabilities.desktop
         computer = DesktopComputer(sandbox)
         await computer.launch(["python3", "app.py"])
         await until((tmp_path / "ready.json").exists, 60)
@@ -604,5 +605,6 @@ async def test_a_sandbox_without_a_desktop_says_so(docker_client: Any, tmp_path:
     except docker.errors.ImageNotFound:
         pytest.skip(f"image {DEFAULT_IMAGE} is missing")
     async with DockerSandbox(DEFAULT_IMAGE) as sandbox:
+        assert not sandbox.capabilities.desktop
         with pytest.raises(SandboxError, match="no desktop in this sandbox"):
             await DesktopComputer(sandbox).screenshot()

@@ -108,7 +108,7 @@ async def test_system_files_are_read_only_for_the_default_user(image: str) -> No
 
     async with DockerSandbox(image, labels=TEST_LABEL) as sb:
         tried = await sb.exec(
-            "for f in /etc/passwd /usr/bin/python3 /.sandloop/runner.py /etc/x /usr/x /x; do "
+            "for f in /etc/passwd /usr/bin/python3 /.sandloop/runner.zip /etc/x /usr/x /x; do "
             "  (echo x >> $f) 2>/dev/null && echo WROTE $f; done; echo done"
         )
         assert tried.stdout_text() == "done\n"

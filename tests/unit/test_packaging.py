@@ -25,7 +25,8 @@ def test_wheel_ships_runner_image_contexts_and_demo(tmp_path: Path) -> None:
     names = set(zipfile.ZipFile(wheel).namelist())
     for needed in (
         "sandloop/py.typed",
-        "sandloop/sandboxes/_runner.py",
+        "sandloop/sandboxes/runner/__main__.py",
+        "sandloop/sandboxes/runner/sandloop_runner/serve.py",
         "sandloop/sandboxes/contexts/base/Dockerfile",
         "sandloop/sandboxes/contexts/computer/Dockerfile",
         "sandloop/cli/demo/cassette.json",

@@ -277,7 +277,7 @@ class _Session:
             )
 
     async def _collect_changes(self, sandbox: Sandbox) -> None:
-        if self.options.copy and hasattr(sandbox, "diff_bytes"):
+        if self.options.copy and sandbox.capabilities.copy_mode:
             # The exact bytes (odd names quoted as git quotes them): what `git apply` takes.
             patch: bytes = await sandbox.diff_bytes()
             self.changes = diff_stat(patch.decode("utf-8", "replace"))

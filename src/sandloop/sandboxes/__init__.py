@@ -2,13 +2,16 @@
 
 ``Sandbox`` is the contract executors code against. ``DockerSandbox`` is a hardened container
 with the runner inside; ``LocalSandbox`` runs the same runner as a local subprocess (not
-isolated). ``KubernetesSandbox`` is one hardened pod (the ``k8s`` extra). ``SandboxPool`` keeps
-started sandboxes ready. ``DockerSandbox`` and ``KubernetesSandbox`` are imported on first use, so
-``import sandloop`` stays light.
+isolated); ``KubernetesSandbox`` is one hardened pod (the ``k8s`` extra). All are a
+``RunnerSandbox`` (the runner protocol, written once) over a ``Provisioner`` (where it runs: see
+``provisioner`` to write another backend), and report their ``Capabilities``. ``SandboxPool``
+keeps started sandboxes ready. ``DockerSandbox`` and ``KubernetesSandbox`` are imported on first
+use, so ``import sandloop`` stays light.
 """
 
 from typing import TYPE_CHECKING, Any
 
+from sandloop.sandboxes._runner_backed import RunnerSandbox
 from sandloop.sandboxes.base import (
     DEFAULT_MAX_OUTPUT,
     DesktopChannel,
@@ -20,6 +23,7 @@ from sandloop.sandboxes.base import (
 from sandloop.sandboxes.description import sandbox_from_dict
 from sandloop.sandboxes.local import LocalSandbox
 from sandloop.sandboxes.pool import SandboxPool
+from sandloop.sandboxes.provisioner import Boot, Capabilities, Provisioner
 
 if TYPE_CHECKING:
     from sandloop.sandboxes.docker import DockerSandbox
@@ -27,12 +31,16 @@ if TYPE_CHECKING:
 
 __all__ = (
     "DEFAULT_MAX_OUTPUT",
+    "Boot",
+    "Capabilities",
     "DesktopChannel",
     "DockerSandbox",
     "ExecResult",
     "FileEntry",
     "KubernetesSandbox",
     "LocalSandbox",
+    "Provisioner",
+    "RunnerSandbox",
     "Sandbox",
     "SandboxPool",
     "WorkspaceChanges",

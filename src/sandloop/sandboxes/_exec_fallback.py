@@ -21,14 +21,14 @@ import secrets
 import time
 from collections.abc import Callable
 from contextlib import suppress
-from typing import Protocol
+from typing import NoReturn, Protocol
 
 import anyio
 
 from sandloop.errors import SandboxError
+from sandloop.sandboxes._capture import Capture
 from sandloop.sandboxes._channel import STDOUT, MuxSocket
 from sandloop.sandboxes._protocol import Message, _reply_error
-from sandloop.sandboxes._runner import Capture, FileOpError, Workspace
 
 __all__ = ("ExecEngine", "ExecFallbackClient")
 
@@ -98,6 +98,34 @@ _KINDS = {"regular file": "file", "regular empty file": "file", "directory": "di
           "symbolic link": "symlink"}  # fmt: skip
 
 
+def _relative(root: str, path: str) -> list[str]:
+    """The path's components relative to ``root``, checked as the runner checks them before
+    its walk: no NUL byte, absolute only inside ``root``, never above it through ``..``."""
+
+    def refuse(reason: str, message: str) -> NoReturn:
+        error = {"type": "file", "reason": reason, "message": message, "path": path}
+        raise _reply_error(error)
+
+    original = path
+    if "\x00" in path:
+        refuse("invalid", "path contains a NUL byte")
+    if path.startswith("/"):
+        prefix = root.rstrip("/") + "/"
+        if path.rstrip("/") == root:
+            path = ""
+        elif path.startswith(prefix):
+            path = path[len(prefix) :]
+        else:
+            refuse("escape", f"{path} is outside the workspace {root}")
+    parts = [part for part in path.split("/") if part not in ("", ".")]
+    depth = 0
+    for part in parts:
+        depth += -1 if part == ".." else 1
+        if depth < 0:
+            refuse("escape", f"{original} leaves the workspace via '..'")
+    return parts
+
+
 class ExecEngine(Protocol):
     """What the fallback needs from the provisioner: start an exec, read its exit code."""
 
@@ -115,7 +143,6 @@ class ExecFallbackClient:
         self._engine = engine
         self._user = user
         self._workdir = workdir
-        self._workspace = Workspace(workdir)
         self.hello: Message = {"fallback": "docker-exec"}
         self.alive = True
 
@@ -174,11 +201,8 @@ class ExecFallbackClient:
             await self._run(["rm", "-f", "--", *names], stdin=None)
 
     def _absolute(self, path: str) -> str:
-        try:  # the runner's own lexical check first: `..` and paths outside the workspace
-            return posixpath.join(self._workdir, *self._workspace.relative(path))
-        except FileOpError as exc:
-            error = {"type": "file", "reason": exc.reason, "message": exc.message, "path": path}
-            raise _reply_error(error) from None
+        # The runner's lexical check first: `..` and paths outside the workspace.
+        return posixpath.join(self._workdir, *_relative(self._workdir, path))
 
     async def _file_op(self, op: str, args: Message) -> Message:
         path = str(args.get("path") or ".")
@@ -204,7 +228,8 @@ class ExecFallbackClient:
         return self._file_result(op, path, out)
 
     def _file_result(self, op: str, path: str, out: bytes) -> Message:
-        shown = self._workspace.display(path)
+        shown = posixpath.normpath("/".join(_relative(self._workdir, path)) or ".")
+        shown = "" if shown == "." else shown
         if op == "read":
             return {"data": base64.b64encode(out).decode("ascii")}
         if op == "stage":

@@ -1,8 +1,8 @@
 """The runner protocol's client side, written once over any byte channel.
 
-A *channel* is an ``anyio.abc.ByteStream`` to the runner (``_runner.py``): a subprocess's pipes
-for ``LocalSandbox``, the container's attach socket for ``DockerSandbox``. :class:`RunnerClient`
-frames requests onto it and matches replies to waiters by request id.
+A *channel* is an ``anyio.abc.ByteStream`` to the runner (the ``runner/`` program): a
+subprocess's pipes for ``LocalSandbox``, the container's attach socket for ``DockerSandbox``.
+:class:`RunnerClient` frames requests onto it and matches replies to waiters by request id.
 
 There is no background reader task (a sandbox may be started in one task and used in others, as
 the pool does). Instead, whichever caller is waiting takes the read lock and reads frames,

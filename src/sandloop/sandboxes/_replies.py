@@ -197,6 +197,7 @@ _HELLO: Mapping[str, Check] = {
     "root": _str,
     "python": _str,
     "ops": _strs,
+    "desktop": _optional(_bool),
 }
 _DESKTOP: Mapping[str, Mapping[str, Check]] = {
     "xdotool": {"exit_code": _nullable(_int), "stderr": _str},

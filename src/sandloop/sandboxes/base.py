@@ -12,6 +12,7 @@ swapped in between a check and the write — raises :class:`~sandloop.errors.Wor
 from __future__ import annotations
 
 import abc
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,9 +20,11 @@ from types import TracebackType
 from typing import Any, Literal, Protocol, Self
 
 from sandloop.errors import ConfigError
+from sandloop.sandboxes.provisioner import Capabilities
 
 __all__ = (
     "DEFAULT_MAX_OUTPUT",
+    "Capabilities",
     "DesktopChannel",
     "ExecResult",
     "FileEntry",
@@ -184,10 +187,33 @@ class Sandbox(abc.ABC):
         local sandbox's root), or ``None``. Run records must never be kept inside it."""
         return None
 
+    @property
+    def capabilities(self) -> Capabilities:
+        """What this sandbox can do beyond commands and files (copy mode, host-side restore,
+        a desktop...): query it instead of probing for methods. This default: nothing."""
+        return Capabilities()
+
     async def changes(self) -> WorkspaceChanges | None:
         """The edits made so far to a copied workspace, or ``None`` when the workspace is not
         a copy (a bind mount's edits are already on the host). This default: ``None``."""
         return None
+
+    async def diff(self, *, exclude: Sequence[str] = (".git",)) -> str:
+        """Copy mode (``capabilities.copy_mode``): the edits made in the sandbox as a
+        git-style unified diff. This default has no copy mode and raises ``ConfigError``."""
+        raise ConfigError(f"{type(self).__name__} has no copy mode: diff() needs mount='copy'")
+
+    async def diff_bytes(self, *, exclude: Sequence[str] = (".git",)) -> bytes:
+        """Copy mode: the edits as the exact bytes of a git-style patch (see :meth:`diff`)."""
+        raise ConfigError(f"{type(self).__name__} has no copy mode: diff() needs mount='copy'")
+
+    async def set_baseline(self) -> None:
+        """Copy mode: later diffs compare against the workspace as it is now."""
+        raise ConfigError(f"{type(self).__name__} has no copy mode: set_baseline() needs one")
+
+    async def export(self, path: str | os.PathLike[str]) -> None:
+        """Copy mode: write the sandbox's workspace into ``path`` (a new or empty directory)."""
+        raise ConfigError(f"{type(self).__name__} has no copy mode: export() needs mount='copy'")
 
     @abc.abstractmethod
     async def aclose(self) -> None:

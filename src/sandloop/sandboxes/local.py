@@ -20,14 +20,92 @@ import anyio.abc
 from anyio.streams.stapled import StapledByteStream
 
 from sandloop.errors import ConfigError, SandboxStartError
-from sandloop.sandboxes._protocol import RunnerClient
-from sandloop.sandboxes._runner_backed import RUNNER_PATH, RunnerSandbox
+from sandloop.sandboxes._runner_backed import RunnerSandbox
 from sandloop.sandboxes.description import build_from, options_of
+from sandloop.sandboxes.provisioner import Boot, Capabilities, Channel, Provisioner
 
-__all__ = ("LocalSandbox",)
+__all__ = ("LocalProvisioner", "LocalSandbox")
 
 #: Host variables a local command gets; everything else (API keys above all) stays out.
 _PASSED_THROUGH = ("PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "TZ", "TMPDIR", "TERM")
+
+
+class LocalProvisioner(Provisioner):
+    """The bootstrap as a local subprocess of ``python`` in ``root``; its pipes are the channel.
+
+    Args:
+        root: The workspace directory (absolute).
+        python: The interpreter.
+        env: Every variable the process gets.
+    """
+
+    def __init__(self, root: Path, *, python: str, env: Mapping[str, str]) -> None:
+        self.root = root
+        self.workdir = str(root)
+        self.python = python
+        self.env = dict(env)
+        self._process: anyio.abc.Process | None = None
+        self._stderr: IO[bytes] | None = None
+
+    @property
+    def capabilities(self) -> Capabilities:
+        return Capabilities()
+
+    @property
+    def host_workspace(self) -> Path | None:
+        return self.root
+
+    async def start(self, boot: Boot) -> Channel:
+        # A file, not a pipe: nobody has to drain it, and it explains a crash afterwards.
+        self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 - closed in aclose()
+        try:
+            self._process = await anyio.open_process(
+                boot.argv(self.python),
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=self._stderr,
+                env=self.env,
+                cwd=self.workdir,
+            )
+        except OSError as exc:
+            raise SandboxStartError(f"could not start {self.python}: {exc}") from exc
+        assert self._process.stdin is not None
+        assert self._process.stdout is not None
+        return StapledByteStream(self._process.stdin, self._process.stdout)
+
+    def diagnose(self) -> str:
+        code = self._process.returncode if self._process is not None else None
+        tail = b""
+        if self._stderr is not None:
+            self._stderr.seek(0, os.SEEK_END)
+            self._stderr.seek(max(0, self._stderr.tell() - 2000))
+            tail = self._stderr.read()
+        said = f"; it said: {tail.decode('utf-8', 'replace').strip()}" if tail.strip() else ""
+        return f"runner exit status {code}{said}"
+
+    @property
+    def pid(self) -> int | None:
+        """The bootstrap's (the runner's) process id while it runs."""
+        return self._process.pid if self._process is not None else None
+
+    async def aclose(self) -> None:
+        process, self._process = self._process, None
+        try:
+            with anyio.CancelScope(shield=True):
+                if process is not None:
+                    with anyio.move_on_after(5):
+                        await process.wait()
+                    if process.returncode is None:
+                        process.kill()
+                        await process.wait()
+                    await process.aclose()
+        finally:
+            if self._stderr is not None:
+                self._stderr.close()
+                self._stderr = None
+
+    def __repr__(self) -> str:
+        return f"LocalProvisioner({self.workdir!r})"
 
 
 class LocalSandbox(RunnerSandbox):
@@ -54,13 +132,12 @@ class LocalSandbox(RunnerSandbox):
         if not path.is_dir():
             raise ConfigError(f"LocalSandbox root {str(root)!r} is not a directory")
         self.root = path
-        self.workdir = str(path)
         self._given = {"root": os.fspath(root), "python": python}
-        self._python = python or sys.executable
         self._env = dict(env or {})
-        self._start_timeout = start_timeout
-        self._process: anyio.abc.Process | None = None
-        self._stderr: IO[bytes] | None = None
+        provisioner = LocalProvisioner(
+            path, python=python or sys.executable, env=self._environment()
+        )
+        super().__init__(provisioner, start_timeout=start_timeout)
 
     def _environment(self) -> dict[str, str]:
         env = {key: os.environ[key] for key in _PASSED_THROUGH if key in os.environ}
@@ -68,81 +145,13 @@ class LocalSandbox(RunnerSandbox):
         env.update(self._env)
         return env
 
-    async def start(self) -> None:
-        if self._client is not None:
-            return
-        self._bind_loop()
-        # A file, not a pipe: nobody has to drain it, and it explains a crash afterwards.
-        self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 - closed in aclose()
-        try:
-            self._process = await anyio.open_process(
-                [self._python, "-u", str(RUNNER_PATH), self.workdir],
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=self._stderr,
-                env=self._environment(),
-                cwd=self.workdir,
-            )
-        except OSError as exc:
-            await self.aclose()
-            raise SandboxStartError(f"could not start {self._python}: {exc}") from exc
-        assert self._process.stdin is not None
-        assert self._process.stdout is not None
-        stream = StapledByteStream(self._process.stdin, self._process.stdout)
-        client = RunnerClient(stream, diagnose=self._diagnose)
-        try:
-            await client.handshake(timeout=self._start_timeout)
-        except BaseException:
-            await client.aclose()
-            await self.aclose()
-            raise
-        self._client = client
-
-    def _diagnose(self) -> str:
-        code = self._process.returncode if self._process is not None else None
-        tail = b""
-        if self._stderr is not None:
-            self._stderr.seek(0, os.SEEK_END)
-            self._stderr.seek(max(0, self._stderr.tell() - 2000))
-            tail = self._stderr.read()
-        said = f"; it said: {tail.decode('utf-8', 'replace').strip()}" if tail.strip() else ""
-        return f"runner exit status {code}{said}"
-
-    async def aclose(self) -> None:
-        client, self._client = self._client, None
-        process, self._process = self._process, None
-        with anyio.CancelScope(shield=True):
-            try:
-                if client is not None:
-                    await client.aclose()
-            finally:  # the process ends whatever closing its channel did
-                await self._end(process)
-        if self._stderr is not None:
-            self._stderr.close()
-            self._stderr = None
-
-    @staticmethod
-    async def _end(process: anyio.abc.Process | None) -> None:
-        with anyio.CancelScope(shield=True):
-            if process is not None:
-                with anyio.move_on_after(5):
-                    await process.wait()
-                if process.returncode is None:
-                    process.kill()
-                    await process.wait()
-                await process.aclose()
-
-    @property
-    def host_workspace(self) -> Path | None:
-        return Path(self.workdir)
-
     def to_dict(self) -> dict[str, Any]:
         """``{"kind": "local", ...}``: the root as given, and every option."""
         return {
             "kind": "local",
             **self._given,
             "env": dict(self._env),
-            "start_timeout": self._start_timeout,
+            "start_timeout": self.start_timeout,
         }
 
     @classmethod

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
 from sandloop.sandboxes import LocalSandbox
+from sandloop.sandboxes._runner_program import RUNNER_DIR
+
+# The runner's modules are a program the host runs, not a package it imports; the tests of its
+# parts import them from its directory (`import sandloop_runner.capture`).
+if str(RUNNER_DIR) not in sys.path:
+    sys.path.insert(0, str(RUNNER_DIR))
 
 
 @pytest.fixture

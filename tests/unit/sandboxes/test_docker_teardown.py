@@ -11,6 +11,7 @@ import requests
 
 from sandloop.errors import SandboxError
 from sandloop.sandboxes.docker import DockerSandbox
+from sandloop.sandboxes.docker._provisioner import DockerProvisioner
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -70,8 +71,10 @@ class BrokenRunner:
 
 def sandbox_with(container: FakeContainer, runner: Any = None) -> DockerSandbox:
     sandbox = DockerSandbox("sandloop/base", client=object())  # type: ignore[arg-type]
-    sandbox._container = container  # type: ignore[assignment]
-    sandbox.container_id = "abc123"
+    provisioner = sandbox.provisioner
+    assert isinstance(provisioner, DockerProvisioner)
+    provisioner._container = container  # type: ignore[assignment]
+    provisioner.container_id = "abc123"
     sandbox._client = runner
     return sandbox
 

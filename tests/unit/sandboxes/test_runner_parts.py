@@ -11,18 +11,18 @@ import sys
 from pathlib import Path
 
 import pytest
+from sandloop_runner import capture, common, framing, serve
 
-from sandloop.sandboxes import _runner
-from sandloop.sandboxes._runner_backed import RUNNER_PATH
+from sandloop.sandboxes._runner_program import RUNNER_DIR
 
 
 def test_capture_keeps_head_and_tail_with_bounded_memory() -> None:
-    capture = _runner.Capture(1000)
+    kept = capture.Capture(1000)
     chunk = bytes(range(256)) * 256  # 64 KiB
     for _ in range(2000):  # 128 MiB through the capture
-        capture.feed(chunk)
-        assert len(capture.head) + len(capture.tail) <= 1000 + 2 * 500 + _runner.CHUNK + len(chunk)
-    body, dropped = capture.result()
+        kept.feed(chunk)
+        assert len(kept.head) + len(kept.tail) <= 1000 + 2 * 500 + common.CHUNK + len(chunk)
+    body, dropped = kept.result()
     assert len(body) == 1000
     assert body[:500] == chunk[:500]
     assert body[500:] == chunk[-500:]
@@ -30,16 +30,16 @@ def test_capture_keeps_head_and_tail_with_bounded_memory() -> None:
 
 
 def test_capture_under_the_cap_keeps_everything() -> None:
-    capture = _runner.Capture(1000)
-    capture.feed(b"abc")
-    capture.feed(b"def")
-    assert capture.result() == (b"abcdef", 0)
+    kept = capture.Capture(1000)
+    kept.feed(b"abc")
+    kept.feed(b"def")
+    assert kept.result() == (b"abcdef", 0)
 
 
 def test_runner_says_hello_and_survives_stdin_eof(tmp_path: Path) -> None:
     """The runner is a standalone script: it greets, and exits cleanly when its input ends."""
     proc = subprocess.run(
-        [sys.executable, str(RUNNER_PATH), str(tmp_path)],
+        [sys.executable, str(RUNNER_DIR), str(tmp_path)],
         input=b"",
         capture_output=True,
         timeout=30,
@@ -58,11 +58,11 @@ def test_a_reply_over_the_frame_limit_is_an_error_not_a_broken_channel(
 ) -> None:
     # The client drops a channel that sends a frame over the limit: the runner must never send
     # one, so a request asking for too much fails alone.
-    monkeypatch.setattr(_runner, "MAX_FRAME", 4096)
+    monkeypatch.setattr(framing, "MAX_FRAME", 4096)
     (tmp_path / "big").write_bytes(b"x" * 8192)
     read_fd, write_fd = os.pipe()
     try:
-        runner = _runner.Runner(str(tmp_path), -1, write_fd)
+        runner = serve.Runner(str(tmp_path), -1, write_fd)
         runner.handle({"id": 7, "op": "read", "path": "big"})
         runner.handle({"id": 8, "op": "exec", "argv": ["head", "-c", "8192", "big"]})
         os.close(write_fd)
@@ -85,8 +85,9 @@ def test_a_reply_over_the_frame_limit_is_an_error_not_a_broken_channel(
 def test_making_a_runner_leaves_the_process_umask_alone(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # DockerSandbox.restore_on_host makes one inside the host process, whose other threads may
-    # be creating files: a umask set to 0 even briefly would make those world-writable.
+    # A runner may share its process with other threads (as here, in a test, or a host that
+    # serves file operations in-process) that are creating files: a umask set to 0 even
+    # briefly would make those world-writable.
     mask = os.umask(0o022)
     os.umask(mask)
 
@@ -94,5 +95,5 @@ def test_making_a_runner_leaves_the_process_umask_alone(
         raise AssertionError(f"os.umask({value:o}) called")
 
     monkeypatch.setattr(os, "umask", no_umask)
-    runner = _runner.Runner(str(tmp_path), -1, -1)
+    runner = serve.Runner(str(tmp_path), -1, -1)
     assert runner.default_mode == 0o666 & ~mask

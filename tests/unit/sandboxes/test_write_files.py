@@ -121,15 +121,15 @@ def test_a_directory_put_in_the_way_after_staging_rolls_back(
     The runner's commit is driven in-process here, so the test can make the last rename fail
     after the earlier ones landed (a directory appears where a file was staged).
     """
-    from sandloop.sandboxes import _runner
+    from sandloop_runner import commits, common, serve
 
-    monkeypatch.setattr(_runner, "_UNNAMED", [unnamed])
+    monkeypatch.setattr(commits, "_UNNAMED", [unnamed])
     _seed(workspace)
     before = _snapshot(workspace)
-    runner = _runner.Runner(str(workspace), -1, -1)
-    original = _runner._commit
+    runner = serve.Runner(str(workspace), -1, -1)
+    original = commits._commit
 
-    def commit_after_a_directory_appears(commit: _runner.Commit) -> None:
+    def commit_after_a_directory_appears(commit: commits.Commit) -> None:
         (workspace / "late").mkdir()
         (workspace / "late" / "x").write_text("x")
         original(commit)
@@ -141,16 +141,16 @@ def test_a_directory_put_in_the_way_after_staging_rolls_back(
         {"path": "fresh/deep/f.txt", "data": "Zgo="},  # directories made in the loop
         {"path": "late", "data": "bGF0ZQo="},
     ]
-    monkeypatch.setattr(_runner, "_commit", commit_after_a_directory_appears)
-    with pytest.raises(_runner.FileOpError) as info:
-        _runner.op_write_files(runner, {"files": files})
+    monkeypatch.setattr(commits, "_commit", commit_after_a_directory_appears)
+    with pytest.raises(common.FileOpError) as info:
+        commits.op_write_files(runner, {"files": files})
     assert info.value.path == "late"
     after = _snapshot(workspace)
     del after["late"], after["late/x"]
     assert after == before
-    monkeypatch.setattr(_runner, "_commit", original)
+    monkeypatch.setattr(commits, "_commit", original)
     files[-1] = {**files[-1], "path": "late2"}
-    assert _runner.op_write_files(runner, {"files": files}) == {"count": 5}
+    assert commits.op_write_files(runner, {"files": files}) == {"count": 5}
     assert (workspace / "fresh/deep/f.txt").read_text() == "f\n"
     assert (workspace / "keep.txt").read_text() == "changed\n"
     assert (workspace / "late2").read_text() == "late\n"
@@ -162,31 +162,31 @@ def test_staged_content_has_no_name_until_the_commit(
     workspace: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """With O_TMPFILE, a runner killed while staging leaves no file behind."""
-    from sandloop.sandboxes import _runner
+    from sandloop_runner import commits, serve
 
     try:
         os.close(os.open(workspace, os.O_TMPFILE | os.O_WRONLY, 0o600))
     except (AttributeError, OSError):  # pragma: no cover - Linux filesystems have it
         pytest.skip("no O_TMPFILE on this filesystem")
-    monkeypatch.setattr(_runner, "_UNNAMED", [True])
+    monkeypatch.setattr(commits, "_UNNAMED", [True])
     _seed(workspace)
     before = _snapshot(workspace)
     seen: list[dict[str, tuple[bytes | None, int]]] = []
-    original = _runner._commit
+    original = commits._commit
 
-    def look_then_commit(commit: _runner.Commit) -> None:
+    def look_then_commit(commit: commits.Commit) -> None:
         seen.append(_snapshot(workspace))
         original(commit)
 
-    monkeypatch.setattr(_runner, "_commit", look_then_commit)
-    runner = _runner.Runner(str(workspace), -1, -1)
+    monkeypatch.setattr(commits, "_commit", look_then_commit)
+    runner = serve.Runner(str(workspace), -1, -1)
     files = [
         {"path": "keep.txt", "data": "eA=="},
         {"path": "new.txt", "data": "eQ=="},
         {"path": "pkg/sub/mod.py", "data": "eg=="},
         {"path": "pkg/sub/other.py", "data": "dw=="},
     ]
-    _runner.op_write_files(runner, {"files": files})
+    commits.op_write_files(runner, {"files": files})
     assert seen == [before]  # everything staged, nothing named and no directory made yet
     assert (workspace / "new.txt").read_text() == "y"
     assert (workspace / "pkg/sub/mod.py").read_text() == "z"
@@ -196,12 +196,12 @@ def test_staged_content_has_no_name_until_the_commit(
 def test_new_directories_are_made_at_commit_even_without_o_tmpfile(
     workspace: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from sandloop.sandboxes import _runner
+    from sandloop_runner import commits, serve
 
-    monkeypatch.setattr(_runner, "_UNNAMED", [False])
-    runner = _runner.Runner(str(workspace), -1, -1)
+    monkeypatch.setattr(commits, "_UNNAMED", [False])
+    runner = serve.Runner(str(workspace), -1, -1)
     files = [{"path": "a/b/c.txt", "data": "Yw==", "mode": 0o640}, {"path": "a/d.txt", "data": ""}]
-    _runner.op_write_files(runner, {"files": files})
+    commits.op_write_files(runner, {"files": files})
     assert (workspace / "a/b/c.txt").read_text() == "c"
     assert (workspace / "a/b/c.txt").stat().st_mode & 0o777 == 0o640
     assert (workspace / "a/d.txt").read_bytes() == b""

@@ -1,0 +1,33 @@
+"""Bounded output capture: a command's stdout or stderr, head and tail kept."""
+
+from __future__ import annotations
+
+from .common import CHUNK
+
+
+class Capture:
+    """Keeps the first and last bytes of a stream and counts what fell out of the middle."""
+
+    def __init__(self, cap: int) -> None:
+        self.head_cap = max(cap, 0) // 2
+        self.tail_cap = max(cap, 0) - self.head_cap
+        self.head = bytearray()
+        self.tail = bytearray()
+        self.total = 0
+
+    def feed(self, data: bytes) -> None:
+        self.total += len(data)
+        room = self.head_cap - len(self.head)
+        if room > 0:
+            self.head += data[:room]
+            data = data[room:]
+        if data and self.tail_cap:
+            self.tail += data
+            # Trim in batches so a flood of small chunks does not copy the tail each time.
+            if len(self.tail) > 2 * self.tail_cap + CHUNK:
+                del self.tail[: len(self.tail) - self.tail_cap]
+
+    def result(self) -> tuple[bytes, int]:
+        tail = bytes(self.tail[-self.tail_cap :]) if self.tail_cap else b""
+        body = bytes(self.head) + tail
+        return body, self.total - len(body)
