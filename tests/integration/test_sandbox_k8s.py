@@ -241,7 +241,7 @@ def test_sandboxes_ls_and_prune_find_leftover_pods_by_label(
     cluster = Cluster(load_configuration(k8s_kubeconfig, None))
     sandbox = KubernetesSandbox(base_image)
     for name, pid in (("sandloop-leftover", "999999999"), ("sandloop-alive", str(os.getpid()))):
-        options = sandbox._options(name)
+        options = sandbox.provisioner.pod_options(name, ["python3"])
         manifest, policy = pod(options), network_policy(options)
         for manifest_of in (manifest, policy):
             manifest_of["metadata"]["labels"]["org.sandloop.host-pid"] = pid

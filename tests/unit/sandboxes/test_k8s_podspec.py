@@ -19,7 +19,7 @@ from sandloop.sandboxes.kubernetes._podspec import LABEL, POD_LABEL, network_pol
 
 def _manifests(**options: Any) -> tuple[dict[str, Any], dict[str, Any]]:
     sandbox = KubernetesSandbox(**options)
-    spec = sandbox._options("sandloop-0123456789ab")
+    spec = sandbox.provisioner.pod_options("sandloop-0123456789ab", ["python3"])
     return pod(spec), network_policy(spec)
 
 

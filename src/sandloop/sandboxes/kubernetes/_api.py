@@ -186,15 +186,17 @@ class Cluster:
                     resource_version=pod.metadata.resource_version,
                     timeout_seconds=max(1, int(min(left, 10))),
                 )
-                for event in stream:
-                    if event["type"] == "DELETED":
-                        raise SandboxStartError(
-                            f"pod {namespace}/{name} was deleted while starting"
-                        )
-                    pod = event["object"]
-                    if self._running(pod, namespace):
-                        watch.stop()
-                        break
+                try:
+                    for event in stream:
+                        if event["type"] == "DELETED":
+                            raise SandboxStartError(
+                                f"pod {namespace}/{name} was deleted while starting"
+                            )
+                        pod = event["object"]
+                        if self._running(pod, namespace):
+                            break
+                finally:
+                    stream.close()  # its response and connection now, not when collected
 
     def _running(self, pod: Any, namespace: str) -> bool:
         status = pod.status
