@@ -18,7 +18,9 @@ from kubernetes import client, config, watch
 from kubernetes.client.exceptions import ApiException
 from kubernetes.stream import stream
 
-pytestmark = pytest.mark.docker
+# Every test in the module runs with the double, which checks at the end that no pod, policy
+# or container of it is left.
+pytestmark = [pytest.mark.docker, pytest.mark.usefixtures("k8s_double")]
 # The client's typing is partial (and differs between its versions): used untyped here.
 kube_config: Any = config
 kube_watch: Any = watch

@@ -11,6 +11,7 @@ workspace is a copy).
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -28,12 +29,14 @@ from test_sandbox_docker import (
     test_unicode_and_binary_output,
 )
 
-from sandloop.errors import SandboxError, SandboxStartError
+from sandloop.errors import SandboxError, SandboxStartError, SandboxUnavailableError
 from sandloop.sandboxes.description import sandbox_from_dict
 from sandloop.sandboxes.kubernetes import KubernetesSandbox
 from sandloop.sandboxes.pool import SandboxPool
 
-pytestmark = pytest.mark.docker
+# Every test in the module runs with the double, which checks at the end that no pod, policy
+# or container of it is left.
+pytestmark = [pytest.mark.docker, pytest.mark.usefixtures("k8s_double")]
 
 __all__ = (  # imported to run here against a pod
     "test_cancelling_the_caller_kills_the_command_in_the_container",
@@ -274,3 +277,25 @@ def test_sandboxes_ls_and_prune_find_leftover_pods_by_label(
     assert _pods(k8s_double) == ["sandloop-alive"]
     assert "removed pod default/sandloop-alive" in cli("prune", "--all")
     assert (_pods(k8s_double), k8s_double.policies) == ([], {})
+
+
+async def test_over_tls_with_a_client_certificate(
+    base_image: str, tmp_path: Path, docker_client: Any
+) -> None:
+    from sandloop.testing.k8s_double import KubernetesApiDouble
+
+    with KubernetesApiDouble(docker_client, tls_folder=tmp_path / "pki") as double:
+        assert double.url.startswith("https://")
+        kubeconfig = str(double.write_kubeconfig(tmp_path / "kubeconfig"))
+        async with KubernetesSandbox(base_image, kubeconfig=kubeconfig) as sb:
+            # REST calls and the attach websocket both went through TLS with the client cert.
+            assert (await sb.exec("echo over tls")).stdout == b"over tls\n"
+        assert double.pods == {}
+        config = json.loads(await anyio.Path(kubeconfig).read_text())
+        del config["users"][0]["user"]["client-certificate"]
+        del config["users"][0]["user"]["client-key"]
+        (tmp_path / "nocert").write_text(json.dumps(config))
+        with pytest.raises(SandboxUnavailableError):
+            await KubernetesSandbox(base_image, kubeconfig=str(tmp_path / "nocert")).start()
+        assert double.pods == {}
+        assert double.containers() == []

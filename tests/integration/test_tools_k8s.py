@@ -42,7 +42,9 @@ from sandloop.sandboxes.images import image_tag
 from sandloop.sandboxes.kubernetes import KubernetesSandbox
 from sandloop.testing import ScriptedResponsesServer, apply_patch_call, message, shell_call
 
-pytestmark = pytest.mark.docker
+# Every test in the module runs with the double, which checks at the end that no pod, policy
+# or container of it is left.
+pytestmark = [pytest.mark.docker, pytest.mark.usefixtures("k8s_double")]
 
 __all__ = (  # imported to run here against a pod
     "test_a_timeout_among_several_commands",

@@ -31,13 +31,15 @@ pod with ``DeadlineExceeded`` and removes its container. Every container carries
 ``org.sandloop.k8s-double=<id>`` and the pod's labels under ``org.sandloop.k8s-double.label.``,
 and the double removes its containers when it stops.
 
-With ``schedulable`` cleared, new pods stay ``Pending`` and unschedulable (a full cluster) until
-it is set again. What it does **not** model: real scheduling, nodes, quotas, admission beyond
-the runtime class,
+With ``tls_folder=`` it serves HTTPS with a throwaway CA and requires a client certificate
+(``_k8s_tls``). With ``schedulable`` cleared, new pods stay ``Pending`` and unschedulable (a full
+cluster) until it is set again.
+
+What it does **not** model: real scheduling, nodes, quotas, admission beyond the runtime class,
 authorization (one token, full access), graceful termination (a delete removes the container at
 once), ephemeral-storage limits, service accounts (nothing is ever mounted), network policies
 with rules (only "deny all egress" changes anything, and only for pods created after it),
-``generateName``, updates and patches, exec and port-forward, TLS, image pulls, restarts
+``generateName``, updates and patches, exec and port-forward, image pulls, restarts
 (``restartPolicy`` is stored, never acted on), and every field not in ``_k8s_schema`` (refused as
 unknown: stricter than a real server). Passing against it shows sandloop speaks the protocol
 and cleans up; it does not show a cluster accepts the pod.
@@ -71,6 +73,7 @@ from sandloop.testing._k8s_pods import DOUBLE_LABEL, PodRunner, bridge_attach, c
 from sandloop.testing._k8s_pods import now as _now
 from sandloop.testing._k8s_routes import Route, route
 from sandloop.testing._k8s_schema import ApiRefusal, status
+from sandloop.testing._k8s_tls import TLSFront
 
 __all__ = ("DOUBLE_LABEL", "KubernetesApiDouble")
 
@@ -85,6 +88,9 @@ class KubernetesApiDouble:
             kubeconfig :meth:`write_kubeconfig` writes).
         runtime_classes: RuntimeClass name to the engine's OCI runtime, e.g.
             ``{"gvisor": "runsc"}``.
+        tls_folder: Serve HTTPS in front (``url``), as a real API server does, with a throwaway
+            CA made in this folder and a client certificate required (both in the kubeconfig
+            :meth:`write_kubeconfig` writes).
     """
 
     def __init__(
@@ -94,8 +100,11 @@ class KubernetesApiDouble:
         namespaces: tuple[str, ...] = ("default",),
         token: str | None = None,
         runtime_classes: dict[str, str] | None = None,
+        tls_folder: Path | None = None,
     ) -> None:
         self.id = secrets.token_hex(6)
+        self._tls_folder = tls_folder
+        self._tls: TLSFront | None = None
         self.token = token if token is not None else secrets.token_urlsafe(16)
         self.namespaces = set(namespaces)
         self.runtime_classes = dict(runtime_classes or {})
@@ -119,6 +128,8 @@ class KubernetesApiDouble:
     @property
     def url(self) -> str:
         assert self._server is not None, "the double is not started"
+        if self._tls is not None:
+            return f"https://127.0.0.1:{self._tls.port}"
         host, port = self._server.server_address[:2]
         return f"http://{host!s}:{port}"
 
@@ -130,9 +141,16 @@ class KubernetesApiDouble:
         server.double = self  # type: ignore[attr-defined]
         self._server = server
         threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+        if self._tls_folder is not None:
+            # The plain port stays on 127.0.0.1 behind it (the front relays to it).
+            self._tls = TLSFront(self._tls_folder, int(server.server_address[1]))
+            self._tls.start()
 
     def stop(self) -> None:
         """Stop serving and remove every container the double created."""
+        if self._tls is not None:
+            self._tls.stop()
+            self._tls = None
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
@@ -171,12 +189,19 @@ class KubernetesApiDouble:
         )
 
     def write_kubeconfig(self, path: str | Path, *, namespace: str = "default") -> Path:
-        """Write a kubeconfig for this double (its URL and token) to ``path``."""
+        """Write a kubeconfig for this double (its URL and token, with TLS its CA and a
+        client certificate) to ``path``."""
+        cluster: dict[str, str] = {"server": self.url}
+        user: dict[str, str] = {"token": self.token}
+        if self._tls is not None:
+            cert, key = self._tls.client_cert
+            cluster["certificate-authority"] = str(self._tls.ca)
+            user.update({"client-certificate": str(cert), "client-key": str(key)})
         config = {
             "apiVersion": "v1",
             "kind": "Config",
-            "clusters": [{"name": "double", "cluster": {"server": self.url}}],
-            "users": [{"name": "double", "user": {"token": self.token}}],
+            "clusters": [{"name": "double", "cluster": cluster}],
+            "users": [{"name": "double", "user": user}],
             "contexts": [
                 {
                     "name": "double",

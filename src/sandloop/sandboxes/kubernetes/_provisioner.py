@@ -18,7 +18,7 @@ from typing import IO, Any, TypeVar
 
 import anyio
 
-from sandloop.errors import SandboxError
+from sandloop.errors import SandboxEngineError, SandboxError, SandboxUnavailableError
 from sandloop.sandboxes import _copy
 from sandloop.sandboxes.images import package_version
 from sandloop.sandboxes.kubernetes import _podspec, _workspace
@@ -73,7 +73,8 @@ class KubernetesProvisioner(Provisioner):
         self._limiter = limiter
         self._cluster: Cluster | None = None
         self._channel: AttachChannel | None = None
-        self._policy = False
+        # What may exist: "maybe" from the moment its create is sent, "made" once answered.
+        self._made: dict[str, str] = {}
         self._exec: _workspace.Exec | None = None
 
     def bind_exec(self, run: _workspace.Exec) -> None:
@@ -117,9 +118,8 @@ class KubernetesProvisioner(Provisioner):
         name = self.pod_name = f"sandloop-{secrets.token_hex(6)}"
         options = self.pod_options(name, boot.argv())
         if not self.network:
-            self._policy = True  # set first: a create cancelled half way is deleted too
-            await self._call(cluster.create_policy, namespace, _podspec.network_policy(options))
-        await self._call(cluster.create_pod, namespace, _podspec.pod(options))
+            await self._create("policy", cluster.create_policy, _podspec.network_policy(options))
+        await self._create("pod", cluster.create_pod, _podspec.pod(options))
         # Abandoned on cancellation: the watch ends by itself within seconds, and aclose()
         # deletes the pod meanwhile.
         await anyio.to_thread.run_sync(
@@ -130,6 +130,15 @@ class KubernetesProvisioner(Provisioner):
         )
         return self._channel
 
+    async def _create(self, what: str, create: Callable[..., None], manifest: Any) -> None:
+        self._made[what] = "maybe"  # first: a create cancelled half way is deleted too
+        try:
+            await self._call(create, self.namespace, manifest)
+        except SandboxEngineError:
+            del self._made[what]  # the server answered: it made nothing
+            raise
+        self._made[what] = "made"
+
     def diagnose(self) -> str:
         said = self._channel.stderr_tail.strip() if self._channel is not None else ""
         where = f"pod {self.namespace}/{self.pod_name}"
@@ -138,23 +147,31 @@ class KubernetesProvisioner(Provisioner):
     async def aclose(self) -> None:
         """Delete the pod and its policy (the core has closed the channel).
 
+        A create that got no answer is deleted too; when that delete cannot reach the API
+        either, it is not raised (the start already failed saying so, and
+        ``sandloop sandboxes prune --k8s`` finds the pod if one was made).
+
         Raises:
-            SandboxError: One could not be deleted (named, with the prune command).
+            SandboxError: A pod or policy that was made could not be deleted (named, with the
+                prune command).
         """
         cluster, self._cluster = self._cluster, None
         self._channel = None
-        name, namespace, policy = self.pod_name, self.namespace, self._policy
-        self._policy = False
+        name, namespace, made = self.pod_name, self.namespace, self._made
+        self._made = {}
         if cluster is None:
             return
         failures: list[Exception] = []
         with anyio.CancelScope(shield=True):
-            for what, wanted in (("pod", True), ("policy", policy)):
-                if not wanted or name is None or namespace is None:
+            for what in ("pod", "policy"):
+                if what not in made or name is None or namespace is None:
                     continue
                 delete = cluster.delete_pod if what == "pod" else cluster.delete_policy
                 try:
                     await self._call(delete, namespace, name)
+                except SandboxUnavailableError as exc:
+                    if made[what] == "made":
+                        failures.append(exc)
                 except SandboxError as exc:
                     failures.append(exc)
             await self._call(cluster.close)
