@@ -98,6 +98,8 @@ class RunnerSandbox(Sandbox):
         )
         self._client: RunnerClient | None = None
         self._channel: Channel | None = None
+        # The boot channel's client while the runner is served over a faster channel.
+        self._control: RunnerClient | None = None
         #: The event loop the sandbox was started in: its channel belongs to that loop.
         self._loop: anyio.lowlevel.EventLoopToken | None = None
 
@@ -137,13 +139,34 @@ class RunnerSandbox(Sandbox):
             ) from None
         try:
             await client.handshake(timeout=self.start_timeout)
-            self._client = client
+            self._client = await self._faster(client)
         except RunnerMissingError:  # no python3 in the image: one engine exec per call
             self._client = await self._fallback(channel)
         if self._copy is not None:
             # The hello of whichever client serves (the fallback's after a missing python3).
             hello = self._runner().hello
             await self._copy.copy_in(int(hello.get("uid", 1000)), int(hello.get("gid", 1000)))
+
+    async def _faster(self, client: RunnerClient) -> RunnerClient:
+        """The client over the provisioner's faster channel, when it offers one that works;
+        the boot channel's client (kept open as the runner's lifeline) otherwise."""
+
+        async def ask(op: str, args: dict[str, Any], timeout: float) -> dict[str, Any]:
+            return await client.call(op, args, timeout=timeout)
+
+        if "connect" not in (client.hello.get("ops") or ()):
+            return client
+        stream = await self._provisioner.fast_channel(ask)
+        if stream is None:
+            return client
+        fast = RunnerClient(stream, diagnose=self._provisioner.diagnose)
+        try:
+            await fast.handshake(timeout=self.start_timeout)
+        except SandboxError:
+            await fast.aclose(timeout=1.0)
+            return client
+        self._control = client
+        return fast
 
     async def _fallback(self, channel: Channel) -> RunnerClient:
         engine = self._provisioner.exec_engine()
@@ -189,9 +212,14 @@ class RunnerSandbox(Sandbox):
             raise SandboxError(f"closing the sandbox failed: {last}") from last
 
     async def _close_channel(self, client: RunnerClient | None) -> None:
+        control, self._control = self._control, None
         try:
-            if client is not None:
-                await client.aclose(timeout=1.0)
+            try:
+                if client is not None:
+                    await client.aclose(timeout=1.0)
+            finally:
+                if control is not None:
+                    await control.aclose(timeout=1.0)
         finally:
             channel, self._channel = self._channel, None
             if channel is not None:
@@ -220,6 +248,7 @@ class RunnerSandbox(Sandbox):
             host_restore=own.host_restore and self.host_workspace is not None,
             # The runner says whether its sandbox has the desktop module (the computer image).
             desktop=hello.get("desktop") is True and "desktop" in (hello.get("ops") or ()),
+            fast_channel=self._control is not None,
         )
 
     @property

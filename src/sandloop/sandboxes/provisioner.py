@@ -42,18 +42,21 @@ Subclass :class:`Provisioner` and implement three methods:
       without the runner (images without python3; ``exec(user=...)``).
 
 Optionally override :meth:`Provisioner.diagnose` (a sentence on why the channel broke: the
-process's stderr, the environment's state). A public sandbox class then wraps the core
-(``class MySandbox(RunnerSandbox)`` whose ``__init__`` builds the provisioner and calls
-``super().__init__(provisioner)``) to give its own constructor, ``to_dict`` and ``from_dict``;
+process's stderr, the environment's state) and :meth:`Provisioner.fast_channel` (a second,
+faster channel the runner switches to once it said hello, e.g. a Unix socket). A public
+sandbox class then wraps the core (``class MySandbox(RunnerSandbox)`` whose ``__init__`` builds
+the provisioner and calls ``super().__init__(provisioner)``) to give its own constructor,
+``to_dict`` and ``from_dict``;
 ``DockerSandbox`` and ``LocalSandbox`` are written this way.
 """
 
 from __future__ import annotations
 
 import abc
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, Any
 
 import anyio.abc
 
@@ -63,10 +66,13 @@ if TYPE_CHECKING:
     from sandloop.sandboxes._copy import CopyLimits
     from sandloop.sandboxes._exec_fallback import ExecEngine
 
-__all__ = ("NO_PYTHON_MARKER", "Boot", "Capabilities", "Channel", "Provisioner")
+__all__ = ("NO_PYTHON_MARKER", "Ask", "Boot", "Capabilities", "Channel", "Provisioner")
 
 #: A byte stream to the booted process: ``send`` feeds its stdin, ``receive`` reads its stdout.
 Channel = anyio.abc.ByteStream
+#: One runner request over the current channel: ``await ask(op, args, timeout)`` is its result
+#: (``SandboxError`` when the runner refuses it).
+Ask = Callable[[str, dict[str, Any], float], Awaitable[dict[str, Any]]]
 #: What ``Boot.shell_argv()`` prints instead of starting python when the image has none.
 NO_PYTHON_MARKER = b"SANDLOOP-NO-PYTHON"
 # Runs the bootstrap ($0) with the workspace ($1) when there is a python3; else says so and stays
@@ -165,6 +171,19 @@ class Provisioner(abc.ABC):
         """Copy mode: the workspace as a tar, its members under one top directory (the
         workspace's own name), read within ``limits``; the caller closes it."""
         raise ConfigError(f"{type(self).__name__} has no copy mode")
+
+    async def fast_channel(self, ask: Ask) -> Channel | None:
+        """A faster channel than the boot channel, offered once the runner said hello on it,
+        or ``None`` (the default: the boot channel is all there is).
+
+        A provisioner that can do better (a Unix socket past the engine) prepares it and asks
+        the runner to ``connect`` (``ask("connect", {"path": ..., "token": ...}, timeout)``:
+        the runner connects to the Unix socket at ``path`` inside the sandbox, sends the
+        base64-decoded ``token`` first, and then serves it as a second channel). It returns the
+        accepted stream after checking the token, or ``None`` on any failure: the sandbox then
+        stays on the boot channel.
+        """
+        return None
 
     def exec_engine(self) -> ExecEngine | None:
         """Single commands without the runner (exec fallback, another user), or ``None``."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from .channels import op_connect
 from .commands import op_cancel, op_exec, op_ping
 from .commits import op_write_files
 from .common import Reply, Request
@@ -33,4 +34,5 @@ OPS: dict[str, Callable[[Runner, Request], Reply]] = {
     "stat": op_stat,
     "listdir": op_listdir,
     "desktop": op_desktop,
+    "connect": op_connect,
 }
