@@ -1,8 +1,10 @@
 """Benchmark the sandbox fast path: one round trip of `true` through each way of running it.
 
 Prints, in one run on one container: the median round trip through the runner, `docker exec`
-(CLI), the SDK's `exec_run`, and a local `subprocess.run`, with ratios (the runner and the local
-run are also sampled alternately, for a ratio less moved by the load); then container start
+(CLI), the SDK's `exec_run`, and a local `subprocess.run`, with ratios; then the runner's round
+trip over each channel (local pipes, Docker attach, the Unix-socket fast channel, gVisor, a TLS
+remote engine through a proxy on 127.0.0.1), each sampled alternately with a local
+`subprocess.run` in the same process, for a ratio less moved by the load; then container start
 time and pool acquire time. Run: `python tools/bench_sandbox.py [--rounds N]`.
 Reports ratios, not pass/fail: the machine's load moves the absolute numbers.
 """
@@ -10,6 +12,7 @@ Reports ratios, not pass/fail: the machine's load moves the absolute numbers.
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import statistics
 import subprocess
@@ -20,11 +23,14 @@ from pathlib import Path
 
 import anyio
 
-from sandloop.sandboxes.docker import DockerSandbox, connect
+from sandloop.sandboxes import LocalSandbox, Sandbox
+from sandloop.sandboxes.docker import GVISOR, DockerSandbox, connect, engine_runtimes
+from sandloop.sandboxes.docker._provisioner import DockerProvisioner
 from sandloop.sandboxes.images import build_images
 from sandloop.sandboxes.kubernetes import KubernetesSandbox
 from sandloop.sandboxes.pool import SandboxPool
 from sandloop.testing.k8s_double import KubernetesApiDouble
+from sandloop.testing.tls_engine import EngineTLSProxy
 
 
 def _median_ms(samples: list[float]) -> float:
@@ -65,6 +71,57 @@ async def _interleaved(
     return _median_ms(remote_samples), _median_ms(local_samples)
 
 
+def _can_proxy() -> bool:
+    """Whether the TLS proxy can be made here (openssl) and relay to a local engine socket."""
+    return bool(shutil.which("openssl")) and os.path.exists("/var/run/docker.sock")
+
+
+async def _channel_rows(image: str, rounds: int) -> list[tuple[str, float, float]]:
+    """``(channel, median ms, ratio to a local subprocess.run sampled alternately)`` for the
+    runner over each channel: local pipes, Docker attach, the Unix socket, gVisor, the Kubernetes
+    double's attach websocket, TLS."""
+    rows: list[tuple[str, float, float]] = []
+
+    async def measure(name: str, sandbox: Sandbox) -> None:
+        async with sandbox:
+            for _ in range(20):
+                await sandbox.exec(["true"])  # warm up
+            remote, local = await _interleaved(
+                lambda: sandbox.exec(["true"]), lambda: subprocess.run(["true"], check=True), rounds
+            )
+            used = "unix socket" if sandbox.capabilities.fast_channel else "attach/pipes"
+            rows.append((f"{name} [{used}]", remote, remote / local))
+
+    with tempfile.TemporaryDirectory() as root:
+        await measure("local runner (LocalSandbox)", LocalSandbox(root))
+    attach = DockerSandbox(image)
+    provisioner = attach.provisioner
+    assert isinstance(provisioner, DockerProvisioner)
+    provisioner.try_fast_channel = False
+    await measure("docker, attach", attach)
+    await measure("docker, fast channel", DockerSandbox(image))
+    client = connect()
+    runtimes = engine_runtimes(client)
+    client.close()
+    if GVISOR in runtimes:
+        await measure("gVisor (runsc)", DockerSandbox(image, runtime=GVISOR))
+    else:
+        print(f"(no {GVISOR} runtime on this engine: gVisor row skipped)")
+    with tempfile.TemporaryDirectory() as folder, KubernetesApiDouble() as double:
+        kubeconfig = str(double.write_kubeconfig(Path(folder) / "kubeconfig"))
+        # A pod of the API double: its attach websocket bridged to docker attach, one more hop.
+        await measure(
+            "fake k8s attach (API double)", KubernetesSandbox(image, kubeconfig=kubeconfig)
+        )
+    if _can_proxy():
+        with tempfile.TemporaryDirectory() as certs, EngineTLSProxy(Path(certs)) as engine:
+            remote = DockerSandbox(image, docker_host=engine.url, tls=str(engine.client_certs))
+            await measure("TLS remote engine (proxy)", remote)
+    else:
+        print("(no openssl or no /var/run/docker.sock: TLS remote row skipped)")
+    return rows
+
+
 async def _round_trips(image: str, rounds: int) -> dict[str, float]:
     client = connect()
     results: dict[str, float] = {}
@@ -72,11 +129,6 @@ async def _round_trips(image: str, rounds: int) -> dict[str, float]:
         for _ in range(20):
             await sb.exec(["true"])  # warm up
         results["runner"] = await _time_async(lambda: sb.exec(["true"]), rounds)
-        runner, local = await _interleaved(
-            lambda: sb.exec(["true"]), lambda: subprocess.run(["true"], check=True), rounds
-        )
-        results["runner, interleaved"] = runner
-        results["local, interleaved"] = local
         container = client.containers.get(str(sb.container_id))
         few = max(rounds // 10, 10)
         results["sdk exec_run"] = _time_sync(lambda: container.exec_run(["true"]), few)
@@ -86,7 +138,6 @@ async def _round_trips(image: str, rounds: int) -> dict[str, float]:
                 lambda: subprocess.run(cli, check=True, capture_output=True), few
             )
     client.close()
-    results["fake k8s attach"] = await _fake_k8s_attach(image, rounds)
     results["local subprocess.run"] = _time_sync(
         lambda: subprocess.run(["true"], check=True), rounds
     )
@@ -95,17 +146,6 @@ async def _round_trips(image: str, rounds: int) -> dict[str, float]:
         lambda: subprocess.run(["true"], check=True, capture_output=True), rounds
     )
     return results
-
-
-async def _fake_k8s_attach(image: str, rounds: int) -> float:
-    """The runner in a pod of the Kubernetes API double (a local container behind the double's
-    attach websocket, bridged to docker attach: one more hop, as an API server adds)."""
-    with tempfile.TemporaryDirectory() as folder, KubernetesApiDouble() as double:
-        kubeconfig = str(double.write_kubeconfig(Path(folder) / "kubeconfig"))
-        async with KubernetesSandbox(image, kubeconfig=kubeconfig) as sb:
-            for _ in range(20):
-                await sb.exec(["true"])  # warm up
-            return await _time_async(lambda: sb.exec(["true"]), rounds)
 
 
 async def _start_and_acquire(image: str, starts: int, pool_size: int) -> tuple[float, float]:
@@ -139,8 +179,9 @@ async def main() -> None:
     print(f"median round trip of `true` ({image}, {args.rounds} rounds):")
     for name, ms in results.items():
         print(f"  {name:22} {ms:8.2f} ms   {ms / local:6.1f}x local   {ms / runner:6.1f}x runner")
-    ratio = results["runner, interleaved"] / results["local, interleaved"]
-    print(f"runner / local subprocess.run, sampled alternately: {ratio:.2f}x")
+    print("runner round trip per channel, each sampled alternately with a local subprocess.run:")
+    for name, ms, ratio in await _channel_rows(image, args.rounds):
+        print(f"  {name:48} {ms:8.2f} ms   {ratio:5.2f}x local")
     start_ms, acquire_ms = await _start_and_acquire(image, args.starts, args.pool)
     print(f"container start (create + runner hello), median of {args.starts}: {start_ms:.0f} ms")
     print(f"pool acquire, median of {args.pool}: {acquire_ms:.3f} ms")

@@ -20,6 +20,7 @@ import pytest
 from security_support import TEST_LABEL
 
 from sandloop.sandboxes.docker import DockerSandbox
+from sandloop.sandboxes.docker._socket_channel import CONTAINER_DIR
 
 pytestmark = pytest.mark.docker
 
@@ -248,6 +249,12 @@ async def test_only_the_workspace_of_the_host_is_mounted(sandbox: DockerSandbox)
     )
     expected = {"/etc/hostname", "/etc/hosts", "/etc/resolv.conf", "/sbin/docker-init"}
     expected |= {"/usr/sbin/docker-init"}
+    # The fast channel's directory (a local engine): read-only, and empty once the runner is on
+    # its socket (tests/integration/test_sandbox_channel.py looks inside).
+    expected.add(CONTAINER_DIR)
+    for fields in (line.split() for line in mounts):
+        if fields[4] == CONTAINER_DIR:
+            assert "ro" in fields[5].split(","), fields
     if sandbox.workspace is not None:
         expected.add("/workspace")
     if sandbox.runtime == "runsc":

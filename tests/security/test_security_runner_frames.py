@@ -23,6 +23,7 @@ from sandloop.errors import SandboxDiedError, SandboxTimeoutError
 from sandloop.executors.shell import ShellTool
 from sandloop.loop import Agent, run
 from sandloop.sandboxes.docker import DockerSandbox
+from sandloop.sandboxes.docker._provisioner import DockerProvisioner
 from sandloop.testing import ScriptedResponsesServer, shell_call
 
 pytestmark = [pytest.mark.docker, pytest.mark.timeout(150)]
@@ -77,11 +78,20 @@ def _left(docker_client: Any) -> list[Any]:
     return list(docker_client.containers.list(all=True, filters=LABEL_FILTER))
 
 
+def _on_attach(sandbox: DockerSandbox) -> DockerSandbox:
+    """The sandbox kept on the attach channel, whose stream these attacks write into."""
+    provisioner = sandbox.provisioner
+    assert isinstance(provisioner, DockerProvisioner)
+    provisioner.try_fast_channel = False
+    return sandbox
+
+
 @pytest.mark.parametrize("attack", sorted(FORGED))
 async def test_a_forged_frame_kills_the_sandbox_with_a_typed_error(
     attack: str, image: str, docker_client: Any
 ) -> None:
-    async with DockerSandbox(image, labels=LABELS) as sandbox:
+    async with _on_attach(DockerSandbox(image, labels=LABELS)) as sandbox:
+        assert not sandbox.capabilities.fast_channel
         sandbox.exec_grace = 2.0  # the default is 30 s; the deadline, not its length, is tested
         assert sandbox._runner().hello["pid"] != 1  # an init runs: the runner is not pid 1
         with pytest.raises(SandboxDiedError) as caught:
@@ -89,6 +99,38 @@ async def test_a_forged_frame_kills_the_sandbox_with_a_typed_error(
         assert SAID[attack] in str(caught.value)
         with pytest.raises(SandboxDiedError):  # dead: later calls fail at once
             await sandbox.ping()
+    assert _left(docker_client) == []
+
+
+# Reads the runner's socket descriptors (from its pid, $PPID) with pidfd_getfd: the way a
+# command could write into the fast channel. Prints each errno, or STOLEN.
+STEAL = r"""
+import ctypes, os, sys
+libc = ctypes.CDLL(None, use_errno=True)
+pid = int(sys.argv[1])
+pidfd = os.pidfd_open(pid)
+for name in os.listdir(f"/proc/{pid}/fd"):
+    if os.readlink(f"/proc/{pid}/fd/{name}").startswith("socket:"):
+        got = libc.syscall(438, pidfd, int(name), 0)
+        print("STOLEN" if got >= 0 else ctypes.get_errno())
+"""
+
+
+async def test_on_the_fast_channel_a_forged_frame_goes_nowhere(
+    image: str, docker_client: Any
+) -> None:
+    # The attach stream is no longer read, so what is written into it changes nothing; and the
+    # socket cannot be taken from the runner (Docker's seccomp profile refuses pidfd_getfd).
+    async with DockerSandbox(image, labels=LABELS) as sandbox:
+        assert sandbox.capabilities.fast_channel
+        forged = await sandbox.exec(FORGE, stdin=FORGED["id_never_issued"], timeout=5)
+        assert forged.ok, forged.stderr_text()
+        assert (await sandbox.exec("echo alive")).stdout == b"alive\n"
+        stolen = await sandbox.exec(["sh", "-c", 'exec python3 -c "$0" "$PPID"', STEAL])
+        assert stolen.ok, stolen.stderr_text()
+        assert "STOLEN" not in stolen.stdout_text()
+        assert stolen.stdout_text().split()  # the runner has sockets, and each was refused
+        await sandbox.ping()
     assert _left(docker_client) == []
 
 
@@ -130,7 +172,7 @@ async def test_close_removes_the_container_after_the_runner_garbled_or_died(
 ) -> None:
     # The model leaves a process that garbles the channel (or kills the runner) just before
     # the sandbox closes; closing must still remove the container.
-    sandbox = DockerSandbox(image, labels=LABELS)
+    sandbox = _on_attach(DockerSandbox(image, labels=LABELS))
     await sandbox.start()
     if garble == "frame":
         await sandbox.exec(FORGE_LATER, stdin=_frame(b"[1]"), timeout=5)

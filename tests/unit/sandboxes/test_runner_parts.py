@@ -9,9 +9,10 @@ import struct
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
-from sandloop_runner import capture, common, framing, serve
+from sandloop_runner import capture, common, files, framing, serve
 
 from sandloop.sandboxes._runner_program import RUNNER_DIR
 
@@ -97,3 +98,32 @@ def test_making_a_runner_leaves_the_process_umask_alone(
     monkeypatch.setattr(os, "umask", no_umask)
     runner = serve.Runner(str(tmp_path), -1, -1)
     assert runner.default_mode == 0o666 & ~mask
+
+
+def test_a_walk_through_a_link_the_kernel_followed_anyway_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # gVisor's runsc follows a final symlink despite O_NOFOLLOW when O_DIRECTORY is given. Here
+    # the kernel is made to behave so, and the link to be swapped in between the runner's look
+    # at the name (a directory then) and its open: the walk must notice and refuse.
+    from sandloop_runner import paths
+
+    (tmp_path / "outside").mkdir()
+    (tmp_path / "outside" / "secret.txt").write_text("outside secret")
+    (tmp_path / "ws").mkdir()
+    (tmp_path / "ws" / "d").symlink_to(tmp_path / "outside")
+    real_open = os.open
+
+    def runsc_open(name: Any, flags: int, mode: int = 0o777, *, dir_fd: int | None = None) -> int:
+        if flags & os.O_DIRECTORY:
+            flags &= ~os.O_NOFOLLOW
+        return real_open(name, flags, mode, dir_fd=dir_fd)
+
+    monkeypatch.setattr(paths, "_readlink", lambda dir_fd, name: None)  # "it was a directory"
+    monkeypatch.setattr(os, "open", runsc_open)
+    runner = serve.Runner(str(tmp_path / "ws"), -1, -1)
+    with pytest.raises(common.FileOpError) as info:
+        files.op_read(runner, {"path": "d/secret.txt"})
+    assert info.value.reason == "escape"
+    with pytest.raises(common.FileOpError):
+        files.op_listdir(runner, {"path": "d"})

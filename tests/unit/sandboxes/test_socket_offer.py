@@ -96,3 +96,26 @@ async def test_the_directory_is_not_made_inside_the_workspace(
     monkeypatch.setattr(tempfile, "tempdir", None)  # re-read TMPDIR
     assert await SocketOffer.open(tmp_path / "ws") is None
     assert list((tmp_path / "ws").iterdir()) == []
+
+
+async def test_the_directory_of_a_dead_process_is_swept(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+    import shutil
+    import tempfile
+
+    # A short temporary directory of its own: a socket's path has at most 107 bytes.
+    tmp_path = Path(tempfile.mkdtemp(prefix="sweep-", dir="/tmp"))
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    dead = await anyio.run_process(["sh", "-c", "echo $$"])  # its pid is free again now
+    stale = tmp_path / f"sandloop-channel-{int(dead.stdout)}-abc"
+    (stale / "channel").mkdir(parents=True)
+    alive = tmp_path / f"sandloop-channel-{os.getpid()}-def"
+    alive.mkdir()
+    offer = await _offer()
+    try:
+        assert not stale.exists()
+        assert alive.exists()
+        assert offer.host_dir.parent.name.startswith(f"sandloop-channel-{os.getpid()}-")
+    finally:
+        await offer.aclose()
+        shutil.rmtree(tmp_path)

@@ -1,8 +1,10 @@
 """Docker sandboxes: the only subpackage that imports the docker SDK.
 
-``DockerSandbox`` (``_sandbox``) provisions one hardened container and talks to the runner in
-it; ``_runtime`` knows the OCI runtimes (gVisor); ``_engine`` holds the SDK boundary (error
-translation) and the engine housekeeping that image builds and the CLI use.
+``DockerSandbox`` (``_sandbox``) is the public face: ``DockerProvisioner`` (``_provisioner``)
+makes one hardened container, under the shared runner core; ``_socket_channel`` is its fast
+channel past dockerd on a local engine; ``_runtime`` knows the OCI runtimes (gVisor); ``_engine``
+holds the SDK boundary (error translation) and the engine housekeeping that image builds and the
+CLI use.
 """
 
 from sandloop.sandboxes.docker._address import connect

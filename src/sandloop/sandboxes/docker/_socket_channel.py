@@ -16,7 +16,9 @@ it: it only accepts). Its own mode is ``0711`` and the socket's ``0666``, so the
 whatever its uid, can connect.
 
 Any failure (a runtime whose mounts do not pass sockets, such as gVisor by default; a remote or
-virtualised engine; a token that does not match) leaves the sandbox on the attach channel.
+virtualised engine; a ``TMPDIR`` too long for a socket's path; a token that does not match)
+leaves the sandbox on the attach channel. Directory names carry the pid of their process, so a
+process killed before it removed its own has it removed by the next one.
 """
 
 from __future__ import annotations
@@ -41,6 +43,9 @@ __all__ = ("CONTAINER_DIR", "SocketOffer")
 #: Where the socket's directory appears inside the container.
 CONTAINER_DIR = "/run/sandloop-channel"
 _NAME = "runner.sock"
+# Directory names carry the pid of the process that made them: a later one removes the
+# directories of processes that died without removing theirs.
+_PREFIX = "sandloop-channel-"
 #: Seconds the runner has to connect and send its token.
 _ACCEPT_TIMEOUT = 10.0
 _TOKEN_BYTES = 32
@@ -48,10 +53,26 @@ _TOKEN_BYTES = 32
 Ask = Callable[[str, dict[str, Any], float], Awaitable[dict[str, Any]]]
 
 
+def _sweep_stale() -> None:
+    """Remove the directories of processes that are gone (killed before they could), ours only."""
+    root = Path(tempfile.gettempdir())
+    for entry in root.glob(f"{_PREFIX}*-*"):
+        pid = entry.name[len(_PREFIX) :].split("-", 1)[0]
+        try:
+            if not pid.isdigit() or os.lstat(entry).st_uid != os.getuid():
+                continue
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            shutil.rmtree(entry, ignore_errors=True)
+        except OSError:
+            continue  # alive under another user, or vanished meanwhile
+
+
 def _private_dir(workspace: Path | None) -> Path:
     """A new directory private to this user, outside the workspace, holding ``channel/``
     (mode 0711: the container's user may enter it, nobody may list or change it)."""
-    parent = Path(tempfile.mkdtemp(prefix="sandloop-channel-")).resolve()
+    _sweep_stale()
+    parent = Path(tempfile.mkdtemp(prefix=f"{_PREFIX}{os.getpid()}-")).resolve()
     try:
         if workspace is not None and parent.is_relative_to(workspace.resolve()):
             raise OSError(f"the temporary directory {parent} is inside the workspace")

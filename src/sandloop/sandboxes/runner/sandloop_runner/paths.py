@@ -10,8 +10,9 @@ from __future__ import annotations
 import contextlib
 import os
 import posixpath
+import stat
 
-from .common import FileOpError, Made, nofollow_error
+from .common import FileOpError, Made, nofollow_error, os_error
 
 MAX_SYMLINKS = 40
 
@@ -116,7 +117,7 @@ class Workspace:
         flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
         for _ in range(2):
             try:
-                return os.open(name, flags, dir_fd=parent)
+                return _still_there(os.open(name, flags, dir_fd=parent), parent, name, path)
             except FileNotFoundError:
                 if not create:
                     msg = f"{path}: no such directory {name!r}"
@@ -128,6 +129,30 @@ class Workspace:
             except OSError as exc:
                 raise nofollow_error(exc, path, "walk") from None
         raise FileOpError("io", f"{path}: could not create directory {name!r}", path)
+
+
+def _still_there(fd: int, parent: int, name: str, path: str) -> int:
+    """``fd`` when ``name`` in ``parent`` is (still) the very directory it is open on; raises
+    ``escape`` otherwise, closing it.
+
+    Some kernels follow a final symlink despite ``O_NOFOLLOW`` when ``O_DIRECTORY`` is given
+    (gVisor's runsc does): a link swapped in just before the open would then be walked through
+    unseen. Looking at the name again without following (after the open) catches it: a link,
+    or another directory than the one opened, means the path changed during the walk.
+    """
+    try:
+        named = os.stat(name, dir_fd=parent, follow_symlinks=False)
+        opened = os.fstat(fd)
+    except OSError as exc:
+        os.close(fd)
+        raise os_error(exc, path) from None
+    if stat.S_ISDIR(named.st_mode) and (named.st_dev, named.st_ino) == (
+        opened.st_dev,
+        opened.st_ino,
+    ):
+        return fd
+    os.close(fd)
+    raise FileOpError("escape", f"{path}: symlink changed during the walk", path)
 
 
 def _readlink(dir_fd: int, name: str) -> str | None:
