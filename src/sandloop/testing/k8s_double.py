@@ -264,6 +264,7 @@ class KubernetesApiDouble:
         return changed
 
     def check_namespace(self, ns: str) -> None:
+        """Refuse (404) a namespace that does not exist."""
         if ns not in self.namespaces:
             raise ApiRefusal(
                 status(404, "NotFound", f'namespaces "{ns}" not found', name=ns, kind="namespaces")
