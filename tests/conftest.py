@@ -94,3 +94,26 @@ def gvisor(engine_runtimes: list[str]) -> str:
 def runtime(request: pytest.FixtureRequest) -> str | None:
     """Each OCI runtime a sandbox test runs under: the engine's default, then gVisor."""
     return request.getfixturevalue("gvisor") if request.param == "gvisor" else None
+
+
+@pytest.fixture(scope="module")
+def k8s_double(docker_client: Any, base_image: str) -> Iterator[Any]:
+    """A Kubernetes API double (``sandloop.testing.k8s_double``: not a cluster) on 127.0.0.1,
+    its pods real containers of the test engine; one per test module. At the module's end no
+    pod and no container of the double may be left (the double removes none itself before
+    this check)."""
+    from sandloop.testing.k8s_double import DOUBLE_LABEL, KubernetesApiDouble
+
+    double = KubernetesApiDouble(docker_client, runtime_classes={"gvisor": "runsc"})
+    with double:
+        yield double
+        assert double.pods == {}, f"pods left behind: {sorted(double.pods)}"
+        assert double.policies == {}, f"network policies left behind: {sorted(double.policies)}"
+        left = docker_client.containers.list(all=True, filters={"label": DOUBLE_LABEL})
+        assert [c.name for c in left if c.labels.get(DOUBLE_LABEL) == double.id] == []
+
+
+@pytest.fixture(scope="module")
+def k8s_kubeconfig(k8s_double: Any, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A kubeconfig for the module's Kubernetes API double."""
+    return str(k8s_double.write_kubeconfig(tmp_path_factory.mktemp("kube") / "config"))

@@ -27,7 +27,9 @@ from sandloop.sandboxes import LocalSandbox, Sandbox
 from sandloop.sandboxes.docker import GVISOR, DockerSandbox, connect, engine_runtimes
 from sandloop.sandboxes.docker._provisioner import DockerProvisioner
 from sandloop.sandboxes.images import build_images
+from sandloop.sandboxes.kubernetes import KubernetesSandbox
 from sandloop.sandboxes.pool import SandboxPool
+from sandloop.testing.k8s_double import KubernetesApiDouble
 from sandloop.testing.tls_engine import EngineTLSProxy
 
 
@@ -76,7 +78,8 @@ def _can_proxy() -> bool:
 
 async def _channel_rows(image: str, rounds: int) -> list[tuple[str, float, float]]:
     """``(channel, median ms, ratio to a local subprocess.run sampled alternately)`` for the
-    runner over each channel: local pipes, Docker attach, the Unix socket, gVisor, TLS."""
+    runner over each channel: local pipes, Docker attach, the Unix socket, gVisor, the Kubernetes
+    double's attach websocket, TLS."""
     rows: list[tuple[str, float, float]] = []
 
     async def measure(name: str, sandbox: Sandbox) -> None:
@@ -104,6 +107,12 @@ async def _channel_rows(image: str, rounds: int) -> list[tuple[str, float, float
         await measure("gVisor (runsc)", DockerSandbox(image, runtime=GVISOR))
     else:
         print(f"(no {GVISOR} runtime on this engine: gVisor row skipped)")
+    with tempfile.TemporaryDirectory() as folder, KubernetesApiDouble() as double:
+        kubeconfig = str(double.write_kubeconfig(Path(folder) / "kubeconfig"))
+        # A pod of the API double: its attach websocket bridged to docker attach, one more hop.
+        await measure(
+            "fake k8s attach (API double)", KubernetesSandbox(image, kubeconfig=kubeconfig)
+        )
     if _can_proxy():
         with tempfile.TemporaryDirectory() as certs, EngineTLSProxy(Path(certs)) as engine:
             remote = DockerSandbox(image, docker_host=engine.url, tls=str(engine.client_certs))

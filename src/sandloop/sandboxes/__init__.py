@@ -2,10 +2,11 @@
 
 ``Sandbox`` is the contract executors code against. ``DockerSandbox`` is a hardened container
 with the runner inside; ``LocalSandbox`` runs the same runner as a local subprocess (not
-isolated). Both are a ``RunnerSandbox`` (the runner protocol, written once) over a
-``Provisioner`` (where it runs: see ``provisioner`` to write another backend), and report their
-``Capabilities``. ``SandboxPool`` keeps started sandboxes ready. ``DockerSandbox`` is imported
-on first use, so ``import sandloop`` stays light.
+isolated); ``KubernetesSandbox`` is one hardened pod (the ``k8s`` extra). All are a
+``RunnerSandbox`` (the runner protocol, written once) over a ``Provisioner`` (where it runs: see
+``provisioner`` to write another backend), and report their ``Capabilities``. ``SandboxPool``
+keeps started sandboxes ready. ``DockerSandbox`` and ``KubernetesSandbox`` are imported on first
+use, so ``import sandloop`` stays light.
 """
 
 from typing import TYPE_CHECKING, Any
@@ -28,6 +29,7 @@ from sandloop.sandboxes.provisioner import Boot, Capabilities, Provisioner
 
 if TYPE_CHECKING:
     from sandloop.sandboxes.docker import DockerSandbox
+    from sandloop.sandboxes.kubernetes import KubernetesSandbox
 
 __all__ = (
     "DEFAULT_MAX_OUTPUT",
@@ -37,6 +39,7 @@ __all__ = (
     "DockerSandbox",
     "ExecResult",
     "FileEntry",
+    "KubernetesSandbox",
     "LocalSandbox",
     "OnOutput",
     "Provisioner",
@@ -54,4 +57,8 @@ def __getattr__(name: str) -> Any:
         from sandloop.sandboxes.docker import DockerSandbox
 
         return DockerSandbox
+    if name == "KubernetesSandbox":  # the `k8s` extra
+        from sandloop.sandboxes.kubernetes import KubernetesSandbox
+
+        return KubernetesSandbox
     raise AttributeError(f"module 'sandloop.sandboxes' has no attribute {name!r}")

@@ -30,8 +30,9 @@ __all__ = ("build_from", "options_of", "sandbox_from_dict")
 def sandbox_from_dict(data: Any) -> Sandbox:
     """A new, unstarted sandbox from a sandbox's ``to_dict()`` output, by its ``"kind"``.
 
-    ``"docker"`` and ``"local"`` are the built-in kinds; ``"module:Class"`` names a
-    :class:`~sandloop.sandboxes.base.Sandbox` subclass of yours, rebuilt by its ``from_dict``.
+    ``"docker"``, ``"kubernetes"`` and ``"local"`` are the built-in kinds; ``"module:Class"``
+    names a :class:`~sandloop.sandboxes.base.Sandbox` subclass of yours, rebuilt by its
+    ``from_dict``.
 
     Raises:
         ConfigError: the description is malformed or names an unknown kind or option.
@@ -45,6 +46,10 @@ def sandbox_from_dict(data: Any) -> Sandbox:
         from sandloop.sandboxes.docker import DockerSandbox
 
         return DockerSandbox.from_dict(data)
+    if kind == "kubernetes":
+        from sandloop.sandboxes.kubernetes import KubernetesSandbox
+
+        return KubernetesSandbox.from_dict(data)
     if kind == "local":
         from sandloop.sandboxes.local import LocalSandbox
 
@@ -52,7 +57,9 @@ def sandbox_from_dict(data: Any) -> Sandbox:
     if kind == "pool":
         raise ConfigError("a pool is not a sandbox: rebuild it with SandboxPool.from_dict()")
     if ":" not in kind:
-        raise ConfigError(f"unknown sandbox kind {kind!r} (known: docker, local, 'module:Class')")
+        raise ConfigError(
+            f"unknown sandbox kind {kind!r} (known: docker, kubernetes, local, 'module:Class')"
+        )
     cls = resolve_import_path(kind, what="sandbox")
     if not (isinstance(cls, type) and issubclass(cls, Sandbox)):
         raise ConfigError(f"sandbox kind {kind!r} is not a Sandbox class")
