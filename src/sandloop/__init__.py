@@ -178,12 +178,11 @@ _LAZY: dict[str, tuple[str, ...]] = {
         "ToolOutputDelta",
         "TurnEnded",
         "TurnStarted",
-        "resume",
-        "resume_sync",
         "run",
         "run_sync",
         "stream",
     ),
+    "sandloop.loop.resume": ("resume", "resume_sync"),
     "sandloop.sandboxes": (
         "DockerSandbox",
         "ExecResult",

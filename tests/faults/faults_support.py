@@ -98,5 +98,6 @@ def assert_patch_whole_or_absent(workspace: Path, name: str = PATCHED) -> None:
 
 
 def containers_left(docker_client: Any) -> Sequence[Any]:
-    """Containers made by the fault tests that still exist."""
-    return list(docker_client.containers.list(all=True, filters=LABEL_FILTER))
+    """Containers made by the fault tests that still exist (listed without inspecting each: one
+    may be auto-removed between the list and its inspection)."""
+    return list(docker_client.containers.list(all=True, filters=LABEL_FILTER, sparse=True))

@@ -132,10 +132,10 @@ def _kill_at(
 def _wait_no_containers(docker_client: Any, pid: int) -> None:
     label = {"label": f"org.sandloop.host-pid={pid}"}
     for _ in range(200):  # the runner exits when its channel closes; the engine removes it
-        if not docker_client.containers.list(all=True, filters=label):
+        if not docker_client.containers.list(all=True, filters=label, sparse=True):
             return
         time.sleep(0.05)
-    for container in docker_client.containers.list(all=True, filters=label):
+    for container in docker_client.containers.list(all=True, filters=label, sparse=True):
         container.remove(force=True)
     pytest.fail("the killed run's container was not removed")
 

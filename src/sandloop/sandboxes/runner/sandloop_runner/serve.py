@@ -89,7 +89,8 @@ def _no_thread(runner: Runner, req: Request) -> Reply:
     if str(req.get("op")).startswith(("spawn", "proc_")):
         return {"id": req.get("id"), "ok": False, "error": {"type": "request", "message": why}}
     path = str(req.get("path") or "")
-    error = {"type": "file", "reason": "io", "message": f"{path}: {why}", "path": path}
+    message = f"{path}: {why}" if path else why
+    error = {"type": "file", "reason": "io", "message": message, "path": path}
     return {"id": req.get("id"), "ok": False, "error": error}
 
 
