@@ -243,10 +243,11 @@ class RunnerClient:
         self._events.pop(rid, None)
         self._arrived.pop(rid, None)
 
-    async def aclose(self, *, timeout: float = 2.0) -> None:
-        """Ask the runner to exit, then close the channel. Never raises for a dead channel."""
+    async def aclose(self, *, timeout: float = 2.0, goodbye: bool = True) -> None:
+        """Ask the runner to exit (unless ``goodbye`` is false: a channel nobody reads any
+        more), then close the channel. Never raises for a dead channel."""
         with anyio.CancelScope(shield=True):
-            if self._dead is None:
+            if self._dead is None and goodbye:
                 with anyio.move_on_after(timeout):
                     with suppress(SandboxError):
                         await self.call("shutdown", {})
