@@ -63,6 +63,8 @@ HEARTBEAT = 30.0
 PING_DEADLINE = 30.0
 
 Message = dict[str, Any]
+# Made once: json.dumps with an option makes an encoder on every call.
+_ENCODER = json.JSONEncoder(separators=(",", ":"))
 #: Called with each event of a request (its ``event`` object, checked), sync or async.
 EventHandler = Callable[[Message], Awaitable[None] | None]
 
@@ -276,7 +278,7 @@ class RunnerClient:
     async def _send(self, message: Message) -> None:
         if self._dead is not None:
             raise self._died()
-        body = json.dumps(message, separators=(",", ":")).encode()
+        body = _ENCODER.encode(message).encode()
         frame = HEADER.pack(len(body)) + body
         held = False
         if self._send_now is not None and not self._send_lock.locked():
