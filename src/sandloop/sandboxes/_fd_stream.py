@@ -68,7 +68,7 @@ class FdStream(anyio.abc.ByteStream):
                 await anyio.lowlevel.checkpoint()
             return data
 
-    def send_nowait(self, item: bytes) -> int:
+    def send_nowait(self, item: bytes | memoryview) -> int:
         """Write what the descriptor takes now, without waiting: the number of bytes written
         (``0`` when it is full). The caller sends the rest with :meth:`send`."""
         if self._closed:
