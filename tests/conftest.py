@@ -12,6 +12,8 @@ from typing import Any
 
 import pytest
 
+import container_leaks
+
 REQUIRE_DOCKER = os.environ.get("SANDLOOP_REQUIRE_DOCKER") == "1"
 
 
@@ -47,6 +49,39 @@ def docker_client() -> Iterator[Any]:
         docker_unavailable(f"the Docker engine did not answer ({exc.__class__.__name__}: {exc})")
     yield client
     client.close()
+
+
+def _uses_docker(module: pytest.Module) -> bool:
+    """Whether a test of the module is marked ``docker`` or asks for the engine's client."""
+    items = [item for item in module.session.items if item.getparent(pytest.Module) is module]
+    return any(
+        item.get_closest_marker("docker") is not None
+        or "docker_client" in getattr(item, "fixturenames", ())
+        for item in items
+    )
+
+
+@pytest.fixture(scope="module", autouse=True)
+def no_sandloop_container_left(request: pytest.FixtureRequest) -> Iterator[None]:
+    """After each module that uses Docker: no sandloop container of this test process is left
+    (``container_leaks``); the module fails at its teardown otherwise. Containers there before
+    it started are not counted (set up first, this check runs after every module fixture)."""
+    module = request.node
+    client = (
+        container_leaks.engine()
+        if isinstance(module, pytest.Module) and _uses_docker(module)
+        else None
+    )
+    if client is None:
+        yield
+        return
+    before = set(container_leaks.sandloop_containers(client))
+    try:
+        yield
+        left = container_leaks.leaked(client, before)
+        assert left == [], f"{module.name} left sandloop containers behind: {left}"
+    finally:
+        client.close()
 
 
 @pytest.fixture(scope="session")

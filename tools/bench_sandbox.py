@@ -3,7 +3,8 @@
 Prints, in one run on one container: the median round trip through the runner, `docker exec`
 (CLI), the SDK's `exec_run`, and a local `subprocess.run`, with ratios; then the runner's round
 trip over each channel (local pipes, Docker attach, the Unix-socket fast channel, gVisor, a TLS
-remote engine through a proxy on 127.0.0.1), each sampled alternately with a local
+remote engine through a proxy on 127.0.0.1, an SSH remote engine through an sshd on 127.0.0.1),
+each sampled alternately with a local
 `subprocess.run` in the same process, for a ratio less moved by the load; then container start
 time and pool acquire time. Run: `python tools/bench_sandbox.py [--rounds N]`.
 Reports ratios, not pass/fail: the machine's load moves the absolute numbers.
@@ -30,6 +31,7 @@ from sandloop.sandboxes.images import build_images
 from sandloop.sandboxes.kubernetes import KubernetesSandbox
 from sandloop.sandboxes.pool import SandboxPool
 from sandloop.testing.k8s_double import KubernetesApiDouble
+from sandloop.testing.ssh_engine import SSHD, SSHEngine
 from sandloop.testing.tls_engine import EngineTLSProxy
 
 
@@ -119,7 +121,39 @@ async def _channel_rows(image: str, rounds: int) -> list[tuple[str, float, float
             await measure("TLS remote engine (proxy)", remote)
     else:
         print("(no openssl or no /var/run/docker.sock: TLS remote row skipped)")
+    await _ssh_row(image, measure)
     return rows
+
+
+def _ssh_missing() -> str:
+    """What the SSH row lacks here ("" when nothing): sshd, the ssh tools, a local engine socket
+    for the SSH side to forward to."""
+    missing = [what for what in (SSHD, "ssh", "ssh-keygen") if not shutil.which(what)]
+    if not os.path.exists("/var/run/docker.sock"):
+        missing.append("/var/run/docker.sock")
+    return ", ".join(missing)
+
+
+async def _ssh_row(image: str, measure: Callable[[str, Sandbox], Awaitable[None]]) -> None:
+    """The SSH remote engine: the local engine behind an sshd on 127.0.0.1 (``SSHEngine``),
+    the workspace copied in as on any remote engine."""
+    missing = _ssh_missing()
+    if missing:
+        print(f"(no {missing}: SSH remote engine row skipped; tools/ensure_sshd.sh installs sshd)")
+        return
+    with tempfile.TemporaryDirectory() as folder, SSHEngine(Path(folder) / "ssh") as engine:
+        workspace = Path(folder) / "ws"
+        workspace.mkdir()
+        previous = os.environ.get("SANDLOOP_SSH_COMMAND")
+        os.environ["SANDLOOP_SSH_COMMAND"] = engine.ssh_command
+        try:
+            remote = DockerSandbox(image, docker_host=engine.url, mount="copy", workspace=workspace)
+            await measure("SSH remote engine", remote)
+        finally:
+            if previous is None:
+                os.environ.pop("SANDLOOP_SSH_COMMAND", None)
+            else:
+                os.environ["SANDLOOP_SSH_COMMAND"] = previous
 
 
 async def _round_trips(image: str, rounds: int) -> dict[str, float]:

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import os
+import resource
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
 
+from sandloop.errors import SandboxDiedError
 from sandloop.sandboxes.docker import DockerSandbox
 from sandloop.sandboxes.docker import _socket_channel as socket_channel
 from sandloop.sandboxes.docker._provisioner import DockerProvisioner
@@ -95,3 +98,39 @@ async def test_the_socket_channel_can_be_turned_off(base_image: str) -> None:
         assert not sandbox.capabilities.fast_channel
         assert _offer_dir(sandbox) is None
         assert (await sandbox.exec("echo attach")).stdout == b"attach\n"
+
+
+async def test_after_the_switch_the_runner_stderr_still_explains_a_death(base_image: str) -> None:
+    # The attach stream is drained once the runner talks over the socket: what the runner
+    # writes to its stderr then still reaches the error of a dead sandbox.
+    async with DockerSandbox(base_image, labels=LABEL) as sandbox:
+        assert sandbox.capabilities.fast_channel
+        said = await sandbox.exec("echo 'sandloop-runner: late words' > /proc/$PPID/fd/2")
+        assert said.ok, said.stderr_text()
+        with anyio.fail_after(10):
+            while "late words" not in sandbox.provisioner.diagnose():  # noqa: ASYNC110
+                await anyio.sleep(0.02)
+        with pytest.raises(SandboxDiedError) as died:
+            await sandbox.exec("kill -KILL $PPID", timeout=5)
+        assert "the runner said: sandloop-runner: late words" in str(died.value)
+
+
+async def test_a_flood_into_the_containers_stdout_and_stderr_blocks_nothing(
+    base_image: str,
+) -> None:
+    # 64 MiB into each of the streams the engine attaches (PID 1's stdout and stderr): a
+    # stream nobody read would stop the writer at the pipe's 64 KiB; the drain reads on and
+    # keeps only stderr's tail.
+    flood = (
+        "head -c 67108864 /dev/zero > /proc/1/fd/1 && head -c 67108864 /dev/zero > /proc/1/fd/2"
+        " && echo flooded"
+    )
+    async with DockerSandbox(base_image, labels=LABEL) as sandbox:
+        assert sandbox.capabilities.fast_channel
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        flooded = await sandbox.exec(flood, timeout=120)
+        assert flooded.stdout == b"flooded\n", flooded.stderr_text()
+        assert (await sandbox.exec("echo alive")).stdout == b"alive\n"
+        grown_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
+        assert grown_kib < 32 * 1024
+        assert len(sandbox.provisioner.diagnose()) < 5000

@@ -18,9 +18,13 @@ websocket) adds its own channel here and reuses everything above it.
 
 from __future__ import annotations
 
+import os
+import select
 import socket
 import ssl
 import struct
+import threading
+from collections.abc import Callable
 from contextlib import suppress
 
 import anyio
@@ -123,6 +127,9 @@ class MuxSocket:
 class AttachChannel(anyio.abc.ByteStream):
     """An engine attach socket as an anyio byte stream of the runner's stdout.
 
+    Once the runner talks over another channel, :meth:`drain` hands the stream to a thread that
+    reads it to its end.
+
     Args:
         sock: A connected socket after the HTTP upgrade; the channel owns and closes it.
     """
@@ -131,11 +138,29 @@ class AttachChannel(anyio.abc.ByteStream):
         self._mux = MuxSocket(sock)
         self._stdout = bytearray()
         self._stderr = bytearray()
+        self._lock = threading.Lock()
+        self._drain: _Drain | None = None
 
     @property
     def stderr_tail(self) -> str:
         """The last few KiB the runner wrote to stderr (for error messages)."""
-        return self._stderr.decode("utf-8", "replace")
+        with self._lock:
+            return self._stderr.decode("utf-8", "replace")
+
+    def _keep_stderr(self, data: bytes | memoryview) -> None:
+        with self._lock:
+            self._stderr += data
+            del self._stderr[:-_STDERR_KEEP]
+
+    def drain(self) -> None:
+        """Read the stream from now on in a thread, to its end or :meth:`aclose`: stderr's tail
+        kept (for error messages, as before), stdout dropped. For when the runner talks over
+        another channel: what the sandbox still writes to its stdout or stderr (the runner's
+        messages, a command writing there) then neither blocks its writer nor piles up here.
+        ``receive`` and ``send`` are not to be used after."""
+        if self._drain is None:
+            self._stdout.clear()
+            self._drain = _Drain(self._mux, self._keep_stderr)
 
     async def receive(self, max_bytes: int = 65536) -> bytes:
         while not self._stdout:
@@ -143,8 +168,7 @@ class AttachChannel(anyio.abc.ByteStream):
             if kind == STDOUT:
                 self._stdout += payload
             elif kind == STDERR:
-                self._stderr += payload
-                del self._stderr[:-_STDERR_KEEP]
+                self._keep_stderr(payload)
         data = bytes(self._stdout[:max_bytes])
         del self._stdout[:max_bytes]
         return data
@@ -157,4 +181,71 @@ class AttachChannel(anyio.abc.ByteStream):
         raise NotImplementedError("the runner protocol does not use EOF")
 
     async def aclose(self) -> None:
+        drain, self._drain = self._drain, None
+        if drain is not None:
+            drain.stop()
         await self._mux.aclose()
+
+
+class _Drain:
+    """A thread reading a multiplexed stream to its end (or :meth:`stop`): each stderr payload
+    to ``keep``, stdout payloads dropped. Frames are taken apart as they come, never held
+    whole, so what it holds is bounded by one read."""
+
+    def __init__(self, mux: MuxSocket, keep: Callable[[memoryview], None]) -> None:
+        self._sock = mux._sock
+        self._keep = keep
+        self._head = bytearray()
+        self._kind = 0
+        self._left = 0
+        self._stop_r, self._stop_w = os.pipe()
+        pending = bytes(mux._raw)  # read already, not yet taken apart
+        mux._raw.clear()
+        self._feed(memoryview(pending))
+        self._thread = threading.Thread(target=self._run, name="sandloop-attach-drain", daemon=True)
+        self._thread.start()
+
+    def _feed(self, view: memoryview) -> None:
+        while view:
+            if not self._left:
+                need = _FRAME.size - len(self._head)
+                self._head += view[:need]
+                view = view[need:]
+                if len(self._head) == _FRAME.size:
+                    self._kind, self._left = _FRAME.unpack(self._head)
+                    self._head.clear()
+                continue
+            part = view[: self._left]
+            view = view[self._left :]
+            self._left -= len(part)
+            if self._kind == STDERR:
+                self._keep(part)
+
+    def _run(self) -> None:
+        poller = select.poll()
+        poller.register(self._sock, select.POLLIN)
+        poller.register(self._stop_r, select.POLLIN)
+        try:
+            while True:
+                try:
+                    chunk = self._sock.recv(65536)
+                except (BlockingIOError, ssl.SSLWantReadError, ssl.SSLWantWriteError) as exc:
+                    # (TLS wanting to write is rare: a short poll then, instead of a spin.)
+                    wait = 50 if isinstance(exc, ssl.SSLWantWriteError) else None
+                    if any(fd == self._stop_r for fd, _ in poller.poll(wait)):
+                        return
+                    continue
+                except OSError:
+                    return
+                if not chunk:
+                    return
+                self._feed(memoryview(chunk))
+        finally:
+            os.close(self._stop_r)
+
+    def stop(self) -> None:
+        """End the thread (it reads nothing more) and wait for it."""
+        with suppress(OSError):
+            os.write(self._stop_w, b"x")
+        self._thread.join(timeout=5)
+        os.close(self._stop_w)

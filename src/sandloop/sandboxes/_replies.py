@@ -11,6 +11,7 @@ counts the runner as dead.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import re
@@ -109,7 +110,7 @@ def decode(body: bytes) -> Message:
     try:
         # Decoded first: json.loads would guess UTF-16 or -32 from bytes, which the scan
         # above did not read as such.
-        frame = json.loads(body.decode("utf-8"), parse_constant=_no_constant)
+        frame = _DECODER.decode(body.decode("utf-8"))
     except (ValueError, UnicodeDecodeError) as exc:
         raise FrameError(f"a frame that is not JSON ({exc})") from None
     if not isinstance(frame, dict):
@@ -119,6 +120,10 @@ def decode(body: bytes) -> Message:
 
 def _no_constant(name: str) -> None:
     raise ValueError(f"{name} is not a number")
+
+
+# Made once: json.loads with an option makes a decoder on every call.
+_DECODER = json.JSONDecoder(parse_constant=_no_constant)
 
 
 def _check_depth(body: bytes) -> None:
@@ -249,6 +254,8 @@ def _b64(limit: int) -> Check:
     """A base64 string of at most ``limit`` decoded bytes."""
 
     def valid(value: Any) -> bool:
+        if value == "":  # no output: the common case, and valid
+            return True
         if not isinstance(value, str) or len(value) % 4 or len(value) > _b64_len(limit):
             return False
         if not value.isascii():
@@ -342,14 +349,21 @@ def _events(op: str, args: Mapping[str, Any]) -> EventRule | None:
     return None
 
 
+@functools.lru_cache(maxsize=32)
+def _exec_shape(out: int) -> Mapping[str, Check]:
+    """The result of an ``exec`` whose streams hold at most ``out`` bytes each (kept: every
+    command asks for one of a few sizes)."""
+    stream = _b64(out)
+    shape = {"exit_code": _nullable(_int), "timed_out": _bool, "cancelled": _bool}
+    shape.update(stdout=stream, stderr=stream, stdout_dropped=_count, stderr_dropped=_count)
+    return {**shape, "duration": _num}
+
+
 def _kind(op: str, args: Mapping[str, Any]) -> tuple[int, Mapping[str, Check]]:
     path = args.get("path", "")
     if op == "exec":
         out = int(args.get("max_output", 0))
-        stream = _b64(out)
-        shape = {"exit_code": _nullable(_int), "timed_out": _bool, "cancelled": _bool}
-        shape.update(stdout=stream, stderr=stream, stdout_dropped=_count, stderr_dropped=_count)
-        return 2 * _b64_len(out) + _slack(args.get("cwd", "")), {**shape, "duration": _num}
+        return 2 * _b64_len(out) + _slack(args.get("cwd", "")), _exec_shape(out)
     if op == "spawn":
         return _slack(args.get("cwd", ""), *args.get("argv", ())), {"exit_code": _int}
     if op == "proc_write":

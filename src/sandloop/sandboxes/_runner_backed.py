@@ -174,6 +174,8 @@ class RunnerSandbox(Sandbox):
             await fast.aclose(timeout=1.0)
             return client
         self._control = client
+        # Nothing answers on the boot channel from here on: the provisioner drains it.
+        self._provisioner.boot_channel_idle()
         return fast
 
     async def _fallback(self, channel: Channel) -> RunnerClient:
@@ -226,8 +228,8 @@ class RunnerSandbox(Sandbox):
                 if client is not None:
                     await client.aclose(timeout=1.0)
             finally:
-                if control is not None:
-                    await control.aclose(timeout=1.0)
+                if control is not None:  # drained, not read: no goodbye to wait for
+                    await control.aclose(timeout=1.0, goodbye=False)
         finally:
             channel, self._channel = self._channel, None
             if channel is not None:

@@ -8,7 +8,6 @@ same protocol as ``DockerSandbox`` (the channel is the subprocess's pipes).
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 import tempfile
 from collections.abc import Mapping
@@ -17,9 +16,9 @@ from typing import IO, Any, Self
 
 import anyio
 import anyio.abc
-from anyio.streams.stapled import StapledByteStream
 
 from sandloop.errors import ConfigError, SandboxStartError
+from sandloop.sandboxes._fd_stream import FdStream
 from sandloop.sandboxes._runner_backed import RunnerSandbox
 from sandloop.sandboxes.description import build_from, options_of
 from sandloop.sandboxes.provisioner import Boot, Capabilities, Channel, Provisioner
@@ -66,20 +65,27 @@ class LocalProvisioner(Provisioner):
     async def start(self, boot: Boot) -> Channel:
         # A file, not a pipe: nobody has to drain it, and it explains a crash afterwards.
         self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 - closed in aclose()
+        # Plain pipes read and written by the channel itself (``FdStream``), not asyncio's
+        # transports: a round trip is two small frames, and their overhead is most of it.
+        stdin_r, stdin_w = os.pipe()
+        stdout_r, stdout_w = os.pipe()
         try:
             self._process = await anyio.open_process(
                 boot.argv(self.python),
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
+                stdin=stdin_r,
+                stdout=stdout_w,
                 stderr=self._stderr,
                 env=self.environment(),
                 cwd=self.workdir,
             )
         except OSError as exc:
+            for fd in (stdin_w, stdout_r):
+                os.close(fd)
             raise SandboxStartError(f"could not start {self.python}: {exc}") from exc
-        assert self._process.stdin is not None
-        assert self._process.stdout is not None
-        return StapledByteStream(self._process.stdin, self._process.stdout)
+        finally:
+            for fd in (stdin_r, stdout_w):
+                os.close(fd)
+        return FdStream(stdout_r, stdin_w)
 
     def diagnose(self) -> str:
         code = self._process.returncode if self._process is not None else None

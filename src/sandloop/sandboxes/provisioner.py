@@ -43,7 +43,8 @@ Subclass :class:`Provisioner` and implement three methods:
 
 Optionally override :meth:`Provisioner.diagnose` (a sentence on why the channel broke: the
 process's stderr, the environment's state) and :meth:`Provisioner.fast_channel` (a second,
-faster channel the runner switches to once it said hello, e.g. a Unix socket). A public
+faster channel the runner switches to once it said hello, e.g. a Unix socket; with it,
+:meth:`Provisioner.boot_channel_idle`, which drains the boot channel after the switch). A public
 sandbox class then wraps the core (``class MySandbox(RunnerSandbox)`` whose ``__init__`` builds
 the provisioner and calls ``super().__init__(provisioner)``) to give its own constructor,
 ``to_dict`` and ``from_dict``;
@@ -183,6 +184,13 @@ class Provisioner(abc.ABC):
         accepted stream after checking the token, or ``None`` on any failure: the sandbox then
         stays on the boot channel.
         """
+        return None
+
+    def boot_channel_idle(self) -> None:
+        """Called once the runner serves the :meth:`fast_channel`: the boot channel stays open
+        (the runner's lifeline) but nobody reads it any more. A provisioner whose boot channel
+        also carries the sandbox's stderr, or could fill up, drains it from now on (keeping
+        what :meth:`diagnose` shows); the default does nothing."""
         return None
 
     def exec_engine(self) -> ExecEngine | None:

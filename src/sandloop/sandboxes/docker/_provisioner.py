@@ -244,6 +244,10 @@ class DockerProvisioner(Provisioner):
             return None
         return await self._offer.accept(ask)
 
+    def boot_channel_idle(self) -> None:
+        if self._channel is not None:
+            self._channel.drain()
+
     def diagnose(self) -> str:
         said = self._channel.stderr_tail.strip() if self._channel is not None else ""
         return f"container {(self.container_id or '?')[:12]} stopped" + (

@@ -27,6 +27,7 @@ import base64
 import os
 import secrets
 import shutil
+import socket
 import tempfile
 from collections.abc import Awaitable, Callable
 from contextlib import suppress
@@ -37,6 +38,7 @@ import anyio
 import anyio.abc
 
 from sandloop.errors import SandboxError
+from sandloop.sandboxes._fd_stream import FdStream
 
 __all__ = ("CONTAINER_DIR", "SocketOffer")
 
@@ -91,10 +93,10 @@ def _private_dir(workspace: Path | None) -> Path:
 class SocketOffer:
     """A listening socket in a private directory, waiting for the runner's one connection."""
 
-    def __init__(self, parent: Path, listener: anyio.abc.SocketListener) -> None:
+    def __init__(self, parent: Path, listener: socket.socket) -> None:
         self._parent = parent
         self.host_dir = parent / "channel"
-        self._listener: anyio.abc.SocketListener | None = listener
+        self._listener: socket.socket | None = listener
 
     @classmethod
     async def open(cls, workspace: Path | None) -> SocketOffer | None:
@@ -104,10 +106,15 @@ class SocketOffer:
         except OSError:
             return None
         path = parent / "channel" / _NAME
+        # A plain socket, served by FdStream: the channel's round trip is the point of it.
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
-            listener = await anyio.create_unix_listener(path, backlog=1)
+            listener.setblocking(False)
+            listener.bind(str(path))
+            listener.listen(1)
             os.chmod(path, 0o666)  # any uid in the container may connect (it is alone there)
         except OSError:
+            listener.close()
             shutil.rmtree(parent, ignore_errors=True)
             return None
         return cls(parent, listener)
@@ -117,12 +124,17 @@ class SocketOffer:
         ``None`` when it could not (the caller stays on the channel it has)."""
         token = secrets.token_bytes(_TOKEN_BYTES)
         args = {"path": f"{CONTAINER_DIR}/{_NAME}", "token": base64.b64encode(token).decode()}
-        stream: anyio.abc.ByteStream | None = None
+        stream: FdStream | None = None
         try:
             await ask("connect", args, _ACCEPT_TIMEOUT + 5)
-            assert self._listener is not None
+            listener = self._listener
+            assert listener is not None
             with anyio.fail_after(_ACCEPT_TIMEOUT):
-                stream = await self._listener.accept()
+                while stream is None:
+                    try:
+                        stream = FdStream.of_socket(listener.accept()[0])
+                    except BlockingIOError:
+                        await anyio.wait_readable(listener)
                 received = b""
                 while len(received) < len(token):
                     received += await stream.receive(len(token) - len(received))
@@ -140,7 +152,8 @@ class SocketOffer:
         """Stop listening and remove the socket file: the directory is empty from here on."""
         listener, self._listener = self._listener, None
         if listener is not None:
-            await listener.aclose()
+            anyio.notify_closing(listener)
+            listener.close()
         with suppress(OSError):
             (self.host_dir / _NAME).unlink()
 

@@ -37,6 +37,9 @@ class Command:
         self.err = Capture(cap)
         self.live = OutputStream(runner, req.get("id"), max(cap, 0)) if req.get("stream") else None
         self.child: Child | None = None
+        self.started = time.monotonic()
+        self.stdin_data: bytes | None = None
+        self.spawn_failed = 126
         self.killed_reason: str | None = None
         self.lock = threading.Lock()
 
@@ -56,32 +59,42 @@ class Command:
             raise BadRequest("empty command")
         return argv
 
-    def run(self) -> Reply:
-        start = time.monotonic()
+    def start(self) -> None:
+        """Spawn the command. The reader thread calls it (then a worker calls :meth:`complete`):
+        the worker wakes up while the command runs, not before it starts. A command that
+        cannot start leaves ``child`` unset and its reply ready (``complete`` returns it)."""
+        self.started = time.monotonic()
         cwd = self.runner.command_cwd(self.req.get("cwd"))
         env = dict(self.runner.base_env)
         env.update({str(k): str(v) for k, v in (self.req.get("env") or {}).items()})
         env["PWD"] = cwd
-        stdin_data = base64.b64decode(self.req["stdin"]) if self.req.get("stdin") else None
+        stdin = self.req.get("stdin")
+        self.stdin_data = base64.b64decode(stdin) if stdin else None
         argv = self.argv()
         try:
-            child = Child(argv, cwd, env, stdin_data is not None)
+            child = Child(argv, cwd, env, self.stdin_data is not None)
         except OSError as exc:
             # As a shell says it: 127 only when there is no such command, 126 when there is
             # one that cannot start (not executable, arguments too long, out of processes).
-            code = 127 if exc.errno in (errno.ENOENT, errno.ENOTDIR) else 126
+            self.spawn_failed = 127 if exc.errno in (errno.ENOENT, errno.ENOTDIR) else 126
             self.err.feed(f"sandloop: {argv[0]}: {exc.strerror}\n".encode())
-            return self.reply(code, False, start)
+            return
         with self.lock:
             self.child = child
             pending_kill = self.killed_reason is not None
         if pending_kill:
             kill_tree(child.pid)
         raise_oom_score(child.pid)
+
+    def complete(self) -> Reply:
+        """Pump the started command's pipes to the end, reap it, and make its reply."""
+        child, start = self.child, self.started
+        if child is None:
+            return self.reply(self.spawn_failed, False, start)
         timeout = self.req.get("timeout")
         deadline = start + float(timeout) if timeout is not None else None
         try:
-            self.pump(child, stdin_data, deadline)
+            self.pump(child, self.stdin_data, deadline)
             code = self.finish(child, deadline)
         finally:
             child.close()
@@ -89,6 +102,14 @@ class Command:
         if self.live is not None:
             self.live.flush(time.monotonic(), force=True)
         return self.reply(None if timed_out else code, timed_out, start)
+
+    def abandon(self) -> None:
+        """Kill and reap a started command nobody will pump (no worker could be had)."""
+        child = self.child
+        if child is not None:
+            kill_tree(child.pid)
+            child.wait(None)
+            child.close()
 
     def finish(self, child: Child, deadline: float | None) -> int:
         """Reap the leader (it may have closed its pipes and still run), then end the jobs it
@@ -171,18 +192,37 @@ class Command:
         }
 
 
-def op_exec(runner: Runner, req: Request) -> Reply:
+def start_exec(runner: Runner, req: Request) -> Command:
+    """Register the request's command (a ``cancel`` finds it from here on) and spawn it; the
+    caller then calls :func:`finish_exec`, or :func:`forget_exec` after ``abandon``."""
     command = Command(runner, req)
     with runner.lock:
         if req["id"] in runner.cancelled:
             command.killed_reason = "cancel"
         runner.commands[req["id"]] = command
     try:
-        return command.run()
+        command.start()
+    except BaseException:
+        forget_exec(runner, req)
+        raise
+    return command
+
+
+def finish_exec(runner: Runner, command: Command) -> Reply:
+    try:
+        return command.complete()
     finally:
-        with runner.lock:
-            runner.commands.pop(req["id"], None)
-            runner.cancelled.discard(req["id"])
+        forget_exec(runner, command.req)
+
+
+def forget_exec(runner: Runner, req: Request) -> None:
+    with runner.lock:
+        runner.commands.pop(req["id"], None)
+        runner.cancelled.discard(req["id"])
+
+
+def op_exec(runner: Runner, req: Request) -> Reply:
+    return finish_exec(runner, start_exec(runner, req))
 
 
 def op_cancel(runner: Runner, req: Request) -> Reply:

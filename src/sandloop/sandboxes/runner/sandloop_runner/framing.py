@@ -15,6 +15,8 @@ if TYPE_CHECKING:
 PROTOCOL = 1
 HEADER = struct.Struct(">I")
 MAX_FRAME = 512 * 1024 * 1024
+# Made once: json.dumps with an option makes an encoder on every call.
+_ENCODER = json.JSONEncoder(separators=(",", ":"))
 
 
 def reply_limit(req: Request | None) -> int:
@@ -37,10 +39,10 @@ def too_large(req: Request, size: int) -> Reply:
 
 def encode(message: Reply, request: Request | None = None) -> bytes:
     """The frame of a reply to ``request``; an error instead when the client would refuse it."""
-    body = json.dumps(message, separators=(",", ":")).encode("utf-8")
+    body = _ENCODER.encode(message).encode("utf-8")
     if len(body) > reply_limit(request):
         # The client drops a channel that sends more: the request fails alone instead.
-        body = json.dumps(too_large(request or {}, len(body)), separators=(",", ":")).encode()
+        body = _ENCODER.encode(too_large(request or {}, len(body))).encode()
     return HEADER.pack(len(body)) + body
 
 

@@ -68,7 +68,7 @@ _DEVNULL: list[int] = []
 
 
 def _devnull() -> int:
-    """One /dev/null descriptor for every command without stdin (dup'd per spawn)."""
+    """One /dev/null descriptor (close-on-exec) for every command without stdin."""
     if not _DEVNULL:
         _DEVNULL.append(os.open(os.devnull, os.O_RDONLY))
     return _DEVNULL[0]
@@ -89,21 +89,25 @@ class Child:
 
     def __init__(self, argv: list[str], cwd: str, env: dict[str, str], with_stdin: bool) -> None:
         self.status: int | None = None
+        # Without stdin the shared /dev/null is the child's (dup2'd there by the spawn).
+        ours: list[int] = []
         if with_stdin:
             in_r, in_w = os.pipe()
             os.set_blocking(in_w, False)
             self.stdin: int | None = in_w
+            ours.append(in_r)
         else:
-            in_r, self.stdin = os.dup(_devnull()), None
+            in_r, self.stdin = _devnull(), None
         self.stdout, out_w = os.pipe()
         self.stderr, err_w = os.pipe()
+        ours += [out_w, err_w]
         try:
             self.pid = self._spawn(argv, cwd, env, (in_r, out_w, err_w))
         except BaseException:
             self.close()
             raise
         finally:
-            for fd in (in_r, out_w, err_w):
+            for fd in ours:
                 os.close(fd)
 
     @staticmethod

@@ -14,7 +14,7 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any
 
-from .commands import Command
+from .commands import Command, finish_exec, forget_exec, start_exec
 from .common import BadRequest, FileOpError, Reply, Request
 from .desktop import available, start_desktop
 from .framing import PROTOCOL, encode, read_frames
@@ -94,6 +94,21 @@ def _no_thread(runner: Runner, req: Request) -> Reply:
     return {"id": req.get("id"), "ok": False, "error": error}
 
 
+def _unknown(req: Request) -> Reply:
+    raise BadRequest("unknown operation {!r}".format(req.get("op")))
+
+
+def _failure(rid: Any, exc: Exception) -> Reply:
+    """The error reply to request ``rid`` that raised ``exc``."""
+    if isinstance(exc, FileOpError):
+        error = {"type": "file", "reason": exc.reason, "message": exc.message, "path": exc.path}
+    elif isinstance(exc, BadRequest):
+        error = {"type": "request", "message": str(exc)}
+    else:
+        error = {"type": "internal", "message": f"{type(exc).__name__}: {exc}"}
+    return {"id": rid, "ok": False, "error": error}
+
+
 class Runner:
     """Reads requests from the channel, runs each on a thread, writes replies."""
 
@@ -124,6 +139,12 @@ class Runner:
             while data:
                 data = data[os.write(self.out_fd, data) :]
 
+    def reply(self, message: Reply, request: Request) -> None:
+        """Send a reply; when the channel is gone the reader loop sees EOF and exits, so a
+        reply that cannot be sent is dropped."""
+        with contextlib.suppress(OSError):
+            self.send(message, request)
+
     def event(self, rid: Any, kind: str, **fields: Any) -> None:
         """Send one event frame for request ``rid`` (``data`` given as bytes)."""
         if isinstance(fields.get("data"), bytes):
@@ -133,23 +154,34 @@ class Runner:
             self.send({"id": rid, "event": dict(fields, kind=kind)})
 
     def handle(self, req: Request) -> None:
-        rid = req.get("id")
+        """Serve one request and send its reply."""
+        op = OPS.get(str(req.get("op")))
+        self.answer(req, lambda: op(self, req) if op is not None else _unknown(req))
+
+    def answer(self, req: Request, serve: Callable[[], Reply]) -> None:
+        """Send the reply to ``req`` whose result ``serve()`` makes, or the error it raised."""
         try:
-            op = OPS.get(str(req.get("op")))
-            if op is None:
-                raise BadRequest("unknown operation {!r}".format(req.get("op")))
-            reply: Reply = {"id": rid, "ok": True, "result": op(self, req)}
-        except FileOpError as exc:
-            error = {"type": "file", "reason": exc.reason, "message": exc.message, "path": exc.path}
-            reply = {"id": rid, "ok": False, "error": error}
-        except BadRequest as exc:
-            reply = {"id": rid, "ok": False, "error": {"type": "request", "message": str(exc)}}
+            reply: Reply = {"id": req.get("id"), "ok": True, "result": serve()}
         except Exception as exc:  # a bug or an odd request must not kill the runner
-            error = {"type": "internal", "message": f"{type(exc).__name__}: {exc}"}
-            reply = {"id": rid, "ok": False, "error": error}
-        # When the channel is gone the reader loop sees EOF and exits; nothing to do here.
-        with contextlib.suppress(OSError):
-            self.send(reply, req)
+            reply = _failure(req.get("id"), exc)
+        self.reply(reply, req)
+
+    def start_exec(self, req: Request) -> None:
+        """An ``exec``: spawned here on the reader thread, pumped to its end on a worker. The
+        worker's wake-up then overlaps the command's own run instead of delaying its start."""
+        try:
+            command = start_exec(self, req)
+        except Exception as exc:  # a bad request (no such directory, an empty command)
+            self.reply(_failure(req.get("id"), exc), req)
+            return
+
+        def complete(req: Request) -> None:
+            self.answer(req, lambda: finish_exec(self, command))
+
+        if not self.workers.submit(complete, req):
+            command.abandon()
+            forget_exec(self, req)
+            self.reply(_no_thread(self, req), req)
 
     def serve(self) -> None:
         hello = {"hello": "sandloop-runner", "protocol": PROTOCOL, "pid": os.getpid()}
@@ -161,11 +193,13 @@ class Runner:
                 if req.get("op") == "shutdown":
                     self.send({"id": req.get("id"), "ok": True, "result": {}}, req)
                     return
-                if req.get("op") in INLINE:
+                op = req.get("op")
+                if op in INLINE:
                     self.handle(req)
+                elif op == "exec":
+                    self.start_exec(req)
                 elif not self.workers.submit(self.handle, req):
-                    with contextlib.suppress(OSError):
-                        self.send(_no_thread(self, req), req)
+                    self.reply(_no_thread(self, req), req)
         finally:
             with self.lock:
                 commands = list(self.commands.values())
