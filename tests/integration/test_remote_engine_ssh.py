@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -145,6 +148,31 @@ async def test_a_server_that_forbids_forwarding_fails_fast_and_clearly(
             await sandbox.start()
         assert closed.accepted() == 1
         assert _tunnels() == before
+
+
+def test_the_tunnel_ends_with_a_process_killed_outright(engine: SSHEngine) -> None:
+    # SIGKILL runs no clean-up of ours: the kernel's parent-death signal stops ssh.
+    before = _tunnels()
+    code = (
+        "import sys, time; from sandloop.sandboxes.docker._ssh import SSHTunnel; "
+        "SSHTunnel(sys.argv[1]).open(60); print('open', flush=True); time.sleep(600)"
+    )
+    child = subprocess.Popen(
+        [sys.executable, "-c", code, engine.url], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert child.stdout is not None
+        assert child.stdout.readline().strip() == "open"
+        assert len(_tunnels()) == len(before) + 1
+    finally:
+        child.kill()
+        child.wait(timeout=30)
+        if child.stdout:
+            child.stdout.close()
+    deadline = time.monotonic() + 10
+    while _tunnels() != before and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _tunnels() == before
 
 
 @pytest.mark.parametrize(

@@ -15,7 +15,6 @@ host key: those fail, with ssh's own message.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shlex
 import shutil
@@ -25,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 from urllib.parse import urlsplit
@@ -77,12 +77,23 @@ def _ssh_command() -> list[str]:
     return command
 
 
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child
-    """Let the kernel stop the tunnel when this process dies, however it dies (Linux)."""
-    with contextlib.suppress(Exception):
+def _death_signal() -> Callable[[], None] | None:
+    """For ``preexec_fn``: let the kernel stop the tunnel when this process dies, however it
+    dies (Linux ``PR_SET_PDEATHSIG``). ``prctl`` is looked up here, in the parent: the child of
+    a threaded process should run as little as it can before ``exec`` (no ``dlopen``)."""
+    if sys.platform != "linux":
+        return None
+    try:
         import ctypes
 
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+
+    def in_child() -> None:  # pragma: no cover - runs in the child
+        prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+    return in_child
 
 
 class SSHTunnel:
@@ -137,7 +148,7 @@ class SSHTunnel:
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=self._stderr,
-            preexec_fn=_die_with_parent if sys.platform == "linux" else None,
+            preexec_fn=_death_signal(),
         )
         try:
             self._wait_ready(timeout)
